@@ -1,0 +1,2 @@
+/* placeholder until cmd/main.c lands */
+int main(void) { return 0; }

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * capture.h - the heapgraph capture file format, version 1. The collector
+ * (profiler/) writes it; the reader (report/) reads it. docs/capture-format.md
+ * is the prose version of this header. Holds no code.
+ *
+ * Layout: a 32-byte header, then chunks. A chunk is a 16-byte chunk header and
+ * one independent zstd frame that decompresses to raw_size bytes of records;
+ * a chunk always ends on a record boundary. A file cut at any byte is readable
+ * up to the last whole chunk before the cut; a damaged chunk (bad magic, sizes
+ * past the end of file, zstd error, size mismatch) ends the readable part and
+ * its offset is reported as the start of the damage. A complete file ends with
+ * an HG_REC_END record.
+ *
+ * A record is: u8 type, varint payload length, payload. Readers skip record
+ * types they do not know. All integers in payloads are unsigned LEB128 varints
+ * unless said otherwise; a string is a varint length followed by its bytes (no
+ * NUL); "zz" marks a zigzag-encoded signed varint. Times are microseconds since
+ * the capture started (hg_cap_header.start_monotonic_ns).
+ *
+ * Streams: every process image (the launched program, each forked child, each
+ * exec'd image) is one stream, numbered from 1 in order of appearance. A
+ * record's first field is its stream number.
+ */
+#ifndef HG_CAPTURE_H
+#define HG_CAPTURE_H
+
+#include <stdint.h>
+
+#define HG_CAP_MAGIC "HGCAPTUR"
+#define HG_CAP_VERSION 1u
+#define HG_CHUNK_MAGIC 0x4b434748u /* "HGCK" little-endian */
+#define HG_CHUNK_MAX_RAW (4u << 20)
+
+struct hg_cap_header {          /* little-endian, uncompressed, at offset 0 */
+    char magic[8];              /* HG_CAP_MAGIC, no NUL */
+    uint32_t version;           /* HG_CAP_VERSION; a reader refuses a newer one */
+    uint32_t header_size;       /* 32 */
+    uint64_t start_realtime_ns; /* CLOCK_REALTIME when recording started */
+    uint64_t start_monotonic_ns;
+};
+
+struct hg_chunk_header {        /* little-endian, uncompressed */
+    uint32_t magic;             /* HG_CHUNK_MAGIC */
+    uint32_t comp_size;         /* bytes of the zstd frame that follows */
+    uint32_t raw_size;          /* bytes it decompresses to, <= HG_CHUNK_MAX_RAW */
+    uint32_t reserved;          /* 0 */
+};
+
+enum hg_rec_type {
+    /* stream, pid, ppid, parent stream (0: none), origin (enum hg_origin),
+       time, exe string, argc, argc strings */
+    HG_REC_PROCESS = 1,
+    /* stream, time, how (enum hg_end), code (exit status or signal number),
+       flags (HG_END_F_*) */
+    HG_REC_PROCESS_END = 2,
+    /* stream, module id, generation, time, bias, path string, build-id
+       (varint length + bytes), nseg, nseg x (vaddr, memsz, p_flags) */
+    HG_REC_MODULE = 3,
+    /* stream, module id, generation, time */
+    HG_REC_MODULE_UNLOAD = 4,
+    /* stream, thread index, tid, time, stack_lo, stack_hi, name string */
+    HG_REC_THREAD = 5,
+    /* stream, thread index, name string */
+    HG_REC_THREAD_NAME = 6,
+    /* stream, thread index, time */
+    HG_REC_THREAD_END = 7,
+    /* stream, stack id, module generation, nframes, nframes x frame
+       (innermost first; bit 63 set: a Python frame id, see HG_REC_PYFRAME).
+       Stack ids are per stream and may be used by events before the STACK
+       record that defines them appears. */
+    HG_REC_STACK = 8,
+    /* stream, nevents, nevents x event (see "Events" below) */
+    HG_REC_EVENTS = 9,
+    /* stream, time, heap bytes in use, RSS bytes */
+    HG_REC_SAMPLE = 10,
+    /* stream (the child), parent stream, nblocks, nblocks x (addr zz-delta
+       from the previous block's addr, starting at 0; size; parent stack id).
+       Blocks the child inherited from its parent at fork; they take the
+       child's allocation numbers 0..nblocks-1. Comes before the child's
+       first HG_REC_EVENTS. */
+    HG_REC_INHERIT = 11,
+    /* stream, snapshot id, time, reason (0 exit, 1 request), nblocks.
+       The blocks are the stream's live blocks at the event-stream position of
+       the matching HG_EV_MARK(HG_MARK_SNAPSHOT), sorted by address. */
+    HG_REC_SNAPSHOT = 12,
+    /* stream, snapshot id, root id, kind (enum hg_root_kind), owner (module
+       id for GLOBAL and module TLS, thread index for STACK/REGISTER/thread
+       TLS), start, size */
+    HG_REC_ROOT = 13,
+    /* stream, snapshot id, nedges, nedges x (src, src offset, dst block
+       index, dst offset). src is 2*block index for a block, 2*root id+1 for a
+       root. dst offset 0 is a start pointer, anything else interior. */
+    HG_REC_EDGES = 14,
+    /* stream, snapshot id, nedges in all, status (0 ok, 1 partial) */
+    HG_REC_SNAPSHOT_END = 15,
+    /* stream, frame id, line, function string, file string */
+    HG_REC_PYFRAME = 16,
+    /* stream, allocation number, type name string (Python object types) */
+    HG_REC_BLOCKTYPE = 17,
+    /* stream (0: the capture), time, text: something degraded or failed */
+    HG_REC_NOTE = 18,
+    /* number of streams, number of events in all: last record of a complete file */
+    HG_REC_END = 19,
+};
+
+enum hg_origin { HG_ORIGIN_ROOT = 0, HG_ORIGIN_FORK = 1, HG_ORIGIN_EXEC = 2, HG_ORIGIN_SPAWN = 3 };
+enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOWN = 3 };
+#define HG_END_F_CORE 1u       /* core dumped */
+#define HG_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
+enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_ROOT_REGISTER = 3, HG_ROOT_OTHER = 4 };
+
+/* Events (inside HG_REC_EVENTS), in the order they happened in the process.
+ *
+ * tag byte: bits 0-2 op, bit 3 HG_EV_F_ALIGN, bit 4 HG_EV_F_RAWADDR,
+ *           bits 5-7 thread: 0 same thread as the previous event, 1-6 thread
+ *           index 0-5, 7 a varint thread index follows the tag.
+ * then: [thread index], dt (time minus the previous event's time, in us),
+ *       then the op's fields.
+ *
+ * Decoder state per stream, carried across HG_REC_EVENTS records: time, thread,
+ * prev_addr (starts at 0) and nalloc (allocation numbers handed out so far;
+ * starts at the number of inherited blocks).
+ *
+ * addr: zz((addr - prev_addr) / 16) unless HG_EV_F_RAWADDR, then
+ *       zz(addr - prev_addr). prev_addr becomes addr.
+ * ref:  the allocation number of a live block, as nalloc - 1 - number.
+ */
+enum hg_ev_op {
+    HG_EV_ALLOC = 0,   /* stack id, size, [alignment if F_ALIGN], addr; takes number nalloc++ */
+    HG_EV_FREE = 1,    /* ref */
+    HG_EV_FREE_UNKNOWN = 2, /* addr: a free of an address that was not a live block */
+    HG_EV_REALLOC = 3, /* ref (the old block ends), stack id, size, [alignment], addr
+                          (the new block, also when the address is unchanged); takes nalloc++ */
+    HG_EV_MARK = 4,    /* mark kind (enum hg_mark), value */
+};
+#define HG_EV_F_ALIGN 0x08u
+#define HG_EV_F_RAWADDR 0x10u
+
+enum hg_mark {
+    HG_MARK_FORK = 1,     /* value: the child's stream number (0 if not recorded) */
+    HG_MARK_SNAPSHOT = 2, /* value: snapshot id; the live set here is that snapshot's block list */
+    HG_MARK_EXEC = 3,     /* value: 0 exec attempted, 1 exec failed */
+};
+
+#endif

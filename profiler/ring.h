@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ring.h - the protocol between the injected runtime (producer) and the
+ * collector in the `heapgraph run` launcher (consumer).
+ *
+ * Each recorded process image creates one memfd, maps it MAP_SHARED, and hands
+ * it to the collector over the control socket (HELLO, SCM_RIGHTS). The memfd
+ * holds a struct rt_shm followed by RT_SHM_RINGS rings. Every thread of the
+ * process owns one ring for its lifetime: a single-producer single-consumer
+ * array of 32-byte slots. Because the collector maps the same pages, a crash,
+ * abort() or SIGKILL of the target loses at most the record being written:
+ * everything published (head advanced) is drained after the process dies.
+ *
+ * A full ring makes the producer wait (spin, then sched_yield/nanosleep) until
+ * the collector advances tail; nothing is ever dropped. The collector drains
+ * every ring at least once a millisecond.
+ *
+ * Ordering across threads. Every event carries CLOCK_MONOTONIC nanoseconds.
+ * A free takes its time *before* the real free() runs and an allocation takes
+ * its time *after* the real allocator returned, so when thread B gets back an
+ * address thread A freed, A's free time <= B's allocation time; at equal time
+ * frees sort first. The collector merges the rings of a process by time and
+ * needs a watermark: it reads the clock (T), then for each ring waits while
+ * `busy` is 1, then drains it. A producer sets busy = 1 with a full fence
+ * before it reads the clock and clears it after publishing; so any event with
+ * time < T is either published when the collector looks, or its ring was busy.
+ * Events with time < T are then final and can be merged and written.
+ *
+ * Shared with: profiler/ (runtime and collector). Holds no code.
+ */
+#ifndef HG_RING_H
+#define HG_RING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define RT_SHM_MAGIC 0x48475348u /* "HGSH" */
+#define RT_PROTO_VERSION 1u
+#define RT_SHM_RINGS 128u        /* threads alive at once; more wait for a ring */
+#define RT_RING_SLOTS 32768u     /* power of two: 1 MiB of slots per ring */
+
+/* Environment the launcher sets for the runtime. */
+#define RT_ENV_SOCK "HEAPGRAPH_SOCK"     /* abstract unix socket name, without the leading NUL */
+#define RT_ENV_SNAPSIG "HEAPGRAPH_SNAPSHOT_SIGNAL" /* number; default RT_SNAPSHOT_SIGNAL_OFFSET */
+#define RT_SNAPSHOT_SIGNAL_OFFSET 7      /* SIGRTMIN + 7 requests a snapshot */
+
+/* One slot. Records that need more room continue in the following slots
+ * (RT_REC_STACK, RT_REC_BLOB); a record may wrap around the end of the ring. */
+struct rt_rec {
+    uint32_t type;    /* enum rt_rec_type in bits 0-7, RT_F_* flags above */
+    uint32_t u32;     /* stack id, blob length, ... (per type) */
+    uint64_t time_ns; /* CLOCK_MONOTONIC; for RT_REC_EDGE: source offset */
+    uint64_t a;
+    uint64_t b;
+};
+
+enum rt_rec_type {
+    RT_REC_ALLOC = 1, /* u32 stack id, a addr, b size; RT_F_ALIGN_SHIFT: log2 alignment */
+    RT_REC_FREE,      /* a addr (never NULL) */
+    RT_REC_STACK,     /* u32 stack id, a nframes, b module generation;
+                         then ceil(nframes/4) slots of uint64_t frames, innermost
+                         first. A frame with bit 63 set is a Python frame id. */
+    RT_REC_BLOB,      /* u32 payload bytes, a enum rt_blob_kind;
+                         then ceil(len/32) slots holding the payload struct */
+    RT_REC_FORK,      /* time = just before fork(); a = child pid (parent side) */
+    RT_REC_EXEC,      /* a = 0 exec is about to happen, 1 the exec failed */
+    RT_REC_EXIT,      /* a = status, b = enum rt_exit_how */
+    RT_REC_EDGE,      /* time_ns = offset in source, a = source (block index, or
+                         root id | RT_EDGE_ROOT), b = target block index,
+                         u32 = offset of the pointer inside the target (0: start) */
+    RT_REC_SNAP_END,  /* a = snapshot id, b = edges emitted, u32 = enum rt_snap_status */
+};
+
+/* flags in rt_rec.type */
+#define RT_F_REALLOC (1u << 8)        /* FREE/ALLOC halves of one realloc */
+#define RT_F_ALIGN_SHIFT 16           /* bits 16-23: log2(alignment), 0 = default */
+#define RT_F_ALIGN_MASK (0xffu << RT_F_ALIGN_SHIFT)
+#define RT_EDGE_ROOT (1ull << 63)
+
+enum rt_exit_how { RT_EXIT_RETURN = 0, RT_EXIT_EXIT = 1, RT_EXIT__EXIT = 2 };
+enum rt_snap_status { RT_SNAP_OK = 0, RT_SNAP_PARTIAL = 1 /* a thread could not be stopped */ };
+
+enum rt_blob_kind {
+    RT_BLOB_MODULE = 1,    /* struct rt_blob_module + segs + build-id + path */
+    RT_BLOB_MODULE_UNLOAD, /* struct rt_blob_module_unload */
+    RT_BLOB_THREAD,        /* struct rt_blob_thread + name: a thread started (or the main thread at init) */
+    RT_BLOB_THREAD_NAME,   /* struct rt_blob_thread + name */
+    RT_BLOB_THREAD_END,    /* struct rt_blob_thread, no name */
+    RT_BLOB_ROOT,          /* struct rt_blob_root */
+    RT_BLOB_NOTE,          /* UTF-8 text: the runtime degraded (said once) */
+    RT_BLOB_PYFRAME,       /* struct rt_blob_pyframe + function + file */
+};
+
+struct rt_blob_seg {
+    uint64_t vaddr; /* p_vaddr of a PT_LOAD; runtime address = bias + vaddr */
+    uint64_t memsz;
+    uint32_t flags; /* p_flags (PF_R/PF_W/PF_X) */
+    uint32_t pad;
+};
+
+struct rt_blob_module {
+    uint32_t module_id;  /* per process image, from 1, never reused */
+    uint32_t generation; /* module-map generation after this load */
+    uint64_t bias;       /* dlpi_addr */
+    uint16_t nseg;
+    uint16_t build_id_len;
+    uint32_t path_len;   /* bytes, no NUL */
+    /* followed by nseg struct rt_blob_seg, build-id bytes, path bytes */
+};
+
+struct rt_blob_module_unload {
+    uint32_t module_id;
+    uint32_t generation; /* generation after the unload */
+};
+
+struct rt_blob_thread {
+    uint32_t thread_index; /* ring index is not the thread index: indexes count up from 0 */
+    int32_t tid;
+    uint64_t stack_lo, stack_hi;
+    uint32_t name_len; /* bytes, no NUL */
+    uint32_t pad;
+};
+
+enum rt_root_kind { RT_ROOT_GLOBAL = 0, RT_ROOT_STACK = 1, RT_ROOT_TLS = 2, RT_ROOT_REGISTER = 3, RT_ROOT_OTHER = 4 };
+
+struct rt_blob_root {
+    uint32_t snapshot_id;
+    uint32_t root_id;   /* per snapshot, from 0 */
+    uint32_t kind;      /* enum rt_root_kind */
+    uint32_t owner;     /* module id (GLOBAL, TLS of a module) or thread index (STACK, REGISTER, TLS) */
+    uint64_t start, size;
+};
+
+struct rt_blob_pyframe {
+    uint32_t frame_id;
+    uint32_t line;
+    uint32_t func_len, file_len;
+    /* followed by function, file */
+};
+
+enum rt_ring_state { RT_RING_FREE = 0, RT_RING_ACTIVE = 1, RT_RING_CLOSED = 2 };
+
+struct rt_ring {
+    _Atomic uint64_t head; /* slots published; written by the producer only */
+    char pad0[56];
+    _Atomic uint64_t tail; /* slots consumed; written by the collector only */
+    char pad1[56];
+    _Atomic uint32_t busy;  /* see the file comment */
+    _Atomic uint32_t state; /* enum rt_ring_state; CLOSED -> FREE by the collector once drained */
+    uint32_t thread_index;
+    int32_t tid;
+    char pad2[48];
+    struct rt_rec slots[RT_RING_SLOTS];
+};
+
+struct rt_shm {
+    uint32_t magic;   /* RT_SHM_MAGIC */
+    uint32_t version; /* RT_PROTO_VERSION */
+    uint32_t nrings;  /* RT_SHM_RINGS */
+    uint32_t ring_slots;
+    _Atomic uint32_t next_thread_index;
+    _Atomic uint32_t degraded; /* nonzero once the runtime lost precision (said in a NOTE) */
+    char pad[40];
+    struct rt_ring rings[]; /* nrings */
+};
+
+#define RT_SHM_SIZE (sizeof(struct rt_shm) + (uint64_t)RT_SHM_RINGS * sizeof(struct rt_ring))
+
+/* Control socket: SOCK_SEQPACKET, abstract name from RT_ENV_SOCK. One
+ * connection per process image; its EOF tells the collector the image is gone
+ * (exit, crash, kill or exec). */
+enum rt_msg_type {
+    RT_MSG_HELLO = 1, /* runtime -> collector, carries the memfd (SCM_RIGHTS) */
+    RT_MSG_SNAP_REQ,  /* runtime -> collector: all other threads are stopped */
+    RT_MSG_SNAP_LIVE, /* collector -> runtime, carries a memfd of struct rt_live */
+};
+
+enum rt_origin { RT_ORIGIN_ROOT = 0, RT_ORIGIN_FORK = 1, RT_ORIGIN_EXEC = 2 };
+
+struct rt_msg {
+    uint32_t type;
+    uint32_t origin;     /* HELLO: enum rt_origin; ROOT and EXEC both mean a fresh image */
+    int32_t pid, ppid;
+    uint64_t time_ns;    /* HELLO: runtime init time; SNAP_REQ: request time */
+    uint32_t snapshot_id;/* SNAP_REQ / SNAP_LIVE */
+    uint32_t reason;     /* SNAP_REQ: 0 exit, 1 request */
+    uint64_t count;      /* SNAP_LIVE: number of live blocks */
+    uint32_t argv_len;   /* HELLO: bytes of NUL-separated argv that follow */
+    uint32_t exe_len;    /* HELLO: bytes of the executable path that follow argv */
+};
+
+/* SNAP_LIVE memfd content: `count` blocks sorted by address, the process's
+ * live blocks at the moment of the request. Edge indexes refer to this order. */
+struct rt_live {
+    uint64_t addr;
+    uint64_t size;
+};
+
+#endif
