@@ -119,11 +119,15 @@ enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_R
  *       then the op's fields.
  *
  * Decoder state per stream, carried across HG_REC_EVENTS records: time, thread,
- * prev_addr (starts at 0) and nalloc (allocation numbers handed out so far;
- * starts at the number of inherited blocks).
+ * prev_addr per thread index (each starts at 0) and nalloc (allocation
+ * numbers handed out so far; starts at the number of inherited blocks).
  *
  * addr: zz((addr - prev_addr) / 16) unless HG_EV_F_RAWADDR, then
- *       zz(addr - prev_addr). prev_addr becomes addr.
+ *       zz(addr - prev_addr), where prev_addr is the event's thread's;
+ *       that prev_addr becomes addr. (Per thread because threads allocate
+ *       from their own arenas: one shared prev_addr made deltas 4-5 bytes.)
+ * alignment: log2 of the alignment in bytes (HG_EV_F_ALIGN set only when
+ *       the program asked for one: posix_memalign, aligned_alloc, ...).
  * ref:  the allocation number of a live block, as nalloc - 1 - number.
  */
 enum hg_ev_op {
