@@ -328,6 +328,15 @@ struct rep_capture {
 struct rep_open_opts {
     void (*progress)(void *arg, uint64_t done, uint64_t total);
     void *arg;
+    /* Optional (NULL: never called), for renderers that show block lifetimes
+     * (the HTML report's time-range selection): called as the replay applies
+     * each event, in event order per stream. op 0: block `number` of `size`
+     * bytes was made at `site` (index into the stream's sites); op 1: block
+     * `number` (of that site and size) ended: a free, or the old block of a
+     * realloc; temporary is 1 when that end made it a temporary. time_us is
+     * the event's time. Inherited blocks have no op 0. */
+    void (*block)(void *arg, uint32_t stream, int op, uint64_t number, uint32_t site,
+                  uint64_t size, uint64_t time_us, int temporary);
 };
 
 /* Reads the capture at `path` and replays every stream, streaming: memory
