@@ -1,0 +1,737 @@
+/* heapgraph HTML report: renders the embedded data (script#hg-data, format
+ * heapgraph-html/1, see docs/html-report.md) into the page. Every string that
+ * comes from the capture reaches the DOM through textContent or an attribute
+ * setter, never through innerHTML, so symbol names and paths cannot inject
+ * markup. The flame graph and the timeline are canvases: only the frames wider
+ * than half a pixel are drawn, so a capture with 100,000 stacks stays fluid. */
+(function () {
+'use strict';
+
+const DATA = JSON.parse(document.getElementById('hg-data').textContent);
+const REPORT = DATA.report;
+const ROW = 18;                      /* flame graph row height, CSS pixels */
+const MAX_ROWS = 500;                /* table rows rendered at once */
+const KINDS = ['definite', 'cycle', 'indirect', 'possible', 'reachable'];
+const METRIC_NAMES = { l: 'leaked bytes', p: 'bytes at peak', b: 'bytes allocated',
+                       n: 'allocations', t: 'temporary allocations' };
+
+const state = {
+    pi: 0,          /* process index */
+    proc: null,     /* REPORT.processes[pi] */
+    view: null,     /* DATA.views[pi], with decoded sites */
+    range: null,    /* [t1_us, t2_us] selected on the timeline, or null */
+    metric: 'l',
+    icicle: false,
+    search: '',
+    zoom: null,     /* flame node zoomed into, or null */
+    tree: null,
+    rects: [],      /* flame frames drawn last time: {x, y, w, h, node} */
+    sortCol: 'b',
+    filter: ''
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+function $(id) { return document.getElementById(id); }
+
+/* Creates an element; string children become text nodes (never markup). */
+function el(tag, attrs) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+        if (k === 'class') e.className = attrs[k];
+        else if (k === 'text') e.textContent = attrs[k];
+        else e.setAttribute(k, attrs[k]);
+    }
+    for (let i = 2; i < arguments.length; i++) {
+        const c = arguments[i];
+        if (c === null || c === undefined) continue;
+        e.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+    }
+    return e;
+}
+
+function svgEl(tag, attrs) {
+    const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    return e;
+}
+
+function fmtInt(n) { return Number(n).toLocaleString('en-US'); }
+
+function fmtBytes(n) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let v = Number(n), u = 0;
+    while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+    return u === 0 ? fmtInt(v) + ' B' : v.toFixed(v < 10 ? 2 : 1) + ' ' + units[u];
+}
+
+function fmtMetric(m, v) {
+    return (m === 'n' || m === 't') ? fmtInt(v) : fmtInt(v) + ' B' + (v >= 1024 ? ' (' + fmtBytes(v) + ')' : '');
+}
+
+function fmtDuration(us) {
+    if (us === null || us === undefined) return 'unknown';
+    if (us < 1000) return fmtInt(us) + ' \u00b5s';
+    if (us < 1e6) return (us / 1000).toFixed(1) + ' ms';
+    return (us / 1e6).toFixed(us < 6e7 ? 3 : 1) + ' s';
+}
+
+function frameLabel(f) {
+    if (f.function) return f.function;
+    return (f.module || '?') + (f.address !== undefined ? '+' + f.address : '');
+}
+
+function frameLoc(f) {
+    return f.file ? f.file + (f.line ? ':' + f.line : '') : (f.module || '');
+}
+
+function basename(p) { return String(p).replace(/.*\//, ''); }
+
+/* ---- data decoding ---------------------------------------------------- */
+
+/* Turns a delta-coded lifetime list [db, count, bytes, ...] into parallel
+ * arrays of absolute buckets, counts and bytes. */
+function decodeLife(list) {
+    const n = (list || []).length / 3;
+    const r = { b: new Int32Array(n), c: new Float64Array(n), y: new Float64Array(n) };
+    let b = 0;
+    for (let i = 0; i < n; i++) {
+        b += list[3 * i];
+        r.b[i] = b; r.c[i] = list[3 * i + 1]; r.y[i] = list[3 * i + 2];
+    }
+    return r;
+}
+
+function prepareView(v) {
+    if (v.prepared) return v;
+    v.sites.forEach(function (s) {
+        s.A = decodeLife(s.a); s.F = decodeLife(s.f);
+        s.X = decodeLife(s.x); s.Z = decodeLife(s.z);
+        const top = v.frames[s.k[0]] || ['?', null, 0, '?'];
+        s.fn = top[0];
+        s.loc = top[1] ? top[1] + (top[2] ? ':' + top[2] : '') : top[3];
+        s.text = s.k.map(function (i) {
+            const f = v.frames[i];
+            return f[0] + ' ' + (f[1] || '') + ' ' + f[3];
+        }).join('\n').toLowerCase();
+    });
+    v.prepared = true;
+    return v;
+}
+
+/* Sum of counts (or bytes) of the entries whose bucket lies in [lo, hi]. */
+function sumIn(L, lo, hi, bytes) {
+    let s = 0;
+    const arr = bytes ? L.y : L.c;
+    for (let i = 0; i < L.b.length; i++)
+        if (L.b[i] >= lo && L.b[i] <= hi) s += arr[i];
+    return s;
+}
+
+/* Value of metric m for site s, restricted to the selected time range:
+ * allocations live at some point of the range (made before its end and not
+ * freed before its start). Bytes at peak do not depend on the range. */
+function siteValue(s, m) {
+    const r = state.range;
+    const life = state.view.life;
+    if (!r || m === 'p' || !life) return s[m];
+    const b1 = Math.floor((r[0] - life.t0) / life.dt), b2 = Math.floor((r[1] - life.t0) / life.dt);
+    const INF = 1 << 30;
+    switch (m) {
+    case 'n': return s.n - sumIn(s.A, b2 + 1, INF, false) - sumIn(s.F, -INF, b1 - 1, false);
+    case 'b': return s.b - sumIn(s.A, b2 + 1, INF, true) - sumIn(s.F, -INF, b1 - 1, true);
+    case 't': return sumIn(s.X, b1, b2, false);
+    case 'l': return sumIn(s.Z, -INF, b2, true);
+    }
+    return 0;
+}
+
+/* ---- header ----------------------------------------------------------- */
+
+function fact(dl, key, label, value, text, extra, cls) {
+    const dd = el('dd', { 'data-k': key, 'data-value': String(value) }, text);
+    if (extra) dd.appendChild(el('small', null, ' ' + extra));
+    dl.appendChild(el('div', cls ? { class: cls } : null, el('dt', null, label), dd));
+}
+
+function renderHeader() {
+    const p = state.proc, s = p.summary || {};
+    const cmd = p.command && p.command.length ? p.command : [p.exe || '?'];
+    $('program').textContent = basename(cmd[0]) + '  (pid ' + p.pid + ')';
+    document.title = 'heapgraph: ' + basename(cmd[0]);
+    $('command').textContent = cmd.join(' ');
+    const dl = $('facts');
+    dl.textContent = '';
+    const ex = p.exit || {};
+    if (ex.signal !== undefined && ex.signal !== null)
+        fact(dl, 'exit', 'exit', 'signal ' + ex.signal, 'killed by signal ' + ex.signal);
+    else if (ex.status !== undefined && ex.status !== null)
+        fact(dl, 'exit', 'exit', String(ex.status), 'status ' + ex.status);
+    else
+        fact(dl, 'exit', 'exit', 'unknown', 'unknown');
+    fact(dl, 'duration', 'duration', p.duration_us, fmtDuration(p.duration_us));
+    fact(dl, 'allocations', 'allocations', s.allocations, fmtInt(s.allocations));
+    fact(dl, 'frees', 'frees', s.frees, fmtInt(s.frees));
+    fact(dl, 'allocated_bytes', 'bytes allocated', s.allocated_bytes, fmtBytes(s.allocated_bytes),
+         fmtInt(s.allocated_bytes) + ' B');
+    const peakAt = p.peak && p.peak.time_us !== undefined && p.start_us !== undefined
+        ? 'at ' + fmtDuration(p.peak.time_us - p.start_us) : '';
+    fact(dl, 'peak_bytes', 'peak heap', s.peak_bytes, fmtBytes(s.peak_bytes), peakAt);
+    fact(dl, 'live_bytes', 'in use at exit', s.live_bytes, fmtBytes(s.live_bytes),
+         fmtInt(s.live_blocks) + ' blocks');
+    KINDS.forEach(function (k) {
+        const c = s[k] || { blocks: 0, bytes: 0 };
+        fact(dl, k, k, c.bytes, fmtBytes(c.bytes), fmtInt(c.blocks) + ' blocks', 'k-' + k);
+    });
+    const cycles = (p.cycles || []).length;
+    fact(dl, 'cycles', 'cycles', cycles, fmtInt(cycles));
+    renderNotes();
+}
+
+function renderNotes() {
+    const box = $('notes'), p = state.proc;
+    box.textContent = '';
+    const lines = [];
+    if (REPORT.complete === false) lines.push('The capture is incomplete.');
+    if (REPORT.damage) lines.push('Damaged capture at offset ' + REPORT.damage.offset + ': ' +
+                                  REPORT.damage.message);
+    if (p.snapshot === false)
+        lines.push('No exit snapshot for this process: blocks live at the end are listed as "not freed".');
+    (REPORT.notes || []).concat(REPORT.warnings || []).forEach(function (n) { lines.push(n); });
+    lines.forEach(function (t) { box.appendChild(el('p', null, t)); });
+}
+
+/* ---- timeline --------------------------------------------------------- */
+
+const timeline = { drag: null, geom: null };
+
+function sizeCanvas(c, cssHeight) {
+    const dpr = window.devicePixelRatio || 1, w = c.clientWidth || 800;
+    c.style.height = cssHeight + 'px';
+    c.width = Math.round(w * dpr);
+    c.height = Math.round(cssHeight * dpr);
+    const g = c.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { g: g, w: w, h: cssHeight };
+}
+
+function renderTimeline() {
+    const c = $('timeline'), ser = state.view.series || { heap: [], rss: [] };
+    const { g, w, h } = sizeCanvas(c, 180);
+    const L = 64, R = 10, T = 12, B = 22;
+    const n = Math.max(ser.heap.length, (ser.rss || []).length);
+    const t0 = ser.t0, span = Math.max(1, n * ser.dt);
+    let ymax = 1;
+    ser.heap.forEach(function (v) { if (v > ymax) ymax = v; });
+    (ser.rss || []).forEach(function (v) { if (v > ymax) ymax = v; });
+    const peak = state.view.peak;
+    if (peak && peak.bytes > ymax) ymax = peak.bytes;
+    const X = function (t) { return L + (t - t0) / span * (w - L - R); };
+    const Y = function (v) { return h - B - v / ymax * (h - T - B); };
+    timeline.geom = { L: L, R: R, w: w, t0: t0, span: span };
+    g.clearRect(0, 0, w, h);
+    g.strokeStyle = '#ccc'; g.fillStyle = '#666'; g.font = '11px sans-serif';
+    for (let i = 0; i <= 4; i++) {
+        const v = ymax * i / 4, y = Y(v);
+        g.beginPath(); g.moveTo(L, y); g.lineTo(w - R, y); g.stroke();
+        g.fillText(fmtBytes(Math.round(v)), 2, y + 4);
+    }
+    for (let i = 0; i <= 5; i++) {
+        const t = t0 + span * i / 5;
+        g.fillText(fmtDuration(Math.round(t - t0)), X(t) - (i === 5 ? 40 : 0), h - 6);
+    }
+    if (state.range) {
+        g.fillStyle = 'rgba(47,111,179,0.15)';
+        g.fillRect(X(state.range[0]), T, X(state.range[1]) - X(state.range[0]), h - T - B);
+    }
+    const line = function (arr, colour) {
+        if (!arr || !arr.length) return;
+        g.strokeStyle = colour; g.lineWidth = 1.5; g.beginPath();
+        arr.forEach(function (v, i) {
+            const x = X(t0 + (i + 0.5) * ser.dt), y = Y(v || 0);
+            if (i) g.lineTo(x, y); else g.moveTo(x, y);
+        });
+        g.stroke(); g.lineWidth = 1;
+    };
+    line(ser.rss, '#9aa5b1');
+    line(ser.heap, '#2f6fb3');
+    if (peak && peak.time_us !== undefined) {
+        const x = X(peak.time_us), y = Y(peak.bytes);
+        g.fillStyle = '#c0392b';
+        g.beginPath(); g.arc(x, y, 4, 0, 2 * Math.PI); g.fill();
+        const label = 'peak ' + fmtBytes(peak.bytes);
+        g.fillText(label, Math.min(x + 6, w - R - g.measureText(label).width), Math.max(y + 4, T + 10));
+    }
+    g.fillStyle = '#2f6fb3'; g.fillText('\u25a0 heap in use', L + 8, T + 10);
+    g.fillStyle = '#9aa5b1'; g.fillText('\u25a0 RSS', L + 100, T + 10);
+}
+
+function timeAt(clientX) {
+    const r = $('timeline').getBoundingClientRect(), gm = timeline.geom;
+    const f = (clientX - r.left - gm.L) / (gm.w - gm.L - gm.R);
+    return gm.t0 + Math.min(1, Math.max(0, f)) * gm.span;
+}
+
+function setRange(r) {
+    state.range = r;
+    state.zoom = null;
+    const gm = timeline.geom;
+    $('range-text').textContent = r && !state.view.life
+        ? 'no block lifetimes in this report (' + DATA.lifetimes + '): the range does not filter'
+        : r ? 'allocations live between ' + fmtDuration(Math.round(r[0] - gm.t0)) + ' and ' +
+          fmtDuration(Math.round(r[1] - gm.t0))
+        : 'whole run';
+    $('range-clear').hidden = !r;
+    renderTimeline(); renderFlame(); renderSites();
+}
+
+function initTimeline() {
+    const c = $('timeline');
+    c.addEventListener('mousedown', function (e) { timeline.drag = { x: e.clientX, t: timeAt(e.clientX) }; });
+    window.addEventListener('mousemove', function (e) {
+        if (!timeline.drag) return;
+        const a = timeline.drag.t, b = timeAt(e.clientX);
+        state.range = [Math.min(a, b), Math.max(a, b)];
+        renderTimeline();
+    });
+    window.addEventListener('mouseup', function (e) {
+        if (!timeline.drag) return;
+        const d = timeline.drag;
+        timeline.drag = null;
+        if (Math.abs(e.clientX - d.x) < 3) { setRange(null); return; }
+        const b = timeAt(e.clientX);
+        setRange([Math.min(d.t, b), Math.max(d.t, b)]);
+    });
+    c.addEventListener('dblclick', function () { setRange(null); });
+    $('range-clear').addEventListener('click', function () { setRange(null); });
+}
+
+/* ---- flame graph ------------------------------------------------------ */
+
+function newNode(name, parent, frame) {
+    return { name: name, frame: frame, parent: parent, kids: new Map(), v: 0, depth: parent ? parent.depth + 1 : 0 };
+}
+
+/* Builds the call tree (outermost frame at depth 1) weighted by metric m;
+ * frames with the same label under the same parent merge. */
+function buildTree(m) {
+    const v = state.view, root = newNode('all', null, null);
+    v.sites.forEach(function (s) {
+        const val = siteValue(s, m);
+        if (!(val > 0)) return;
+        root.v += val;
+        let n = root;
+        for (let i = s.k.length - 1; i >= 0; i--) {
+            const f = v.frames[s.k[i]], name = f[0];
+            let c = n.kids.get(name);
+            if (!c) { c = newNode(name, n, f); n.kids.set(name, c); }
+            c.v += val;
+            n = c;
+        }
+    });
+    return root;
+}
+
+function hue(name) {
+    let h = 0;
+    for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0;
+    return h;
+}
+
+function frameColour(node, q) {
+    if (q && node.name.toLowerCase().indexOf(q) >= 0) return '#d63cd6';
+    if (node.name === '(other)') return '#b0b0b0';
+    if (!node.parent) return '#c9a66b';
+    const h = Math.abs(hue(node.name));
+    return 'hsl(' + (5 + h % 45) + ',' + (70 + (h >> 8) % 20) + '%,' + (55 + (h >> 4) % 12) + '%)';
+}
+
+/* Lays out the visible frames: the zoomed node and its ancestors span the
+ * full width; below it, children share their parent's width by value. */
+function layoutFlame(width) {
+    const root = state.tree, z = state.zoom || root, rects = [];
+    for (let a = z; a; a = a.parent) rects.push({ x: 0, w: width, node: a });
+    const stack = [{ node: z, x: 0, w: width }];
+    let maxDepth = z.depth;
+    while (stack.length) {
+        const it = stack.pop();
+        let x = it.x;
+        it.node.kids.forEach(function (c) {
+            const w = c.v / it.node.v * it.w;
+            if (w >= 0.5) {
+                rects.push({ x: x, w: w, node: c });
+                stack.push({ node: c, x: x, w: w });
+                if (c.depth > maxDepth) maxDepth = c.depth;
+            }
+            x += w;
+        });
+    }
+    return { rects: rects, depth: maxDepth };
+}
+
+function renderFlame() {
+    const m = state.metric;
+    state.tree = buildTree(m);
+    if (state.zoom && !findSame(state.zoom)) state.zoom = null;
+    const c = $('flame'), root = state.tree;
+    $('flame-empty').hidden = root.v > 0;
+    const width = c.clientWidth || 800;
+    const lay = root.v > 0 ? layoutFlame(width) : { rects: [], depth: 0 };
+    const h = Math.max(ROW * 4, (lay.depth + 1) * ROW + 4);
+    const { g } = sizeCanvas(c, h);
+    g.clearRect(0, 0, width, h);
+    g.font = '12px ui-monospace, "DejaVu Sans Mono", monospace';
+    g.textBaseline = 'middle';
+    const q = state.search.toLowerCase();
+    state.rects = [];
+    lay.rects.forEach(function (r) {
+        const y = state.icicle ? r.node.depth * ROW : h - (r.node.depth + 1) * ROW;
+        g.fillStyle = frameColour(r.node, q);
+        g.fillRect(r.x, y, Math.max(r.w - 1, 0.5), ROW - 1);
+        if (r.w > 30) {
+            const label = r.node.name === 'all' && !r.node.parent
+                ? 'all (' + fmtMetric(m, root.v) + ')' : r.node.name;
+            g.fillStyle = '#111';
+            g.save(); g.beginPath(); g.rect(r.x, y, r.w - 2, ROW); g.clip();
+            g.fillText(label, r.x + 3, y + ROW / 2);
+            g.restore();
+        }
+        state.rects.push({ x: r.x, y: y, w: r.w, h: ROW - 1, node: r.node });
+    });
+    renderSearchResult(q);
+}
+
+/* After a rebuild the zoomed node is a stale object: find its counterpart
+ * by the chain of names from the root. */
+function findSame(old) {
+    const names = [];
+    for (let a = old; a.parent; a = a.parent) names.push(a.name);
+    let n = state.tree;
+    for (let i = names.length - 1; i >= 0 && n; i--) n = n.kids.get(names[i]);
+    state.zoom = n && n.parent ? n : null;
+    return state.zoom;
+}
+
+function renderSearchResult(q) {
+    const out = $('search-result');
+    if (!q) { out.textContent = ''; return; }
+    let total = 0, frames = 0;
+    const stack = [state.tree];
+    while (stack.length) {
+        const n = stack.pop();
+        if (n.parent && n.name.toLowerCase().indexOf(q) >= 0) { total += n.v; frames++; continue; }
+        n.kids.forEach(function (c) { stack.push(c); });
+    }
+    const pct = state.tree.v ? (100 * total / state.tree.v).toFixed(1) : '0.0';
+    out.textContent = frames ? 'matched ' + fmtMetric(state.metric, total) + ' (' + pct + '%)' : 'no match';
+}
+
+function rectAt(e) {
+    const r = $('flame').getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top;
+    for (let i = state.rects.length - 1; i >= 0; i--) {
+        const f = state.rects[i];
+        if (x >= f.x && x < f.x + f.w && y >= f.y && y < f.y + ROW) return f;
+    }
+    return null;
+}
+
+function showTooltip(e, text) {
+    const t = $('tooltip');
+    if (!text) { t.hidden = true; return; }
+    t.textContent = text;
+    t.hidden = false;
+    const x = Math.min(e.clientX + 14, window.innerWidth - t.offsetWidth - 8);
+    const y = e.clientY + 16 + t.offsetHeight > window.innerHeight ? e.clientY - t.offsetHeight - 8 : e.clientY + 16;
+    t.style.left = x + 'px'; t.style.top = y + 'px';
+}
+
+function flameTooltip(f) {
+    const n = f.node, m = state.metric, root = state.tree.v || 1;
+    const lines = [n.parent ? n.name : 'all'];
+    if (n.frame && n.frame[1]) lines.push(n.frame[1] + (n.frame[2] ? ':' + n.frame[2] : ''));
+    if (n.frame && n.frame[3]) lines.push(n.frame[3]);
+    let self = n.v;
+    n.kids.forEach(function (c) { self -= c.v; });
+    lines.push(METRIC_NAMES[m] + ': ' + fmtMetric(m, n.v) + ' (' + (100 * n.v / root).toFixed(2) + '%)');
+    lines.push('self: ' + fmtMetric(m, self));
+    return lines.join('\n');
+}
+
+function initFlame() {
+    const c = $('flame');
+    c.addEventListener('mousemove', function (e) {
+        const f = rectAt(e);
+        showTooltip(e, f ? flameTooltip(f) : null);
+    });
+    c.addEventListener('mouseleave', function () { showTooltip(null, null); });
+    c.addEventListener('click', function (e) {
+        const f = rectAt(e);
+        if (!f) return;
+        state.zoom = f.node.parent ? f.node : null;
+        renderFlame();
+    });
+    $('flame-reset').addEventListener('click', function () { state.zoom = null; renderFlame(); });
+    $('metric').addEventListener('change', function (e) {
+        state.metric = e.target.value; state.zoom = null; renderFlame();
+    });
+    $('icicle').addEventListener('change', function (e) { state.icicle = e.target.checked; renderFlame(); });
+    $('search').addEventListener('input', function (e) { state.search = e.target.value; renderFlame(); });
+}
+
+/* ---- leaks and cycles ------------------------------------------------- */
+
+function stackList(stack) {
+    const ol = el('ol', { class: 'stack' });
+    (stack || []).forEach(function (f) {
+        ol.appendChild(el('li', null, frameLabel(f) + '  ', el('span', { class: 'loc' }, frameLoc(f))));
+    });
+    if (!ol.firstChild) ol.appendChild(el('li', { class: 'empty' }, 'no stack recorded'));
+    return ol;
+}
+
+function retention(rb) {
+    const box = el('div', { class: 'retained' });
+    let root = 'held by ' + rb.kind;
+    if (rb.symbol) root += ' ' + rb.symbol;
+    if (rb.thread) root += ' of thread ' + rb.thread;
+    if (rb.module) root += ' in ' + basename(rb.module);
+    box.appendChild(el('div', null, root));
+    const path = (rb.path || []).map(function (s) {
+        return (s.function || '?') + ' (' + fmtInt(s.size) + ' B) +' + s.offset;
+    });
+    if (path.length) box.appendChild(el('div', { class: 'path' }, '\u2192 ' + path.join(' \u2192 ')));
+    return box;
+}
+
+function renderLeaks() {
+    const box = $('leaks'), leaks = state.proc.leaks || [];
+    box.textContent = '';
+    if (!leaks.length) { box.appendChild(el('p', { class: 'empty' }, 'No leaks: every block was freed.')); return; }
+    leaks.slice(0, 300).forEach(function (l) {
+        const top = (l.stack || [])[0];
+        const sum = el('summary', null,
+            el('span', { class: 'badge ' + l.kind }, l.kind.replace('_', ' ')),
+            el('span', { class: 'what' }, fmtBytes(l.bytes)),
+            ' in ' + fmtInt(l.blocks) + (l.blocks === 1 ? ' block' : ' blocks') + ' ');
+        if (l.indirect_bytes > 0)
+            sum.appendChild(el('span', { class: 'badge indirect' },
+                                '+' + fmtBytes(l.indirect_bytes) + ' indirect in ' + fmtInt(l.indirect_blocks)));
+        sum.appendChild(el('code', null, top ? frameLabel(top) : '?'));
+        const d = el('details', { class: 'leak', 'data-kind': l.kind }, sum);
+        if (l.retained_by) d.appendChild(retention(l.retained_by));
+        d.appendChild(stackList(l.stack));
+        box.appendChild(d);
+    });
+    if (leaks.length > 300) box.appendChild(el('p', { class: 'hint' }, (leaks.length - 300) + ' smaller groups not shown'));
+}
+
+/* Draws one cycle: members on a circle (at most 24), edges as arrows
+ * labelled with the offset of the pointer inside the source member. */
+function cycleGraph(cy, ci) {
+    const members = cy.members || [], shown = Math.min(members.length, 24);
+    const size = shown <= 2 ? 300 : Math.min(520, 220 + shown * 22);
+    const cx = size / 2, cyy = size / 2, rad = shown === 1 ? 0 : size / 2 - 60;
+    const svg = svgEl('svg', { width: size, height: size, viewBox: '0 0 ' + size + ' ' + size,
+                                class: 'cycle-graph', 'data-nodes': shown });
+    const defs = svgEl('defs'), mk = svgEl('marker', { id: 'hg-arrow-' + ci, viewBox: '0 0 10 10', refX: 10, refY: 5,
+                                                      markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+    mk.appendChild(svgEl('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#8e44ad' }));
+    defs.appendChild(mk); svg.appendChild(defs);
+    const pos = [];
+    for (let i = 0; i < shown; i++) {
+        const a = -Math.PI / 2 + 2 * Math.PI * i / shown;
+        pos.push([cx + rad * Math.cos(a), cyy + rad * Math.sin(a)]);
+    }
+    const W = 112, H = 34;
+    members.slice(0, shown).forEach(function (m, i) {
+        (m.points_to || []).forEach(function (p) {
+            if (p.member >= shown) return;
+            const a = pos[i], b = pos[p.member];
+            let path, lx, ly;
+            if (p.member === i) {
+                path = 'M' + (a[0] + W / 2) + ',' + (a[1] - 6) + ' C' + (a[0] + W / 2 + 40) + ',' + (a[1] - 40) +
+                       ' ' + (a[0] + 10) + ',' + (a[1] - 60) + ' ' + (a[0] + 10) + ',' + (a[1] - H / 2);
+                lx = a[0] + W / 2 + 12; ly = a[1] - 38;
+            } else {
+                const dx = b[0] - a[0], dy = b[1] - a[1], len = Math.hypot(dx, dy) || 1;
+                const ux = dx / len, uy = dy / len;
+                const trim = function (p0, s) {
+                    const tx = W / 2 / Math.abs(ux || 1e-9), ty = H / 2 / Math.abs(uy || 1e-9);
+                    const t = Math.min(tx, ty) + 2;
+                    return [p0[0] + s * ux * t, p0[1] + s * uy * t];
+                };
+                const s0 = trim(a, 1), s1 = trim(b, -1);
+                const nx = -uy * 8, ny = ux * 8;      /* offset so that A->B and B->A do not overlap */
+                path = 'M' + (s0[0] + nx) + ',' + (s0[1] + ny) + ' L' + (s1[0] + nx) + ',' + (s1[1] + ny);
+                lx = (s0[0] + s1[0]) / 2 + nx * 1.6; ly = (s0[1] + s1[1]) / 2 + ny * 1.6;
+            }
+            svg.appendChild(svgEl('path', { d: path, fill: 'none', stroke: '#8e44ad', 'stroke-width': 1.4,
+                                            'marker-end': 'url(#hg-arrow-' + ci + ')' }));
+            const t = svgEl('text', { x: lx, y: ly, 'text-anchor': 'middle', fill: '#5b2c6f' });
+            t.textContent = '+' + p.offset;
+            svg.appendChild(t);
+        });
+    });
+    members.slice(0, shown).forEach(function (m, i) {
+        const g = svgEl('g', { class: 'cycle-node' });
+        const fn = m.type || (m.stack && m.stack[0] ? frameLabel(m.stack[0]) : '?');
+        const title = svgEl('title');
+        title.textContent = '#' + i + ' ' + fmtInt(m.size) + ' B, allocated in ' + fn;
+        g.appendChild(title);
+        g.appendChild(svgEl('rect', { x: pos[i][0] - W / 2, y: pos[i][1] - H / 2, width: W, height: H, rx: 6,
+                                      fill: '#f4ecf7', stroke: '#8e44ad' }));
+        const t1 = svgEl('text', { x: pos[i][0], y: pos[i][1] - 3, 'text-anchor': 'middle', 'font-weight': 'bold' });
+        t1.textContent = '#' + i + '  ' + fmtBytes(m.size);
+        const t2 = svgEl('text', { x: pos[i][0], y: pos[i][1] + 11, 'text-anchor': 'middle' });
+        t2.textContent = fn.length > 16 ? fn.slice(0, 15) + '\u2026' : fn;
+        g.appendChild(t1); g.appendChild(t2);
+        svg.appendChild(g);
+    });
+    return svg;
+}
+
+function cycleMembers(cy) {
+    const box = el('div', { class: 'members' });
+    const head = el('div', null, el('span', { class: 'badge cycle' }, cy.root ? 'cycle' : 'cycle (indirect)'),
+                    el('b', null, fmtBytes(cy.bytes)), ' in ' + fmtInt(cy.blocks) + ' blocks');
+    box.appendChild(head);
+    if ((cy.members || []).length > 24) box.appendChild(el('div', { class: 'hint' }, 'the graph shows the first 24 members'));
+    (cy.members || []).slice(0, 64).forEach(function (m, i) {
+        const edges = (m.points_to || []).map(function (p) { return '+' + p.offset + ' \u2192 #' + p.member; }).join(', ');
+        const d = el('details', { class: 'leak' },
+            el('summary', null, el('b', null, '#' + i), ' ' + fmtInt(m.size) + ' B ',
+               el('code', null, m.type || (m.stack && m.stack[0] ? frameLabel(m.stack[0]) : '?')),
+               edges ? '  points to ' + edges : ''));
+        d.appendChild(stackList(m.stack));
+        box.appendChild(d);
+    });
+    return box;
+}
+
+function renderCycles() {
+    const box = $('cycles'), cycles = state.proc.cycles || [];
+    box.textContent = '';
+    if (!cycles.length) { box.appendChild(el('p', { class: 'empty' }, 'No unreachable cycles.')); return; }
+    cycles.slice(0, 50).forEach(function (cy, ci) {
+        box.appendChild(el('div', { class: 'cycle' }, cycleGraph(cy, ci), cycleMembers(cy)));
+    });
+    if (cycles.length > 50) box.appendChild(el('p', { class: 'hint' }, (cycles.length - 50) + ' more cycles not shown'));
+}
+
+/* ---- sites table ------------------------------------------------------ */
+
+function renderSites() {
+    const tb = document.querySelector('#sites tbody'), col = state.sortCol, q = state.filter.toLowerCase();
+    const rows = [];
+    state.view.sites.forEach(function (s) {
+        if (s.fn === '(other)' && !q) return;
+        if (q && s.text.indexOf(q) < 0) return;
+        const r = { s: s, n: siteValue(s, 'n'), b: siteValue(s, 'b'), t: siteValue(s, 't'),
+                    p: s.p, l: siteValue(s, 'l') };
+        if (r.n > 0 || r.l > 0 || r.p > 0) rows.push(r);
+    });
+    const key = function (r) { return col === 'fn' ? r.s.fn : col === 'loc' ? r.s.loc : r[col]; };
+    rows.sort(function (a, b) {
+        const x = key(a), y = key(b);
+        if (typeof x === 'string') return x < y ? -1 : x > y ? 1 : 0;
+        return y - x || a.s.fn.localeCompare(b.s.fn);
+    });
+    tb.textContent = '';
+    rows.slice(0, MAX_ROWS).forEach(function (r) {
+        const tr = el('tr', null,
+            el('td', { class: 'fn' }, r.s.fn), el('td', { class: 'loc' }, r.s.loc),
+            el('td', { class: 'num', 'data-col': 'n' }, fmtInt(r.n)),
+            el('td', { class: 'num', 'data-col': 'b', title: fmtInt(r.b) + ' B' }, fmtBytes(r.b)),
+            el('td', { class: 'num', 'data-col': 't' }, fmtInt(r.t)),
+            el('td', { class: 'num', 'data-col': 'p', title: fmtInt(r.p) + ' B' }, fmtBytes(r.p)),
+            el('td', { class: 'num', 'data-col': 'l', title: fmtInt(r.l) + ' B' }, fmtBytes(r.l)));
+        tr.title = r.s.k.map(function (i) {
+            const f = state.view.frames[i];
+            return f[0] + (f[1] ? '  ' + f[1] + (f[2] ? ':' + f[2] : '') : '');
+        }).join('\n');
+        tb.appendChild(tr);
+    });
+    $('sites-count').textContent = rows.length > MAX_ROWS
+        ? 'showing ' + MAX_ROWS + ' of ' + fmtInt(rows.length) + ' sites' : fmtInt(rows.length) + ' sites';
+    document.querySelectorAll('#sites th').forEach(function (th) {
+        th.classList.toggle('sorted', th.dataset.col === col);
+    });
+    document.querySelectorAll('.sort-preset').forEach(function (b) {
+        b.classList.toggle('active', b.dataset.sort === col);
+    });
+}
+
+function initSites() {
+    document.querySelectorAll('#sites th').forEach(function (th) {
+        th.addEventListener('click', function () { state.sortCol = th.dataset.col; renderSites(); });
+    });
+    document.querySelectorAll('.sort-preset').forEach(function (b) {
+        b.addEventListener('click', function () { state.sortCol = b.dataset.sort; renderSites(); });
+    });
+    $('filter').addEventListener('input', function (e) { state.filter = e.target.value; renderSites(); });
+}
+
+/* The view of process i: views are written in the report's process order;
+ * the pid check guards against a report written with another selection. */
+function viewOf(i) {
+    const p = REPORT.processes[i], v = DATA.views[i];
+    if (v && v.pid === p.pid) return v;
+    return DATA.views.find(function (x) { return x.pid === p.pid; }) ||
+        { pid: p.pid, frames: [], sites: [], series: { t0: 0, dt: 1, heap: [], rss: [] }, life: null };
+}
+
+/* ---- processes -------------------------------------------------------- */
+
+function selectProcess(i) {
+    state.pi = i;
+    state.proc = REPORT.processes[i];
+    state.view = prepareView(viewOf(i));
+    state.range = null;
+    state.zoom = null;
+    const s = state.proc.summary || {};
+    const lost = KINDS.slice(0, 3).reduce(function (a, k) { return a + ((s[k] || {}).bytes || 0); }, 0);
+    const notFreed = state.view.sites.some(function (x) { return x.l > 0; });
+    state.metric = lost > 0 || notFreed ? 'l' : 'b';
+    $('metric').value = state.metric;
+    renderHeader(); setRange(null); renderLeaks(); renderCycles();
+}
+
+function initProcesses() {
+    const procs = REPORT.processes || [];
+    if (procs.length < 2) return;
+    const sel = $('process');
+    procs.forEach(function (p, i) {
+        sel.appendChild(el('option', { value: String(i) },
+                           'pid ' + p.pid + ': ' + (p.command || [p.exe || '?']).join(' ').slice(0, 80)));
+    });
+    sel.addEventListener('change', function () { selectProcess(Number(sel.value)); });
+    $('process-picker').hidden = false;
+}
+
+/* Test hook: the browser test reads the flame graph's drawn frames. */
+window.heapgraph = {
+    flameFrames: function () {
+        return state.rects.map(function (r) {
+            return { name: r.node.name, depth: r.node.depth, x: r.x, y: r.y, w: r.w, value: r.node.v };
+        });
+    },
+    flameWidth: function () { return $('flame').clientWidth; },
+    zoomed: function () { return state.zoom ? state.zoom.name : null; }
+};
+
+function main() {
+    if (!REPORT.processes || !REPORT.processes.length) {
+        $('program').textContent = 'empty capture: no process was recorded';
+        return;
+    }
+    initTimeline(); initFlame(); initSites(); initProcesses();
+    selectProcess(0);
+    let resizeTimer = 0;
+    window.addEventListener('resize', function () {
+        clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(function () { renderTimeline(); renderFlame(); }, 100);
+    });
+}
+
+main();
+})();

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_html.c - the HTML report's writer (report/html.c) and the folded
+ * stacks (report/collapsed.c) on a model built by hand: a cycle of three
+ * 32-byte nodes allocated in a file named like an XSS attack, one definite
+ * 100-byte leak, ten temporaries. Checks the escaping of the embedded data,
+ * the exact per-site figures and lifetime lists, bucket widening, and the
+ * folded lines. Also leaves the page in $HG_BUILD_DIR/tests/html_mock.html
+ * for looking at.
+ */
+#include "report/html.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/collapsed.h"
+#include "tests/unit/harness.h"
+
+#define XSS_FILE "</script><img src=x onerror=alert(1)>.c"
+
+static const struct rep_frame frames_node[] = {
+    { "make_node", XSS_FILE, 10, "/tmp/prog", 0x1100, 0x100, 0 },
+    { "main", "prog.c", 40, "/tmp/prog", 0x1200, 0x200, 0 },
+};
+static const struct rep_frame frames_buf[] = {
+    { NULL, NULL, 0, "/usr/lib/libbuf.so", 0x7000, 0x5a0, 0 },
+    { "main", "prog.c", 41, "/tmp/prog", 0x1210, 0x210, 0 },
+};
+static const struct rep_frame frames_tmp[] = {
+    { "tmp;work", "tmp.c", 7, "/tmp/prog", 0x1300, 0x300, 0 },
+    { "main", "prog.c", 42, "/tmp/prog", 0x1220, 0x220, 0 },
+};
+static const struct rep_stack stacks[] = {
+    { .id = 1, .defined = 1, .nframes = 2, .frames = frames_node },
+    { .id = 2, .defined = 1, .nframes = 2, .frames = frames_buf },
+    { .id = 3, .defined = 1, .nframes = 2, .frames = frames_tmp },
+};
+static const struct rep_site sites[] = {
+    { &stacks[0], 3, 96, 0, 3, 96, 3, 96 },
+    { &stacks[1], 2, 200, 0, 1, 100, 2, 200 },
+    { &stacks[2], 10, 160, 10, 0, 0, 0, 0 },
+};
+static const struct rep_block blocks[] = {      /* by address */
+    { 0x1000, 32, 0, 0, NULL }, { 0x1040, 32, 1, 0, NULL }, { 0x1080, 32, 2, 0, NULL },
+    { 0x2000, 100, 3, 1, NULL },
+};
+static const uint8_t kinds[] = { REP_KIND_CYCLE, REP_KIND_CYCLE, REP_KIND_CYCLE, REP_KIND_DEFINITE };
+static const struct rep_sample samples[] = {
+    { 100, 0, 1 << 20 }, { 200, 296, 1 << 20 }, { 500, 196, 2 << 20 }, { 1000, 196, 2 << 20 },
+};
+
+static struct rep_snapshot snap;
+static struct rep_process proc;
+static struct rep_capture cap;
+
+static void build_model(void)
+{
+    snap.reason = 0;
+    snap.have_blocks = snap.ended = snap.classified = 1;
+    snap.nblocks = 4;
+    snap.blocks = blocks;
+    snap.kind = kinds;
+    proc.stream = 1;
+    proc.pid = 4242;
+    proc.start_us = 100;
+    proc.end_us = 1000;
+    proc.nstacks = 3;
+    proc.stacks = stacks;
+    proc.sites = sites;
+    proc.nsamples = 4;
+    proc.samples = samples;
+    proc.peak_bytes = 296;
+    proc.peak_time_us = 140;
+    proc.exit_snapshot = &snap;
+    cap.nprocesses = 1;
+    cap.processes = &proc;
+}
+
+/* The events of the model: block numbers in allocation order. */
+static void feed(struct rep_html_life *life)
+{
+    for (int i = 0; i < 3; i++)
+        rep_html_life_block(life, 1, 0, (uint64_t)i, 0, 32, 100 + 10 * (uint64_t)i, 0);
+    rep_html_life_block(life, 1, 0, 3, 1, 100, 130, 0);
+    rep_html_life_block(life, 1, 0, 4, 1, 100, 140, 0);
+    rep_html_life_block(life, 1, 1, 4, 1, 100, 300, 0);
+    for (int i = 0; i < 10; i++) {
+        uint64_t t = 400 + 10 * (uint64_t)i;
+        rep_html_life_block(life, 1, 0, 5 + (uint64_t)i, 2, 16, t, 0);
+        rep_html_life_block(life, 1, 1, 5 + (uint64_t)i, 2, 16, t, 1);
+    }
+}
+
+static int stub_json(FILE *f, void *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    fputs("{\"schema\":\"heapgraph-report/1\",\"processes\":[{\"pid\":4242,\"command\":[\""
+          XSS_FILE "\",\"a\xe2\x80\xa8" "b&c\"]}]}", f);
+    return 0;
+}
+
+static char *render(const struct rep_html_life *life, size_t *len)
+{
+    char *buf = NULL, err[256] = "";
+    FILE *f = open_memstream(&buf, len);
+    struct rep_html_opts o = { .life = life, .write_json = stub_json };
+    CHECK_EQ(rep_html_write(f, &cap, &o, err, sizeof err), 0);
+    fclose(f);
+    return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_embedded_data_cannot_break_out(void)
+{
+    size_t len;
+    char *page = render(NULL, &len);
+    CHECK_EQ(count(page, "</script>"), 2);      /* the two closing tags of the page */
+    CHECK_EQ(count(page, "<img"), 0);
+    CHECK(strstr(page, "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e.c") != NULL);
+    CHECK(strstr(page, "a\\u2028b\\u0026c") != NULL);
+    CHECK(strstr(page, "\xe2\x80\xa8") == NULL);
+    CHECK(strstr(page, "\"lifetimes\":\"not recorded\"") != NULL);
+    CHECK(strstr(page, "\"life\":null") != NULL);
+    free(page);
+}
+
+static void test_site_figures_and_lifetimes(void)
+{
+    struct rep_html_life *life = rep_html_life_new();
+    feed(life);
+    size_t len;
+    char *page = render(life, &len);
+    const char *hg = getenv("HG_BUILD_DIR");
+    if (hg) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tests/html_mock.html", hg);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fwrite(page, 1, len, f);
+            fclose(f);
+        }
+    }
+    CHECK(strstr(page, "\"life\":{\"t0\":100,\"dt\":1,\"n\":391}") != NULL);
+    CHECK(strstr(page, "\"n\":3,\"b\":96,\"t\":0,\"p\":96,\"l\":96,\"lb\":3,"
+                       "\"a\":[0,1,32,10,1,32,10,1,32],\"f\":[],\"x\":[],\"z\":[0,1,32,10,1,32,10,1,32]") != NULL);
+    CHECK(strstr(page, "\"n\":2,\"b\":200,\"t\":0,\"p\":200,\"l\":100,\"lb\":1,"
+                       "\"a\":[30,1,100,10,1,100],\"f\":[200,1,100],\"x\":[],\"z\":[30,1,100]") != NULL);
+    CHECK(strstr(page, "\"n\":10,\"b\":160,\"t\":10,\"p\":0,\"l\":0,\"lb\":0,"
+                       "\"a\":[300,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16]") != NULL);
+    CHECK(strstr(page, "\"x\":[300,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0]") != NULL);
+    /* frames: the unnamed one as module+offset, deduplicated "main" frames kept apart by line */
+    CHECK(strstr(page, "[\"libbuf.so+0x5a0\",null,0,\"/usr/lib/libbuf.so\"]") != NULL);
+    CHECK_EQ(count(page, "[\"main\",\"prog.c\","), 3);
+    free(page);
+    rep_html_life_free(life);
+}
+
+static void test_buckets_widen_over_a_long_run(void)
+{
+    struct rep_html_life *life = rep_html_life_new();
+    rep_html_life_block(life, 1, 0, 0, 0, 32, 0, 0);
+    rep_html_life_block(life, 1, 0, 1, 0, 32, 10000000, 0);
+    rep_html_life_block(life, 1, 1, 0, 0, 32, 10000000, 0);
+    size_t len;
+    char *page = render(life, &len);
+    /* 10 s in at most 2048 buckets: widths double from 1 us to 8192 us. */
+    CHECK(strstr(page, "\"life\":{\"t0\":0,\"dt\":8192,\"n\":1221}") != NULL);
+    CHECK(strstr(page, "\"a\":[0,1,32,1220,1,32],\"f\":[1220,1,32]") != NULL);
+    free(page);
+    rep_html_life_free(life);
+}
+
+static void test_collapsed_metrics(void)
+{
+    static const char *const want[] = {
+        "main;make_node 96\nmain;libbuf.so+0x5a0 100\n",
+        "main;make_node 96\nmain;libbuf.so+0x5a0 200\n",
+        "main;make_node 96\nmain;libbuf.so+0x5a0 200\nmain;tmp:work 160\n",
+        "main;make_node 3\nmain;libbuf.so+0x5a0 2\nmain;tmp:work 10\n",
+    };
+    static const char *const names[] = { "leaked", "peak", "allocated", "allocations" };
+    for (int m = 0; m < 4; m++) {
+        char *buf = NULL, err[256] = "";
+        size_t len;
+        FILE *f = open_memstream(&buf, &len);
+        CHECK_EQ(rep_metric_parse(names[m]), m);
+        CHECK_EQ(rep_collapsed_write(f, &cap, m, 0, err, sizeof err), 0);
+        fclose(f);
+        CHECK_STR(buf, want[m]);
+        free(buf);
+    }
+    CHECK_EQ(rep_metric_parse("bytes"), -1);
+}
+
+static void test_collapsed_unknown_pid(void)
+{
+    char err[256] = "";
+    FILE *f = fopen("/dev/null", "w");
+    CHECK_EQ(rep_collapsed_write(f, &cap, REP_METRIC_LEAKED, 99, err, sizeof err), -1);
+    CHECK_STR(err, "no process with pid 99 in the capture");
+    fclose(f);
+}
+
+int main(void)
+{
+    build_model();
+    RUN(test_embedded_data_cannot_break_out);
+    RUN(test_site_figures_and_lifetimes);
+    RUN(test_buckets_widen_over_a_long_run);
+    RUN(test_collapsed_metrics);
+    RUN(test_collapsed_unknown_pid);
+    return DONE();
+}
