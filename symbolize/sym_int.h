@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * sym_int.h - what the symbolizer's own files share; not an interface for
+ * anyone outside symbolize/ (that is sym.h). sym.c owns the ctx (modules,
+ * the per-address cache, interned strings, warnings); sym_file.c opens one
+ * module file, checks its build-id, finds its separate debug file and sorts
+ * its symbol tables; sym_dwarf.c turns an address into inline frames.
+ */
+#ifndef HG_SYM_INT_H
+#define HG_SYM_INT_H
+
+#include "symbolize/sym.h"
+
+#include <elfutils/libdw.h>
+#include <gelf.h>
+
+/* uthash exits on out-of-memory unless told otherwise; the symbolizer must
+   not. A failed add leaves the element out and sets this flag. */
+extern _Thread_local int sym_hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(e) (sym_hash_oom = 1)
+#include <uthash.h>
+
+/* One symbol of a sorted table. raw points into the ELF string table (valid
+   while the file is open); name is its demangled, interned form, filled on
+   first use. */
+struct sym_esym {
+    uint64_t lo, size;
+    const char *raw;
+    const char *name;
+    unsigned rank; /* which of several names at one address wins: lower */
+};
+
+struct sym_table {
+    struct sym_esym *v; /* sorted by lo, one entry per lo */
+    size_t n;
+};
+
+/* The address ranges of one compile unit, for finding a CU by address
+   without relying on .debug_aranges (clang does not emit it). */
+struct sym_cu_range {
+    uint64_t lo, hi;
+    Dwarf_Off cu;
+};
+
+/* One module file, shared by every module registered with the same path
+   and recorded build-id. Loaded on first use; `usable` is 0 when the file
+   is missing, unreadable or its build-id differs (then nothing else is set
+   and the warning has been issued). */
+struct sym_file {
+    UT_hash_handle hh;
+    char *hkey; /* path, NUL, hex build-id */
+    size_t hkeylen;
+    const char *path; /* interned */
+    uint8_t *want_bid; /* recorded build-id (malloc'd) or NULL */
+    size_t want_bid_len;
+    int loaded, usable, warned;
+    int fd, dfd;      /* the module, its separate debug file (-1: none) */
+    Elf *elf, *delf;
+    Dwarf *dw;        /* from the module or the debug file; NULL: no DWARF */
+    int has_symtab;   /* functions come from a full .symtab, not .dynsym only */
+    struct sym_table funcs, objs, tls;
+    struct sym_cu_range *cus;
+    size_t ncus;
+};
+
+/* sym.c: interned copy of str (owned by the ctx); NULL if str is NULL or
+   out of memory. */
+const char *sym_intern(struct sym_ctx *s, const char *str);
+/* sym.c: demangled (Itanium ABI) and interned name; raw itself, interned,
+   when it is not a mangled name. NULL if raw is NULL or out of memory. */
+const char *sym_pretty(struct sym_ctx *s, const char *raw);
+/* sym.c: issues the file's one warning "<path>: <message>" unless it was
+   already warned about. */
+void sym_warn(struct sym_ctx *s, struct sym_file *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* sym_file.c: opens f (once; later calls return at once) and sets usable.
+   Never fails: problems become f's warning. */
+void sym_file_load(struct sym_ctx *s, struct sym_file *f, const char *debug_root);
+/* sym_file.c: closes the files and frees the tables; f itself stays. */
+void sym_file_release(struct sym_file *f);
+/* sym_file.c: the symbol of t covering ELF address a, or NULL. */
+struct sym_esym *sym_table_find(const struct sym_table *t, uint64_t a);
+
+/* sym_dwarf.c: builds f->cus from f->dw. Returns 0, -1 if out of memory. */
+int sym_dwarf_index(struct sym_file *f);
+/* sym_dwarf.c: the frames at ELF address a, innermost first, into *out
+   (a malloc'd array the caller frees, also on error). A frame's function
+   may be NULL when DWARF names none; 0 frames when no CU covers a.
+   Returns the count, or (size_t)-1 if out of memory. */
+size_t sym_dwarf_frames(struct sym_ctx *s, struct sym_file *f, uint64_t a, struct sym_frame **out);
+
+#endif
