@@ -1,0 +1,1465 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * col_collect.c - the collector's event loop. One epoll set watches the
+ * listening socket, one connection per recorded process image, a signalfd
+ * (SIGCHLD, SIGTERM, SIGHUP) and a 1 ms timer. Each tick drains every ring
+ * of every process (profiler/ring.h): records that are not time-ordered
+ * (stacks, modules, threads, snapshot roots and edges) are transcoded at
+ * once; events are queued per ring and merged by time up to the busy-flag
+ * watermark, then encoded against the process's live map (frees become
+ * back-references) into HG_REC_EVENTS records (profiler/capture.h).
+ *
+ * Process life: a HELLO starts a stream. A fork child waits until its
+ * parent's RT_REC_FORK is merged, which writes the child's PROCESS and the
+ * blocks it inherited; an exec ends the stream and the new image's HELLO
+ * starts one whose parent it is. EOF ends a stream with the status waitpid
+ * gives (this process is a child subreaper), else the runtime's RT_REC_EXIT.
+ */
+#include "profiler/col_collect.h"
+
+#include "profiler/capture.h"
+#include "profiler/col_live.h"
+#include "profiler/ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_MASK (RT_RING_SLOTS - 1)
+#define EV_FLUSH_BYTES (64u << 10) /* an HG_REC_EVENTS record holds about this much */
+#define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
+#define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
+#define BUSY_SPINS 256             /* wait this long for a busy producer before using its last time */
+#define MAX_FRAMES 4096u
+
+enum st { ST_NEW, ST_HELD, ST_LIVE, ST_ENDED, ST_MOVED };
+
+/* Events taken out of one ring and not yet merged (time >= the watermark). */
+struct col_queue {
+    struct rt_rec *v;
+    size_t head, len, cap;
+    uint32_t thread;  /* the ring's thread index when these were read */
+    uint64_t last_ns; /* time of the last event read from the ring */
+};
+
+struct col_stream {
+    enum st state;
+    uint32_t id, parent_id, origin;
+    pid_t pid, ppid;
+    int fd;              /* connection, -1 once closed */
+    struct rt_shm *shm;  /* NULL when not connected */
+    int statm_fd;
+    uint64_t hello_ns;
+    char *argv, *exe;    /* from HELLO (argv NUL-separated) */
+    size_t argv_len, exe_len;
+    struct col_queue q[RT_SHM_RINGS];
+    struct col_live live;
+    uint64_t nalloc;
+    /* event encoder */
+    uint8_t *ev;
+    size_t ev_len, ev_cap;
+    uint64_t ev_count, last_us;
+    uint32_t last_thread;
+    uint64_t *prev_addr; /* per thread index */
+    size_t nprev;
+    /* life */
+    int exec_pending, have_exit, exit_snapshot, end_pending;
+    uint64_t exit_status, exit_how;
+    /* snapshot in progress */
+    uint32_t snap_id, snap_reason;
+    uint8_t *ed;
+    size_t ed_len, ed_cap;
+    uint64_t ed_batch, ed_total;
+    uint64_t conflicts, malformed;
+};
+
+struct reaped {
+    pid_t pid;
+    int status;
+};
+
+struct col {
+    const struct col_config *cfg;
+    struct col_writer *w;
+    int ep, sigfd, timerfd;
+    struct col_stream **s;
+    size_t ns, cap;
+    uint32_t next_id;
+    uint64_t events;
+    struct reaped *reaped;
+    size_t nreaped, reaped_cap;
+    int child_done, child_status, no_children;
+    size_t open_conns;
+    uint64_t next_sample, next_flush;
+    long page;
+    uint8_t *blob;       /* scratch for multi-slot records */
+};
+
+static char tag_listen, tag_sig, tag_timer;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t to_us(const struct col *c, uint64_t ns)
+{
+    return ns > c->cfg->start_ns ? (ns - c->cfg->start_ns) / 1000 : 0;
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+static int buf_grow(uint8_t **b, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *p = realloc(*b, n);
+    if (!p)
+        return -1;
+    *b = p;
+    *cap = n;
+    return 0;
+}
+
+static void note(struct col *c, struct col_stream *s, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    col_rec_begin(c->w, HG_REC_NOTE);
+    col_put_u(c->w, s ? s->id : 0);
+    col_put_u(c->w, to_us(c, now_ns()));
+    col_put_str(c->w, text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    col_rec_end(c->w);
+}
+
+/* ----------------------------------------------------------- event encoder */
+
+/* Writes the stream's pending events as one HG_REC_EVENTS record. */
+static void flush_events(struct col *c, struct col_stream *s)
+{
+    if (!s->ev_count)
+        return;
+    col_rec_begin(c->w, HG_REC_EVENTS);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, s->ev_count);
+    col_put_bytes(c->w, s->ev, s->ev_len);
+    col_rec_end(c->w);
+    c->events += s->ev_count;
+    s->ev_len = 0;
+    s->ev_count = 0;
+}
+
+/* Starts an event: room for it, the tag (thread code), the time delta.
+ * Returns the write position, NULL when out of memory. */
+static uint8_t *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
+                         uint32_t thread, uint64_t time_ns)
+{
+    if (s->ev_len >= EV_FLUSH_BYTES)
+        flush_events(c, s);
+    if (buf_grow(&s->ev, &s->ev_cap, s->ev_len + 64) < 0)
+        return NULL;
+    uint8_t *p = s->ev + s->ev_len;
+    unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
+    *p++ = (uint8_t)(op | flags | code << 5);
+    if (code == 7)
+        p += col_varint(p, thread);
+    s->last_thread = thread;
+    uint64_t us = to_us(c, time_ns);
+    if (us < s->last_us)
+        us = s->last_us;
+    p += col_varint(p, us - s->last_us);
+    s->last_us = us;
+    s->ev_count++;
+    return p;
+}
+
+static void ev_end(struct col_stream *s, uint8_t *p)
+{
+    s->ev_len = (size_t)(p - s->ev);
+}
+
+/* prev_addr of a thread index, growing the table on first use. */
+static uint64_t *prev_addr(struct col_stream *s, uint32_t thread)
+{
+    static uint64_t scratch;
+    if (thread >= s->nprev) {
+        size_t n = s->nprev ? s->nprev : 8;
+        while (n <= thread)
+            n *= 2;
+        uint64_t *p = realloc(s->prev_addr, n * sizeof *p);
+        if (!p)
+            return &scratch;
+        memset(p + s->nprev, 0, (n - s->nprev) * sizeof *p);
+        s->prev_addr = p;
+        s->nprev = n;
+    }
+    return &s->prev_addr[thread];
+}
+
+/* The HG_EV_F_RAWADDR flag an address needs. */
+static unsigned addr_flag(struct col_stream *s, uint32_t thread, uint64_t addr)
+{
+    return ((addr - *prev_addr(s, thread)) & 15) ? HG_EV_F_RAWADDR : 0;
+}
+
+static uint8_t *put_addr(struct col_stream *s, uint8_t *p, uint32_t thread, uint64_t addr)
+{
+    uint64_t *prev = prev_addr(s, thread);
+    int64_t d = (int64_t)(addr - *prev);
+    *prev = addr;
+    if (d & 15)
+        return p + col_varint(p, col_zz(d));
+    return p + col_varint(p, col_zz(d >> 4));
+}
+
+static void emit_free(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
+                      const struct col_block *b)
+{
+    uint8_t *p = ev_begin(c, s, HG_EV_FREE, 0, thread, t);
+    if (!p)
+        return;
+    p += col_varint(p, s->nalloc - 1 - b->number);
+    ev_end(s, p);
+}
+
+static void emit_free_unknown(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
+                              uint64_t addr)
+{
+    uint8_t *p = ev_begin(c, s, HG_EV_FREE_UNKNOWN, addr_flag(s, thread, addr), thread, t);
+    if (!p)
+        return;
+    ev_end(s, put_addr(s, p, thread, addr));
+}
+
+static void emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
+                      unsigned kind, uint64_t value)
+{
+    uint8_t *p = ev_begin(c, s, HG_EV_MARK, 0, thread, t);
+    if (!p)
+        return;
+    p += col_varint(p, kind);
+    p += col_varint(p, value);
+    ev_end(s, p);
+}
+
+/* Encodes an allocation (old == NULL) or a realloc whose old block is *old,
+ * and adds the new block to the live map. */
+static void emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
+                       const struct rt_rec *r, const struct col_block *old)
+{
+    uint64_t addr = r->a, size = r->b;
+    unsigned align = (r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT;
+    struct col_block stale;
+    if (col_live_remove(&s->live, addr, &stale)) {
+        /* A free we never saw (or saw out of order): end the stale block
+         * first so the live set stays true. */
+        if (!s->conflicts++)
+            note(c, s, "an allocation returned an address that was still live; its earlier block is counted as freed");
+        emit_free(c, s, thread, r->time_ns, &stale);
+    }
+    unsigned flags = (align ? HG_EV_F_ALIGN : 0) | addr_flag(s, thread, addr);
+    uint8_t *p = ev_begin(c, s, old ? HG_EV_REALLOC : HG_EV_ALLOC, flags, thread, r->time_ns);
+    if (!p)
+        return;
+    if (old)
+        p += col_varint(p, s->nalloc - 1 - old->number);
+    p += col_varint(p, r->u32);
+    p += col_varint(p, size);
+    if (align)
+        p += col_varint(p, align);
+    ev_end(s, put_addr(s, p, thread, addr));
+    if (col_live_add(&s->live, addr, size, s->nalloc, r->u32) < 0 && !s->malformed++)
+        note(c, s, "out of memory tracking live blocks");
+    s->nalloc++;
+}
+
+static void apply_free(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *r)
+{
+    struct col_block b;
+    if (col_live_remove(&s->live, r->a, &b))
+        emit_free(c, s, thread, r->time_ns, &b);
+    else
+        emit_free_unknown(c, s, thread, r->time_ns, r->a);
+}
+
+/* ------------------------------------------------------------------ streams */
+
+static struct col_stream *stream_new(struct col *c)
+{
+    if (c->ns == c->cap) {
+        size_t n = c->cap ? c->cap * 2 : 16;
+        struct col_stream **v = realloc(c->s, n * sizeof *v);
+        if (!v)
+            return NULL;
+        c->s = v;
+        c->cap = n;
+    }
+    struct col_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fd = -1;
+    s->statm_fd = -1;
+    c->s[c->ns++] = s;
+    return s;
+}
+
+static void stream_free(struct col_stream *s)
+{
+    for (size_t i = 0; i < RT_SHM_RINGS; i++)
+        free(s->q[i].v);
+    col_live_release(&s->live);
+    free(s->ev);
+    free(s->ed);
+    free(s->prev_addr);
+    free(s->argv);
+    free(s->exe);
+    free(s);
+}
+
+/* The stream of pid in one of the given states that appeared last. */
+static struct col_stream *find_pid(struct col *c, pid_t pid, unsigned states)
+{
+    for (size_t i = c->ns; i-- > 0;)
+        if (c->s[i]->pid == pid && (states & 1u << c->s[i]->state))
+            return c->s[i];
+    return NULL;
+}
+
+static void put_cmdline(struct col *c, const struct col_stream *s)
+{
+    col_put_str(c->w, s->exe ? s->exe : "", s->exe_len);
+    size_t argc = 0;
+    for (size_t i = 0; i < s->argv_len; i++)
+        argc += s->argv[i] == 0 || i + 1 == s->argv_len;
+    col_put_u(c->w, argc);
+    for (size_t i = 0, start = 0; i < s->argv_len; i++) {
+        if (s->argv[i] == 0 || i + 1 == s->argv_len) {
+            size_t end = s->argv[i] == 0 ? i : i + 1;
+            col_put_str(c->w, s->argv + start, end - start);
+            start = i + 1;
+        }
+    }
+}
+
+/* Gives the stream its number and writes its HG_REC_PROCESS. */
+static void stream_start(struct col *c, struct col_stream *s, uint32_t origin,
+                         const struct col_stream *parent, uint64_t time_ns)
+{
+    s->state = ST_LIVE;
+    s->id = ++c->next_id;
+    s->origin = origin;
+    s->parent_id = parent ? parent->id : 0;
+    col_rec_begin(c->w, HG_REC_PROCESS);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, (uint64_t)s->pid);
+    col_put_u(c->w, (uint64_t)s->ppid);
+    col_put_u(c->w, s->parent_id);
+    col_put_u(c->w, origin);
+    col_put_u(c->w, to_us(c, time_ns));
+    put_cmdline(c, s);
+    col_rec_end(c->w);
+}
+
+static void stream_end(struct col *c, struct col_stream *s, unsigned how, uint64_t code, unsigned flags)
+{
+    flush_events(c, s);
+    col_rec_begin(c->w, HG_REC_PROCESS_END);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, to_us(c, now_ns()));
+    col_put_u(c->w, how);
+    col_put_u(c->w, code);
+    col_put_u(c->w, flags | (s->exit_snapshot ? HG_END_F_SNAPSHOT : 0));
+    col_rec_end(c->w);
+    s->state = ST_ENDED;
+    s->end_pending = 0;
+    col_live_release(&s->live);
+}
+
+static void stream_end_status(struct col *c, struct col_stream *s, int status)
+{
+    if (WIFSIGNALED(status))
+        stream_end(c, s, HG_END_SIGNAL, (uint64_t)WTERMSIG(status), WCOREDUMP(status) ? HG_END_F_CORE : 0);
+    else
+        stream_end(c, s, HG_END_EXIT, (uint64_t)WEXITSTATUS(status), 0);
+}
+
+/* Ends a stream whose image is gone, with the best status known now. */
+static void stream_end_known(struct col *c, struct col_stream *s)
+{
+    if (s->have_exit)
+        stream_end(c, s, HG_END_EXIT, s->exit_status, 0);
+    else
+        stream_end(c, s, HG_END_UNKNOWN, 0, 0);
+}
+
+/* --------------------------------------------------------------- transcode */
+
+static void transcode_stack(struct col *c, struct col_stream *s, const struct rt_rec *r,
+                            const uint64_t *frames)
+{
+    col_rec_begin(c->w, HG_REC_STACK);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, r->u32);
+    col_put_u(c->w, r->b);
+    col_put_u(c->w, r->a);
+    for (uint64_t i = 0; i < r->a; i++)
+        col_put_u(c->w, frames[i]);
+    col_rec_end(c->w);
+}
+
+static uint64_t rec_time(const struct col *c, const struct rt_rec *r)
+{
+    return to_us(c, r->time_ns ? r->time_ns : now_ns());
+}
+
+static int blob_module(struct col *c, struct col_stream *s, const struct rt_rec *r,
+                       const uint8_t *p, size_t len)
+{
+    struct rt_blob_module m;
+    if (len < sizeof m)
+        return -1;
+    memcpy(&m, p, sizeof m);
+    size_t segs = (size_t)m.nseg * sizeof(struct rt_blob_seg);
+    if (len - sizeof m < segs + m.build_id_len + (size_t)m.path_len)
+        return -1;
+    const uint8_t *seg = p + sizeof m, *bid = seg + segs, *path = bid + m.build_id_len;
+    col_rec_begin(c->w, HG_REC_MODULE);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, m.module_id);
+    col_put_u(c->w, m.generation);
+    col_put_u(c->w, rec_time(c, r));
+    col_put_u(c->w, m.bias);
+    col_put_str(c->w, path, m.path_len);
+    col_put_str(c->w, bid, m.build_id_len);
+    col_put_u(c->w, m.nseg);
+    for (unsigned i = 0; i < m.nseg; i++) {
+        struct rt_blob_seg g;
+        memcpy(&g, seg + i * sizeof g, sizeof g);
+        col_put_u(c->w, g.vaddr);
+        col_put_u(c->w, g.memsz);
+        col_put_u(c->w, g.flags);
+    }
+    col_rec_end(c->w);
+    return 0;
+}
+
+static int blob_thread(struct col *c, struct col_stream *s, const struct rt_rec *r,
+                       uint64_t kind, const uint8_t *p, size_t len)
+{
+    struct rt_blob_thread t;
+    if (len < sizeof t)
+        return -1;
+    memcpy(&t, p, sizeof t);
+    if (kind != RT_BLOB_THREAD_END && len - sizeof t < t.name_len)
+        return -1;
+    const uint8_t *name = p + sizeof t;
+    if (kind == RT_BLOB_THREAD) {
+        col_rec_begin(c->w, HG_REC_THREAD);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, t.thread_index);
+        col_put_u(c->w, (uint64_t)(uint32_t)t.tid);
+        col_put_u(c->w, rec_time(c, r));
+        col_put_u(c->w, t.stack_lo);
+        col_put_u(c->w, t.stack_hi);
+        col_put_str(c->w, name, t.name_len);
+    } else if (kind == RT_BLOB_THREAD_NAME) {
+        col_rec_begin(c->w, HG_REC_THREAD_NAME);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, t.thread_index);
+        col_put_str(c->w, name, t.name_len);
+    } else {
+        col_rec_begin(c->w, HG_REC_THREAD_END);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, t.thread_index);
+        col_put_u(c->w, rec_time(c, r));
+    }
+    col_rec_end(c->w);
+    return 0;
+}
+
+static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *r,
+                      uint64_t kind, const uint8_t *p, size_t len)
+{
+    if (kind == RT_BLOB_MODULE_UNLOAD) {
+        struct rt_blob_module_unload u;
+        if (len < sizeof u)
+            return -1;
+        memcpy(&u, p, sizeof u);
+        col_rec_begin(c->w, HG_REC_MODULE_UNLOAD);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, u.module_id);
+        col_put_u(c->w, u.generation);
+        col_put_u(c->w, rec_time(c, r));
+    } else if (kind == RT_BLOB_ROOT) {
+        struct rt_blob_root t;
+        if (len < sizeof t)
+            return -1;
+        memcpy(&t, p, sizeof t);
+        col_rec_begin(c->w, HG_REC_ROOT);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, t.snapshot_id);
+        col_put_u(c->w, t.root_id);
+        col_put_u(c->w, t.kind);
+        col_put_u(c->w, t.owner);
+        col_put_u(c->w, t.start);
+        col_put_u(c->w, t.size);
+    } else if (kind == RT_BLOB_NOTE) {
+        col_rec_begin(c->w, HG_REC_NOTE);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, rec_time(c, r));
+        col_put_str(c->w, p, len);
+    } else if (kind == RT_BLOB_PYFRAME) {
+        struct rt_blob_pyframe f;
+        if (len < sizeof f)
+            return -1;
+        memcpy(&f, p, sizeof f);
+        if (len - sizeof f < (size_t)f.func_len + f.file_len)
+            return -1;
+        col_rec_begin(c->w, HG_REC_PYFRAME);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, f.frame_id);
+        col_put_u(c->w, f.line);
+        col_put_str(c->w, p + sizeof f, f.func_len);
+        col_put_str(c->w, p + sizeof f + f.func_len, f.file_len);
+    } else {
+        return 0; /* a newer runtime's blob: nothing to say about it */
+    }
+    col_rec_end(c->w);
+    return 0;
+}
+
+static int transcode_blob(struct col *c, struct col_stream *s, const struct rt_rec *r, const uint8_t *p)
+{
+    size_t len = r->u32;
+    if (r->a == RT_BLOB_MODULE)
+        return blob_module(c, s, r, p, len);
+    if (r->a == RT_BLOB_THREAD || r->a == RT_BLOB_THREAD_NAME || r->a == RT_BLOB_THREAD_END)
+        return blob_thread(c, s, r, r->a, p, len);
+    return blob_other(c, s, r, r->a, p, len);
+}
+
+static void flush_edges(struct col *c, struct col_stream *s)
+{
+    if (!s->ed_batch)
+        return;
+    col_rec_begin(c->w, HG_REC_EDGES);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, s->snap_id);
+    col_put_u(c->w, s->ed_batch);
+    col_put_bytes(c->w, s->ed, s->ed_len);
+    col_rec_end(c->w);
+    s->ed_len = 0;
+    s->ed_batch = 0;
+}
+
+static void transcode_edge(struct col *c, struct col_stream *s, const struct rt_rec *r)
+{
+    if (buf_grow(&s->ed, &s->ed_cap, s->ed_len + 40) < 0)
+        return;
+    uint64_t src = r->a & RT_EDGE_ROOT ? (r->a & ~RT_EDGE_ROOT) * 2 + 1 : r->a * 2;
+    uint8_t *p = s->ed + s->ed_len;
+    p += col_varint(p, src);
+    p += col_varint(p, r->time_ns);
+    p += col_varint(p, r->b);
+    p += col_varint(p, r->u32);
+    s->ed_len = (size_t)(p - s->ed);
+    s->ed_total++;
+    if (++s->ed_batch == EDGE_BATCH)
+        flush_edges(c, s);
+}
+
+static void transcode_snap_end(struct col *c, struct col_stream *s, const struct rt_rec *r)
+{
+    flush_edges(c, s);
+    col_rec_begin(c->w, HG_REC_SNAPSHOT_END);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, r->a);
+    col_put_u(c->w, s->ed_total);
+    col_put_u(c->w, r->u32);
+    col_rec_end(c->w);
+    if (s->snap_reason == 0 && r->a == s->snap_id)
+        s->exit_snapshot = 1;
+    s->ed_total = 0;
+}
+
+/* ------------------------------------------------------------------ fork */
+
+/* Writes the inherited blocks of `child` (the parent's live set, sorted by
+ * address, renumbered 0..n-1) and makes them the child's live map. */
+static void write_inherit(struct col *c, struct col_stream *child, const struct col_stream *parent)
+{
+    size_t n = parent->live.count;
+    struct col_block *v = col_live_sorted(&parent->live);
+    if (n && !v) {
+        note(c, child, "out of memory copying the blocks inherited at fork");
+        return;
+    }
+    for (size_t i = 0; i < n; i += INHERIT_BATCH) {
+        size_t m = n - i < INHERIT_BATCH ? n - i : INHERIT_BATCH;
+        col_rec_begin(c->w, HG_REC_INHERIT);
+        col_put_u(c->w, child->id);
+        col_put_u(c->w, parent->id);
+        col_put_u(c->w, m);
+        uint64_t prev = 0;
+        for (size_t j = i; j < i + m; j++) {
+            col_put_zz(c->w, (int64_t)(v[j].addr - prev));
+            prev = v[j].addr;
+            col_put_u(c->w, v[j].size);
+            col_put_u(c->w, v[j].stack);
+            col_live_add(&child->live, v[j].addr, v[j].size, j, v[j].stack);
+        }
+        col_rec_end(c->w);
+    }
+    child->nalloc = n;
+    free(v);
+}
+
+static int copy_str(char **dst, size_t *dlen, const char *src, size_t len)
+{
+    *dst = malloc(len + 1);
+    if (!*dst)
+        return -1;
+    memcpy(*dst, src, len);
+    (*dst)[len] = 0;
+    *dlen = len;
+    return 0;
+}
+
+/* The parent's RT_REC_FORK, in time order: the child's stream starts here
+ * with the parent's live blocks; its rings are drained from now on. */
+static void on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid)
+{
+    struct col_stream *ch = find_pid(c, pid, 1u << ST_HELD);
+    if (!ch) {
+        ch = stream_new(c);
+        if (!ch) {
+            emit_mark(c, parent, thread, t, HG_MARK_FORK, 0);
+            return;
+        }
+        ch->pid = pid;
+        ch->ppid = parent->pid;
+        if (parent->argv)
+            copy_str(&ch->argv, &ch->argv_len, parent->argv, parent->argv_len);
+        if (parent->exe)
+            copy_str(&ch->exe, &ch->exe_len, parent->exe, parent->exe_len);
+    }
+    stream_start(c, ch, HG_ORIGIN_FORK, parent, t);
+    write_inherit(c, ch, parent);
+    emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
+}
+
+/* ------------------------------------------------------------------- drain */
+
+static int queue_push(struct col_queue *q, const struct rt_rec *r)
+{
+    if (q->len == q->cap) {
+        if (q->head) {
+            memmove(q->v, q->v + q->head, (q->len - q->head) * sizeof *q->v);
+            q->len -= q->head;
+            q->head = 0;
+        }
+        if (q->len == q->cap) {
+            size_t n = q->cap ? q->cap * 2 : 1024;
+            struct rt_rec *v = realloc(q->v, n * sizeof *v);
+            if (!v)
+                return -1;
+            q->v = v;
+            q->cap = n;
+        }
+    }
+    q->v[q->len++] = *r;
+    return 0;
+}
+
+static size_t rec_slots(const struct rt_rec *r)
+{
+    switch (r->type & 0xff) {
+    case RT_REC_STACK:
+        return 1 + (size_t)((r->a + 3) / 4);
+    case RT_REC_BLOB:
+        return 1 + ((size_t)r->u32 + 31) / 32;
+    default:
+        return 1;
+    }
+}
+
+/* Copies the continuation slots of the record at `pos` into c->blob. */
+static void copy_cont(struct col *c, const struct rt_ring *ring, uint64_t pos, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy(c->blob + i * sizeof(struct rt_rec), &ring->slots[(pos + 1 + i) & RING_MASK],
+               sizeof(struct rt_rec));
+}
+
+/* Handles one record that is not time-ordered. Returns -1 if malformed. */
+static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *ring, uint64_t pos,
+                     const struct rt_rec *r, size_t nslots)
+{
+    switch (r->type & 0xff) {
+    case RT_REC_STACK:
+        if (r->a > MAX_FRAMES)
+            return -1;
+        copy_cont(c, ring, pos, nslots - 1);
+        transcode_stack(c, s, r, (const uint64_t *)c->blob);
+        return 0;
+    case RT_REC_BLOB:
+        copy_cont(c, ring, pos, nslots - 1);
+        return transcode_blob(c, s, r, c->blob);
+    case RT_REC_EDGE:
+        transcode_edge(c, s, r);
+        return 0;
+    case RT_REC_SNAP_END:
+        transcode_snap_end(c, s, r);
+        return 0;
+    default:
+        return 0; /* unknown: skip */
+    }
+}
+
+static int is_event(uint32_t type)
+{
+    type &= 0xff;
+    return type == RT_REC_ALLOC || type == RT_REC_FREE || type == RT_REC_FORK ||
+           type == RT_REC_EXEC || type == RT_REC_EXIT;
+}
+
+/* Moves everything published in ring i into its queue (events) or the
+ * capture (the rest), and hands the slots back to the producer. */
+static void read_ring(struct col *c, struct col_stream *s, unsigned i, uint64_t head)
+{
+    struct rt_ring *ring = &s->shm->rings[i];
+    struct col_queue *q = &s->q[i];
+    uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    if (tail == head)
+        return;
+    if (q->head == q->len)
+        q->thread = ring->thread_index;
+    while (tail != head) {
+        struct rt_rec r = ring->slots[tail & RING_MASK];
+        size_t n = rec_slots(&r);
+        if (n > head - tail || n > RT_RING_SLOTS) {
+            if (!s->malformed++)
+                note(c, s, "ring %u: malformed record; the rest of the ring was skipped", i);
+            tail = head;
+            break;
+        }
+        if (is_event(r.type)) {
+            if (queue_push(q, &r) < 0 && !s->malformed++)
+                note(c, s, "out of memory queueing events");
+            q->last_ns = r.time_ns;
+        } else if (immediate(c, s, ring, tail, &r, n) < 0 && !s->malformed++) {
+            note(c, s, "ring %u: malformed record of type %u", i, r.type & 0xff);
+        }
+        tail += n;
+    }
+    atomic_store_explicit(&ring->tail, tail, memory_order_release);
+}
+
+static int ev_before(const struct rt_rec *a, const struct rt_rec *b)
+{
+    if (a->time_ns != b->time_ns)
+        return a->time_ns < b->time_ns;
+    return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
+}
+
+/* True when the FREE half of a realloc at the head of queue `qi` can be
+ * encoded together with its ALLOC half: that half is next in the same
+ * queue, final, and no other queue has an event that must come between. */
+static int realloc_pair(struct col_stream *s, unsigned qi, const uint8_t *act, size_t nact, uint64_t W)
+{
+    struct col_queue *q = &s->q[qi];
+    if (q->head + 1 >= q->len)
+        return 0;
+    const struct rt_rec *n = &q->v[q->head + 1];
+    if ((n->type & 0xff) != RT_REC_ALLOC || !(n->type & RT_F_REALLOC) || n->time_ns >= W)
+        return 0;
+    for (size_t k = 0; k < nact; k++) {
+        const struct col_queue *o = &s->q[act[k]];
+        if (act[k] != qi && o->head < o->len && !ev_before(n, &o->v[o->head]))
+            return 0;
+    }
+    return 1;
+}
+
+static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_t *act, size_t nact,
+                  uint64_t W)
+{
+    struct col_queue *q = &s->q[qi];
+    const struct rt_rec *r = &q->v[q->head];
+    struct col_block old;
+    switch (r->type & 0xff) {
+    case RT_REC_ALLOC:
+        emit_alloc(c, s, q->thread, r, NULL);
+        break;
+    case RT_REC_FREE:
+        if ((r->type & RT_F_REALLOC) && realloc_pair(s, qi, act, nact, W) &&
+            col_live_remove(&s->live, r->a, &old)) {
+            q->head++;
+            emit_alloc(c, s, q->thread, &q->v[q->head], &old);
+        } else {
+            apply_free(c, s, q->thread, r);
+        }
+        break;
+    case RT_REC_FORK:
+        on_fork(c, s, q->thread, r->time_ns, (pid_t)r->a);
+        break;
+    case RT_REC_EXEC:
+        emit_mark(c, s, q->thread, r->time_ns, HG_MARK_EXEC, r->a);
+        s->exec_pending = r->a == 0;
+        break;
+    case RT_REC_EXIT:
+        s->have_exit = 1;
+        s->exit_status = r->a;
+        s->exit_how = r->b;
+        break;
+    }
+    q->head++;
+}
+
+/* Merges the queued events with time < W in time order (frees first at
+ * equal times, the order ring.h promises for address reuse). */
+static void merge(struct col *c, struct col_stream *s, uint64_t W)
+{
+    uint8_t act[RT_SHM_RINGS];
+    size_t nact = 0;
+    for (unsigned i = 0; i < RT_SHM_RINGS; i++)
+        if (s->q[i].head < s->q[i].len)
+            act[nact++] = (uint8_t)i;
+    for (;;) {
+        int best = -1;
+        const struct rt_rec *br = NULL;
+        for (size_t k = 0; k < nact; k++) {
+            struct col_queue *q = &s->q[act[k]];
+            if (q->head == q->len)
+                continue;
+            const struct rt_rec *r = &q->v[q->head];
+            if (r->time_ns < W && (!br || ev_before(r, br))) {
+                best = act[k];
+                br = r;
+            }
+        }
+        if (best < 0)
+            break;
+        apply(c, s, (unsigned)best, act, nact, W);
+    }
+    for (size_t k = 0; k < nact; k++) {
+        struct col_queue *q = &s->q[act[k]];
+        if (q->head == q->len)
+            q->head = q->len = 0;
+    }
+}
+
+/* Drains every ring of a connected stream. `final`: the process is gone or
+ * stopped, so everything published is final and busy flags mean nothing. */
+static void drain(struct col *c, struct col_stream *s, int final)
+{
+    if (s->state != ST_LIVE || !s->shm)
+        return;
+    uint64_t W = final ? UINT64_MAX : now_ns();
+    atomic_thread_fence(memory_order_seq_cst);
+    for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
+        struct rt_ring *ring = &s->shm->rings[i];
+        int busy = 0;
+        if (!final) {
+            busy = atomic_load(&ring->busy) != 0;
+            for (int k = 0; busy && k < BUSY_SPINS; k++) {
+                cpu_relax();
+                busy = atomic_load(&ring->busy) != 0;
+            }
+        }
+        read_ring(c, s, i, atomic_load_explicit(&ring->head, memory_order_acquire));
+        /* A busy producer's next event is no older than its last one. */
+        if (busy && s->q[i].last_ns < W)
+            W = s->q[i].last_ns;
+    }
+    merge(c, s, W);
+    for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
+        struct rt_ring *ring = &s->shm->rings[i];
+        if (atomic_load_explicit(&ring->state, memory_order_acquire) == RT_RING_CLOSED &&
+            s->q[i].head == s->q[i].len &&
+            atomic_load(&ring->tail) == atomic_load_explicit(&ring->head, memory_order_acquire))
+            atomic_store_explicit(&ring->state, RT_RING_FREE, memory_order_release);
+    }
+}
+
+/* ------------------------------------------------------------- connections */
+
+static void close_conn(struct col *c, struct col_stream *s)
+{
+    if (s->fd >= 0) {
+        epoll_ctl(c->ep, EPOLL_CTL_DEL, s->fd, NULL);
+        close(s->fd);
+        s->fd = -1;
+        c->open_conns--;
+    }
+    if (s->shm) {
+        munmap(s->shm, RT_SHM_SIZE);
+        s->shm = NULL;
+    }
+    if (s->statm_fd >= 0) {
+        close(s->statm_fd);
+        s->statm_fd = -1;
+    }
+}
+
+static int reaped_status(struct col *c, pid_t pid, int *status)
+{
+    for (size_t i = 0; i < c->nreaped; i++) {
+        if (c->reaped[i].pid == pid) {
+            *status = c->reaped[i].status;
+            c->reaped[i] = c->reaped[--c->nreaped];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The parent pid of a live or zombie process, -1 if it is gone. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+    int ppid;
+    return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+}
+
+static void start_held_children(struct col *c, struct col_stream *parent)
+{
+    for (size_t i = 0; i < c->ns; i++) {
+        struct col_stream *h = c->s[i];
+        if (h->state == ST_HELD && h->ppid == parent->pid)
+            stream_start(c, h, HG_ORIGIN_FORK, parent, h->hello_ns);
+    }
+}
+
+/* The image behind s is gone (EOF, or a new image of its pid said HELLO):
+ * drain what it left, then end the stream now or once waitpid says how. */
+static void image_gone(struct col *c, struct col_stream *s, int exec_seen)
+{
+    if (s->state == ST_NEW || s->state == ST_MOVED) {
+        close_conn(c, s);
+        s->state = ST_MOVED;
+        return;
+    }
+    if (s->state == ST_HELD)
+        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+    drain(c, s, 1);
+    flush_edges(c, s);
+    close_conn(c, s);
+    int status;
+    if (s->state != ST_LIVE)
+        return;
+    if (s->exec_pending || exec_seen)
+        stream_end(c, s, HG_END_EXEC, 0, 0);
+    else if (reaped_status(c, s->pid, &status))
+        stream_end_status(c, s, status);
+    else if (s->pid == c->cfg->child || parent_of(s->pid) == getpid())
+        s->end_pending = 1; /* ours to reap: SIGCHLD brings the status */
+    else
+        stream_end_known(c, s);
+    start_held_children(c, s);
+}
+
+static int map_rings(struct col_stream *s, int memfd)
+{
+    struct stat st;
+    if (memfd < 0 || fstat(memfd, &st) < 0 || (uint64_t)st.st_size < RT_SHM_SIZE)
+        return -1;
+    void *p = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    struct rt_shm *shm = p;
+    if (shm->magic != RT_SHM_MAGIC || shm->version != RT_PROTO_VERSION ||
+        shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS) {
+        munmap(p, RT_SHM_SIZE);
+        return -1;
+    }
+    s->shm = shm;
+    return 0;
+}
+
+/* Moves the connection of `from` (a fork child's HELLO) into `to`, the
+ * stream its parent's RT_REC_FORK already started. */
+static void move_conn(struct col *c, struct col_stream *from, struct col_stream *to)
+{
+    to->fd = from->fd;
+    to->shm = from->shm;
+    to->statm_fd = from->statm_fd;
+    to->hello_ns = from->hello_ns;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = to};
+    epoll_ctl(c->ep, EPOLL_CTL_MOD, to->fd, &e);
+    from->fd = -1;
+    from->shm = NULL;
+    from->statm_fd = -1;
+    from->state = ST_MOVED;
+}
+
+/* HELLO of a forked child: join the stream its parent's fork started, wait
+ * for that fork to be merged, or start alone when the parent is unknown. */
+static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
+{
+    struct col_stream *r = find_pid(c, s->pid, 1u << ST_LIVE);
+    if (r && r != s && r->fd < 0 && !r->shm && r->origin == HG_ORIGIN_FORK) {
+        move_conn(c, s, r);
+        return r;
+    }
+    struct col_stream *parent = find_pid(c, s->ppid, 1u << ST_LIVE);
+    if (parent && parent->shm)
+        s->state = ST_HELD;
+    else
+        stream_start(c, s, HG_ORIGIN_FORK, parent, s->hello_ns);
+    return s;
+}
+
+/* HELLO of a fresh image: after an exec of a recorded image, the root
+ * program, or a program started some other way (posix_spawn, vfork). */
+static void hello_image(struct col *c, struct col_stream *s)
+{
+    struct col_stream *old = find_pid(c, s->pid, 1u << ST_LIVE | 1u << ST_HELD);
+    if (old == s)
+        old = NULL;
+    if (old) {
+        old->exec_pending = 1;
+        image_gone(c, old, 1);
+    }
+    struct col_stream *prev = old ? old : find_pid(c, s->pid, 1u << ST_ENDED);
+    if (prev && prev->exec_pending)
+        stream_start(c, s, HG_ORIGIN_EXEC, prev, s->hello_ns);
+    else if (s->pid == c->cfg->child)
+        stream_start(c, s, HG_ORIGIN_ROOT, NULL, s->hello_ns);
+    else
+        stream_start(c, s, HG_ORIGIN_SPAWN,
+                     find_pid(c, s->ppid, 1u << ST_LIVE | 1u << ST_ENDED), s->hello_ns);
+}
+
+static struct col_stream *on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
+                                   const uint8_t *data, size_t len, int memfd)
+{
+    int mapped = s->state == ST_NEW && map_rings(s, memfd) == 0;
+    if (memfd >= 0)
+        close(memfd);
+    if (!mapped || (size_t)m->argv_len + m->exe_len > len) {
+        note(c, NULL, "process %d: bad HELLO (protocol version or rings); not recorded", (int)m->pid);
+        close_conn(c, s);
+        s->state = ST_MOVED;
+        return s;
+    }
+    s->pid = m->pid;
+    s->ppid = m->ppid;
+    s->hello_ns = m->time_ns;
+    copy_str(&s->argv, &s->argv_len, (const char *)data, m->argv_len);
+    copy_str(&s->exe, &s->exe_len, (const char *)data + m->argv_len, m->exe_len);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)s->pid);
+    s->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (m->origin == RT_ORIGIN_FORK)
+        return hello_fork(c, s);
+    hello_image(c, s);
+    return s;
+}
+
+static int send_live(struct col_stream *s, const struct rt_msg *req, const struct col_block *v, size_t n)
+{
+    int fd = memfd_create("heapgraph-live", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t bytes = n * sizeof(struct rt_live);
+    struct rt_live *lv = NULL;
+    if (n && ftruncate(fd, (off_t)bytes) == 0) {
+        lv = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (lv == MAP_FAILED)
+            lv = NULL;
+    }
+    if (n && !lv) {
+        close(fd);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        lv[i] = (struct rt_live){.addr = v[i].addr, .size = v[i].size};
+    if (lv)
+        munmap(lv, bytes);
+    struct rt_msg msg = {.type = RT_MSG_SNAP_LIVE, .pid = req->pid, .snapshot_id = req->snapshot_id,
+                         .count = n, .time_ns = req->time_ns};
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {.iov_base = &msg, .iov_len = sizeof msg};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    ssize_t k = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+    close(fd);
+    return k == (ssize_t)sizeof msg ? 0 : -1;
+}
+
+/* RT_MSG_SNAP_REQ: the process's other threads are stopped, so everything
+ * it published is final. The live set after it is the snapshot's block
+ * list; the runtime scans against it and then sends roots and edges. */
+static void on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg *m)
+{
+    if (s->state == ST_HELD)
+        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+    if (s->state != ST_LIVE)
+        return;
+    drain(c, s, 1);
+    emit_mark(c, s, s->last_thread, m->time_ns, HG_MARK_SNAPSHOT, m->snapshot_id);
+    flush_events(c, s);
+    size_t n = s->live.count;
+    struct col_block *v = col_live_sorted(&s->live);
+    if (n && !v) {
+        note(c, s, "out of memory listing the live blocks of snapshot %u", m->snapshot_id);
+        n = 0;
+    }
+    col_rec_begin(c->w, HG_REC_SNAPSHOT);
+    col_put_u(c->w, s->id);
+    col_put_u(c->w, m->snapshot_id);
+    col_put_u(c->w, to_us(c, m->time_ns));
+    col_put_u(c->w, m->reason);
+    col_put_u(c->w, n);
+    col_rec_end(c->w);
+    s->snap_id = m->snapshot_id;
+    s->snap_reason = m->reason;
+    s->ed_total = 0;
+    if (send_live(s, m, v, n) < 0)
+        note(c, s, "snapshot %u: could not send the live blocks: %s", m->snapshot_id, strerror(errno));
+    free(v);
+}
+
+/* Receives one message with at most one passed fd. Returns its length, 0 at
+ * EOF, -1 with errno (EAGAIN: nothing waiting). */
+static ssize_t recv_msg(int fd, uint8_t **buf, size_t *cap, int *passed)
+{
+    *passed = -1;
+    ssize_t want = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (want <= 0)
+        return want;
+    if (buf_grow(buf, cap, (size_t)want) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    union {
+        char b[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = *buf, .iov_len = *cap};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < nfd; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(cm) + i * sizeof f, sizeof f);
+            if (*passed < 0)
+                *passed = f;
+            else
+                close(f);
+        }
+    }
+    return n;
+}
+
+static void on_readable(struct col *c, struct col_stream *s, uint8_t **buf, size_t *cap)
+{
+    while (s->fd >= 0) {
+        int memfd;
+        ssize_t n = recv_msg(s->fd, buf, cap, &memfd);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            image_gone(c, s, 0);
+            return;
+        }
+        struct rt_msg m;
+        if ((size_t)n < sizeof m) {
+            if (memfd >= 0)
+                close(memfd);
+            continue;
+        }
+        memcpy(&m, *buf, sizeof m);
+        if (m.type == RT_MSG_HELLO) {
+            s = on_hello(c, s, &m, *buf + sizeof m, (size_t)n - sizeof m, memfd);
+            continue;
+        }
+        if (memfd >= 0)
+            close(memfd);
+        if (m.type == RT_MSG_SNAP_REQ)
+            on_snap_req(c, s, &m);
+    }
+}
+
+static void accept_all(struct col *c)
+{
+    for (;;) {
+        int fd = accept4(c->cfg->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct col_stream *s = stream_new(c);
+        if (!s) {
+            close(fd);
+            continue;
+        }
+        s->fd = fd;
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = s};
+        if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+            close(fd);
+            s->fd = -1;
+            s->state = ST_MOVED;
+            continue;
+        }
+        c->open_conns++;
+    }
+}
+
+/* ------------------------------------------------------------ signals, time */
+
+static void reap_all(struct col *c)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0) {
+            c->no_children = errno == ECHILD;
+            return;
+        }
+        if (pid == 0)
+            return;
+        if (pid == c->cfg->child) {
+            c->child_done = 1;
+            c->child_status = status;
+        }
+        struct col_stream *s = find_pid(c, pid, 1u << ST_LIVE);
+        if (s && s->end_pending) {
+            stream_end_status(c, s, status);
+            continue;
+        }
+        if (c->nreaped == c->reaped_cap) {
+            size_t n = c->reaped_cap ? c->reaped_cap * 2 : 16;
+            struct reaped *v = realloc(c->reaped, n * sizeof *v);
+            if (!v)
+                continue;
+            c->reaped = v;
+            c->reaped_cap = n;
+        }
+        c->reaped[c->nreaped++] = (struct reaped){pid, status};
+    }
+}
+
+static void on_signal(struct col *c)
+{
+    struct signalfd_siginfo si;
+    while (read(c->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD)
+            reap_all(c);
+        else if (!c->child_done)
+            kill(c->cfg->child, (int)si.ssi_signo);
+    }
+}
+
+static uint64_t rss_bytes(const struct col *c, const struct col_stream *s)
+{
+    char buf[128];
+    if (s->statm_fd < 0)
+        return 0;
+    ssize_t n = pread(s->statm_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    unsigned long long size, resident;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return resident * (uint64_t)c->page;
+}
+
+static void on_tick(struct col *c)
+{
+    uint64_t t;
+    if (read(c->timerfd, &t, sizeof t) < 0 && errno != EAGAIN)
+        return;
+    for (size_t i = 0; i < c->ns; i++)
+        drain(c, c->s[i], 0);
+    uint64_t now = now_ns();
+    if (now >= c->next_sample) {
+        c->next_sample = now + c->cfg->sample_ns;
+        for (size_t i = 0; i < c->ns; i++) {
+            struct col_stream *s = c->s[i];
+            if (s->state != ST_LIVE || !s->shm)
+                continue;
+            col_rec_begin(c->w, HG_REC_SAMPLE);
+            col_put_u(c->w, s->id);
+            col_put_u(c->w, to_us(c, now));
+            col_put_u(c->w, s->live.bytes);
+            col_put_u(c->w, rss_bytes(c, s));
+            col_rec_end(c->w);
+        }
+    }
+    if (now >= c->next_flush) {
+        c->next_flush = now + COL_FLUSH_NS;
+        for (size_t i = 0; i < c->ns; i++)
+            flush_events(c, c->s[i]);
+        col_writer_tick(c->w, now);
+    }
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static int setup(struct col *c, char *err, size_t errlen)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    c->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    c->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    c->ep = epoll_create1(EPOLL_CLOEXEC);
+    c->blob = malloc(RT_RING_SLOTS * sizeof(struct rt_rec));
+    struct itimerspec its = {.it_interval = {0, 1000000}, .it_value = {0, 1000000}};
+    struct epoll_event el = {.events = EPOLLIN, .data.ptr = &tag_listen};
+    struct epoll_event es = {.events = EPOLLIN, .data.ptr = &tag_sig};
+    struct epoll_event et = {.events = EPOLLIN, .data.ptr = &tag_timer};
+    if (c->sigfd < 0 || c->timerfd < 0 || c->ep < 0 || !c->blob ||
+        timerfd_settime(c->timerfd, 0, &its, NULL) < 0 ||
+        epoll_ctl(c->ep, EPOLL_CTL_ADD, c->cfg->listen_fd, &el) < 0 ||
+        epoll_ctl(c->ep, EPOLL_CTL_ADD, c->sigfd, &es) < 0 ||
+        epoll_ctl(c->ep, EPOLL_CTL_ADD, c->timerfd, &et) < 0) {
+        snprintf(err, errlen, "starting the collector: %s", strerror(errno ? errno : ENOMEM));
+        return -1;
+    }
+    uint64_t now = now_ns();
+    c->next_sample = now + c->cfg->sample_ns;
+    c->next_flush = now + COL_FLUSH_NS;
+    return 0;
+}
+
+/* Finished when the program and every descendant are reaped and every
+ * connection (including any still in the listen backlog) is closed. */
+static int finished(struct col *c)
+{
+    if (!c->child_done || !c->no_children || c->open_conns)
+        return 0;
+    accept_all(c);
+    return c->open_conns == 0;
+}
+
+static void loop(struct col *c)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    reap_all(c);
+    while (!finished(c)) {
+        struct epoll_event ev[32];
+        int n = epoll_wait(c->ep, ev, 32, -1);
+        for (int i = 0; i < n; i++) {
+            void *p = ev[i].data.ptr;
+            if (p == &tag_listen)
+                accept_all(c);
+            else if (p == &tag_sig)
+                on_signal(c);
+            else if (p == &tag_timer)
+                on_tick(c);
+            else
+                on_readable(c, p, &buf, &cap);
+        }
+        if (c->child_done && !c->no_children)
+            reap_all(c);
+    }
+    free(buf);
+}
+
+/* Ends whatever is still open: held fork children, streams whose status
+ * never came, fork children that never connected. */
+static void wrap_up(struct col *c)
+{
+    for (size_t i = 0; i < c->ns; i++) {
+        struct col_stream *s = c->s[i];
+        if (s->state == ST_HELD)
+            stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE | 1u << ST_ENDED), s->hello_ns);
+        if (s->state != ST_LIVE)
+            continue;
+        int status;
+        if (reaped_status(c, s->pid, &status))
+            stream_end_status(c, s, status);
+        else
+            stream_end_known(c, s);
+    }
+}
+
+int col_run(const struct col_config *cfg, struct col_summary *sum, char *err, size_t errlen)
+{
+    struct col c = {.cfg = cfg, .w = cfg->w, .ep = -1, .sigfd = -1, .timerfd = -1};
+    c.page = sysconf(_SC_PAGESIZE);
+    int ret = setup(&c, err, errlen);
+    if (ret == 0) {
+        loop(&c);
+        wrap_up(&c);
+    }
+    sum->child_status = c.child_status;
+    sum->streams = c.next_id;
+    sum->events = c.events;
+    for (size_t i = 0; i < c.ns; i++) {
+        close_conn(&c, c.s[i]);
+        stream_free(c.s[i]);
+    }
+    free(c.s);
+    free(c.reaped);
+    free(c.blob);
+    if (c.ep >= 0)
+        close(c.ep);
+    if (c.sigfd >= 0)
+        close(c.sigfd);
+    if (c.timerfd >= 0)
+        close(c.timerfd);
+    close(cfg->listen_fd);
+    return ret;
+}
