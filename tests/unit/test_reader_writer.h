@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_reader_writer.h - a tiny capture writer for the reporter's unit tests:
+ * builds records in memory exactly as profiler/capture.h lays them out, cuts
+ * them into zstd chunks and writes a file. It is independent of the
+ * collector's writer on purpose, so the reader is tested against the format
+ * document, not against the other implementation.
+ */
+#ifndef HG_TEST_READER_WRITER_H
+#define HG_TEST_READER_WRITER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "profiler/capture.h"
+
+struct tw_buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void tw_bytes(struct tw_buf *b, const void *src, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p)
+            abort();
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void tw_u(struct tw_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = v & 0x7f;
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    tw_bytes(b, tmp, n);
+}
+
+static uint64_t tw_zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static void tw_s(struct tw_buf *b, const char *s)
+{
+    tw_u(b, strlen(s));
+    tw_bytes(b, s, strlen(s));
+}
+
+#define TW_THREADS 8
+
+/* A capture being written: finished chunks in `file`, records of the open
+ * chunk in `chunk`, and the event encoder's per-stream state. */
+struct tw {
+    struct tw_buf file, chunk, rec;
+    struct {
+        uint64_t time, nalloc, prev[TW_THREADS];
+        int thread;
+    } st[4];
+    uint64_t events;
+    uint32_t streams;
+};
+
+static void tw_begin(struct tw *w, uint32_t version)
+{
+    memset(w, 0, sizeof *w);
+    struct hg_cap_header h = {{0}, version, 32, 1000, 2000};
+    memcpy(h.magic, HG_CAP_MAGIC, 8);
+    tw_bytes(&w->file, &h, sizeof h);
+    for (int i = 0; i < 4; i++)
+        w->st[i].thread = -1;
+}
+
+/* Ends the record under construction in w->rec as a record of `type`. */
+static void tw_rec(struct tw *w, unsigned type)
+{
+    uint8_t t = (uint8_t)type;
+    tw_bytes(&w->chunk, &t, 1);
+    tw_u(&w->chunk, w->rec.n);
+    tw_bytes(&w->chunk, w->rec.p, w->rec.n);
+    w->rec.n = 0;
+}
+
+static void tw_flush(struct tw *w)
+{
+    if (!w->chunk.n)
+        return;
+    size_t bound = ZSTD_compressBound(w->chunk.n);
+    uint8_t *frame = malloc(bound);
+    size_t n = ZSTD_compress(frame, bound, w->chunk.p, w->chunk.n, 1);
+    if (ZSTD_isError(n))
+        abort();
+    struct hg_chunk_header h = {HG_CHUNK_MAGIC, (uint32_t)n, (uint32_t)w->chunk.n, 0};
+    tw_bytes(&w->file, &h, sizeof h);
+    tw_bytes(&w->file, frame, n);
+    free(frame);
+    w->chunk.n = 0;
+}
+
+static void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, uint32_t parent,
+                       unsigned origin, const char *exe, int argc, const char *const *argv)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, pid);
+    tw_u(&w->rec, ppid);
+    tw_u(&w->rec, parent);
+    tw_u(&w->rec, origin);
+    tw_u(&w->rec, w->st[stream].time);
+    tw_s(&w->rec, exe);
+    tw_u(&w->rec, argc);
+    for (int i = 0; i < argc; i++)
+        tw_s(&w->rec, argv[i]);
+    tw_rec(w, HG_REC_PROCESS);
+    if (stream > w->streams)
+        w->streams = stream;
+}
+
+static void tw_end_process(struct tw *w, uint32_t stream, unsigned how, int code, unsigned flags)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, w->st[stream].time);
+    tw_u(&w->rec, how);
+    tw_u(&w->rec, code);
+    tw_u(&w->rec, flags);
+    tw_rec(w, HG_REC_PROCESS_END);
+}
+
+static void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, const uint64_t *frames)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, 0);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++)
+        tw_u(&w->rec, frames[i]);
+    tw_rec(w, HG_REC_STACK);
+}
+
+static void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, const char *name)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, index);
+    tw_u(&w->rec, tid);
+    tw_u(&w->rec, 0);
+    tw_u(&w->rec, 0x7000);
+    tw_u(&w->rec, 0x8000);
+    tw_s(&w->rec, name);
+    tw_rec(w, HG_REC_THREAD);
+}
+
+/* Events are written one per HG_REC_EVENTS record: simple, and the decoder
+ * state must carry across records anyway. */
+static void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flags, int thread,
+                       uint64_t dt)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, 1);
+    unsigned sel = thread == w->st[stream].thread ? 0 : thread < 6 ? (unsigned)thread + 1 : 7;
+    uint8_t tag = (uint8_t)(op | flags | sel << 5);
+    tw_bytes(&w->rec, &tag, 1);
+    if (sel == 7)
+        tw_u(&w->rec, thread);
+    w->st[stream].thread = thread;
+    w->st[stream].time += dt;
+    tw_u(&w->rec, dt);
+    w->events++;
+}
+
+static void tw_addr(struct tw *w, uint32_t stream, int thread, uint64_t addr)
+{
+    uint64_t *prev = &w->st[stream].prev[thread];
+    int64_t d = (int64_t)(addr - *prev);
+    *prev = addr;
+    tw_u(&w->rec, tw_zz(d / 16));
+}
+
+static uint64_t tw_ref(struct tw *w, uint32_t stream, uint64_t number)
+{
+    return w->st[stream].nalloc - 1 - number;
+}
+
+/* Returns the block's allocation number. addr must be a multiple of 16. */
+static uint64_t tw_alloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint32_t stack,
+                         uint64_t size, uint64_t addr)
+{
+    tw_ev_head(w, stream, HG_EV_ALLOC, 0, thread, dt);
+    tw_u(&w->rec, stack);
+    tw_u(&w->rec, size);
+    tw_addr(w, stream, thread, addr);
+    tw_rec(w, HG_REC_EVENTS);
+    return w->st[stream].nalloc++;
+}
+
+static void tw_free(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t number)
+{
+    tw_ev_head(w, stream, HG_EV_FREE, 0, thread, dt);
+    tw_u(&w->rec, tw_ref(w, stream, number));
+    tw_rec(w, HG_REC_EVENTS);
+}
+
+static void tw_free_unknown(struct tw *w, uint32_t stream, int thread, uint64_t addr)
+{
+    tw_ev_head(w, stream, HG_EV_FREE_UNKNOWN, 0, thread, 0);
+    tw_addr(w, stream, thread, addr);
+    tw_rec(w, HG_REC_EVENTS);
+}
+
+static uint64_t tw_realloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t old,
+                           uint32_t stack, uint64_t size, uint64_t addr)
+{
+    tw_ev_head(w, stream, HG_EV_REALLOC, 0, thread, dt);
+    tw_u(&w->rec, tw_ref(w, stream, old));
+    tw_u(&w->rec, stack);
+    tw_u(&w->rec, size);
+    tw_addr(w, stream, thread, addr);
+    tw_rec(w, HG_REC_EVENTS);
+    return w->st[stream].nalloc++;
+}
+
+static void tw_mark(struct tw *w, uint32_t stream, int thread, unsigned kind, uint64_t value)
+{
+    tw_ev_head(w, stream, HG_EV_MARK, 0, thread, 0);
+    tw_u(&w->rec, kind);
+    tw_u(&w->rec, value);
+    tw_rec(w, HG_REC_EVENTS);
+}
+
+/* Inherited blocks: n blocks (addr, size, stack) taking numbers 0..n-1. */
+static void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int n,
+                       const uint64_t (*blocks)[3])
+{
+    uint64_t prev = 0;
+    tw_u(&w->rec, child);
+    tw_u(&w->rec, parent);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++) {
+        tw_u(&w->rec, tw_zz((int64_t)(blocks[i][0] - prev)));
+        prev = blocks[i][0];
+        tw_u(&w->rec, blocks[i][1]);
+        tw_u(&w->rec, blocks[i][2]);
+    }
+    tw_rec(w, HG_REC_INHERIT);
+    w->st[child].nalloc = (uint64_t)n;
+}
+
+static void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned reason,
+                        uint64_t nblocks)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, w->st[stream].time);
+    tw_u(&w->rec, reason);
+    tw_u(&w->rec, nblocks);
+    tw_rec(w, HG_REC_SNAPSHOT);
+}
+
+static void tw_root(struct tw *w, uint32_t stream, uint32_t snap, uint32_t id, unsigned kind,
+                    uint32_t owner, uint64_t start, uint64_t size)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, kind);
+    tw_u(&w->rec, owner);
+    tw_u(&w->rec, start);
+    tw_u(&w->rec, size);
+    tw_rec(w, HG_REC_ROOT);
+}
+
+/* edges: n x (src as in the file: 2*block or 2*root+1, src offset, dst, dst offset) */
+static void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n, const uint64_t (*e)[4])
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++)
+            tw_u(&w->rec, e[i][k]);
+    tw_rec(w, HG_REC_EDGES);
+}
+
+static void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap, uint64_t nedges)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, nedges);
+    tw_u(&w->rec, 0);
+    tw_rec(w, HG_REC_SNAPSHOT_END);
+}
+
+static void tw_end(struct tw *w)
+{
+    tw_u(&w->rec, w->streams);
+    tw_u(&w->rec, w->events);
+    tw_rec(w, HG_REC_END);
+    tw_flush(w);
+}
+
+static int tw_write(const struct tw *w, const char *path, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = len < w->file.n ? len : w->file.n;
+    int ok = fwrite(w->file.p, 1, n, f) == n;
+    return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+static void tw_release(struct tw *w)
+{
+    free(w->file.p);
+    free(w->chunk.p);
+    free(w->rec.p);
+}
+
+#endif
