@@ -58,6 +58,8 @@ function svgEl(tag, attrs) {
 
 function fmtInt(n) { return Number(n).toLocaleString('en-US'); }
 
+function blocks(n) { return fmtInt(n) + (Number(n) === 1 ? ' block' : ' blocks'); }
+
 function fmtBytes(n) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let v = Number(n), u = 0;
@@ -78,7 +80,7 @@ function fmtDuration(us) {
 
 function frameLabel(f) {
     if (f.function) return f.function;
-    return (f.module || '?') + (f.address !== undefined ? '+' + f.address : '');
+    return basename(f.module || '?') + (f.address !== undefined ? '@' + f.address : '');
 }
 
 function frameLoc(f) {
@@ -178,10 +180,10 @@ function renderHeader() {
         ? 'at ' + fmtDuration(p.peak.time_us - p.start_us) : '';
     fact(dl, 'peak_bytes', 'peak heap', s.peak_bytes, fmtBytes(s.peak_bytes), peakAt);
     fact(dl, 'live_bytes', 'in use at exit', s.live_bytes, fmtBytes(s.live_bytes),
-         fmtInt(s.live_blocks) + ' blocks');
+         blocks(s.live_blocks));
     KINDS.forEach(function (k) {
         const c = s[k] || { blocks: 0, bytes: 0 };
-        fact(dl, k, k, c.bytes, fmtBytes(c.bytes), fmtInt(c.blocks) + ' blocks', 'k-' + k);
+        fact(dl, k, k, c.bytes, fmtBytes(c.bytes), blocks(c.blocks), 'k-' + k);
     });
     const cycles = (p.cycles || []).length;
     fact(dl, 'cycles', 'cycles', cycles, fmtInt(cycles));
@@ -218,16 +220,19 @@ function sizeCanvas(c, cssHeight) {
 function renderTimeline() {
     const c = $('timeline'), ser = state.view.series || { heap: [], rss: [] };
     const { g, w, h } = sizeCanvas(c, 180);
-    const L = 64, R = 10, T = 12, B = 22;
+    const L = 64, R = 64, T = 26, B = 22;
     const n = Math.max(ser.heap.length, (ser.rss || []).length);
     const t0 = ser.t0, span = Math.max(1, n * ser.dt);
-    let ymax = 1;
+    /* Heap and RSS get their own scales (left and right axis): RSS is often
+     * far larger than the heap and would flatten it. */
+    let ymax = 1, rmax = 1;
     ser.heap.forEach(function (v) { if (v > ymax) ymax = v; });
-    (ser.rss || []).forEach(function (v) { if (v > ymax) ymax = v; });
+    (ser.rss || []).forEach(function (v) { if (v > rmax) rmax = v; });
     const peak = state.view.peak;
     if (peak && peak.bytes > ymax) ymax = peak.bytes;
     const X = function (t) { return L + (t - t0) / span * (w - L - R); };
     const Y = function (v) { return h - B - v / ymax * (h - T - B); };
+    const YR = function (v) { return h - B - v / rmax * (h - T - B); };
     timeline.geom = { L: L, R: R, w: w, t0: t0, span: span };
     g.clearRect(0, 0, w, h);
     g.strokeStyle = '#ccc'; g.fillStyle = '#666'; g.font = '11px sans-serif';
@@ -235,6 +240,7 @@ function renderTimeline() {
         const v = ymax * i / 4, y = Y(v);
         g.beginPath(); g.moveTo(L, y); g.lineTo(w - R, y); g.stroke();
         g.fillText(fmtBytes(Math.round(v)), 2, y + 4);
+        if (ser.rss && ser.rss.length) g.fillText(fmtBytes(Math.round(rmax * i / 4)), w - R + 4, y + 4);
     }
     for (let i = 0; i <= 5; i++) {
         const t = t0 + span * i / 5;
@@ -244,17 +250,17 @@ function renderTimeline() {
         g.fillStyle = 'rgba(47,111,179,0.15)';
         g.fillRect(X(state.range[0]), T, X(state.range[1]) - X(state.range[0]), h - T - B);
     }
-    const line = function (arr, colour) {
+    const line = function (arr, colour, Yf) {
         if (!arr || !arr.length) return;
         g.strokeStyle = colour; g.lineWidth = 1.5; g.beginPath();
         arr.forEach(function (v, i) {
-            const x = X(t0 + (i + 0.5) * ser.dt), y = Y(v || 0);
+            const x = X(t0 + (i + 0.5) * ser.dt), y = Yf(v || 0);
             if (i) g.lineTo(x, y); else g.moveTo(x, y);
         });
         g.stroke(); g.lineWidth = 1;
     };
-    line(ser.rss, '#9aa5b1');
-    line(ser.heap, '#2f6fb3');
+    line(ser.rss, '#9aa5b1', YR);
+    line(ser.heap, '#2f6fb3', Y);
     if (peak && peak.time_us !== undefined) {
         const x = X(peak.time_us), y = Y(peak.bytes);
         g.fillStyle = '#c0392b';
@@ -262,8 +268,8 @@ function renderTimeline() {
         const label = 'peak ' + fmtBytes(peak.bytes);
         g.fillText(label, Math.min(x + 6, w - R - g.measureText(label).width), Math.max(y + 4, T + 10));
     }
-    g.fillStyle = '#2f6fb3'; g.fillText('\u25a0 heap in use', L + 8, T + 10);
-    g.fillStyle = '#9aa5b1'; g.fillText('\u25a0 RSS', L + 100, T + 10);
+    g.fillStyle = '#2f6fb3'; g.fillText("\u25a0 heap in use", L, 11);
+    g.fillStyle = '#9aa5b1'; g.fillText("\u25a0 RSS (right axis)", L + 100, 11);
 }
 
 function timeAt(clientX) {
@@ -512,7 +518,7 @@ function renderLeaks() {
         const sum = el('summary', null,
             el('span', { class: 'badge ' + l.kind }, l.kind.replace('_', ' ')),
             el('span', { class: 'what' }, fmtBytes(l.bytes)),
-            ' in ' + fmtInt(l.blocks) + (l.blocks === 1 ? ' block' : ' blocks') + ' ');
+            ' in ' + blocks(l.blocks) + ' ');
         if (l.indirect_bytes > 0)
             sum.appendChild(el('span', { class: 'badge indirect' },
                                 '+' + fmtBytes(l.indirect_bytes) + ' indirect in ' + fmtInt(l.indirect_blocks)));
@@ -593,7 +599,7 @@ function cycleGraph(cy, ci) {
 function cycleMembers(cy) {
     const box = el('div', { class: 'members' });
     const head = el('div', null, el('span', { class: 'badge cycle' }, cy.root ? 'cycle' : 'cycle (indirect)'),
-                    el('b', null, fmtBytes(cy.bytes)), ' in ' + fmtInt(cy.blocks) + ' blocks');
+                    el('b', null, fmtBytes(cy.bytes)), ' in ' + blocks(cy.blocks));
     box.appendChild(head);
     if ((cy.members || []).length > 24) box.appendChild(el('div', { class: 'hint' }, 'the graph shows the first 24 members'));
     (cy.members || []).slice(0, 64).forEach(function (m, i) {
@@ -613,7 +619,7 @@ function renderCycles() {
     box.textContent = '';
     if (!cycles.length) { box.appendChild(el('p', { class: 'empty' }, 'No unreachable cycles.')); return; }
     cycles.slice(0, 50).forEach(function (cy, ci) {
-        box.appendChild(el('div', { class: 'cycle' }, cycleGraph(cy, ci), cycleMembers(cy)));
+        box.appendChild(el('div', { class: 'cycle-box' }, cycleGraph(cy, ci), cycleMembers(cy)));
     });
     if (cycles.length > 50) box.appendChild(el('p', { class: 'hint' }, (cycles.length - 50) + ' more cycles not shown'));
 }
@@ -716,6 +722,8 @@ window.heapgraph = {
         });
     },
     flameWidth: function () { return $('flame').clientWidth; },
+    /* x offset in the timeline canvas of a fraction (0..1) of the run */
+    timelineX: function (f) { const g = timeline.geom; return g.L + f * (g.w - g.L - g.R); },
     zoomed: function () { return state.zoom ? state.zoom.name : null; }
 };
 

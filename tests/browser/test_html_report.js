@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+/* test_html_report.js - the HTML report in a real browser (Debian's chromium,
+ * headless, driven by playwright-core). Records tests/e2e/html_leak_cycle.c
+ * (a 100-byte leak, a cycle of three nodes allocated in a file named
+ * "</script><img src=x onerror=alert(1)>.c", temporaries in two phases),
+ * writes its JSON and HTML reports, opens the HTML from a file:// URL and
+ * checks: the header figures equal the JSON report's; clicking a flame-graph
+ * frame zooms it to the full width; selecting a time range changes the sites
+ * table; the cycle graph has three nodes; no console error, no request but
+ * the file itself, no dialog, and the hostile file name shows as text.
+ * Leaves a screenshot in tests/browser/artifacts/.
+ *
+ * Run by ctest (env HEAPGRAPH, HG_SOURCE_DIR, HG_BUILD_DIR). To check a
+ * page written some other way, set HG_BROWSER_HTML and HG_BROWSER_JSON to
+ * the report's two files: nothing is recorded then. Installs
+ * playwright-core from package-lock.json with `npm ci` when missing.
+ * Exit 0 pass, 1 fail, 77 skip (no chromium).
+ */
+'use strict';
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const HERE = __dirname;
+const CHROMIUM = '/usr/bin/chromium';
+const XSS = '</script><img src=x onerror=alert(1)>.c';
+
+let failures = 0;
+function check(ok, what) {
+    console.log((ok ? 'ok   ' : 'FAIL ') + what);
+    if (!ok) failures++;
+}
+
+function loadPlaywright() {
+    try {
+        return require('playwright-core');
+    } catch (e) {
+        execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: HERE, stdio: 'inherit' });
+        return require('playwright-core');
+    }
+}
+
+/* Builds, records and reports the target; returns the paths. */
+function record(work) {
+    const hg = process.env.HEAPGRAPH;
+    const src = path.join(process.env.HG_SOURCE_DIR || path.join(HERE, '../..'), 'tests/e2e/html_leak_cycle.c');
+    const exe = path.join(work, 'html_leak_cycle');
+    const cap = path.join(work, 'html_leak_cycle.hgcap');
+    const json = path.join(work, 'report.json');
+    const html = path.join(work, 'report.html');
+    execFileSync('cc', ['-O2', '-g', src, '-o', exe]);
+    execFileSync(hg, ['run', '-q', '-o', cap, '--', exe], { stdio: 'inherit' });
+    execFileSync(hg, ['report', '--format', 'json', '-o', json, cap], { stdio: 'inherit' });
+    execFileSync(hg, ['report', '--format', 'html', '-o', html, cap], { stdio: 'inherit' });
+    return { json: json, html: html };
+}
+
+async function checkHeader(page, proc) {
+    const facts = await page.$$eval('#facts dd', function (dds) {
+        const o = {};
+        dds.forEach(function (d) { o[d.dataset.k] = d.dataset.value; });
+        return o;
+    });
+    const s = proc.summary;
+    const want = {
+        allocations: s.allocations, frees: s.frees, allocated_bytes: s.allocated_bytes,
+        peak_bytes: s.peak_bytes, live_bytes: s.live_bytes, duration: proc.duration_us,
+        definite: s.definite.bytes, cycle: s.cycle.bytes, indirect: s.indirect.bytes,
+        possible: s.possible.bytes, reachable: s.reachable.bytes, cycles: proc.cycles.length,
+        exit: proc.exit.status !== undefined ? proc.exit.status : 'signal ' + proc.exit.signal
+    };
+    for (const k in want)
+        check(String(facts[k]) === String(want[k]), 'header ' + k + ' = ' + facts[k] + ' (JSON: ' + want[k] + ')');
+    check(s.definite.bytes === 100 && s.cycle.bytes === 96, 'the JSON report has the 100-byte leak and the 96-byte cycle');
+}
+
+async function checkFlameZoom(page) {
+    const before = await page.evaluate(function () { return window.heapgraph.flameFrames(); });
+    const width = await page.evaluate(function () { return window.heapgraph.flameWidth(); });
+    const target = before.filter(function (f) { return f.depth >= 2 && f.w < width - 1 && f.w > 8; })
+        .sort(function (a, b) { return b.w - a.w; })[0];
+    check(!!target, 'the flame graph has a frame narrower than the canvas to click');
+    if (!target) return;
+    const box = await page.locator('#flame').boundingBox();
+    await page.mouse.click(box.x + target.x + target.w / 2, box.y + target.y + 8);
+    const after = await page.evaluate(function () { return window.heapgraph.flameFrames(); });
+    const zoomed = after.find(function (f) { return f.name === target.name && f.depth === target.depth; });
+    check(zoomed && zoomed.x === 0 && Math.abs(zoomed.w - width) < 0.01,
+          'clicking "' + target.name + '" (' + target.w.toFixed(1) + ' px) zooms it to the full width ' + width);
+    check(await page.evaluate(function () { return window.heapgraph.zoomed(); }) === target.name,
+          'the page reports the zoomed frame');
+    await page.click('#flame-reset');
+}
+
+async function tableText(page) {
+    return page.$$eval('#sites tbody tr', function (rows) {
+        return rows.map(function (r) { return r.textContent; }).join('\n');
+    });
+}
+
+async function checkTimeRange(page) {
+    const before = await tableText(page);
+    const box = await page.locator('#timeline').boundingBox();
+    const y = box.y + box.height / 2;
+    /* Select the first fifth of the run (phase one only). */
+    const xs = await page.evaluate(function () {
+        return [window.heapgraph.timelineX(0.005), window.heapgraph.timelineX(0.2)];
+    });
+    const x0 = box.x + xs[0], x1 = box.x + xs[1];
+    await page.mouse.move(x0, y);
+    await page.mouse.down();
+    await page.mouse.move((x0 + x1) / 2, y);
+    await page.mouse.move(x1, y);
+    await page.mouse.up();
+    const after = await tableText(page);
+    const range = await page.textContent('#range-text');
+    check(/allocations live between/.test(range), 'the range is shown: ' + range);
+    check(before !== after && after.length > 0, 'selecting a time range changes the sites table');
+    await page.click('#range-clear');
+    check(await tableText(page) === before, 'clearing the range restores the table');
+}
+
+async function main() {
+    if (!fs.existsSync(CHROMIUM)) {
+        console.log('skip: ' + CHROMIUM + ' is not installed');
+        process.exit(77);
+    }
+    const { chromium } = loadPlaywright();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hg-browser-'));
+    const artifacts = path.join(HERE, 'artifacts');
+    fs.mkdirSync(artifacts, { recursive: true });
+    const out = process.env.HG_BROWSER_HTML
+        ? { html: path.resolve(process.env.HG_BROWSER_HTML), json: path.resolve(process.env.HG_BROWSER_JSON) }
+        : record(work);
+    const report = JSON.parse(fs.readFileSync(out.json, 'utf8'));
+    const proc = report.processes[0];
+    const url = 'file://' + out.html;
+
+    /* A fresh profile directory: launchPersistentContext passes it as --user-data-dir. */
+    const context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+               '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        viewport: { width: 1300, height: 900 }
+    });
+    const requests = [], routed = [], errors = [], dialogs = [];
+    await context.route('**/*', function (route) {
+        routed.push(route.request().url());
+        return route.request().url() === url ? route.continue() : route.abort();
+    });
+    const page = await context.newPage();
+    page.on('request', function (r) { requests.push(r.url()); });
+    page.on('console', function (m) { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', function (e) { errors.push(e.message); });
+    page.on('dialog', function (d) { dialogs.push(d.message()); d.dismiss(); });
+    try {
+        const t0 = Date.now();
+        await page.goto(url, { waitUntil: 'load' });
+        await page.waitForFunction(function () { return window.heapgraph && window.heapgraph.flameFrames().length > 0; });
+        console.log('page ready in ' + (Date.now() - t0) + ' ms');
+        await checkHeader(page, proc);
+        const nodes = await page.$$eval('#cycles svg.cycle-graph', function (svgs) {
+            return svgs.map(function (s) { return s.querySelectorAll('g.cycle-node').length; });
+        });
+        check(nodes.length === 1 && nodes[0] === 3, 'one cycle graph with 3 nodes (got ' + JSON.stringify(nodes) + ')');
+        await page.locator('details.leak').first().click();
+        await page.screenshot({ path: path.join(artifacts, 'report.png'), fullPage: true });
+        await checkFlameZoom(page);
+        await checkTimeRange(page);
+        const text = await page.evaluate(function () { return document.body.textContent; });
+        check(text.includes(XSS), 'the hostile file name is shown as text');
+        check(await page.$$eval('img', function (x) { return x.length; }) === 0, 'no <img> element was injected');
+        await page.waitForTimeout(200);
+    } finally {
+        await context.close();
+    }
+    check(dialogs.length === 0, 'no dialog opened ' + JSON.stringify(dialogs));
+    check(errors.length === 0, 'no console error ' + JSON.stringify(errors));
+    check(requests.length === 1 && requests[0] === url &&
+          routed.every(function (u) { return u === url; }),
+          'no request but the file itself ' + JSON.stringify(requests) + ' routed ' + JSON.stringify(routed));
+    fs.rmSync(work, { recursive: true, force: true });
+    console.log(failures ? failures + ' failed' : 'all passed');
+    process.exit(failures ? 1 : 0);
+}
+
+main().catch(function (e) {
+    console.log('FAIL ' + (e && e.stack || e));
+    process.exit(1);
+});

@@ -1,0 +1,80 @@
+/* html_leak_cycle: the target of the HTML report's browser test
+ * (tests/browser/test_html_report.js), also checked here as an e2e test. It
+ * leaks one 100-byte block and a cycle of three 32-byte nodes whose
+ * allocating function sits in a source file named like an XSS attack, and
+ * makes temporaries in two phases 60 ms apart (2,000 of 64 bytes, then 1,000
+ * of 128 bytes) so that a time range selects a different set of sites.
+ *
+ * expect: proc(0).summary.definite.blocks == 1
+ * expect: proc(0).summary.definite.bytes == 100
+ * expect: proc(0).summary.cycle.blocks == 3
+ * expect: proc(0).summary.cycle.bytes == 96
+ * expect: proc(0).summary.indirect.blocks == 0
+ * expect: len(proc(0).cycles) == 1
+ * expect: len(proc(0).cycles[0].members) == 3
+ * expect: proc(0).summary.allocations == 3004
+ * expect: proc(0).summary.allocated_bytes == 100 + 96 + 2000 * 64 + 1000 * 128
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOINLINE __attribute__((noinline))
+
+struct node {
+    struct node *next;
+    char pad[24];
+};
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = { 0, ms * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+NOINLINE static void temporaries(int n, size_t size)
+{
+    for (int i = 0; i < n; i++) {
+        char *volatile p = malloc(size);
+        p[0] = (char)i;
+        free(p);
+    }
+}
+
+NOINLINE static void phase_one(void) { temporaries(2000, 64); }
+NOINLINE static void phase_two(void) { temporaries(1000, 128); }
+
+NOINLINE static void leak_buffer(void)
+{
+    char *volatile p = malloc(100);
+    memset(p, 1, 100);
+    p = NULL;
+}
+
+#line 1 "</script><img src=x onerror=alert(1)>.c"
+NOINLINE static struct node *make_node(void)
+{
+    return calloc(1, sizeof(struct node));
+}
+
+NOINLINE static void leak_cycle(void)
+{
+    struct node *a = make_node(), *b = make_node(), *c = make_node();
+    a->next = b;
+    b->next = c;
+    c->next = a;
+    __asm__ volatile("" : : "r"(a) : "memory");
+}
+
+int main(void)
+{
+    phase_one();
+    pause_ms(60);
+    leak_buffer();
+    leak_cycle();
+    pause_ms(60);
+    phase_two();
+    pause_ms(20);
+    return 0;
+}
