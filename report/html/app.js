@@ -268,8 +268,8 @@ function renderTimeline() {
         const label = 'peak ' + fmtBytes(peak.bytes);
         g.fillText(label, Math.min(x + 6, w - R - g.measureText(label).width), Math.max(y + 4, T + 10));
     }
-    g.fillStyle = '#2f6fb3'; g.fillText("\u25a0 heap in use", L, 11);
-    g.fillStyle = '#9aa5b1'; g.fillText("\u25a0 RSS (right axis)", L + 100, 11);
+    g.fillStyle = '#2f6fb3'; g.fillText('\u25a0 heap in use', L, 11);
+    g.fillStyle = '#9aa5b1'; g.fillText('\u25a0 RSS (right axis)', L + 100, 11);
 }
 
 function timeAt(clientX) {

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""heapgraph report --format collapsed --metric M: folded stacks of
+tests/e2e/html_leak_cycle.c, exact per metric: leaked gives the 100-byte
+buffer and the 96-byte cycle at their own stacks; allocations, allocated and
+peak add up to the JSON report's summary; a bad metric is a usage error."""
+import json, os, subprocess, sys, tempfile
+
+HG = os.environ["HEAPGRAPH"]
+SRC = os.path.join(os.environ["HG_SOURCE_DIR"], "tests/e2e/html_leak_cycle.c")
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what)
+    failures += not ok
+
+
+def hg(*args):
+    return subprocess.run([HG] + list(args), capture_output=True, text=True, timeout=120)
+
+
+def folded(cap, metric):
+    r = hg("report", "--format", "collapsed", "--metric", metric, cap)
+    check(r.returncode == 0, f"--metric {metric} exits 0 {r.stderr.strip()}")
+    lines = [l.rsplit(" ", 1) for l in r.stdout.splitlines()]
+    return [(stack.split(";"), int(v)) for stack, v in lines]
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="hg-folded-")
+    exe, cap = os.path.join(work, "prog"), os.path.join(work, "prog.hgcap")
+    subprocess.run(["cc", "-O2", "-g", SRC, "-o", exe], check=True)
+    check(hg("run", "-q", "-o", cap, "--", exe).returncode == 0, "recorded")
+    r = hg("report", "--format", "json", cap)
+    summary = json.loads(r.stdout)["processes"][0]["summary"]
+
+    leaked = folded(cap, "leaked")
+    check(len(leaked) == 2, f"two leaked stacks ({len(leaked)})")
+    by_top = {s[-1]: (s, v) for s, v in leaked}
+    check("leak_buffer" in by_top and by_top["leak_buffer"][1] == 100, "leak_buffer 100")
+    check("make_node" in by_top and by_top["make_node"][1] == 96
+          and by_top["make_node"][0][-2:] == ["leak_cycle", "make_node"], "...;leak_cycle;make_node 96")
+    check(all("main" in s for s, _ in leaked), "stacks run from main outwards-in")
+
+    allocs = folded(cap, "allocations")
+    check(sum(v for _, v in allocs) == summary["allocations"] == 3004, "allocations add up to 3004")
+    check(sorted(v for _, v in allocs)[-2:] == [1000, 2000], "the two temporary loops: 1000 and 2000")
+    allocated = folded(cap, "allocated")
+    check(sum(v for _, v in allocated) == summary["allocated_bytes"], "allocated bytes add up")
+    peak = folded(cap, "peak")
+    check(sum(v for _, v in peak) == summary["peak_bytes"], f"peak bytes add up to {summary['peak_bytes']}")
+
+    r = hg("report", "--format", "collapsed", "--metric", "bytes", cap)
+    check(r.returncode == 2 and r.stderr.count("\n") >= 1 and "metric" in r.stderr,
+          f"bad metric: exit {r.returncode}, {r.stderr.splitlines()[:1]}")
+    print(f"{failures} failed" if failures else "all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

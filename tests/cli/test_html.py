@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""heapgraph report --format html: records tests/e2e/html_leak_cycle.c and
+checks the page without a browser: one self-contained file (no URL to load),
+the hostile file name only in escaped form, the embedded JSON report equal to
+`--format json`, per-site figures and lifetimes that add up to the summary,
+and one-line errors for an unwritable output and an unknown pid.
+(tests/browser/test_html_report.js drives the page in chromium.)"""
+import json, os, re, subprocess, sys, tempfile
+
+HG = os.environ["HEAPGRAPH"]
+SRC = os.path.join(os.environ["HG_SOURCE_DIR"], "tests/e2e/html_leak_cycle.c")
+XSS = "</script><img src=x onerror=alert(1)>.c"
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what)
+    failures += not ok
+
+
+def hg(*args):
+    return subprocess.run([HG] + list(args), capture_output=True, text=True, timeout=120)
+
+
+def decode_lifetimes(lst):
+    out, b = [], 0
+    for i in range(0, len(lst), 3):
+        b += lst[i]
+        out.append((b, lst[i + 1], lst[i + 2]))
+    return out
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="hg-html-")
+    exe, cap = os.path.join(work, "prog"), os.path.join(work, "prog.hgcap")
+    subprocess.run(["cc", "-O2", "-g", SRC, "-o", exe], check=True)
+    r = hg("run", "-q", "-o", cap, "--", exe)
+    check(r.returncode == 0, f"recorded (exit {r.returncode}) {r.stderr.strip()}")
+    js, html = os.path.join(work, "r.json"), os.path.join(work, "r.html")
+    check(hg("report", "--format", "json", "-o", js, cap).returncode == 0, "JSON report written")
+    r = hg("report", "--format", "html", "-o", html, cap)
+    check(r.returncode == 0 and r.stderr == "", f"HTML report written {r.stderr.strip()}")
+    page = open(html, encoding="utf-8").read()
+    report = json.load(open(js))
+
+    check(page.count("</script>") == 2, "only the page's own two script elements close")
+    check("<img" not in page and XSS not in page, "the hostile file name never appears unescaped")
+    check("\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e.c" in page, "it appears escaped")
+    check(not re.search(r'\b(src|href)\s*=\s*"(https?:)?//', page), "no URL to load")
+    check("default-src 'none'" in page, "the Content-Security-Policy forbids requests")
+
+    m = re.search(r'<script type="application/json" id="hg-data">(.*?)</script>', page, re.S)
+    data = json.loads(m.group(1))
+    check(data["format"] == "heapgraph-html/1", "data format heapgraph-html/1")
+    check(data["report"] == report, "the embedded report equals --format json")
+    check(data["lifetimes"] == "ok", "block lifetimes gathered")
+    view, proc = data["views"][0], report["processes"][0]
+    s = proc["summary"]
+    sites = view["sites"]
+    check(sum(x["n"] for x in sites) == s["allocations"] == 3004,
+          f"site allocations add up to {s['allocations']}")
+    check(sum(x["b"] for x in sites) == s["allocated_bytes"] == 100 + 96 + 2000 * 64 + 1000 * 128,
+          "site bytes add up to the bytes allocated")
+    lost = s["definite"]["bytes"] + s["cycle"]["bytes"] + s["indirect"]["bytes"]
+    check(sum(x["l"] for x in sites) == lost == 196, f"leaked bytes by site add up to {lost}")
+    check(sum(x["t"] for x in sites) == 3000, "3000 temporaries")
+    for x in sites:
+        a = decode_lifetimes(x["a"])
+        f = decode_lifetimes(x["f"])
+        z = decode_lifetimes(x["z"])
+        check(sum(c for _, c, _ in a) == x["n"] and sum(y for _, _, y in a) == x["b"],
+              f"site {x['k'][:2]}: lifetimes hold its {x['n']} allocations")
+        check(sum(c for _, c, _ in f) + sum(c for _, c, _ in z) == x["n"],
+              f"site {x['k'][:2]}: every block ended or leaked")
+        check(all(0 <= b < view["life"]["n"] for b, _, _ in a + f + z), "buckets within life.n")
+    names = [fr[0] for fr in view["frames"]]
+    node = next(x for x in sites if x["l"] == 96)
+    check(view["frames"][node["k"][0]][0] == "make_node" and view["frames"][node["k"][0]][1] == XSS,
+          "the cycle's site is make_node in the hostile file")
+    check("leak_buffer" in names, "leak_buffer is a frame")
+
+    r = hg("report", "--format", "html", "-o", "/nonexistent/dir/r.html", cap)
+    check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
+    r = hg("report", "--format", "html", "--process", "999999", "-o", html, cap)
+    check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unknown pid: {r.stderr.strip()}")
+    print(f"{failures} failed" if failures else "all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
