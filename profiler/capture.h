@@ -78,7 +78,8 @@ enum hg_rec_type {
        from the previous block's addr, starting at 0; size; parent stack id).
        Blocks the child inherited from its parent at fork; they take the
        child's allocation numbers 0..nblocks-1. Comes before the child's
-       first HG_REC_EVENTS. */
+       first HG_REC_EVENTS. A large set is split over several consecutive
+       records: numbers continue, each record's addr deltas restart at 0. */
     HG_REC_INHERIT = 11,
     /* stream, snapshot id, time, reason (0 exit, 1 request), nblocks.
        The blocks are the stream's live blocks at the event-stream position of
@@ -118,9 +119,10 @@ enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_R
  * then: [thread index], dt (time minus the previous event's time, in us),
  *       then the op's fields.
  *
- * Decoder state per stream, carried across HG_REC_EVENTS records: time, thread,
- * prev_addr per thread index (each starts at 0) and nalloc (allocation
- * numbers handed out so far; starts at the number of inherited blocks).
+ * Decoder state per stream, carried across HG_REC_EVENTS records: time (starts
+ * at 0), thread (starts at 0), prev_addr per thread index (each starts at 0)
+ * and nalloc (allocation numbers handed out so far; starts at the number of
+ * inherited blocks). A realloc's time is that of its new block.
  *
  * addr: zz((addr - prev_addr) / 16) unless HG_EV_F_RAWADDR, then
  *       zz(addr - prev_addr), where prev_addr is the event's thread's;
