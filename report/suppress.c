@@ -326,6 +326,8 @@ static void drop_current(struct parser *p)
 
 static int block_line(struct parser *p, char *line)
 {
+    if (!*line || *line == '#')
+        return 0;
     if (!strcmp(line, "}")) {
         if (p->state < 3)
             return perr(p, "block ends before its Memcheck:Leak line", line);
