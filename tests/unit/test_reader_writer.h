@@ -59,7 +59,7 @@ static void tw_s(struct tw_buf *b, const char *s)
     tw_bytes(b, s, strlen(s));
 }
 
-#define TW_THREADS 8
+#define TW_THREADS 16
 
 /* A capture being written: finished chunks in `file`, records of the open
  * chunk in `chunk`, and the event encoder's per-stream state. */

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * report.c - `heapgraph report`: reads a capture (report/model.h),
+ * symbolizes and classifies it, and writes it in one of the formats of the
+ * table below. Parsing and output handling only; the analysis lives in
+ * report/. A damaged capture is reported up to its damage, with one stderr
+ * line saying so; a file that is not a capture is an error (exit 2).
+ */
+#include "cmd/cmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report/model.h"
+#include "report/render.h"
+
+static const char usage_text[] =
+    "usage: heapgraph report [OPTIONS] CAPTURE\n"
+    "\n"
+    "Reports a capture: per process its allocations, peak, top allocation sites,\n"
+    "leaks (definite, cycles, possible; reachable with --show-reachable), every\n"
+    "unreachable cycle and a leak summary.\n"
+    "\n"
+    "  -f, --format FORMAT      text (default) or json\n"
+    "  -o, --output FILE        write the report to FILE instead of standard output\n"
+    "  -n, --top N              entries per list (default 10)\n"
+    "  -d, --stack-depth N      frames per stack (default: text 6, json all)\n"
+    "  -p, --process PID        only the process with this pid\n"
+    "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
+    "      --color WHEN         auto (default: when writing to a terminal and NO_COLOR\n"
+    "                           is unset), always or never\n"
+    "  -h, --help               this help\n";
+
+struct report_opts {
+    struct rep_render_opts render;
+    const char *format;
+    const char *output;
+    const char *path;
+    const char *color;
+};
+
+/* ---- formats ----------------------------------------------------------------
+ * One row per --format. prepare (optional) runs before the capture is read and
+ * may hook the replay through oo (e.g. the block callback); its state is
+ * handed to write and then to release. */
+struct format {
+    const char *name;
+    int (*prepare)(const struct report_opts *o, struct rep_open_opts *oo, void **state);
+    int (*write)(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
+                 void *state, char *err, size_t errlen);
+    void (*release)(void *state);
+};
+
+static int write_text(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
+                      void *state, char *err, size_t errlen)
+{
+    (void)state;
+    return rep_render_text(out, cap, &o->render, err, errlen);
+}
+
+static int write_json(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
+                      void *state, char *err, size_t errlen)
+{
+    (void)state;
+    return rep_render_json(out, cap, &o->render, err, errlen);
+}
+
+static const struct format formats[] = {
+    {"text", NULL, write_text, NULL},
+    {"json", NULL, write_json, NULL},
+};
+
+static const struct format *find_format(const char *name)
+{
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcmp(formats[i].name, name))
+            return &formats[i];
+    return NULL;
+}
+
+/* ---- progress ---------------------------------------------------------------- */
+
+struct progress {
+    struct timespec start;
+    int shown;
+};
+
+static double elapsed(const struct progress *pr)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - pr->start.tv_sec) + (double)(now.tv_nsec - pr->start.tv_nsec) / 1e9;
+}
+
+/* Shown only once reading has taken more than a second. */
+static void show_progress(void *arg, uint64_t done, uint64_t total)
+{
+    struct progress *pr = arg;
+    if (!total || elapsed(pr) < 1.0)
+        return;
+    fprintf(stderr, "\rheapgraph: reading capture %3d%%", (int)(done * 100 / total));
+    pr->shown = 1;
+}
+
+static void end_progress(struct progress *pr, const char *what)
+{
+    if (pr->shown && what)
+        fprintf(stderr, "\rheapgraph: %-30s", what);
+    if (pr->shown && !what)
+        fputs("\r\033[K", stderr);
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static int parse_uint(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v > 1000000)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    cmd_error(HG_EXIT_USAGE, fmt, arg);
+    fputs(usage_text, stderr);
+    return HG_EXIT_USAGE;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct report_opts *o)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},   {"output", required_argument, NULL, 'o'},
+        {"top", required_argument, NULL, 'n'},      {"stack-depth", required_argument, NULL, 'd'},
+        {"process", required_argument, NULL, 'p'},  {"show-reachable", no_argument, NULL, 'r'},
+        {"color", required_argument, NULL, 'C'},    {"colour", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    unsigned pid;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:o:n:d:p:rh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': o->format = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'n':
+            if (parse_uint(optarg, &o->render.top) < 0 || !o->render.top)
+                return bad_usage("--top wants a positive number, not '%s'", optarg);
+            break;
+        case 'd':
+            if (parse_uint(optarg, &o->render.stack_depth) < 0 || !o->render.stack_depth)
+                return bad_usage("--stack-depth wants a positive number, not '%s'", optarg);
+            break;
+        case 'p':
+            if (parse_uint(optarg, &pid) < 0 || !pid)
+                return bad_usage("--process wants a pid, not '%s'", optarg);
+            o->render.pid = (int32_t)pid;
+            break;
+        case 'r': o->render.show_reachable = 1; break;
+        case 'C': o->color = optarg; break;
+        case 'h': fputs(usage_text, stdout); return HG_EXIT_OK;
+        default: fputs(usage_text, stderr); return HG_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1)
+        return bad_usage("%s", optind >= argc ? "report needs one CAPTURE" : "report takes one CAPTURE");
+    o->path = argv[optind];
+    if (!find_format(o->format))
+        return bad_usage("unknown format '%s'", o->format);
+    if (strcmp(o->color, "auto") && strcmp(o->color, "always") && strcmp(o->color, "never"))
+        return bad_usage("--color wants auto, always or never, not '%s'", o->color);
+    return -1;
+}
+
+static int want_color(const struct report_opts *o, FILE *out)
+{
+    if (!strcmp(o->color, "always"))
+        return 1;
+    if (!strcmp(o->color, "never"))
+        return 0;
+    const char *no = getenv("NO_COLOR");
+    return (!no || !*no) && isatty(fileno(out));
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static int has_pid(const struct rep_capture *cap, int32_t pid)
+{
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        if (cap->processes[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* Reads, symbolizes and classifies; NULL after printing the error. */
+static struct rep_capture *load(const struct report_opts *o, struct rep_open_opts *oo, int *rc)
+{
+    char err[512];
+    struct progress pr = {.shown = 0};
+    clock_gettime(CLOCK_MONOTONIC, &pr.start);
+    if (isatty(STDERR_FILENO) && !oo->progress) {
+        oo->progress = show_progress;
+        oo->arg = &pr;
+    }
+    struct rep_capture *cap = rep_capture_open(o->path, oo, err, sizeof err);
+    if (!cap) {
+        end_progress(&pr, NULL);
+        *rc = cmd_error(HG_EXIT_USAGE, "%s: %s", o->path, err);
+        return NULL;
+    }
+    end_progress(&pr, "symbolizing...");
+    if (rep_capture_symbolize(cap, err, sizeof err) < 0 ||
+        rep_capture_classify(cap, err, sizeof err) < 0) {
+        end_progress(&pr, NULL);
+        rep_capture_close(cap);
+        *rc = cmd_error(HG_EXIT_SOFTWARE, "%s: %s", o->path, err);
+        return NULL;
+    }
+    end_progress(&pr, NULL);
+    if (oo->progress == show_progress)
+        oo->progress = NULL;
+    return cap;
+}
+
+static int write_report(const struct report_opts *o, const struct format *fmt,
+                        const struct rep_capture *cap, void *state)
+{
+    char err[512];
+    FILE *out = o->output ? fopen(o->output, "w") : stdout;
+    if (!out)
+        return cmd_error(HG_EXIT_USAGE, "%s: %s", o->output, strerror(errno));
+    struct report_opts ro = *o;
+    ro.render.color = want_color(o, out);
+    int rc = fmt->write(out, cap, &ro, state, err, sizeof err);
+    if (out != stdout && fclose(out) != 0 && rc == 0)
+        return cmd_error(HG_EXIT_SOFTWARE, "%s: %s", o->output, strerror(errno));
+    if (rc < 0)
+        return cmd_error(HG_EXIT_SOFTWARE, "%s: %s", o->output ? o->output : "standard output", err);
+    return HG_EXIT_OK;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    struct report_opts o = {.format = "text", .color = "auto"};
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const struct format *fmt = find_format(o.format);
+    struct rep_open_opts oo = {0};
+    void *state = NULL;
+    if (fmt->prepare && fmt->prepare(&o, &oo, &state) < 0)
+        return cmd_error(HG_EXIT_SOFTWARE, "out of memory");
+    struct rep_capture *cap = load(&o, &oo, &rc);
+    if (cap && o.render.pid && !has_pid(cap, o.render.pid))
+        rc = cmd_error(HG_EXIT_USAGE, "%s: no process with pid %d", o.path, (int)o.render.pid);
+    else if (cap)
+        rc = write_report(&o, fmt, cap, state);
+    if (cap && cap->damaged)
+        cmd_error(rc, "%s: damaged at byte %llu (%s); reported what came before", o.path,
+                  (unsigned long long)cap->damage_offset, cap->damage_message);
+    rep_capture_close(cap);
+    if (fmt->release)
+        fmt->release(state);
+    return rc;
+}
