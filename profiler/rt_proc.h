@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_proc.h - the life of the process image as the runtime sees it: start
+ * (connect to the collector, HELLO with the shared memory), the recording
+ * mode the hooks test, fork, exec and exit.
+ */
+#ifndef HG_RT_PROC_H
+#define HG_RT_PROC_H
+
+#include "profiler/ring.h"
+
+#include <stdatomic.h>
+
+enum rt_mode {
+    RT_MODE_BOOT = 0, /* nothing resolved yet */
+    RT_MODE_INIT,     /* starting: hooks pass through */
+    RT_MODE_RECORD,   /* hooks record */
+    RT_MODE_PASSIVE,  /* no collector: hooks pass through */
+};
+
+/* Read by every hook with one relaxed load. */
+extern _Atomic int rt_mode;
+
+/* Starts the runtime once: resolves the real functions and, when
+ * RT_ENV_SOCK is set, connects and begins recording. Called by the first
+ * hook and by the library constructor, whichever comes first; a call made
+ * while starting returns at once. */
+void rt_proc_boot(void);
+
+/* The shared memory of this process image, NULL when not connected. */
+struct rt_shm *rt_proc_shm(void);
+
+/* 1 when the collector hung up (checked while waiting for ring room). */
+int rt_proc_collector_gone(void);
+
+/* Stops recording for good (the collector is gone); says so once. */
+void rt_proc_stop_recording(void);
+
+#endif

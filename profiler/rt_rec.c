@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_rec.c - writes records into the calling thread's ring (ring.h).
+ *
+ * Each thread is the only producer of its ring, so publishing is plain
+ * stores and one release store of head; the only cross-thread cost is the
+ * full fence after setting busy (the collector's watermark needs it). A
+ * thread may still be interrupted by a signal handler that allocates: such a
+ * nested publication queues its records (rt_tls.dq) and the interrupted one
+ * moves them into the ring before it clears busy. A full ring makes the
+ * producer wait; if the collector has gone away the runtime stops recording
+ * instead of hanging the program.
+ */
+#include "profiler/rt_rec.h"
+
+#include "profiler/rt_proc.h"
+#include "profiler/rt_thread.h"
+
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+__thread struct rt_tls rt_tls __attribute__((tls_model("initial-exec")));
+
+static struct rt_shm *shm;
+
+#define SLOT_MASK (RT_RING_SLOTS - 1)
+
+int rt_guard_enter(void)
+{
+    int prev = rt_tls.guard;
+    rt_tls.guard = 1;
+    return prev;
+}
+
+void rt_guard_leave(int prev)
+{
+    rt_tls.guard = prev;
+}
+
+int rt_in_hook(void)
+{
+    return rt_tls.in_hook || rt_tls.pub;
+}
+
+uint64_t rt_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void rt_rec_bind(struct rt_shm *s)
+{
+    shm = s;
+}
+
+static void backoff(unsigned i)
+{
+    if (i < 64) {
+        __builtin_ia32_pause();
+    } else if (i < 512) {
+        sched_yield();
+    } else {
+        struct timespec ts = { 0, 200000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Waits until slots [pos, pos + need) are free. -1 when the collector is gone. */
+static int wait_room(struct rt_tls *t, struct rt_ring *r, uint64_t pos, uint32_t need)
+{
+    uint64_t end = pos + need;
+    for (unsigned i = 0;; i++) {
+        if (end <= t->room_end)
+            return 0;
+        t->room_end = atomic_load_explicit(&r->tail, memory_order_acquire) + RT_RING_SLOTS;
+        if (end <= t->room_end)
+            return 0;
+        if ((i & 1023) == 1023 && rt_proc_collector_gone())
+            return -1;
+        backoff(i);
+    }
+}
+
+struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid)
+{
+    if (!shm)
+        return NULL;
+    for (unsigned i = 0;; i++) {
+        for (uint32_t k = 0; k < RT_SHM_RINGS; k++) {
+            struct rt_ring *r = &shm->rings[k];
+            uint32_t want = RT_RING_FREE;
+            if (atomic_load_explicit(&r->state, memory_order_relaxed) != RT_RING_FREE)
+                continue;
+            if (!atomic_compare_exchange_strong(&r->state, &want, RT_RING_ACTIVE))
+                continue;
+            r->thread_index = thread_index;
+            r->tid = tid;
+            rt_tls.ring = r;
+            rt_tls.room_end = 0;
+            return r;
+        }
+        if ((i & 255) == 255 && rt_proc_collector_gone())
+            return NULL;
+        backoff(i < 512 ? 512 : i);
+    }
+}
+
+void rt_rec_close(void)
+{
+    struct rt_ring *r = rt_tls.ring;
+    if (!r)
+        return;
+    rt_tls.ring = NULL;
+    rt_tls.room_end = 0;
+    atomic_store_explicit(&r->state, RT_RING_CLOSED, memory_order_release);
+}
+
+void rt_rec_forget(void)
+{
+    shm = NULL;
+    rt_tls.ring = NULL;
+    rt_tls.pub = 0;
+    rt_tls.room_end = 0;
+    rt_tls.dq_head = rt_tls.dq_tail = 0;
+}
+
+static void set_busy(struct rt_ring *r)
+{
+    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+int rt_pub_begin(uint32_t need)
+{
+    struct rt_tls *t = &rt_tls;
+    if (t->pub) {
+        if (t->ring)
+            set_busy(t->ring);
+        return RT_PUB_DEFERRED;
+    }
+    if (!t->ring && rt_thread_attach() < 0)
+        return RT_PUB_NONE;
+    if (!rt_proc_recording())
+        return RT_PUB_NONE;
+    t->pub = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    struct rt_ring *r = t->ring;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (wait_room(t, r, head, need + RT_DQ_SLOTS) < 0) {
+        rt_proc_stop_recording();
+        t->pub = 0;
+        return RT_PUB_NONE;
+    }
+    set_busy(r);
+    t->wpos = head;
+    return RT_PUB_DIRECT;
+}
+
+static void write_ring(struct rt_tls *t, const struct rt_rec *recs, uint32_t n)
+{
+    struct rt_rec *slots = t->ring->slots;
+    for (uint32_t i = 0; i < n; i++)
+        slots[(t->wpos + i) & SLOT_MASK] = recs[i];
+    t->wpos += n;
+}
+
+static void write_queue(struct rt_tls *t, const struct rt_rec *recs, uint32_t n)
+{
+    uint32_t h = t->dq_head;
+    if (h - t->dq_tail + n > RT_DQ_SLOTS) {
+        rt_degrade("signal-handler events lost: deferred queue full");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        t->dq[(h + i) % RT_DQ_SLOTS] = recs[i];
+    atomic_signal_fence(memory_order_seq_cst);
+    t->dq_head = h + n;
+}
+
+void rt_pub_write(int how, const struct rt_rec *recs, uint32_t n)
+{
+    if (how == RT_PUB_DIRECT)
+        write_ring(&rt_tls, recs, n);
+    else if (how == RT_PUB_DEFERRED)
+        write_queue(&rt_tls, recs, n);
+}
+
+void rt_pub_blob(int how, uint32_t kind, const void *payload, uint32_t len, uint64_t time)
+{
+    struct rt_rec slot = { .type = RT_REC_BLOB, .u32 = len, .time_ns = time, .a = kind };
+    rt_pub_write(how, &slot, 1);
+    const char *p = payload;
+    while (len > 0) {
+        struct rt_rec chunk;
+        uint32_t k = len < sizeof chunk ? len : (uint32_t)sizeof chunk;
+        memset(&chunk, 0, sizeof chunk);
+        memcpy(&chunk, p, k);
+        rt_pub_write(how, &chunk, 1);
+        p += k;
+        len -= k;
+    }
+}
+
+/* Moves queued signal-handler records into the ring, in their order. */
+static void drain_queue(struct rt_tls *t)
+{
+    uint32_t h = t->dq_head;
+    uint32_t n = h - t->dq_tail;
+    if (n == 0)
+        return;
+    wait_room(t, t->ring, t->wpos, n);
+    for (uint32_t i = t->dq_tail; i != h; i++)
+        write_ring(t, &t->dq[i % RT_DQ_SLOTS], 1);
+    t->dq_tail = h;
+}
+
+void rt_pub_end(int how)
+{
+    if (how != RT_PUB_DIRECT)
+        return;
+    struct rt_tls *t = &rt_tls;
+    struct rt_ring *r = t->ring;
+    for (;;) {
+        drain_queue(t);
+        atomic_store_explicit(&r->head, t->wpos, memory_order_release);
+        if (t->dq_head != t->dq_tail)
+            continue;
+        atomic_store_explicit(&r->busy, 0, memory_order_release);
+        t->pub = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (t->dq_head == t->dq_tail)
+            break;
+        t->pub = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        set_busy(r);
+    }
+    if (t->ended)
+        rt_rec_close();
+}
+
+void rt_ring_push(const struct rt_rec *recs, uint32_t nslots)
+{
+    int how = rt_pub_begin(nslots);
+    rt_pub_write(how, recs, nslots);
+    rt_pub_end(how);
+}
+
+void rt_ring_push_blob(uint32_t kind, const void *payload, uint32_t len)
+{
+    int how = rt_pub_begin(rt_blob_slots(len));
+    rt_pub_blob(how, kind, payload, len, rt_now_ns());
+    rt_pub_end(how);
+}
+
+void rt_degrade(const char *msg)
+{
+    static _Atomic int said;
+    if (shm)
+        atomic_store(&shm->degraded, 1);
+    if (atomic_exchange(&said, 1))
+        return;
+    char line[256];
+    size_t n = strlen(msg);
+    if (n > sizeof line - 13)
+        n = sizeof line - 13;
+    memcpy(line, "heapgraph: ", 11);
+    memcpy(line + 11, msg, n);
+    line[11 + n] = '\n';
+    if (write(2, line, 12 + n) < 0)
+        line[0] = 0;
+    if (rt_proc_recording())
+        rt_ring_push_blob(RT_BLOB_NOTE, msg, (uint32_t)strlen(msg));
+}

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_rt_protocol.c - the injected runtime against a real, minimal
+ * collector written here from ring.h alone: a listening abstract socket, the
+ * target started with LD_PRELOAD and HEAPGRAPH_SOCK, HELLO with the memfd,
+ * the rings drained until the target hangs up. The target programs are
+ * compiled by the test; their records are counted exactly (allocations whose
+ * innermost frame lies in the program, frees of those blocks, stacks,
+ * modules, threads, exit).
+ */
+#include "profiler/ring.h"
+#include "tests/unit/harness.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_BLOCKS 100000
+#define MAX_STACKS 4096
+#define MAX_MODULES 64
+#define MAX_FRAMES 64
+
+struct module {
+    uint64_t lo, hi;
+    char path[256];
+    int build_id_len;
+};
+
+struct stack {
+    uint32_t id;
+    uint32_t n;
+    uint64_t frames[MAX_FRAMES];
+};
+
+/* What one process image sent. */
+struct image {
+    struct rt_msg hello;
+    char exe[256];
+    struct rt_shm *shm;
+    struct module mods[MAX_MODULES];
+    int nmods;
+    struct stack stacks[MAX_STACKS];
+    int nstacks;
+    int stack_dups;          /* a stack id sent twice */
+    int threads, thread_ends, notes;
+    int32_t main_tid;
+    uint64_t main_lo, main_hi;
+    int exits;
+    uint64_t exit_status, exit_how;
+    int forks, execs;
+    /* events of the program's own code (innermost frame in the executable) */
+    int allocs, frees, realloc_frees, realloc_allocs, aligned64;
+    uint64_t alloc_bytes;
+    int unknown_stack;       /* an event with a stack id never defined */
+    int runtime_frames;      /* a frame inside libheapgraph-rt.so */
+    uint64_t blocks[MAX_BLOCKS];
+    int nblocks;
+    uint64_t last_time;
+    int time_backwards;
+};
+
+static char workdir[256];
+static char sockname[64];
+static const char *build_dir;
+
+/* ---- records ---------------------------------------------------------- */
+
+static const struct stack *find_stack(struct image *im, uint32_t id)
+{
+    for (int i = 0; i < im->nstacks; i++)
+        if (im->stacks[i].id == id)
+            return &im->stacks[i];
+    return NULL;
+}
+
+static int in_exe(struct image *im, uint64_t addr)
+{
+    for (int i = 0; i < im->nmods; i++)
+        if (strcmp(im->mods[i].path, im->exe) == 0 && addr >= im->mods[i].lo && addr < im->mods[i].hi)
+            return 1;
+    return 0;
+}
+
+static int in_runtime(struct image *im, uint64_t addr)
+{
+    for (int i = 0; i < im->nmods; i++)
+        if (strstr(im->mods[i].path, "libheapgraph-rt") && addr >= im->mods[i].lo && addr < im->mods[i].hi)
+            return 1;
+    return 0;
+}
+
+static void take_module(struct image *im, const uint8_t *p, uint32_t len)
+{
+    struct rt_blob_module m;
+    if (len < sizeof m || im->nmods == MAX_MODULES)
+        return;
+    memcpy(&m, p, sizeof m);
+    struct module *mod = &im->mods[im->nmods++];
+    const struct rt_blob_seg *seg = (const struct rt_blob_seg *)(p + sizeof m);
+    mod->lo = UINT64_MAX;
+    for (int i = 0; i < m.nseg; i++) {
+        uint64_t a = m.bias + seg[i].vaddr;
+        if (a < mod->lo)
+            mod->lo = a;
+        if (a + seg[i].memsz > mod->hi)
+            mod->hi = a + seg[i].memsz;
+    }
+    const char *path = (const char *)(seg + m.nseg) + m.build_id_len;
+    size_t n = m.path_len < sizeof mod->path - 1 ? m.path_len : sizeof mod->path - 1;
+    memcpy(mod->path, path, n);
+    mod->build_id_len = m.build_id_len;
+}
+
+static void take_blob(struct image *im, uint64_t kind, const uint8_t *p, uint32_t len)
+{
+    struct rt_blob_thread t;
+    switch (kind) {
+    case RT_BLOB_MODULE:
+        take_module(im, p, len);
+        break;
+    case RT_BLOB_THREAD:
+        memcpy(&t, p, sizeof t);
+        if (im->threads++ == 0) {
+            im->main_tid = t.tid;
+            im->main_lo = t.stack_lo;
+            im->main_hi = t.stack_hi;
+        }
+        break;
+    case RT_BLOB_THREAD_END:
+        im->thread_ends++;
+        break;
+    case RT_BLOB_NOTE:
+        fprintf(stderr, "note: %.*s\n", (int)len, (const char *)p);
+        im->notes++;
+        break;
+    }
+}
+
+static void take_event(struct image *im, const struct rt_rec *r)
+{
+    uint32_t type = r->type & 0xff;
+    if (type == RT_REC_ALLOC) {
+        const struct stack *s = find_stack(im, r->u32);
+        if (!s) {
+            im->unknown_stack++;
+            return;
+        }
+        for (uint32_t i = 0; i < s->n; i++)
+            im->runtime_frames += in_runtime(im, s->frames[i]);
+        if (s->n == 0 || !in_exe(im, s->frames[0]))
+            return;
+        im->allocs++;
+        im->alloc_bytes += r->b;
+        im->realloc_allocs += !!(r->type & RT_F_REALLOC);
+        im->aligned64 += ((r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT) == 6;
+        if (im->nblocks < MAX_BLOCKS)
+            im->blocks[im->nblocks++] = r->a;
+    } else if (type == RT_REC_FREE) {
+        for (int i = 0; i < im->nblocks; i++) {
+            if (im->blocks[i] == r->a) {
+                im->blocks[i] = im->blocks[--im->nblocks];
+                im->frees++;
+                im->realloc_frees += !!(r->type & RT_F_REALLOC);
+                break;
+            }
+        }
+    } else if (type == RT_REC_EXIT) {
+        im->exits++;
+        im->exit_status = r->a;
+        im->exit_how = r->b;
+    } else if (type == RT_REC_FORK) {
+        im->forks++;
+    } else if (type == RT_REC_EXEC) {
+        im->execs++;
+    }
+}
+
+/* Reads the record at `pos` of ring r; returns its slot count, 0 when it
+ * is not complete yet. */
+static uint32_t take_record(struct image *im, struct rt_ring *r, uint64_t pos, uint64_t head)
+{
+    const struct rt_rec *h = &r->slots[pos % RT_RING_SLOTS];
+    uint32_t type = h->type & 0xff, n = 1;
+    if (type == RT_REC_STACK)
+        n += (uint32_t)((h->a + 3) / 4);
+    else if (type == RT_REC_BLOB)
+        n += (h->u32 + 31) / 32;
+    if (pos + n > head)
+        return 0;
+    static uint8_t buf[RT_RING_SLOTS * sizeof(struct rt_rec)];
+    for (uint32_t i = 1; i < n; i++)
+        memcpy(buf + (i - 1) * sizeof(struct rt_rec), &r->slots[(pos + i) % RT_RING_SLOTS],
+               sizeof(struct rt_rec));
+    if (type != RT_REC_EDGE && type != RT_REC_SNAP_END && type != RT_REC_STACK) {
+        if (h->time_ns < im->last_time && r->thread_index == 0)
+            im->time_backwards++;
+        if (r->thread_index == 0)
+            im->last_time = h->time_ns;
+    }
+    if (type == RT_REC_STACK) {
+        if (find_stack(im, h->u32))
+            im->stack_dups++;
+        if (im->nstacks < MAX_STACKS && h->a <= MAX_FRAMES) {
+            struct stack *s = &im->stacks[im->nstacks++];
+            s->id = h->u32;
+            s->n = (uint32_t)h->a;
+            memcpy(s->frames, buf, s->n * sizeof(uint64_t));
+        }
+    } else if (type == RT_REC_BLOB) {
+        take_blob(im, h->a, buf, h->u32);
+    } else {
+        take_event(im, h);
+    }
+    return n;
+}
+
+static void drain(struct image *im)
+{
+    struct rt_shm *s = im->shm;
+    for (uint32_t k = 0; k < RT_SHM_RINGS; k++) {
+        struct rt_ring *r = &s->rings[k];
+        uint32_t state = atomic_load(&r->state);
+        if (state == RT_RING_FREE)
+            continue;
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        uint64_t tail = atomic_load(&r->tail);
+        while (tail < head) {
+            uint32_t n = take_record(im, r, tail, head);
+            if (!n)
+                break;
+            tail += n;
+        }
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+        if (state == RT_RING_CLOSED && tail == head)
+            atomic_store(&r->state, RT_RING_FREE);
+    }
+}
+
+/* ---- the collector ---------------------------------------------------- */
+
+static int listen_socket(void)
+{
+    snprintf(sockname, sizeof sockname, "hg-test-rt-%d", (int)getpid());
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path + 1, sockname, strlen(sockname));
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a,
+                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sockname))) < 0 ||
+        listen(fd, 16) < 0)
+        return -1;
+    return fd;
+}
+
+static int recv_hello(int c, struct image *im)
+{
+    char buf[sizeof(struct rt_msg) + 70000];
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { buf, sizeof buf };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+                          .msg_controllen = sizeof ctl.space };
+    ssize_t n = recvmsg(c, &msg, 0);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (n < (ssize_t)sizeof im->hello || !cm || cm->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    memcpy(&im->hello, buf, sizeof im->hello);
+    size_t el = im->hello.exe_len < sizeof im->exe - 1 ? im->hello.exe_len : sizeof im->exe - 1;
+    memcpy(im->exe, buf + sizeof im->hello + im->hello.argv_len, el);
+    im->shm = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return im->shm == MAP_FAILED ? -1 : 0;
+}
+
+/* Answers a snapshot request with no live blocks. */
+static void answer(int c, const struct rt_msg *req)
+{
+    struct rt_msg m = { .type = RT_MSG_SNAP_LIVE, .snapshot_id = req->snapshot_id, .count = 0 };
+    send(c, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+/* Serves images until all have hung up and `child` has exited; returns how
+ * many images there were. */
+static int collect(int lfd, pid_t child, struct image *ims, int max, int *status)
+{
+    int conns[8], n = 0, open = 0, exited = 0;
+    for (int rounds = 0; rounds < 60000 && (!exited || open > 0); rounds++) {
+        struct pollfd p[9];
+        p[0] = (struct pollfd){ lfd, POLLIN, 0 };
+        for (int i = 0; i < n; i++)
+            p[1 + i] = (struct pollfd){ conns[i], conns[i] >= 0 ? POLLIN : 0, 0 };
+        poll(p, (nfds_t)(1 + n), 1);
+        if ((p[0].revents & POLLIN) && n < max) {
+            int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            memset(&ims[n], 0, sizeof ims[n]);
+            if (c >= 0 && recv_hello(c, &ims[n]) == 0) {
+                conns[n++] = c;
+                open++;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            drain(&ims[i]);
+            if (conns[i] < 0 || !(p[1 + i].revents & (POLLIN | POLLHUP)))
+                continue;
+            struct rt_msg m;
+            ssize_t k = recv(conns[i], &m, sizeof m, MSG_DONTWAIT);
+            if (k == (ssize_t)sizeof m && m.type == RT_MSG_SNAP_REQ) {
+                drain(&ims[i]);
+                answer(conns[i], &m);
+            } else if (k == 0) {
+                drain(&ims[i]);
+                close(conns[i]);
+                conns[i] = -1;
+                open--;
+            }
+        }
+        if (!exited && waitpid(child, status, WNOHANG) == child)
+            exited = 1;
+    }
+    return n;
+}
+
+/* Compiles src (C text) into workdir/name. */
+static int build(const char *name, const char *src, const char *flags)
+{
+    char path[512], cmd[1536];
+    snprintf(path, sizeof path, "%s/%s.c", workdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -O2 -g -pthread -o %s/%s %s %s", workdir, name, path, flags);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs workdir/name under the runtime with a collector; fills ims. */
+static int run(const char *name, struct image *ims, int max, int *status)
+{
+    int lfd = listen_socket();
+    if (lfd < 0)
+        return 0;
+    char prog[512], preload[512];
+    snprintf(prog, sizeof prog, "%s/%s", workdir, name);
+    snprintf(preload, sizeof preload, "%s/libheapgraph-rt.so", build_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("LD_PRELOAD", preload, 1);
+        setenv(RT_ENV_SOCK, sockname, 1);
+        execl(prog, prog, (char *)NULL);
+        _exit(127);
+    }
+    int n = collect(lfd, pid, ims, max, status);
+    close(lfd);
+    return n;
+}
+
+static struct image ims[4];
+
+/* ---- cases ------------------------------------------------------------ */
+
+static const char *counts_src =
+    "#include <stdlib.h>\n"
+    "static void *volatile keep[1000];\n"
+    "__attribute__((noinline)) static void make(int i) { keep[i] = malloc(24); }\n"
+    "int main(void) {\n"
+    "    for (int i = 0; i < 1000; i++) make(i);\n"
+    "    for (int i = 0; i < 1000; i++) free(keep[i]);\n"
+    "    void *p = malloc(10); p = realloc(p, 100000); free(p);\n"
+    "    void *q = NULL; if (posix_memalign(&q, 64, 100)) return 1; free(q);\n"
+    "    keep[0] = calloc(10, 10); free(keep[0]);\n"
+    "    return 7;\n"
+    "}\n";
+
+static void test_counts(void)
+{
+    int status = -1;
+    CHECK(build("counts", counts_src, "") == 0);
+    int n = run("counts", ims, 4, &status);
+    CHECK_EQ(n, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    struct image *im = &ims[0];
+    CHECK_EQ(im->hello.origin, RT_ORIGIN_ROOT);
+    CHECK(strstr(im->exe, "/counts") != NULL);
+    CHECK_EQ(im->shm->magic, RT_SHM_MAGIC);
+    /* 1000 x 24 + malloc(10) + realloc(100000) + posix_memalign(100) + calloc(100) */
+    CHECK_EQ(im->allocs, 1004);
+    CHECK_EQ(im->alloc_bytes, 24000 + 10 + 100000 + 100 + 100);
+    CHECK_EQ(im->frees, 1004);
+    CHECK_EQ(im->nblocks, 0);
+    CHECK_EQ(im->realloc_frees, 1);
+    CHECK_EQ(im->realloc_allocs, 1);
+    CHECK_EQ(im->aligned64, 1);
+    CHECK_EQ(im->unknown_stack, 0);
+    CHECK_EQ(im->runtime_frames, 0);
+    CHECK_EQ(im->stack_dups, 0);
+    CHECK_EQ(im->time_backwards, 0);
+    CHECK_EQ(im->exits, 1);
+    CHECK_EQ(im->exit_status, 7);
+    CHECK_EQ(im->exit_how, RT_EXIT_RETURN);
+    CHECK_EQ(im->threads, 1);
+    CHECK_EQ(im->main_tid, im->hello.pid);
+    CHECK(im->main_lo < im->main_hi);
+    CHECK_EQ(im->notes, 0);
+    int libc = 0, exe = 0;
+    for (int i = 0; i < im->nmods; i++) {
+        libc += strstr(im->mods[i].path, "libc.so") && im->mods[i].build_id_len == 20;
+        exe += strcmp(im->mods[i].path, im->exe) == 0 && im->mods[i].build_id_len == 20;
+    }
+    CHECK_EQ(libc, 1);
+    CHECK_EQ(exe, 1);
+}
+
+int main(void)
+{
+    build_dir = getenv("HG_BUILD_DIR");
+    if (!build_dir) {
+        fprintf(stderr, "HG_BUILD_DIR is not set\n");
+        return 1;
+    }
+    snprintf(workdir, sizeof workdir, "%s/tests/rt_protocol", build_dir);
+    mkdir(workdir, 0755);
+    RUN(test_counts);
+    return DONE();
+}
