@@ -78,7 +78,6 @@ static int rec_process(struct rep_replay *r, struct rep_stream *s, struct rep_cu
     s->parent_stream = v[2] <= UINT32_MAX ? (uint32_t)v[2] : 0;
     s->p.origin = (uint8_t)v[3];
     s->p.start_us = v[4];
-    s->time = s->time > v[4] ? s->time : v[4];
     s->p.argc = argc;
     s->p.argv = argv;
     s->have_process = 1;

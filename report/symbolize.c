@@ -4,9 +4,10 @@
  * frames through symbolize/sym.h. Each address is looked up in the module map
  * of its stack's generation (a dlclose'd library and the one later loaded at
  * the same address stay apart); sym_resolve caches per address, so each
- * distinct address is resolved once. The frames of the runtime and of the
- * allocation wrappers (operator new, strdup, ...) are dropped from the top of
- * each stack: the user wants the line that asked for memory, not malloc.
+ * distinct address is resolved once. The frames of the runtime are dropped
+ * wherever they are, and those of allocation wrappers (operator new, strdup,
+ * ...) from the top of each stack: the user wants the line that asked for
+ * memory, not malloc.
  */
 #include "report/model.h"
 
@@ -29,12 +30,15 @@ static const char *const wrappers[] = {
     "open_wmemstream", "getline", "getdelim", "__getdelim", "realpath", "tempnam",
 };
 
-static int is_wrapper(const struct rep_frame *f)
+static int is_runtime(const struct rep_frame *f)
 {
     const char *base = strrchr(f->module, '/');
     base = base ? base + 1 : f->module;
-    if (!strncmp(base, "libheapgraph-rt", 15))
-        return 1;
+    return !strncmp(base, "libheapgraph-rt", 15);
+}
+
+static int is_wrapper(const struct rep_frame *f)
+{
     if (!f->function)
         return 0;
     const char *fn = f->function;
@@ -111,8 +115,13 @@ static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
     if (!fr)
         return -1;
     size_t n = 0;
-    for (uint32_t i = 0; i < st->nraw; i++)
-        n += resolve_one(cap, p, rs, cache, st->generation, st->raw[i], fr + n);
+    for (uint32_t i = 0; i < st->nraw; i++) {
+        size_t k = resolve_one(cap, p, rs, cache, st->generation, st->raw[i], fr + n);
+        /* The runtime's frames (its hooks, its wrapper around main) go
+         * wherever they are. */
+        if (!is_runtime(&fr[n]))
+            n += k;
+    }
     size_t skip = 0;
     while (skip < n && is_wrapper(&fr[skip]))
         skip++;
