@@ -25,6 +25,8 @@ const state = {
     search: '',
     zoom: null,     /* flame node zoomed into, or null */
     tree: null,
+    treeKey: '',
+    rangeId: 0,     /* bumped on every range change: invalidates cached site figures */
     rects: [],      /* flame frames drawn last time: {x, y, w, h, node} */
     sortCol: 'b',
     filter: ''
@@ -91,61 +93,61 @@ function basename(p) { return String(p).replace(/.*\//, ''); }
 
 /* ---- data decoding ---------------------------------------------------- */
 
-/* Turns a delta-coded lifetime list [db, count, bytes, ...] into parallel
- * arrays of absolute buckets, counts and bytes. */
-function decodeLife(list) {
-    const n = (list || []).length / 3;
-    const r = { b: new Int32Array(n), c: new Float64Array(n), y: new Float64Array(n) };
-    let b = 0;
-    for (let i = 0; i < n; i++) {
-        b += list[3 * i];
-        r.b[i] = b; r.c[i] = list[3 * i + 1]; r.y[i] = list[3 * i + 2];
-    }
-    return r;
-}
-
+/* Names each site by its innermost frame; its search text is made on the
+ * first filter, so that a page with 100,000 sites opens quickly. */
 function prepareView(v) {
     if (v.prepared) return v;
     v.sites.forEach(function (s) {
-        s.A = decodeLife(s.a); s.F = decodeLife(s.f);
-        s.X = decodeLife(s.x); s.Z = decodeLife(s.z);
         const top = v.frames[s.k[0]] || ['?', null, 0, '?'];
         s.fn = top[0];
         s.loc = top[1] ? top[1] + (top[2] ? ':' + top[2] : '') : top[3];
-        s.text = s.k.map(function (i) {
-            const f = v.frames[i];
-            return f[0] + ' ' + (f[1] || '') + ' ' + f[3];
-        }).join('\n').toLowerCase();
     });
     v.prepared = true;
     return v;
 }
 
-/* Sum of counts (or bytes) of the entries whose bucket lies in [lo, hi]. */
-function sumIn(L, lo, hi, bytes) {
-    let s = 0;
-    const arr = bytes ? L.y : L.c;
-    for (let i = 0; i < L.b.length; i++)
-        if (L.b[i] >= lo && L.b[i] <= hi) s += arr[i];
+function siteText(s) {
+    if (s.text === undefined) {
+        const frames = state.view.frames;
+        s.text = s.k.map(function (i) {
+            const f = frames[i];
+            return f[0] + ' ' + (f[1] || '') + ' ' + f[3];
+        }).join('\n').toLowerCase();
+    }
+    return s.text;
+}
+
+/* Sum of the counts (bytes: of the bytes) of a delta-coded lifetime list
+ * [db, count, bytes, ...] over the buckets in [lo, hi]. */
+function sumIn(list, lo, hi, bytes) {
+    let s = 0, b = 0;
+    for (let i = 0; i + 2 < list.length; i += 3) {
+        b += list[i];
+        if (b > hi) break;
+        if (b >= lo) s += list[i + (bytes ? 2 : 1)];
+    }
     return s;
 }
 
 /* Value of metric m for site s, restricted to the selected time range:
  * allocations live at some point of the range (made before its end and not
- * freed before its start). Bytes at peak do not depend on the range. */
+ * freed before its start). Bytes at peak do not depend on the range. The
+ * restricted figures are computed once per range and kept on the site. */
 function siteValue(s, m) {
-    const r = state.range;
-    const life = state.view.life;
+    const r = state.range, life = state.view.life;
     if (!r || m === 'p' || !life) return s[m];
-    const b1 = Math.floor((r[0] - life.t0) / life.dt), b2 = Math.floor((r[1] - life.t0) / life.dt);
-    const INF = 1 << 30;
-    switch (m) {
-    case 'n': return s.n - sumIn(s.A, b2 + 1, INF, false) - sumIn(s.F, -INF, b1 - 1, false);
-    case 'b': return s.b - sumIn(s.A, b2 + 1, INF, true) - sumIn(s.F, -INF, b1 - 1, true);
-    case 't': return sumIn(s.X, b1, b2, false);
-    case 'l': return sumIn(s.Z, -INF, b2, true);
+    if (s.rangeId !== state.rangeId) {
+        const b1 = Math.floor((r[0] - life.t0) / life.dt), b2 = Math.floor((r[1] - life.t0) / life.dt);
+        const INF = 1 << 30;
+        s.rv = {
+            n: s.n - sumIn(s.a, b2 + 1, INF, false) - sumIn(s.f, -INF, b1 - 1, false),
+            b: s.b - sumIn(s.a, b2 + 1, INF, true) - sumIn(s.f, -INF, b1 - 1, true),
+            t: sumIn(s.x, b1, b2, false),
+            l: sumIn(s.z, -INF, b2, true)
+        };
+        s.rangeId = state.rangeId;
     }
-    return 0;
+    return s.rv[m];
 }
 
 /* ---- header ----------------------------------------------------------- */
@@ -280,6 +282,7 @@ function timeAt(clientX) {
 
 function setRange(r) {
     state.range = r;
+    state.rangeId++;
     state.zoom = null;
     const gm = timeline.geom;
     $('range-text').textContent = r && !state.view.life
@@ -314,8 +317,29 @@ function initTimeline() {
 
 /* ---- flame graph ------------------------------------------------------ */
 
+/* A call-tree node. Most nodes have one child: it sits in `one`, and a Map
+ * of children is made only for the second, which keeps 100,000 stacks cheap. */
 function newNode(name, parent, frame) {
-    return { name: name, frame: frame, parent: parent, kids: new Map(), v: 0, depth: parent ? parent.depth + 1 : 0 };
+    return { name: name, frame: frame, parent: parent, one: null, kids: null, v: 0,
+             depth: parent ? parent.depth + 1 : 0 };
+}
+
+function childOf(n, name, frame) {
+    if (!n.one) return (n.one = newNode(name, n, frame));
+    if (n.one.name === name) return n.one;
+    if (!n.kids) { n.kids = new Map(); n.kids.set(n.one.name, n.one); }
+    let c = n.kids.get(name);
+    if (!c) { c = newNode(name, n, frame); n.kids.set(name, c); }
+    return c;
+}
+
+function kidNamed(n, name) {
+    return n.kids ? n.kids.get(name) : n.one && n.one.name === name ? n.one : undefined;
+}
+
+function eachKid(n, fn) {
+    if (n.kids) n.kids.forEach(fn);
+    else if (n.one) fn(n.one);
 }
 
 /* Builds the call tree (outermost frame at depth 1) weighted by metric m;
@@ -328,11 +352,9 @@ function buildTree(m) {
         root.v += val;
         let n = root;
         for (let i = s.k.length - 1; i >= 0; i--) {
-            const f = v.frames[s.k[i]], name = f[0];
-            let c = n.kids.get(name);
-            if (!c) { c = newNode(name, n, f); n.kids.set(name, c); }
-            c.v += val;
-            n = c;
+            const f = v.frames[s.k[i]];
+            n = childOf(n, f[0], f);
+            n.v += val;
         }
     });
     return root;
@@ -362,7 +384,7 @@ function layoutFlame(width) {
     while (stack.length) {
         const it = stack.pop();
         let x = it.x;
-        it.node.kids.forEach(function (c) {
+        eachKid(it.node, function (c) {
             const w = c.v / it.node.v * it.w;
             if (w >= 0.5) {
                 rects.push({ x: x, w: w, node: c });
@@ -375,10 +397,15 @@ function layoutFlame(width) {
     return { rects: rects, depth: maxDepth };
 }
 
+/* Draws the flame graph; the tree is rebuilt only when the metric, the
+ * range or the process changed (zoom, search and icicle only redraw). */
 function renderFlame() {
-    const m = state.metric;
-    state.tree = buildTree(m);
-    if (state.zoom && !findSame(state.zoom)) state.zoom = null;
+    const m = state.metric, key = m + '|' + state.pi + '|' + (state.range ? state.range.join('-') : '');
+    if (state.treeKey !== key) {
+        state.tree = buildTree(m);
+        state.treeKey = key;
+        if (state.zoom && !findSame(state.zoom)) state.zoom = null;
+    }
     const c = $('flame'), root = state.tree;
     $('flame-empty').hidden = root.v > 0;
     const width = c.clientWidth || 800;
@@ -413,7 +440,7 @@ function findSame(old) {
     const names = [];
     for (let a = old; a.parent; a = a.parent) names.push(a.name);
     let n = state.tree;
-    for (let i = names.length - 1; i >= 0 && n; i--) n = n.kids.get(names[i]);
+    for (let i = names.length - 1; i >= 0 && n; i--) n = kidNamed(n, names[i]);
     state.zoom = n && n.parent ? n : null;
     return state.zoom;
 }
@@ -426,7 +453,7 @@ function renderSearchResult(q) {
     while (stack.length) {
         const n = stack.pop();
         if (n.parent && n.name.toLowerCase().indexOf(q) >= 0) { total += n.v; frames++; continue; }
-        n.kids.forEach(function (c) { stack.push(c); });
+        eachKid(n, function (c) { stack.push(c); });
     }
     const pct = state.tree.v ? (100 * total / state.tree.v).toFixed(1) : '0.0';
     out.textContent = frames ? 'matched ' + fmtMetric(state.metric, total) + ' (' + pct + '%)' : 'no match';
@@ -457,7 +484,7 @@ function flameTooltip(f) {
     if (n.frame && n.frame[1]) lines.push(n.frame[1] + (n.frame[2] ? ':' + n.frame[2] : ''));
     if (n.frame && n.frame[3]) lines.push(n.frame[3]);
     let self = n.v;
-    n.kids.forEach(function (c) { self -= c.v; });
+    eachKid(n, function (c) { self -= c.v; });
     lines.push(METRIC_NAMES[m] + ': ' + fmtMetric(m, n.v) + ' (' + (100 * n.v / root).toFixed(2) + '%)');
     lines.push('self: ' + fmtMetric(m, self));
     return lines.join('\n');
@@ -631,7 +658,7 @@ function renderSites() {
     const rows = [];
     state.view.sites.forEach(function (s) {
         if (s.fn === '(other)' && !q) return;
-        if (q && s.text.indexOf(q) < 0) return;
+        if (q && siteText(s).indexOf(q) < 0) return;
         const r = { s: s, n: siteValue(s, 'n'), b: siteValue(s, 'b'), t: siteValue(s, 't'),
                     p: s.p, l: siteValue(s, 'l') };
         if (r.n > 0 || r.l > 0 || r.p > 0) rows.push(r);
