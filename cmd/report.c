@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/supp.h"
 #include "report/model.h"
 #include "report/render.h"
 
@@ -35,6 +36,7 @@ static const char usage_text[] =
     "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
     "      --color WHEN         auto (default: when writing to a terminal and NO_COLOR\n"
     "                           is unset), always or never\n"
+    CMD_SUPP_USAGE
     "  -h, --help               this help\n";
 
 struct report_opts {
@@ -43,6 +45,7 @@ struct report_opts {
     const char *output;
     const char *path;
     const char *color;
+    struct cmd_supp_opts supp;
 };
 
 /* ---- formats ----------------------------------------------------------------
@@ -144,7 +147,8 @@ static int parse(int argc, char **argv, struct report_opts *o)
         {"top", required_argument, NULL, 'n'},      {"stack-depth", required_argument, NULL, 'd'},
         {"process", required_argument, NULL, 'p'},  {"show-reachable", no_argument, NULL, 'r'},
         {"color", required_argument, NULL, 'C'},    {"colour", required_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},           CMD_SUPP_LONGOPTS,
+        {NULL, 0, NULL, 0},
     };
     unsigned pid;
     int ch;
@@ -169,6 +173,12 @@ static int parse(int argc, char **argv, struct report_opts *o)
         case 'r': o->render.show_reachable = 1; break;
         case 'C': o->color = optarg; break;
         case 'h': fputs(usage_text, stdout); return HG_EXIT_OK;
+        case CMD_SUPP_OPT_FILE:
+        case CMD_SUPP_OPT_NO_DEFAULT:
+        case CMD_SUPP_OPT_GEN:
+            if (cmd_supp_option(&o->supp, ch, optarg))
+                return HG_EXIT_USAGE;
+            break;
         default: fputs(usage_text, stderr); return HG_EXIT_USAGE;
         }
     }
@@ -261,9 +271,14 @@ int cmd_report(int argc, char **argv)
     if (fmt->prepare && fmt->prepare(&o, &oo, &state) < 0)
         return cmd_error(HG_EXIT_SOFTWARE, "out of memory");
     struct rep_capture *cap = load(&o, &oo, &rc);
+    int gen_done = 0;
+    if (cap && (rc = cmd_supp_apply(&o.supp, cap, stdout, &gen_done)) != 0) {
+        rep_capture_close(cap);
+        cap = NULL;
+    }
     if (cap && o.render.pid && !has_pid(cap, o.render.pid))
         rc = cmd_error(HG_EXIT_USAGE, "%s: no process with pid %d", o.path, (int)o.render.pid);
-    else if (cap)
+    else if (cap && !gen_done)
         rc = write_report(&o, fmt, cap, state);
     if (cap && cap->damaged)
         cmd_error(rc, "%s: damaged at byte %llu (%s); reported what came before", o.path,
