@@ -2,15 +2,17 @@
  *
  * sym_dwarf.c - file, line and inline frames of one address, from DWARF.
  *
- * The compile unit is found in a table of every CU's address ranges, built
- * once per file and sorted (.debug_aranges is optional: clang omits it).
- * dwarf_getscopes() then gives the innermost scope containing the address,
- * but past an inlined subroutine it continues with the scopes of the inlined
- * function's abstract definition, not with the function it was inlined into;
- * dwarf_getscopes_die() on that innermost scope gives the concrete chain:
- * the inlined subroutines, innermost first, up to the real subprogram. The
- * innermost frame executes at the line-table row of the address; each outer
- * frame at the DW_AT_call_file/DW_AT_call_line of the inlined subroutine
+ * The compile unit is found in a sorted table of every CU's address ranges,
+ * built once per file (.debug_aranges is optional: clang omits it). On the
+ * first address in a CU, one walk of its DIE tree collects every function
+ * and inlined call that has code (its "scopes", each knowing the scope it is
+ * inlined into) and flattens their nested ranges into sorted segments, each
+ * naming the innermost scope there. An address then costs two binary
+ * searches and a walk up its inline chain; dwarf_getscopes() would walk the
+ * whole CU on every call (milliseconds for a large one).
+ *
+ * The innermost frame executes at the line-table row of the address; each
+ * outer frame at the DW_AT_call_file/DW_AT_call_line of the inlined call
  * just inside it.
  */
 #include "symbolize/sym_int.h"
@@ -20,75 +22,280 @@
 
 /* ---- compile-unit index ------------------------------------------------ */
 
-static int cu_cmp(const void *pa, const void *pb)
+static int range_cmp(const void *pa, const void *pb)
 {
     const struct sym_cu_range *a = pa, *b = pb;
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-static int cu_push(struct sym_file *f, size_t *cap, uint64_t lo, uint64_t hi, Dwarf_Off cu)
+/* Grows *v (of *cap elements of `size` bytes) to hold one more than n. */
+static int grow(void *v, size_t *cap, size_t n, size_t size)
 {
-    if (f->ncus == *cap) {
-        size_t n = *cap ? *cap * 2 : 64;
-        struct sym_cu_range *p = realloc(f->cus, n * sizeof *p);
-        if (!p)
-            return -1;
-        f->cus = p;
-        *cap = n;
-    }
-    f->cus[f->ncus++] = (struct sym_cu_range){lo, hi, cu};
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *p = realloc(*(void **)v, c * size);
+    if (!p)
+        return -1;
+    *(void **)v = p;
+    *cap = c;
     return 0;
 }
 
 int sym_dwarf_index(struct sym_file *f)
 {
-    Dwarf_CU *cu = NULL;
+    Dwarf_CU *unit = NULL;
     Dwarf_Half version;
     uint8_t unit_type;
     Dwarf_Die cudie;
-    size_t cap = 0;
-    while (dwarf_get_units(f->dw, cu, &cu, &version, &unit_type, &cudie, NULL) == 0) {
+    size_t cap = 0, cucap = 0;
+    while (dwarf_get_units(f->dw, unit, &unit, &version, &unit_type, &cudie, NULL) == 0) {
         if (dwarf_tag(&cudie) != DW_TAG_compile_unit)
             continue;
         Dwarf_Addr base, lo, hi;
         ptrdiff_t off = 0;
-        while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0)
-            if (lo < hi && cu_push(f, &cap, lo, hi, dwarf_dieoffset(&cudie)) < 0)
+        size_t before = f->nranges;
+        while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
+            if (lo >= hi)
+                continue;
+            if (grow(&f->ranges, &cap, f->nranges, sizeof *f->ranges) < 0)
                 return -1;
+            f->ranges[f->nranges++] = (struct sym_cu_range){lo, hi, (uint32_t)f->ncu};
+        }
+        if (f->nranges == before)
+            continue;
+        if (grow(&f->cu, &cucap, f->ncu, sizeof *f->cu) < 0)
+            return -1;
+        f->cu[f->ncu++] = (struct sym_cu){.off = dwarf_dieoffset(&cudie)};
     }
-    if (f->ncus)
-        qsort(f->cus, f->ncus, sizeof f->cus[0], cu_cmp);
+    if (f->nranges)
+        qsort(f->ranges, f->nranges, sizeof f->ranges[0], range_cmp);
     return 0;
 }
 
-static int find_cu(const struct sym_file *f, uint64_t a, Dwarf_Die *cudie)
+void sym_dwarf_release(struct sym_file *f)
 {
-    size_t lo = 0, hi = f->ncus;
+    for (size_t i = 0; i < f->ncu; i++) {
+        free(f->cu[i].scopes);
+        free(f->cu[i].segs);
+    }
+    free(f->cu);
+    free(f->ranges);
+    f->cu = NULL;
+    f->ranges = NULL;
+    f->ncu = f->nranges = 0;
+}
+
+static struct sym_cu *find_cu(const struct sym_file *f, uint64_t a)
+{
+    size_t lo = 0, hi = f->nranges;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (f->cus[mid].lo <= a)
+        if (f->ranges[mid].lo <= a)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0 || a >= f->cus[lo - 1].hi)
+    if (lo == 0 || a >= f->ranges[lo - 1].hi)
+        return NULL;
+    return &f->cu[f->ranges[lo - 1].cu];
+}
+
+/* ---- scope index of one compile unit ----------------------------------- */
+
+/* A range of a scope, while indexing; depth orders equal ranges. */
+struct srange {
+    uint64_t lo, hi;
+    uint32_t scope, depth;
+};
+
+struct walk {
+    Dwarf_Die die;
+    uint32_t parent, depth;
+};
+
+struct indexer {
+    struct sym_cu *cu;
+    size_t scap, rcap, segcap, wcap, nranges, nwalk;
+    struct srange *ranges;
+    struct walk *stack;
+};
+
+static int srange_cmp(const void *pa, const void *pb)
+{
+    const struct srange *a = pa, *b = pb;
+    if (a->lo != b->lo)
+        return a->lo < b->lo ? -1 : 1;
+    if (a->hi != b->hi)
+        return a->hi > b->hi ? -1 : 1;
+    if (a->depth != b->depth)
+        return a->depth < b->depth ? -1 : 1;
+    /* Aliases (GNU as emits one subprogram per name): the first DIE ends up
+       on top of the sweep's stack, so it names the range. */
+    return a->scope > b->scope ? -1 : a->scope < b->scope;
+}
+
+static int walk_push(struct indexer *x, Dwarf_Die *die, uint32_t parent, uint32_t depth)
+{
+    if (grow(&x->stack, &x->wcap, x->nwalk, sizeof *x->stack) < 0)
         return -1;
-    return dwarf_offdie(f->dw, f->cus[lo - 1].cu, cudie) ? 0 : -1;
+    x->stack[x->nwalk++] = (struct walk){*die, parent, depth};
+    return 0;
+}
+
+/* Records die as a scope if it has code; *scope gets its index, or
+   SYM_NO_SCOPE when it has no code. */
+static int add_scope(struct indexer *x, struct walk *w, int inlined, uint32_t *scope)
+{
+    struct sym_cu *cu = x->cu;
+    Dwarf_Addr base, lo, hi;
+    ptrdiff_t off = 0;
+    uint32_t idx = (uint32_t)cu->nscopes;
+    *scope = SYM_NO_SCOPE;
+    while ((off = dwarf_ranges(&w->die, off, &base, &lo, &hi)) > 0) {
+        if (lo >= hi)
+            continue;
+        if (grow(&x->ranges, &x->rcap, x->nranges, sizeof *x->ranges) < 0)
+            return -1;
+        x->ranges[x->nranges++] = (struct srange){lo, hi, idx, w->depth};
+        *scope = idx;
+    }
+    if (*scope == SYM_NO_SCOPE)
+        return 0;
+    if (grow(&cu->scopes, &x->scap, cu->nscopes, sizeof *cu->scopes) < 0)
+        return -1;
+    cu->scopes[cu->nscopes++] = (struct sym_scope){dwarf_dieoffset(&w->die),
+                                                   inlined ? w->parent : SYM_NO_SCOPE, inlined,
+                                                   0, NULL};
+    return 0;
+}
+
+/* Walks the CU's DIE tree (iteratively: the stack holds the next sibling
+   and the children to visit) into scopes and their ranges. */
+static int collect_scopes(struct indexer *x, Dwarf_Die *cudie)
+{
+    Dwarf_Die child;
+    if (dwarf_child(cudie, &child) == 0 && walk_push(x, &child, SYM_NO_SCOPE, 0) < 0)
+        return -1;
+    while (x->nwalk) {
+        struct walk w = x->stack[--x->nwalk];
+        Dwarf_Die sib;
+        if (dwarf_siblingof(&w.die, &sib) == 0 && walk_push(x, &sib, w.parent, w.depth) < 0)
+            return -1;
+        uint32_t inner = w.parent;
+        switch (dwarf_tag(&w.die)) {
+        case DW_TAG_subprogram:
+        case DW_TAG_inlined_subroutine:
+            if (add_scope(x, &w, dwarf_tag(&w.die) == DW_TAG_inlined_subroutine, &inner) < 0)
+                return -1;
+            if (inner == SYM_NO_SCOPE)
+                continue; /* a declaration or abstract instance: no code inside */
+            break;
+        case DW_TAG_lexical_block:
+        case DW_TAG_namespace:
+        case DW_TAG_module:
+        case DW_TAG_class_type:
+        case DW_TAG_structure_type:
+        case DW_TAG_union_type:
+            break;
+        default:
+            continue;
+        }
+        if (dwarf_child(&w.die, &child) == 0 && walk_push(x, &child, inner, w.depth + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Appends "from lo on, the innermost scope is `scope`". */
+static int emit(struct indexer *x, uint64_t lo, uint32_t scope)
+{
+    struct sym_cu *cu = x->cu;
+    if (cu->nsegs && cu->segs[cu->nsegs - 1].lo == lo) {
+        cu->segs[cu->nsegs - 1].scope = scope; /* the earlier segment was empty */
+        return 0;
+    }
+    if (cu->nsegs && cu->segs[cu->nsegs - 1].scope == scope)
+        return 0;
+    if (grow(&cu->segs, &x->segcap, cu->nsegs, sizeof *cu->segs) < 0)
+        return -1;
+    cu->segs[cu->nsegs++] = (struct sym_seg){lo, scope};
+    return 0;
+}
+
+/* Flattens the nested ranges (sorted by lo, outer first) into segments with
+   a sweep: a stack of the open ranges, whose top is the innermost scope.
+   Ranges that cross instead of nesting (bad DWARF) only blur attribution
+   near the crossing: positions never move backwards. */
+static int flatten(struct indexer *x)
+{
+    struct srange *open = malloc((x->nranges ? x->nranges : 1) * sizeof *open);
+    size_t n = 0;
+    uint64_t pos = 0;
+    int err = 0;
+    if (!open)
+        return -1;
+    for (size_t i = 0; i <= x->nranges && !err; i++) {
+        struct srange *r = i < x->nranges ? &x->ranges[i] : NULL;
+        while (n && !err && (!r || open[n - 1].hi <= r->lo)) {
+            uint64_t hi = open[--n].hi;
+            pos = hi > pos ? hi : pos;
+            err = emit(x, pos, n ? open[n - 1].scope : SYM_NO_SCOPE);
+        }
+        if (!r || err)
+            continue;
+        pos = r->lo > pos ? r->lo : pos;
+        err = emit(x, pos, r->scope);
+        open[n++] = *r;
+    }
+    free(open);
+    return err;
+}
+
+static int index_cu(struct sym_file *f, struct sym_cu *cu)
+{
+    struct indexer x = {.cu = cu};
+    Dwarf_Die cudie;
+    cu->indexed = 1;
+    int err = dwarf_offdie(f->dw, cu->off, &cudie) ? collect_scopes(&x, &cudie) : 0;
+    if (!err && x.nranges)
+        qsort(x.ranges, x.nranges, sizeof x.ranges[0], srange_cmp);
+    if (!err)
+        err = flatten(&x);
+    free(x.ranges);
+    free(x.stack);
+    return err;
+}
+
+/* The innermost scope containing a, or SYM_NO_SCOPE. */
+static uint32_t find_scope(const struct sym_cu *cu, uint64_t a)
+{
+    size_t lo = 0, hi = cu->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cu->segs[mid].lo <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? cu->segs[lo - 1].scope : SYM_NO_SCOPE;
 }
 
 /* ---- frames ------------------------------------------------------------ */
 
 /* The demangled linkage name (qualified, with parameters) if the DIE or its
-   abstract origin/specification has one, else the plain name. */
+   abstract origin/specification has a mangled one, else the plain name. A
+   C linkage name is an assembler label (glibc's __GI_ aliases), not nicer. */
 static const char *die_name(struct sym_ctx *s, Dwarf_Die *die)
 {
     Dwarf_Attribute at;
-    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &at));
-    if (!n)
-        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at));
-    if (!n)
-        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &at));
-    return sym_pretty(s, n);
+    const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &at));
+    if (!link)
+        link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at));
+    if (link && link[0] == '_' && link[1] == 'Z')
+        return sym_pretty(s, link);
+    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &at));
+    return sym_pretty(s, name ? name : link);
 }
 
 /* Where the inlined subroutine `die` was called from. */
@@ -130,25 +337,26 @@ static int fpush(struct fvec *v, const char *function, const char *file, unsigne
     return 0;
 }
 
-/* The concrete scopes around a, innermost first; 0 when there are none. */
-static int concrete_scopes(Dwarf_Die *cudie, uint64_t a, Dwarf_Die **chain)
+static const char *scope_name(struct sym_ctx *s, struct sym_file *f, struct sym_scope *sc)
 {
-    Dwarf_Die *scopes = NULL;
-    int n = dwarf_getscopes(cudie, a, &scopes);
-    *chain = NULL;
-    if (n > 0)
-        n = dwarf_getscopes_die(&scopes[0], chain);
-    free(scopes);
-    return n > 0 ? n : 0;
+    Dwarf_Die die;
+    if (!sc->named && dwarf_offdie(f->dw, sc->die, &die)) {
+        sc->name = die_name(s, &die);
+        sc->named = 1;
+    }
+    return sc->name;
 }
 
 size_t sym_dwarf_frames(struct sym_ctx *s, struct sym_file *f, uint64_t a, struct sym_frame **out)
 {
-    Dwarf_Die cudie, *chain;
     struct fvec v = {0};
+    Dwarf_Die cudie, die;
     *out = NULL;
-    if (!f->dw || find_cu(f, a, &cudie) < 0)
+    struct sym_cu *cu = f->dw ? find_cu(f, a) : NULL;
+    if (!cu || !dwarf_offdie(f->dw, cu->off, &cudie))
         return 0;
+    if (!cu->indexed && index_cu(f, cu) < 0)
+        return (size_t)-1;
     const char *file = NULL;
     unsigned line = 0;
     int ln;
@@ -157,20 +365,19 @@ size_t sym_dwarf_frames(struct sym_ctx *s, struct sym_file *f, uint64_t a, struc
         file = sym_intern(s, dwarf_linesrc(row, NULL, NULL));
         line = (unsigned)ln;
     }
-    int n = concrete_scopes(&cudie, a, &chain);
     int err = 0;
-    for (int i = 0; i < n && !err; i++) {
-        int tag = dwarf_tag(&chain[i]);
-        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
-            continue;
-        int inl = tag == DW_TAG_inlined_subroutine;
-        err = fpush(&v, die_name(s, &chain[i]), file, line, inl);
-        if (!inl)
+    /* Bounded by the scope count: a corrupt parent cycle cannot loop. */
+    for (uint32_t i = find_scope(cu, a), k = 0; i != SYM_NO_SCOPE && k < cu->nscopes && !err;
+         k++) {
+        struct sym_scope *sc = &cu->scopes[i];
+        err = fpush(&v, scope_name(s, f, sc), file, line, sc->inlined);
+        if (!sc->inlined)
             break;
-        call_site(s, &chain[i], &file, &line);
+        if (dwarf_offdie(f->dw, sc->die, &die))
+            call_site(s, &die, &file, &line);
+        i = sc->parent;
     }
-    free(chain);
-    /* No subprogram around the address: the outermost frame is unnamed here
+    /* No function around the address: the outermost frame is unnamed here
        and gets its name from the symbol table. */
     if (!err && (v.n == 0 || v.v[v.n - 1].inlined))
         err = fpush(&v, NULL, file, line, 0);

@@ -283,7 +283,8 @@ struct sym_esym *sym_table_find(const struct sym_table *t, uint64_t a)
 static Dwarf *open_dwarf(struct sym_file *f, Elf *elf)
 {
     f->dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-    if (f->dw && (sym_dwarf_index(f) < 0 || f->ncus == 0)) {
+    if (f->dw && (sym_dwarf_index(f) < 0 || f->nranges == 0)) {
+        sym_dwarf_release(f);
         dwarf_end(f->dw);
         f->dw = NULL;
     }
@@ -332,8 +333,6 @@ void sym_file_release(struct sym_file *f)
     free(f->funcs.v);
     free(f->objs.v);
     free(f->tls.v);
-    free(f->cus);
+    sym_dwarf_release(f);
     f->funcs = f->objs = f->tls = (struct sym_table){0};
-    f->cus = NULL;
-    f->ncus = 0;
 }

@@ -36,11 +36,42 @@ struct sym_table {
     size_t n;
 };
 
-/* The address ranges of one compile unit, for finding a CU by address
+/* A function (DW_TAG_subprogram) or inlined call (DW_TAG_inlined_subroutine)
+   that has code, in one compile unit. */
+struct sym_scope {
+    Dwarf_Off die;
+    uint32_t parent;  /* the scope it is inlined into; SYM_NO_SCOPE for a function */
+    int inlined;
+    int named;        /* name below is filled (it may still be NULL) */
+    const char *name; /* demangled, interned */
+};
+
+#define SYM_NO_SCOPE UINT32_MAX
+
+/* From lo up to the next segment's lo, the innermost scope is `scope`. */
+struct sym_seg {
+    uint64_t lo;
+    uint32_t scope;
+};
+
+/* One compile unit; its scope index is built on the first address in it,
+   in one walk of its DIE tree, so that each later lookup is a binary
+   search instead of another walk (dwarf_getscopes walks the CU per call,
+   far too slow for tens of thousands of addresses). */
+struct sym_cu {
+    Dwarf_Off off;
+    int indexed;
+    struct sym_scope *scopes;
+    size_t nscopes;
+    struct sym_seg *segs;
+    size_t nsegs;
+};
+
+/* One address range of a compile unit, for finding the CU by address
    without relying on .debug_aranges (clang does not emit it). */
 struct sym_cu_range {
     uint64_t lo, hi;
-    Dwarf_Off cu;
+    uint32_t cu; /* index into sym_file.cu */
 };
 
 /* One module file, shared by every module registered with the same path
@@ -60,8 +91,10 @@ struct sym_file {
     Dwarf *dw;        /* from the module or the debug file; NULL: no DWARF */
     int has_symtab;   /* functions come from a full .symtab, not .dynsym only */
     struct sym_table funcs, objs, tls;
-    struct sym_cu_range *cus;
-    size_t ncus;
+    struct sym_cu *cu;           /* every compile unit with code */
+    size_t ncu;
+    struct sym_cu_range *ranges; /* their ranges, sorted by lo */
+    size_t nranges;
 };
 
 /* sym.c: interned copy of str (owned by the ctx); NULL if str is NULL or
@@ -83,8 +116,11 @@ void sym_file_release(struct sym_file *f);
 /* sym_file.c: the symbol of t covering ELF address a, or NULL. */
 struct sym_esym *sym_table_find(const struct sym_table *t, uint64_t a);
 
-/* sym_dwarf.c: builds f->cus from f->dw. Returns 0, -1 if out of memory. */
+/* sym_dwarf.c: builds f->cu and f->ranges from f->dw. Returns 0, -1 if out
+   of memory. */
 int sym_dwarf_index(struct sym_file *f);
+/* sym_dwarf.c: frees f->cu and f->ranges. */
+void sym_dwarf_release(struct sym_file *f);
 /* sym_dwarf.c: the frames at ELF address a, innermost first, into *out
    (a malloc'd array the caller frees, also on error). A frame's function
    may be NULL when DWARF names none; 0 frames when no CU covers a.

@@ -26,13 +26,14 @@ static size_t g_bidlen;
 static struct {
     void (*caller)(void);
     void (*outer)(void);
+    void (*labelled)(void);
     int (*call_twice)(int);
     void *(*hidden_addr)(void);
     void *(*twice_addr)(void);
     void *(*local_table_addr)(void);
     void *(*counters_addr)(void);
     void **ret;
-    unsigned *line_caller, *line_inline, *line_outer, *line_twice;
+    unsigned *line_caller, *line_inline, *line_outer, *line_twice, *line_labelled;
     int *g_cache;
 } fx;
 
@@ -115,6 +116,7 @@ static void *load_fixture(void)
     }
     *(void **)&fx.caller = must_sym(h, "fx_caller");
     *(void **)&fx.outer = must_sym(h, "fx_outer");
+    *(void **)&fx.labelled = must_sym(h, "fx_asm_label");
     *(void **)&fx.call_twice = must_sym(h, "fx_call_twice");
     *(void **)&fx.hidden_addr = must_sym(h, "fx_hidden_addr");
     *(void **)&fx.twice_addr = must_sym(h, "fx_twice_addr");
@@ -125,6 +127,7 @@ static void *load_fixture(void)
     fx.line_inline = must_sym(h, "fx_line_inline");
     fx.line_outer = must_sym(h, "fx_line_outer");
     fx.line_twice = must_sym(h, "fx_line_twice");
+    fx.line_labelled = must_sym(h, "fx_line_labelled");
     fx.g_cache = must_sym(h, "g_cache");
     dl_iterate_phdr(find_fixture, NULL);
     return h;
@@ -208,6 +211,19 @@ static void test_inline_chain_gives_two_frames(void)
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 1), 1);
     CHECK_STR(f[0].function, "fx_inl");
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 0), 0);
+    sym_close(s);
+}
+
+/* A C function with an assembler label is named by its C name. */
+static void test_asm_label_gives_c_name(void)
+{
+    struct sym_ctx *s = ctx_for("libsymfix.so", 1);
+    struct sym_frame f[8] = {{0}};
+    fx.labelled();
+    uint64_t ret = (uint64_t)(uintptr_t)*fx.ret;
+    CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 1);
+    CHECK_STR(f[0].function, "fx_labelled");
+    CHECK_EQ(f[0].line, *fx.line_labelled);
     sym_close(s);
 }
 
@@ -436,6 +452,7 @@ int main(void)
     RUN(test_fixture_loaded_at_a_bias);
     RUN(test_return_address_gives_call_line);
     RUN(test_inline_chain_gives_two_frames);
+    RUN(test_asm_label_gives_c_name);
     RUN(test_cxx_template_demangled);
     RUN(test_data_symbols);
     RUN(test_stripped_copy_degrades_with_one_warning);

@@ -10,7 +10,7 @@
 
 volatile int fx_sink;
 void *fx_ret;                   /* the return address fx_record() last saw */
-unsigned fx_line_caller, fx_line_inline, fx_line_outer;
+unsigned fx_line_caller, fx_line_inline, fx_line_outer, fx_line_labelled;
 int g_cache[16];                /* a global, named by sym_data_symbol */
 static char fx_local_table[64]; /* a static, only in .symtab */
 
@@ -38,6 +38,16 @@ static inline __attribute__((always_inline)) void fx_inl(void)
 __attribute__((noinline)) void fx_outer(void)
 {
     fx_inl(); fx_line_outer = __LINE__;
+    fx_sink++;
+}
+
+/* An assembler label, as glibc's __GI_ aliases: DWARF's linkage name is the
+   label, the symbolizer must give the C name. */
+void fx_labelled(void) __asm__("fx_asm_label");
+
+__attribute__((noinline)) void fx_labelled(void)
+{
+    fx_record(); fx_line_labelled = __LINE__;
     fx_sink++;
 }
 
