@@ -356,6 +356,58 @@ static void test_build_id_dir_finds_debug_file(void)
     sym_close(s);
 }
 
+/* Without a build-id, a debuglink file counts only if its CRC matches. */
+static void test_debuglink_crc_without_build_id(void)
+{
+    void *h = dlopen(fixture("libsymfix_nobid.so"), RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    void (*caller)(void);
+    void *(*hidden_addr)(void);
+    *(void **)&caller = must_sym(h, "fx_caller");
+    *(void **)&hidden_addr = must_sym(h, "fx_hidden_addr");
+    void **ret = must_sym(h, "fx_ret");
+    unsigned *line = must_sym(h, "fx_line_caller");
+    Dl_info info;
+    struct link_map *lm = NULL;
+    CHECK(dladdr1((void *)hidden_addr, &info, (void **)&lm, RTLD_DL_LINKMAP) != 0 && lm);
+    uint64_t bias = lm ? lm->l_addr : 0;
+    CHECK(bias != 0 && bias != g_bias);
+    caller();
+    uint64_t r = (uint64_t)(uintptr_t)*ret, hidden = (uint64_t)(uintptr_t)hidden_addr();
+    char err[256] = "", want[1300];
+    struct sym_frame f[8] = {{0}};
+
+    struct sym_ctx *s = sym_open(err, sizeof err);
+    CHECK_EQ(sym_add_module(s, 1, fixture("libsymfix_nobid_dl.so"), bias, NULL, 0, err,
+                            sizeof err), 0);
+    CHECK_EQ(sym_resolve(s, 1, r, 1, f, 8), 1);
+    CHECK_STR(f[0].function, "fx_caller");
+    CHECK_STR(base(f[0].file), "fix_c.c");
+    CHECK_EQ(f[0].line, *line);
+    CHECK_EQ(sym_resolve(s, 1, hidden, 0, f, 8), 1);
+    CHECK_STR(f[0].function, "fx_hidden");
+    CHECK_EQ(sym_warning_count(s), 0);
+    sym_close(s);
+
+    s = sym_open(err, sizeof err);
+    CHECK_EQ(sym_add_module(s, 1, fixture("libsymfix_stale_dl.so"), bias, NULL, 0, err,
+                            sizeof err), 0);
+    CHECK_EQ(sym_resolve(s, 1, hidden, 0, f, 8), 1);
+    CHECK(f[0].function == NULL);
+    CHECK_EQ(f[0].offset, hidden - bias);
+    CHECK_EQ(sym_resolve(s, 1, r, 1, f, 8), 1);
+    CHECK_STR(f[0].function, "fx_caller");
+    CHECK(f[0].file == NULL);
+    CHECK_EQ(sym_warning_count(s), 1);
+    snprintf(want, sizeof want, "%s: no symbols and no debug info (stripped)",
+             fixture("libsymfix_stale_dl.so"));
+    CHECK_STR(sym_warning(s, 0), want);
+    sym_close(s);
+    dlclose(h);
+}
+
 static void test_missing_module(void)
 {
     struct sym_ctx *s = ctx_for("no-such-library.so", 1);
@@ -459,6 +511,7 @@ int main(void)
     RUN(test_other_build_id_gives_no_names);
     RUN(test_debuglink_finds_debug_file);
     RUN(test_build_id_dir_finds_debug_file);
+    RUN(test_debuglink_crc_without_build_id);
     RUN(test_missing_module);
     RUN(test_shared_file_warns_once);
     RUN(test_pie_executable);
