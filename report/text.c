@@ -93,9 +93,9 @@ static void header(const struct tx *t, const struct rep_capture *cap)
 {
     fprintf(t->f, "%sheapgraph report%s: %s\n", on(t, C_BOLD), off(t), cap->path);
     if (cap->damaged)
-        fprintf(t->f, "%sdamaged capture%s: reading stopped at byte %" PRIu64 " (%s); the report "
-                "covers what was recorded before it\n", on(t, C_RED), off(t), cap->damage_offset,
-                cap->damage_message);
+        fprintf(t->f, "%sdamaged capture%s: reading stopped at byte %" PRIu64 ":\n  %s\n"
+                "  the report covers what was recorded before it\n", on(t, C_RED), off(t),
+                cap->damage_offset, cap->damage_message);
     else if (!cap->complete)
         fprintf(t->f, "%sincomplete capture%s: it ends without an end record (the recording "
                 "was cut short)\n", on(t, C_YELLOW), off(t));
