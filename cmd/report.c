@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "cmd/supp.h"
+#include "report/collapsed.h"
+#include "report/html.h"
 #include "report/model.h"
 #include "report/render.h"
 
@@ -28,12 +30,14 @@ static const char usage_text[] =
     "leaks (definite, cycles, possible; reachable with --show-reachable), every\n"
     "unreachable cycle and a leak summary.\n"
     "\n"
-    "  -f, --format FORMAT      text (default) or json\n"
+    "  -f, --format FORMAT      text (default), json, html (one self-contained page)\n"
+    "                           or collapsed (folded stacks for flamegraph.pl & co)\n"
     "  -o, --output FILE        write the report to FILE instead of standard output\n"
     "  -n, --top N              entries per list (default 10)\n"
     "  -d, --stack-depth N      frames per stack (default: text 6, json all)\n"
     "  -p, --process PID        only the process with this pid\n"
     "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
+    "  -m, --metric METRIC      collapsed: leaked (default), peak, allocated or allocations\n"
     "      --color WHEN         auto (default: when writing to a terminal and NO_COLOR\n"
     "                           is unset), always or never\n"
     CMD_SUPP_USAGE
@@ -45,6 +49,7 @@ struct report_opts {
     const char *output;
     const char *path;
     const char *color;
+    const char *metric;
     struct cmd_supp_opts supp;
 };
 
@@ -74,9 +79,55 @@ static int write_json(FILE *out, const struct rep_capture *cap, const struct rep
     return rep_render_json(out, cap, &o->render, err, errlen);
 }
 
+/* html: block lifetimes are gathered during the read (state is the
+ * struct rep_html_life); the page embeds the JSON report. */
+static int prepare_html(const struct report_opts *o, struct rep_open_opts *oo, void **state)
+{
+    (void)o;
+    if (!(*state = rep_html_life_new()))
+        return -1;
+    oo->block = rep_html_life_block;
+    oo->arg = *state;
+    return 0;
+}
+
+struct html_json {
+    const struct rep_capture *cap;
+    const struct rep_render_opts *render;
+};
+
+static int html_json(FILE *f, void *arg, char *err, size_t errlen)
+{
+    const struct html_json *j = arg;
+    return rep_render_json(f, j->cap, j->render, err, errlen);
+}
+
+static int write_html(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
+                      void *state, char *err, size_t errlen)
+{
+    struct html_json j = {cap, &o->render};
+    struct rep_html_opts ho = {.life = state, .write_json = html_json, .json_arg = &j,
+                               .pid = o->render.pid};
+    return rep_html_write(out, cap, &ho, err, errlen);
+}
+
+static void release_html(void *state)
+{
+    rep_html_life_free(state);
+}
+
+static int write_collapsed(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
+                           void *state, char *err, size_t errlen)
+{
+    (void)state;
+    return rep_collapsed_write(out, cap, rep_metric_parse(o->metric), o->render.pid, err, errlen);
+}
+
 static const struct format formats[] = {
     {"text", NULL, write_text, NULL},
     {"json", NULL, write_json, NULL},
+    {"html", prepare_html, write_html, release_html},
+    {"collapsed", NULL, write_collapsed, NULL},
 };
 
 static const struct format *find_format(const char *name)
@@ -147,13 +198,14 @@ static int parse(int argc, char **argv, struct report_opts *o)
         {"top", required_argument, NULL, 'n'},      {"stack-depth", required_argument, NULL, 'd'},
         {"process", required_argument, NULL, 'p'},  {"show-reachable", no_argument, NULL, 'r'},
         {"color", required_argument, NULL, 'C'},    {"colour", required_argument, NULL, 'C'},
+        {"metric", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},           CMD_SUPP_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     unsigned pid;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "f:o:n:d:p:rh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:o:n:d:p:rm:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': o->format = optarg; break;
         case 'o': o->output = optarg; break;
@@ -172,6 +224,7 @@ static int parse(int argc, char **argv, struct report_opts *o)
             break;
         case 'r': o->render.show_reachable = 1; break;
         case 'C': o->color = optarg; break;
+        case 'm': o->metric = optarg; break;
         case 'h': fputs(usage_text, stdout); return HG_EXIT_OK;
         case CMD_SUPP_OPT_FILE:
         case CMD_SUPP_OPT_NO_DEFAULT:
@@ -189,6 +242,8 @@ static int parse(int argc, char **argv, struct report_opts *o)
         return bad_usage("unknown format '%s'", o->format);
     if (strcmp(o->color, "auto") && strcmp(o->color, "always") && strcmp(o->color, "never"))
         return bad_usage("--color wants auto, always or never, not '%s'", o->color);
+    if (rep_metric_parse(o->metric) < 0)
+        return bad_usage("--metric wants leaked, peak, allocated or allocations, not '%s'", o->metric);
     return -1;
 }
 
@@ -218,7 +273,7 @@ static struct rep_capture *load(const struct report_opts *o, struct rep_open_opt
     char err[512];
     struct progress pr = {.shown = 0};
     clock_gettime(CLOCK_MONOTONIC, &pr.start);
-    if (isatty(STDERR_FILENO) && !oo->progress) {
+    if (isatty(STDERR_FILENO) && !oo->progress && !oo->arg) {
         oo->progress = show_progress;
         oo->arg = &pr;
     }
@@ -261,7 +316,7 @@ static int write_report(const struct report_opts *o, const struct format *fmt,
 
 int cmd_report(int argc, char **argv)
 {
-    struct report_opts o = {.format = "text", .color = "auto"};
+    struct report_opts o = {.format = "text", .color = "auto", .metric = "leaked"};
     int rc = parse(argc, argv, &o);
     if (rc >= 0)
         return rc;

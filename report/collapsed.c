@@ -3,7 +3,8 @@
  * collapsed.c - folded stacks for flamegraph.pl, inferno and speedscope: one
  * line per allocation site with a non-zero value, its frames outermost first
  * joined by ';', a space, and the value. Those tools split frames on ';' and
- * the value off the last space, so ';' and line breaks in names are replaced.
+ * the value off the last space, so ';' and line breaks in names are replaced;
+ * sites that fold to the same line are merged, sorted by line.
  * The leaked figures attribute every lost block to its own allocation site
  * (an indirect block counts where it was allocated, not under its group), so
  * the folded stacks and the HTML flame graph add up to the summary.
@@ -77,44 +78,82 @@ static uint64_t site_value(const struct rep_site *s, int metric, uint64_t leaked
     }
 }
 
+/* One folded line of a site, without its value; NULL when out of memory. */
+static char *fold(const struct rep_process *p, const struct rep_site *s, int tag)
+{
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    if (tag) {
+        const char *exe = p->argc ? p->argv[0] : p->exe ? p->exe : "?";
+        const char *slash = strrchr(exe, '/');
+        put_name(f, slash ? slash + 1 : exe);
+        fprintf(f, " [%" PRId32 "]%s", p->pid, s->stack->nframes ? ";" : "");
+    }
+    for (uint32_t j = s->stack->nframes; j-- > 0;) {
+        put_frame(f, &s->stack->frames[j]);
+        if (j)
+            fputc(';', f);
+    }
+    if (!tag && !s->stack->nframes)
+        fputs("[unknown]", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+struct line {
+    char *text;
+    uint64_t value;
+};
+
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
+}
+
+/* Sites whose stacks fold to the same line (they differ only in return
+ * addresses or file:line) are written once, with their values summed. */
 static int write_process(FILE *out, const struct rep_process *p, int metric, int tag,
                          char *err, size_t errlen)
 {
-    uint64_t *leaked = NULL, *blocks = NULL;
-    if (metric == REP_METRIC_LEAKED && p->nstacks) {
-        leaked = calloc(p->nstacks, sizeof *leaked);
-        blocks = calloc(p->nstacks, sizeof *blocks);
-        if (!leaked || !blocks) {
-            free(leaked);
-            free(blocks);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+    size_t n = p->nstacks ? p->nstacks : 1, nlines = 0;
+    uint64_t *leaked = calloc(n, sizeof *leaked), *blocks = calloc(n, sizeof *blocks);
+    struct line *lines = calloc(n, sizeof *lines);
+    int ret = -1;
+    if (!leaked || !blocks || !lines)
+        goto out;
+    if (metric == REP_METRIC_LEAKED)
         rep_leaked_by_site(p, leaked, blocks);
-    }
     for (size_t i = 0; i < p->nstacks; i++) {
-        const struct rep_site *s = &p->sites[i];
-        uint64_t v = site_value(s, metric, leaked ? leaked[i] : 0);
+        uint64_t v = site_value(&p->sites[i], metric, leaked[i]);
         if (!v)
             continue;
-        if (tag) {
-            const char *exe = p->argc ? p->argv[0] : p->exe ? p->exe : "?";
-            const char *slash = strrchr(exe, '/');
-            put_name(out, slash ? slash + 1 : exe);
-            fprintf(out, " [%" PRId32 "]%s", p->pid, s->stack->nframes ? ";" : "");
-        }
-        for (uint32_t j = s->stack->nframes; j-- > 0;) {
-            put_frame(out, &s->stack->frames[j]);
-            if (j)
-                fputc(';', out);
-        }
-        if (!tag && !s->stack->nframes)
-            fputs("[unknown]", out);
-        fprintf(out, " %" PRIu64 "\n", v);
+        if (!(lines[nlines].text = fold(p, &p->sites[i], tag)))
+            goto out;
+        lines[nlines++].value = v;
     }
+    qsort(lines, nlines, sizeof *lines, line_cmp);
+    for (size_t i = 0; i < nlines; i++) {
+        uint64_t v = lines[i].value;
+        for (; i + 1 < nlines && !strcmp(lines[i].text, lines[i + 1].text); i++)
+            v += lines[i + 1].value;
+        fprintf(out, "%s %" PRIu64 "\n", lines[i].text, v);
+    }
+    ret = 0;
+out:
+    if (ret < 0)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; lines && i < nlines; i++)
+        free(lines[i].text);
+    free(lines);
     free(leaked);
     free(blocks);
-    return 0;
+    return ret;
 }
 
 int rep_collapsed_write(FILE *out, const struct rep_capture *cap, int metric, int pid,

@@ -42,8 +42,12 @@ NOINLINE static void temporaries(int n, size_t size)
     }
 }
 
-NOINLINE static void phase_one(void) { temporaries(2000, 64); }
-NOINLINE static void phase_two(void) { temporaries(1000, 128); }
+/* The empty asm after each call keeps it from becoming a tail call, so that
+ * the caller stays on the stack. */
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+
+NOINLINE static void phase_one(void) { temporaries(2000, 64); KEEP_FRAME(); }
+NOINLINE static void phase_two(void) { temporaries(1000, 128); KEEP_FRAME(); }
 
 NOINLINE static void leak_buffer(void)
 {
@@ -55,7 +59,9 @@ NOINLINE static void leak_buffer(void)
 #line 1 "</script><img src=x onerror=alert(1)>.c"
 NOINLINE static struct node *make_node(void)
 {
-    return calloc(1, sizeof(struct node));
+    struct node *n = calloc(1, sizeof(struct node));
+    __asm__ volatile("" : : "r"(n) : "memory");
+    return n;
 }
 
 NOINLINE static void leak_cycle(void)

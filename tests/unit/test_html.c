@@ -180,10 +180,10 @@ static void test_buckets_widen_over_a_long_run(void)
 static void test_collapsed_metrics(void)
 {
     static const char *const want[] = {
-        "main;make_node 96\nmain;libbuf.so+0x5a0 100\n",
-        "main;make_node 96\nmain;libbuf.so+0x5a0 200\n",
-        "main;make_node 96\nmain;libbuf.so+0x5a0 200\nmain;tmp:work 160\n",
-        "main;make_node 3\nmain;libbuf.so+0x5a0 2\nmain;tmp:work 10\n",
+        "main;libbuf.so+0x5a0 100\nmain;make_node 96\n",
+        "main;libbuf.so+0x5a0 200\nmain;make_node 96\n",
+        "main;libbuf.so+0x5a0 200\nmain;make_node 96\nmain;tmp:work 160\n",
+        "main;libbuf.so+0x5a0 2\nmain;make_node 3\nmain;tmp:work 10\n",
     };
     static const char *const names[] = { "leaked", "peak", "allocated", "allocations" };
     for (int m = 0; m < 4; m++) {
