@@ -86,7 +86,8 @@ const char *sym_data_symbol(struct sym_ctx *s, uint32_t key, uint64_t addr, uint
    none. Valid until sym_close. */
 const char *sym_tls_symbol(struct sym_ctx *s, uint32_t key, uint64_t tls_offset, uint64_t *start);
 
-/* One warning per module that degraded, in the order they happened, e.g.
+/* One warning per module that degraded (per file: keys sharing a path and
+   recorded build-id share it), in the order they happened, e.g.
    "/lib/libfoo.so: not found", "/bin/app: build-id differs from the recorded
    one", "/bin/app: no symbols and no debug info (stripped)":
    i in [0, sym_warning_count). sym_warning returns NULL for i out of range. */
