@@ -504,28 +504,30 @@ int cmd_check_split(int *argc, char **argv, struct cmd_check_split *out)
     }
     if (start < 0)
         return 0;
+    /* Static, so that no path through cmd_run has to free it. */
+    static char *check_argv[256];
     int n = end - start - 1;
-    out->argv = calloc((size_t)n + 2, sizeof *out->argv);
-    if (!out->argv)
-        return cmd_error(HG_EXIT_SOFTWARE, "out of memory");
+    if (n + 2 > (int)(sizeof check_argv / sizeof check_argv[0]))
+        return cmd_error(HG_EXIT_USAGE, "--check: too many options");
+    out->argv = check_argv;
     out->requested = 1;
     out->argc = n + 1;
     out->argv[0] = "check";
     memcpy(out->argv + 1, argv + start + 1, (size_t)n * sizeof *argv);
+    out->argv[n + 1] = NULL;
     memmove(argv + start, argv + end, (size_t)(*argc - end + 1) * sizeof *argv);
     *argc -= n + 1;
     struct opts o;
     int ret = parse(&o, out->argc, out->argv, 0, NULL);
     opts_release(&o);
     if (ret >= 0) {
-        free(out->argv);
         memset(out, 0, sizeof *out);
         return ret == HG_EXIT_OK ? HG_EXIT_USAGE : ret;
     }
     return 0;
 }
 
-int cmd_check_after_run(struct cmd_check_split *split, const char *capture,
+int cmd_check_after_run(const struct cmd_check_split *split, const char *capture,
                         int program_status)
 {
     struct opts o;
@@ -535,7 +537,5 @@ int cmd_check_after_run(struct cmd_check_split *split, const char *capture,
         ret = run_check(&o, capture);
     }
     opts_release(&o);
-    free(split->argv);
-    memset(split, 0, sizeof *split);
     return program_status != 0 ? program_status : ret;
 }

@@ -15,7 +15,7 @@
 struct cmd_check_split {
     int requested;      /* --check was given */
     int argc;           /* check options, argv[0] = "check" */
-    char **argv;        /* malloc'd array (strings are run's argv's); NULL-terminated */
+    char **argv;        /* a static array (strings are run's argv's); NULL-terminated */
 };
 
 /* Finds "--check" before "--" in argv[0..*argc), moves it and the options
@@ -24,11 +24,11 @@ struct cmd_check_split {
  * HG_EXIT_USAGE after printing the error. */
 int cmd_check_split(int *argc, char **argv, struct cmd_check_split *out);
 
-/* Checks the capture written by run and frees out's array. Exit status:
+/* Checks the capture written by run. Exit status:
  * the program's own non-zero status wins (a crash says more than a gate);
  * when the program exited 0, the check's status is returned (0 pass, 1 a
  * gate failed, 3 capture unreadable). */
-int cmd_check_after_run(struct cmd_check_split *split, const char *capture,
+int cmd_check_after_run(const struct cmd_check_split *split, const char *capture,
                         int program_status);
 
 /* Reads a capture (or, when allow_baseline and the file is JSON, a

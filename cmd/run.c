@@ -8,6 +8,7 @@
  * have ended. The program's exit status passes through (128+N for signal N).
  */
 #include "cmd/cmd.h"
+#include "cmd/check.h"
 
 #include "profiler/col_collect.h"
 #include "profiler/col_writer.h"
@@ -49,6 +50,9 @@ static const char usage_text[] =
     "  -o, --output FILE        capture file (default heapgraph.PROGRAM.PID.hgcap)\n"
     "  -q, --quiet              do not print where the capture is at the end\n"
     "      --sample-interval MS heap and RSS sample interval (default 10)\n"
+    "      --check [GATES]      then check the capture: 'heapgraph run [OPTIONS] --check\n"
+    "                           [CHECK OPTIONS] -- PROGRAM'; see 'heapgraph check -h'.\n"
+    "                           The program's non-zero status wins, else check's status\n"
     "  -h, --help               this help\n";
 
 struct run_opts {
@@ -56,6 +60,7 @@ struct run_opts {
     int quiet;
     uint64_t sample_ns;
     char **argv; /* PROGRAM ARGS..., NULL-terminated */
+    struct cmd_check_split check;
 };
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -416,13 +421,18 @@ static int record(const struct run_opts *o, const char *path, const char *rt)
                 (unsigned long long)sum.events, out);
         fprintf(stderr, "heapgraph: report it with: heapgraph report %s\n", out);
     }
+    if (o->check.requested)
+        return cmd_check_after_run(&o->check, out, exit_code(sum.child_status));
     return exit_code(sum.child_status);
 }
 
 int cmd_run(int argc, char **argv)
 {
     struct run_opts o = {.sample_ns = COL_SAMPLE_NS_DEFAULT};
-    int rc = parse(argc, argv, &o);
+    int rc = cmd_check_split(&argc, argv, &o.check);
+    if (rc)
+        return rc;
+    rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? HG_EXIT_OK : rc;
     char path[PATH_MAX], rt[PATH_MAX];

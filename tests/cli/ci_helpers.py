@@ -1,0 +1,75 @@
+"""Shared by the CI-gating tests (test_check*.py, test_diff*.py): compiles small
+target programs with -O2 -g, records them with `heapgraph run`, and runs
+heapgraph subcommands. Standard library only; HEAPGRAPH comes from ctest."""
+import os
+import subprocess
+
+HG = os.environ.get("HEAPGRAPH", "build/heapgraph")
+
+# One leak site of 1000 x 24 bytes (definite), a ring of 3 x 16 bytes (one
+# cycle), a block held only through an interior pointer (possible, 64 B), and
+# a temporary 100000-byte block that sets the peak: 24000+48+64+100000.
+PROG = r"""
+#include <stdlib.h>
+#include <string.h>
+void *volatile sink;
+char *volatile interior;
+struct node { struct node *next; long pad; };
+__attribute__((noinline)) static void leak_site(void)
+{
+    for (int i = 0; i < 1000; i++)
+        sink = malloc(24);
+    sink = 0;
+}
+__attribute__((noinline)) static void make_ring(void)
+{
+    struct node *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
+    a->next = b; b->next = c; c->next = a;
+    sink = a;
+    sink = 0;
+}
+__attribute__((noinline)) static void make_interior(void)
+{
+    interior = (char *)malloc(64) + 8;
+}
+__attribute__((noinline)) static void churn(void)
+{
+    void *big = malloc(100000);
+    memset(big, 0, 100000);
+    sink = big;
+    free(big);
+    sink = 0;
+}
+int main(void)
+{
+    leak_site();
+    make_ring();
+    make_interior();
+    churn();
+    return 0;
+}
+"""
+PROG_FIGURES = {"leaked": 24048, "leaked_blocks": 1003, "cycles": 1, "possible": 64,
+                "peak": 124112, "allocations": 1005, "leak_per_site": 24000}
+
+
+def compile_c(directory, name, source, *flags):
+    src = os.path.join(directory, name + ".c")
+    exe = os.path.join(directory, name)
+    with open(src, "w") as f:
+        f.write(source)
+    subprocess.run(["cc", "-O2", "-g", "-o", exe, src] + list(flags), check=True)
+    return exe
+
+
+def hg(*args, cwd=None, env=None, timeout=120):
+    return subprocess.run([HG] + [str(a) for a in args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def record(directory, exe, name=None, *args):
+    """Records exe; returns the capture path. The program's status is not checked."""
+    cap = os.path.join(directory, (name or os.path.basename(exe)) + ".hgcap")
+    p = hg("run", "-q", "-o", cap, "--", exe, *args, cwd=directory)
+    assert os.path.exists(cap), p.stderr
+    return cap
