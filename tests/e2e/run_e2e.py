@@ -133,8 +133,9 @@ def main():
         fail("no expect: lines")
     for expr in checks:
         try:
-            ok = eval(expr, {"__builtins__": {"len": len, "sum": sum, "any": any, "all": all,
-                                              "sorted": sorted, "set": set, "min": min, "max": max}}, scope)
+            # scope in the globals too, so that comprehensions see proc/frames/leaks
+            ok = eval(expr, dict(scope, __builtins__={"len": len, "sum": sum, "any": any, "all": all,
+                                                      "sorted": sorted, "set": set, "min": min, "max": max}))
         except Exception as e:  # a missing field is a failed expectation
             ok, expr = False, f"{expr}  ({type(e).__name__}: {e})"
         if not ok:
