@@ -111,19 +111,25 @@ static inline void hook_end(int prev)
 }
 
 struct capture {
-    uint64_t hash;
+    struct rt_stack_key hash;
     uint32_t id;
     unsigned n;
     uint64_t frames[RT_MAX_FRAMES];
 };
 
-/* Unwinds the caller and looks the stack up; a stack not seen before first
- * makes sure its code is in the module map. */
+/* Unwinds the caller and starts loading its stack's table slot. */
 static inline void capture(struct capture *c)
 {
     c->n = rt_unwind(c->frames);
     c->hash = rt_stack_hash(c->frames, c->n);
-    c->id = rt_stack_find(c->hash, c->frames, c->n);
+    rt_stack_prefetch(c->hash);
+}
+
+/* After the real call: looks the stack up; a stack not seen before first
+ * makes sure its code is in the module map. */
+static inline void identify(struct capture *c)
+{
+    c->id = rt_stack_find(c->hash, c->n);
     if (!c->id && c->n)
         rt_modules_cover(c->frames, c->n);
 }
@@ -148,6 +154,7 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
 
 static void record_alloc(struct capture *c, const void *p, size_t size, uint32_t flags)
 {
+    identify(c);
     int how = rt_pub_begin(1 + (c->id ? 0 : RT_STACK_SLOTS(c->n)));
     if (how == RT_PUB_NONE)
         return;
@@ -311,6 +318,7 @@ static void *realloc_boot(void *old, size_t n)
 static void *realloc_pair(void *old, size_t n, struct capture *c,
                           void *(*call)(void *, size_t, size_t), size_t a, size_t b)
 {
+    identify(c);
     int how = rt_pub_begin(2 + RT_STACK_SLOTS(c->n));
     uint64_t t1 = rt_now_ns();
     void *p = call(old, a, b);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
  * rt_stack.c - the stack table: open addressing over a fixed power-of-two
- * array in arena memory, keyed by a 64-bit hash of the frames and confirmed
- * by comparing the frames themselves. A slot is claimed by CAS on its hash;
- * its id is stored last (release), so a reader that sees an id sees the
- * frames. A reader that finds a claimed slot without id spins briefly, then
- * moves on (the claimer may be the very thread it interrupted): the worst
- * outcome is the same stack under two ids, never a wrong stack.
+ * array in arena memory, keyed by a 128-bit hash of the frames (two
+ * independent 64-bit mixes; 96 bits are kept). The frames themselves are not
+ * kept: comparing them would cost a second cache miss on every event, while
+ * two different stacks sharing 96 hash bits is a 1 in 10^19 event for a
+ * million stacks. A slot is claimed by CAS on its first key word; its id is
+ * stored last (release). A reader that finds a claimed slot without id spins
+ * briefly, then moves on (the claimer may be the very thread it interrupted):
+ * the worst outcome is the same stack under two ids.
  */
 #include "profiler/rt_stack.h"
 
@@ -15,51 +17,57 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define TABLE_BITS 21                      /* 2 Mi slots */
+#define TABLE_BITS 21                      /* 2 Mi slots, 32 MiB */
 #define TABLE_SIZE (1u << TABLE_BITS)
 #define MAX_PROBES 4096
-#define FRAME_POOL (512u << 20)            /* bytes of frames, reserved lazily */
 
 struct entry {
-    _Atomic uint64_t hash; /* 0: free */
-    _Atomic uint32_t id;   /* 0 until the frames are in place */
-    uint32_t n;
-    const uint64_t *frames;
+    _Atomic uint64_t key;  /* hash word 1; 0: free */
+    uint32_t check;        /* hash word 2, low half */
+    _Atomic uint32_t id;   /* 0 until settled */
 };
 
+#define TABLE_BYTES (sizeof(struct entry) * TABLE_SIZE)
+#define HUGE_PAGE (2u << 20)
+
+static void *mapping;
 static struct entry *table;
-static uint64_t *pool;
-static _Atomic uint64_t pool_used; /* in frames */
 static _Atomic uint32_t next_id;
 
 int rt_stack_reset(void)
 {
-    if (table)
-        rt_arena_free(table, sizeof(struct entry) * TABLE_SIZE);
-    if (pool)
-        rt_arena_free(pool, FRAME_POOL);
-    table = rt_arena_alloc(sizeof(struct entry) * TABLE_SIZE);
-    pool = rt_arena_alloc(FRAME_POOL);
-    atomic_store(&pool_used, 0);
+    if (mapping)
+        rt_arena_free(mapping, TABLE_BYTES + HUGE_PAGE);
+    mapping = rt_arena_alloc(TABLE_BYTES + HUGE_PAGE);
     atomic_store(&next_id, 1);
-    return table && pool ? 0 : -1;
+    if (!mapping)
+        return -1;
+    /* Lookups land anywhere in the table: huge pages (hence the alignment)
+     * spare them a TLB miss each. */
+    uintptr_t at = ((uintptr_t)mapping + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    table = (struct entry *)at;
+    madvise(table, TABLE_BYTES, MADV_HUGEPAGE);
+    return 0;
 }
 
-uint64_t rt_stack_hash(const uint64_t *frames, unsigned n)
+struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full + n;
     for (unsigned i = 0; i < n; i++) {
-        h ^= frames[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+        a ^= a >> 32;
+        b = (b ^ frames[i]) * 0xc4ceb9fe1a85ec53ull;
+        b ^= b >> 29;
     }
-    return h | 1;
+    return (struct rt_stack_key){ a | 1, (uint32_t)b };
 }
 
-static int same(const struct entry *e, const uint64_t *frames, unsigned n)
+void rt_stack_prefetch(struct rt_stack_key k)
 {
-    return e->n == n && memcmp(e->frames, frames, n * sizeof *frames) == 0;
+    if (table)
+        __builtin_prefetch(&table[k.key & (TABLE_SIZE - 1)]);
 }
 
 /* The id of a claimed slot, 0 if its claimer has not finished. */
@@ -74,19 +82,19 @@ static uint32_t settled_id(struct entry *e)
     return 0;
 }
 
-uint32_t rt_stack_find(uint64_t hash, const uint64_t *frames, unsigned n)
+uint32_t rt_stack_find(struct rt_stack_key k, unsigned n)
 {
     if (n == 0 || !table)
         return 0;
     for (uint32_t i = 0; i < MAX_PROBES; i++) {
-        struct entry *e = &table[(hash + i) & (TABLE_SIZE - 1)];
-        uint64_t h = atomic_load_explicit(&e->hash, memory_order_acquire);
+        struct entry *e = &table[(k.key + i) & (TABLE_SIZE - 1)];
+        uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
         if (h == 0)
             return 0;
-        if (h != hash)
+        if (h != k.key)
             continue;
         uint32_t id = settled_id(e);
-        if (id && same(e, frames, n))
+        if (id && e->check == k.check)
             return id;
     }
     return 0;
@@ -106,39 +114,27 @@ static void emit(int how, uint32_t id, const uint64_t *frames, unsigned n, uint6
     }
 }
 
-/* Claims `e` for a new stack; fills it and publishes its id. */
-static uint32_t fill(struct entry *e, int how, const uint64_t *frames, unsigned n, uint64_t time)
-{
-    uint64_t at = atomic_fetch_add_explicit(&pool_used, n, memory_order_relaxed);
-    if (at + n > FRAME_POOL / sizeof(uint64_t)) {
-        rt_degrade("stack table full: later stacks are not recorded");
-        return 0;
-    }
-    memcpy(pool + at, frames, n * sizeof *frames);
-    e->frames = pool + at;
-    e->n = n;
-    uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
-    emit(how, id, frames, n, time);
-    atomic_store_explicit(&e->id, id, memory_order_release);
-    return id;
-}
-
-uint32_t rt_stack_intern(int how, uint64_t hash, const uint64_t *frames, unsigned n, uint64_t time)
+uint32_t rt_stack_intern(int how, struct rt_stack_key k, const uint64_t *frames, unsigned n,
+                         uint64_t time)
 {
     if (n == 0 || !table)
         return 0;
     for (uint32_t i = 0; i < MAX_PROBES; i++) {
-        struct entry *e = &table[(hash + i) & (TABLE_SIZE - 1)];
-        uint64_t h = atomic_load_explicit(&e->hash, memory_order_acquire);
-        if (h == 0) {
-            if (atomic_compare_exchange_strong(&e->hash, &h, hash))
-                return fill(e, how, frames, n, time);
+        struct entry *e = &table[(k.key + i) & (TABLE_SIZE - 1)];
+        uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (h == 0 && atomic_compare_exchange_strong(&e->key, &h, k.key)) {
+            e->check = k.check;
+            uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+            emit(how, id, frames, n, time);
+            atomic_store_explicit(&e->id, id, memory_order_release);
+            return id;
         }
-        if (h != hash)
+        if (h != k.key)
             continue;
         uint32_t id = settled_id(e);
-        if (id && same(e, frames, n))
+        if (id && e->check == k.check)
             return id;
     }
+    rt_degrade("stack table full: later stacks are not recorded");
     return 0;
 }

@@ -18,15 +18,26 @@
  * is dropped, ids start again at 1). Returns -1 when memory is short. */
 int rt_stack_reset(void);
 
-uint64_t rt_stack_hash(const uint64_t *frames, unsigned n);
+/* What identifies a stack in the table: 96 bits of hash of its frames. */
+struct rt_stack_key {
+    uint64_t key;   /* never 0 */
+    uint32_t check;
+};
 
-/* The id of a stack already seen, 0 if none yet (or n == 0). */
-uint32_t rt_stack_find(uint64_t hash, const uint64_t *frames, unsigned n);
+struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n);
+
+/* Starts loading the table slot of k: a lookup is a cache miss, which the
+ * real allocator's work can hide. */
+void rt_stack_prefetch(struct rt_stack_key k);
+
+/* The id of a stack of n frames already seen, 0 if none yet (or n == 0). */
+uint32_t rt_stack_find(struct rt_stack_key k, unsigned n);
 
 /* The id of the stack, inserting it when new; a new stack's RT_REC_STACK
  * (at `time`, with the current module generation) is written into the open
  * publication `how`. Returns 0 when the table is full (the event then has no
  * stack; the runtime says it degraded). */
-uint32_t rt_stack_intern(int how, uint64_t hash, const uint64_t *frames, unsigned n, uint64_t time);
+uint32_t rt_stack_intern(int how, struct rt_stack_key k, const uint64_t *frames, unsigned n,
+                         uint64_t time);
 
 #endif
