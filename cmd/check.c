@@ -55,6 +55,9 @@
     "  --min-delta-allocations N growth of allocations must also exceed this (default 0)\n" \
     "  --new-leaks-only          leak gates count only leak sites not in the baseline\n" \
     "\n" \
+    "A damaged or unfinished capture fails the 'capture' gate, because its figures may\n" \
+    "be short; --allow-incomplete gates what was recorded instead.\n" \
+    "\n" \
     "Output:\n" \
     "  --report FORMAT[:PATH]    junit, sarif, github, gitlab (repeatable; PATH '-' is\n" \
     "                            stdout; defaults heapgraph-junit.xml, heapgraph.sarif,\n" \
@@ -74,7 +77,7 @@ enum {
     OPT_LEAK_KINDS = OPT_GATE + REP_GATE_NGATES,
     OPT_SUPP, OPT_NO_DEFAULT_SUPP, OPT_WRITE_BASELINE, OPT_BASELINE, OPT_MAX_GROWTH,
     OPT_MIN_DELTA, OPT_MIN_DELTA_ALLOCS, OPT_NEW_LEAKS_ONLY, OPT_REPORT, OPT_SOURCE_ROOT,
-    OPT_STACK_DEPTH, OPT_NO_CONFIG,
+    OPT_STACK_DEPTH, OPT_NO_CONFIG, OPT_ALLOW_INCOMPLETE,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +101,7 @@ static const struct option long_opts[] = {
     {"source-root", required_argument, NULL, OPT_SOURCE_ROOT},
     {"stack-depth", required_argument, NULL, OPT_STACK_DEPTH},
     {"no-config", no_argument, NULL, OPT_NO_CONFIG},
+    {"allow-incomplete", no_argument, NULL, OPT_ALLOW_INCOMPLETE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -211,6 +215,7 @@ static int apply(struct opts *o, int id, const char *v, char *err, size_t errlen
     case OPT_NO_DEFAULT_SUPP: o->no_default_supp = 1; return 0;
     case OPT_NEW_LEAKS_ONLY: o->g.new_leaks_only = 1; return 0;
     case OPT_NO_CONFIG: o->no_config = 1; return 0;
+    case OPT_ALLOW_INCOMPLETE: o->g.allow_incomplete = 1; return 0;
     case OPT_WRITE_BASELINE: return set_str(&o->write_baseline, v, err, errlen);
     case OPT_BASELINE: return set_str(&o->baseline, v, err, errlen);
     case OPT_SOURCE_ROOT: return set_str(&o->source_root, v, err, errlen);

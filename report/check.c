@@ -469,6 +469,16 @@ static int eval_new_leaks(struct rep_check *c, const struct rep_run *r, unsigned
     return 0;
 }
 
+/* 1 when process p has blocks not freed that the leak gates count. */
+static int has_not_freed(const struct rep_run *r, uint32_t p)
+{
+    for (size_t i = 0; i < r->nleaks; i++)
+        if (r->leaks[i].process == p && r->leaks[i].kind == REP_CK_NOT_FREED &&
+            r->leaks[i].blocks && leak_counts(&r->leaks[i]))
+            return 1;
+    return 0;
+}
+
 static void add_notes(struct rep_check *c, const struct rep_run *r)
 {
     for (uint32_t i = 0; i < r->nprocesses && c->nnotes < 4; i++) {
@@ -477,7 +487,7 @@ static void add_notes(struct rep_check *c, const struct rep_run *r)
             snprintf(c->notes[c->nnotes++], sizeof c->notes[0],
                      "process %d: the exit snapshot is partial; leak figures may be low",
                      (int)p->pid);
-        if (p->snapshot || c->nnotes >= 4)
+        if (p->snapshot || c->nnotes >= 4 || !has_not_freed(r, i))
             continue;
         snprintf(c->notes[c->nnotes++], sizeof c->notes[0],
                  "process %d left no exit snapshot (%s%d): its blocks not freed count as leaked",
@@ -493,6 +503,12 @@ int rep_check_eval(const struct rep_run *run, const struct rep_run *base,
     memset(out, 0, sizeof *out);
     rep_run_totals(run, g->leak_kinds, &now);
     add_notes(out, run);
+    if (run->incomplete && !g->allow_incomplete) {
+        struct rep_gate_result *res = next_result(out, "capture");
+        snprintf(res->value, sizeof res->value, "%.63s", run->incomplete_why);
+        snprintf(res->limit, sizeof res->limit, "complete");
+        out->failed++;
+    }
     for (int gate = 0; gate < REP_GATE_NGATES; gate++)
         if (g->set[gate] && eval_gate(out, run, g, &now, gate) < 0)
             goto oom;

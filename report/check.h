@@ -92,10 +92,12 @@ struct rep_run {
     size_t nsites;
     struct rep_ck_site *sites;
     struct rep_ck_arena *arena;    /* strings and frames; private */
+    int incomplete;                /* the capture is damaged or its recording did not finish */
+    char incomplete_why[160];      /* "damaged at byte N: ...", "recording did not finish" */
 };
 
 /* Zeroed is a valid empty run. */
-#define REP_RUN_INIT {0, NULL, 0, NULL, 0, NULL, NULL}
+#define REP_RUN_INIT {0, NULL, 0, NULL, 0, NULL, NULL, 0, ""}
 
 void rep_run_release(struct rep_run *r);
 
@@ -167,6 +169,7 @@ struct rep_gates {
     uint64_t min_delta;                /* absolute floor for byte metrics */
     uint64_t min_delta_count;          /* absolute floor for allocations */
     int new_leaks_only;
+    int allow_incomplete;              /* 0: an incomplete run fails the "capture" gate */
 };
 
 const char *rep_gate_name(int gate);          /* "max-leaked", ... */
@@ -185,7 +188,7 @@ struct rep_gate_result {
 
 struct rep_check {
     size_t nresults;
-    struct rep_gate_result results[REP_GATE_NGATES + REP_GROWTH_NMETRICS + 1];
+    struct rep_gate_result results[REP_GATE_NGATES + REP_GROWTH_NMETRICS + 2];
     size_t failed;
     size_t nnotes;
     char notes[4][160];     /* e.g. processes without an exit snapshot */
@@ -209,7 +212,9 @@ uint64_t rep_ck_leak_blocks(const struct rep_ck_leak *l, unsigned mask);
 long rep_check_match_baseline(struct rep_run *run, const struct rep_run *base);
 
 /* Evaluates the active gates (and growth gates when base is not NULL) over
- * run. A value equal to its limit passes. Returns 0, or -1 + err (out of
+ * run. A value equal to its limit passes. An incomplete run (damaged or
+ * unfinished capture) adds a failing "capture" gate first, unless
+ * g->allow_incomplete: figures cut short must not pass a gate silently. Returns 0, or -1 + err (out of
  * memory). rep_check_release frees the offending lists. */
 int rep_check_eval(const struct rep_run *run, const struct rep_run *base,
                    const struct rep_gates *g, struct rep_check *out,

@@ -114,6 +114,12 @@ static int add_process(struct rep_run *r, const struct rep_process *p, uint32_t 
 int rep_run_from_capture(const struct rep_capture *cap, struct rep_run *out,
                          char *err, size_t errlen)
 {
+    out->incomplete = cap->damaged || !cap->complete;
+    if (cap->damaged)
+        snprintf(out->incomplete_why, sizeof out->incomplete_why, "damaged at byte %llu",
+                 (unsigned long long)cap->damage_offset);
+    else if (!cap->complete)
+        snprintf(out->incomplete_why, sizeof out->incomplete_why, "recording did not finish");
     for (size_t i = 0; i < cap->nprocesses; i++) {
         if (add_process(out, &cap->processes[i], (uint32_t)i) < 0) {
             rep_run_release(out);

@@ -199,12 +199,14 @@ static void test_processes(void)
     struct rep_ck_leak *l = rep_run_add_leak(&r, 1, REP_CK_NOT_FREED);
     l->blocks = 10;
     l->bytes = 500;
+    /* A process without a snapshot and without live blocks gets no note. */
+    rep_run_add_process(&r)->pid = 44;
     rep_run_totals(&r, 1u << REP_CK_DEFINITE, &t);
     CHECK_EQ(t.leaked_bytes, 24500);
     CHECK_EQ(t.leaked_blocks, 1010);
     CHECK_EQ(t.peak_bytes, 100000);
     CHECK_EQ(t.allocations, 5010);
-    CHECK_EQ(t.processes_without_snapshot, 1);
+    CHECK_EQ(t.processes_without_snapshot, 2);
 
     struct rep_gates g = {0};
     struct rep_check c;
@@ -309,6 +311,33 @@ static void test_new_leaks_only(void)
     rep_run_release(&now);
 }
 
+static void test_incomplete_capture_fails(void)
+{
+    struct rep_run r = REP_RUN_INIT;
+    struct rep_gates g = {0};
+    struct rep_check c;
+    char err[64];
+    sample_run(&r, 0);
+    r.incomplete = 1;
+    snprintf(r.incomplete_why, sizeof r.incomplete_why, "damaged at byte 4096");
+    g.set[REP_GATE_PEAK] = 1;
+    g.limit[REP_GATE_PEAK] = 1 << 20;
+    CHECK_EQ(rep_check_eval(&r, NULL, &g, &c, err, sizeof err), 0);
+    CHECK_EQ(c.nresults, 2);
+    CHECK_STR(c.results[0].name, "capture");
+    CHECK_STR(c.results[0].value, "damaged at byte 4096");
+    CHECK_EQ(c.results[0].pass, 0);
+    CHECK_EQ(c.results[1].pass, 1);
+    CHECK_EQ(c.failed, 1);
+    rep_check_release(&c);
+    g.allow_incomplete = 1;
+    CHECK_EQ(rep_check_eval(&r, NULL, &g, &c, err, sizeof err), 0);
+    CHECK_EQ(c.nresults, 1);
+    CHECK_EQ(c.failed, 0);
+    rep_check_release(&c);
+    rep_run_release(&r);
+}
+
 static void test_stack_key(void)
 {
     struct rep_run r = REP_RUN_INIT;
@@ -336,6 +365,7 @@ int main(void)
     RUN(test_processes);
     RUN(test_growth);
     RUN(test_new_leaks_only);
+    RUN(test_incomplete_capture_fails);
     RUN(test_stack_key);
     return DONE();
 }
