@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define RING_MASK (RT_RING_SLOTS - 1)
-#define EV_FLUSH_BYTES (64u << 10) /* an HG_REC_EVENTS record holds about this much */
+#define EV_FLUSH_BYTES (900u << 10) /* big records: each column compresses as one run */
 #define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
 #define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
 #define BUSY_SPINS 256             /* wait this long for a busy producer before using its last time */
@@ -56,6 +56,20 @@ struct col_queue {
     uint64_t last_ns; /* time of the last event read from the ring */
 };
 
+struct col_column {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+#define REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
+
+/* Per thread index: the address delta base and the reuse stacks. */
+struct col_thr {
+    uint64_t prev_addr;
+    uint8_t n[REUSE_CLASSES];
+    uint64_t reuse[REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+};
+
 struct col_stream {
     enum st state;
     uint32_t id, parent_id, origin;
@@ -69,13 +83,13 @@ struct col_stream {
     struct col_queue q[RT_SHM_RINGS];
     struct col_live live;
     uint64_t nalloc;
-    /* event encoder */
-    uint8_t *ev;
-    size_t ev_len, ev_cap;
+    /* event encoder (capture.h "Events") */
+    struct col_column col[HG_EV_COLUMNS];
+    size_t ev_bytes;     /* in all columns */
     uint64_t ev_count, last_us;
     uint32_t last_thread;
-    uint64_t *prev_addr; /* per thread index */
-    size_t nprev;
+    struct col_thr **thr;/* per thread index */
+    size_t nthr;
     /* life */
     int exec_pending, have_exit, exit_snapshot, end_pending;
     uint64_t exit_status, exit_how;
@@ -165,6 +179,11 @@ static void note(struct col *c, struct col_stream *s, const char *fmt, ...)
 
 /* ----------------------------------------------------------- event encoder */
 
+static int size_class(uint64_t size)
+{
+    return size <= HG_EV_REUSE_MAX_SIZE ? (int)((size + 23) / 16) : -1;
+}
+
 /* Writes the stream's pending events as one HG_REC_EVENTS record. */
 static void flush_events(struct col *c, struct col_stream *s)
 {
@@ -173,104 +192,130 @@ static void flush_events(struct col *c, struct col_stream *s)
     col_rec_begin(c->w, HG_REC_EVENTS);
     col_put_u(c->w, s->id);
     col_put_u(c->w, s->ev_count);
-    col_put_bytes(c->w, s->ev, s->ev_len);
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        col_put_u(c->w, s->col[k].len);
+    for (int k = 0; k < HG_EV_COLUMNS; k++) {
+        col_put_bytes(c->w, s->col[k].p, s->col[k].len);
+        s->col[k].len = 0;
+    }
     col_rec_end(c->w);
     c->events += s->ev_count;
-    s->ev_len = 0;
+    s->ev_bytes = 0;
     s->ev_count = 0;
 }
 
-/* Starts an event: room for it, the tag (thread code), the time delta.
- * Returns the write position, NULL when out of memory. */
-static uint8_t *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
-                         uint32_t thread, uint64_t time_ns)
+static void put(struct col_stream *s, int k, uint64_t v)
 {
-    if (s->ev_len >= EV_FLUSH_BYTES)
+    size_t n = col_varint(s->col[k].p + s->col[k].len, v);
+    s->col[k].len += n;
+    s->ev_bytes += n;
+}
+
+/* The encoder state of a thread index, created on first use; NULL when out
+ * of memory. */
+static struct col_thr *thr(struct col_stream *s, uint32_t thread)
+{
+    if (thread >= s->nthr) {
+        size_t n = s->nthr ? s->nthr : 8;
+        while (n <= thread)
+            n *= 2;
+        struct col_thr **v = realloc(s->thr, n * sizeof *v);
+        if (!v)
+            return NULL;
+        memset(v + s->nthr, 0, (n - s->nthr) * sizeof *v);
+        s->thr = v;
+        s->nthr = n;
+    }
+    if (!s->thr[thread])
+        s->thr[thread] = calloc(1, sizeof(struct col_thr));
+    return s->thr[thread];
+}
+
+static void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
+{
+    int k = size_class(size);
+    if (k < 0)
+        return;
+    if (t->n[k] == HG_EV_REUSE_DEPTH) {
+        memmove(t->reuse[k], t->reuse[k] + 1, (HG_EV_REUSE_DEPTH - 1) * sizeof t->reuse[k][0]);
+        t->n[k]--;
+    }
+    t->reuse[k][t->n[k]++] = addr;
+}
+
+/* 1 (and pops it) when addr is the top of its class's reuse stack. */
+static int reuse_hit(struct col_thr *t, uint64_t size, uint64_t addr)
+{
+    int k = size_class(size);
+    if (k < 0 || !t->n[k] || t->reuse[k][t->n[k] - 1] != addr)
+        return 0;
+    t->n[k]--;
+    return 1;
+}
+
+/* Starts an event: room in every column, the tag (and thread), the time
+ * delta. Returns the thread's state, NULL when out of memory. */
+static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
+                                uint32_t thread, uint64_t time_ns)
+{
+    if (s->ev_bytes >= EV_FLUSH_BYTES)
         flush_events(c, s);
-    if (buf_grow(&s->ev, &s->ev_cap, s->ev_len + 64) < 0)
-        return NULL;
-    uint8_t *p = s->ev + s->ev_len;
+    struct col_thr *t = thr(s, thread);
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        if (!t || buf_grow(&s->col[k].p, &s->col[k].cap, s->col[k].len + 24) < 0)
+            return NULL;
     unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
-    *p++ = (uint8_t)(op | flags | code << 5);
+    put(s, HG_EV_COL_TAG, op | flags | code << 5);
     if (code == 7)
-        p += col_varint(p, thread);
+        put(s, HG_EV_COL_TAG, thread);
     s->last_thread = thread;
     uint64_t us = to_us(c, time_ns);
     if (us < s->last_us)
         us = s->last_us;
-    p += col_varint(p, us - s->last_us);
+    put(s, HG_EV_COL_TIME, us - s->last_us);
     s->last_us = us;
     s->ev_count++;
-    return p;
+    return t;
 }
 
-static void ev_end(struct col_stream *s, uint8_t *p)
+/* The address delta from the thread's prev_addr, and the flag it needs. */
+static uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *flag)
 {
-    s->ev_len = (size_t)(p - s->ev);
-}
-
-/* prev_addr of a thread index, growing the table on first use. */
-static uint64_t *prev_addr(struct col_stream *s, uint32_t thread)
-{
-    static uint64_t scratch;
-    if (thread >= s->nprev) {
-        size_t n = s->nprev ? s->nprev : 8;
-        while (n <= thread)
-            n *= 2;
-        uint64_t *p = realloc(s->prev_addr, n * sizeof *p);
-        if (!p)
-            return &scratch;
-        memset(p + s->nprev, 0, (n - s->nprev) * sizeof *p);
-        s->prev_addr = p;
-        s->nprev = n;
-    }
-    return &s->prev_addr[thread];
-}
-
-/* The HG_EV_F_RAWADDR flag an address needs. */
-static unsigned addr_flag(struct col_stream *s, uint32_t thread, uint64_t addr)
-{
-    return ((addr - *prev_addr(s, thread)) & 15) ? HG_EV_F_RAWADDR : 0;
-}
-
-static uint8_t *put_addr(struct col_stream *s, uint8_t *p, uint32_t thread, uint64_t addr)
-{
-    uint64_t *prev = prev_addr(s, thread);
-    int64_t d = (int64_t)(addr - *prev);
-    *prev = addr;
-    if (d & 15)
-        return p + col_varint(p, col_zz(d));
-    return p + col_varint(p, col_zz(d >> 4));
+    int64_t d = (int64_t)(addr - t->prev_addr);
+    t->prev_addr = addr;
+    *flag = (d & 15) ? HG_EV_F_RAWADDR : 0;
+    return col_zz(*flag ? d : d >> 4);
 }
 
 static void emit_free(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
                       const struct col_block *b)
 {
-    uint8_t *p = ev_begin(c, s, HG_EV_FREE, 0, thread, t);
-    if (!p)
+    struct col_thr *th = ev_begin(c, s, HG_EV_FREE, 0, thread, t);
+    if (!th)
         return;
-    p += col_varint(p, s->nalloc - 1 - b->number);
-    ev_end(s, p);
+    put(s, HG_EV_COL_REF, s->nalloc - 1 - b->number);
+    reuse_push(th, b->size, b->addr);
 }
 
 static void emit_free_unknown(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
                               uint64_t addr)
 {
-    uint8_t *p = ev_begin(c, s, HG_EV_FREE_UNKNOWN, addr_flag(s, thread, addr), thread, t);
-    if (!p)
+    struct col_thr *th = thr(s, thread);
+    if (!th)
         return;
-    ev_end(s, put_addr(s, p, thread, addr));
+    unsigned flag;
+    uint64_t v = addr_delta(th, addr, &flag);
+    if (ev_begin(c, s, HG_EV_FREE_UNKNOWN, flag, thread, t))
+        put(s, HG_EV_COL_ADDR, v);
 }
 
 static void emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
                       unsigned kind, uint64_t value)
 {
-    uint8_t *p = ev_begin(c, s, HG_EV_MARK, 0, thread, t);
-    if (!p)
+    if (!ev_begin(c, s, HG_EV_MARK, 0, thread, t))
         return;
-    p += col_varint(p, kind);
-    p += col_varint(p, value);
-    ev_end(s, p);
+    put(s, HG_EV_COL_REF, kind);
+    put(s, HG_EV_COL_REF, value);
 }
 
 /* Encodes an allocation (old == NULL) or a realloc whose old block is *old,
@@ -288,17 +333,26 @@ static void emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
             note(c, s, "an allocation returned an address that was still live; its earlier block is counted as freed");
         emit_free(c, s, thread, r->time_ns, &stale);
     }
-    unsigned flags = (align ? HG_EV_F_ALIGN : 0) | addr_flag(s, thread, addr);
-    uint8_t *p = ev_begin(c, s, old ? HG_EV_REALLOC : HG_EV_ALLOC, flags, thread, r->time_ns);
-    if (!p)
+    struct col_thr *th = thr(s, thread);
+    if (!th)
         return;
     if (old)
-        p += col_varint(p, s->nalloc - 1 - old->number);
-    p += col_varint(p, r->u32);
-    p += col_varint(p, size);
+        reuse_push(th, old->size, old->addr);
+    unsigned flag = 0;
+    uint64_t naddr = 0;
+    if (reuse_hit(th, size, addr))
+        th->prev_addr = addr;
+    else
+        naddr = 1 + addr_delta(th, addr, &flag);
+    if (!ev_begin(c, s, old ? HG_EV_REALLOC : HG_EV_ALLOC, flag | (align ? HG_EV_F_ALIGN : 0), thread, r->time_ns))
+        return;
+    if (old)
+        put(s, HG_EV_COL_REF, s->nalloc - 1 - old->number);
+    put(s, HG_EV_COL_STACK, r->u32);
+    put(s, HG_EV_COL_SIZE, size);
     if (align)
-        p += col_varint(p, align);
-    ev_end(s, put_addr(s, p, thread, addr));
+        put(s, HG_EV_COL_SIZE, align);
+    put(s, HG_EV_COL_ADDR, naddr);
     if (col_live_add(&s->live, addr, size, s->nalloc, r->u32) < 0 && !s->malformed++)
         note(c, s, "out of memory tracking live blocks");
     s->nalloc++;
@@ -339,9 +393,12 @@ static void stream_free(struct col_stream *s)
     for (size_t i = 0; i < RT_SHM_RINGS; i++)
         free(s->q[i].v);
     col_live_release(&s->live);
-    free(s->ev);
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        free(s->col[k].p);
+    for (size_t i = 0; i < s->nthr; i++)
+        free(s->thr[i]);
+    free(s->thr);
     free(s->ed);
-    free(s->prev_addr);
     free(s->argv);
     free(s->exe);
     free(s);

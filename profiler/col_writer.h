@@ -19,7 +19,7 @@
 
 #define COL_CHUNK_TARGET (1u << 20)     /* raw bytes that trigger a chunk */
 #define COL_FLUSH_NS (200ull * 1000000) /* a partial chunk waits at most this long */
-#define COL_ZSTD_LEVEL 3
+#define COL_ZSTD_LEVEL 1       /* churn: levels 1-5 within 1% in size; 1 is the cheapest */
 
 struct col_writer {
     int fd;

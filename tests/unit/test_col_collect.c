@@ -111,13 +111,14 @@ static int fake_runtime(void)
         {.type = RT_REC_FREE, .time_ns = at(200), .a = 0x2000},
         {.type = RT_REC_FREE | RT_F_REALLOC, .time_ns = at(300), .a = 0x1000},
         {.type = RT_REC_ALLOC | RT_F_REALLOC, .u32 = 1, .time_ns = at(301), .a = 0x1010, .b = 48},
+        {.type = RT_REC_ALLOC, .u32 = 1, .time_ns = at(350), .a = 0x2000, .b = 30}, /* reuses a free */
     };
     struct rt_rec e1[] = {
         {.type = RT_REC_FREE, .time_ns = at(120), .a = 0x9990},
         {.type = RT_REC_ALLOC, .u32 = 1, .time_ns = at(150), .a = 0x2000, .b = 32},
         {.type = RT_REC_ALLOC | 6u << RT_F_ALIGN_SHIFT, .u32 = 1, .time_ns = at(400), .a = 0x4000, .b = 100},
     };
-    push(r0, e0, 4);
+    push(r0, e0, 5);
     push(r1, e1, 3);
 
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -143,14 +144,14 @@ static int fake_runtime(void)
     } ctl;
     struct iovec iov = {.iov_base = &ans, .iov_len = sizeof ans};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-    if (recvmsg(s, &mh, 0) != (ssize_t)sizeof ans || ans.type != RT_MSG_SNAP_LIVE || ans.count != 2 ||
+    if (recvmsg(s, &mh, 0) != (ssize_t)sizeof ans || ans.type != RT_MSG_SNAP_LIVE || ans.count != 3 ||
         ans.snapshot_id != 1 || !CMSG_FIRSTHDR(&mh))
         return 25;
     int lfd;
     memcpy(&lfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof lfd);
-    const struct rt_live *live = mmap(NULL, 2 * sizeof *live, PROT_READ, MAP_SHARED, lfd, 0);
-    if (live == MAP_FAILED || live[0].addr != 0x1010 || live[0].size != 48 || live[1].addr != 0x4000 ||
-        live[1].size != 100)
+    const struct rt_live *live = mmap(NULL, 3 * sizeof *live, PROT_READ, MAP_SHARED, lfd, 0);
+    if (live == MAP_FAILED || live[0].addr != 0x1010 || live[0].size != 48 || live[1].addr != 0x2000 ||
+        live[1].size != 30 || live[2].addr != 0x4000 || live[2].size != 100)
         return 26;
 
     struct rt_blob_root root = {.snapshot_id = 1, .root_id = 0, .kind = RT_ROOT_STACK, .owner = 0,
@@ -168,37 +169,82 @@ static int fake_runtime(void)
 
 /* ------------------------------------------------------------------- checks */
 
-/* Decodes one HG_REC_EVENTS record into text lines, per capture.h. */
+/* Decodes one HG_REC_EVENTS record into text lines, per capture.h: fields
+ * from their columns, addresses through the per-thread reuse stacks. */
 struct ev_state {
     uint64_t time, thread, nalloc, prev[8];
+    uint64_t reuse[8][66][8];
+    unsigned n[8][66];
+    uint64_t addr[64], size[64]; /* by allocation number */
+    unsigned hits;               /* addresses taken from a reuse stack */
 };
+
+static int cls(uint64_t size)
+{
+    return size <= HG_EV_REUSE_MAX_SIZE ? (int)((size + 23) / 16) : -1;
+}
+
+static void push_reuse(struct ev_state *st, uint64_t number)
+{
+    int k = cls(st->size[number & 63]);
+    unsigned *n = &st->n[st->thread & 7][k < 0 ? 0 : k];
+    uint64_t *v = st->reuse[st->thread & 7][k < 0 ? 0 : k];
+    if (k < 0)
+        return;
+    if (*n == 8) {
+        memmove(v, v + 1, 7 * sizeof *v);
+        --*n;
+    }
+    v[(*n)++] = st->addr[number & 63];
+}
 
 static void decode_events(struct dec *r, struct ev_state *st, char *out, size_t outlen)
 {
-    uint64_t n = d_u(r);
+    uint64_t n = d_u(r), len[HG_EV_COLUMNS], total = 0;
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        total += len[k] = d_u(r);
+    CHECK_EQ(total, (uint64_t)(r->end - r->p));
+    struct dec col[HG_EV_COLUMNS];
+    for (int k = 0; k < HG_EV_COLUMNS; k++) {
+        col[k] = (struct dec){r->p, r->p + len[k], 0};
+        r->p += len[k];
+    }
     size_t used = 0;
     out[0] = 0;
-    for (uint64_t i = 0; i < n && !r->bad; i++) {
-        uint8_t tag = (uint8_t)d_u(r); /* tags < 0x80 in this test */
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t tag = (uint8_t)d_u(&col[HG_EV_COL_TAG]); /* tags < 0x80 in this test */
         unsigned op = tag & 7, code = tag >> 5;
         if (code == 7)
-            st->thread = d_u(r);
+            st->thread = d_u(&col[HG_EV_COL_TAG]);
         else if (code)
             st->thread = code - 1;
-        st->time += d_u(r);
+        st->time += d_u(&col[HG_EV_COL_TIME]);
         char line[160];
         uint64_t *prev = &st->prev[st->thread & 7];
         uint64_t ref = 0, stack = 0, size = 0, align = 0, addr = 0;
-        if (op == HG_EV_FREE || op == HG_EV_REALLOC)
-            ref = st->nalloc - 1 - d_u(r);
-        if (op == HG_EV_ALLOC || op == HG_EV_REALLOC) {
-            stack = d_u(r);
-            size = d_u(r);
-            if (tag & HG_EV_F_ALIGN)
-                align = d_u(r);
+        if (op == HG_EV_FREE || op == HG_EV_REALLOC) {
+            ref = st->nalloc - 1 - d_u(&col[HG_EV_COL_REF]);
+            push_reuse(st, ref);
         }
-        if (op == HG_EV_ALLOC || op == HG_EV_REALLOC || op == HG_EV_FREE_UNKNOWN) {
-            int64_t d = d_zz(r);
+        if (op == HG_EV_ALLOC || op == HG_EV_REALLOC) {
+            stack = d_u(&col[HG_EV_COL_STACK]);
+            size = d_u(&col[HG_EV_COL_SIZE]);
+            if (tag & HG_EV_F_ALIGN)
+                align = d_u(&col[HG_EV_COL_SIZE]);
+            uint64_t na = d_u(&col[HG_EV_COL_ADDR]);
+            int k = cls(size);
+            if (na == 0 && k >= 0 && st->n[st->thread & 7][k]) {
+                st->hits++;
+                addr = *prev = st->reuse[st->thread & 7][k][--st->n[st->thread & 7][k]];
+            } else {
+                int64_t d = (int64_t)((na - 1) >> 1) ^ -(int64_t)((na - 1) & 1);
+                addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * 16);
+            }
+            st->addr[st->nalloc & 63] = addr;
+            st->size[st->nalloc & 63] = size;
+        }
+        if (op == HG_EV_FREE_UNKNOWN) {
+            int64_t d = d_zz(&col[HG_EV_COL_ADDR]);
             addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * 16);
         }
         if (op == HG_EV_ALLOC)
@@ -218,12 +264,14 @@ static void decode_events(struct dec *r, struct ev_state *st, char *out, size_t 
             snprintf(line, sizeof line, "t%llu T%llu free? %#llx\n", (unsigned long long)st->time,
                      (unsigned long long)st->thread, (unsigned long long)addr);
         else {
-            uint64_t kind = d_u(r), value = d_u(r);
+            uint64_t kind = d_u(&col[HG_EV_COL_REF]), value = d_u(&col[HG_EV_COL_REF]);
             snprintf(line, sizeof line, "t%llu T%llu mark %llu %llu\n", (unsigned long long)st->time,
                      (unsigned long long)st->thread, (unsigned long long)kind, (unsigned long long)value);
         }
         used += (size_t)snprintf(out + used, outlen - used, "%s", line);
     }
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        CHECK(col[k].p == col[k].end && !col[k].bad);
 }
 
 static void check_capture(const char *path, pid_t pid)
@@ -234,7 +282,7 @@ static void check_capture(const char *path, pid_t pid)
     struct dec all = {c.raw, c.raw + c.raw_len, 0}, r;
     unsigned type;
     char s[64], events[2048] = "";
-    struct ev_state st = {0};
+    static struct ev_state st;
     int seen[32] = {0};
     uint64_t nevents = 0;
     while (next_rec(&all, &type, &r)) {
@@ -282,7 +330,7 @@ static void check_capture(const char *path, pid_t pid)
             CHECK_EQ(d_u(&r), 1);
             CHECK_EQ(d_u(&r), 500);
             CHECK_EQ(d_u(&r), 0);
-            CHECK_EQ(d_u(&r), 2);
+            CHECK_EQ(d_u(&r), 3);
             break;
         case HG_REC_ROOT:
             CHECK_EQ(d_u(&r), 1);
@@ -322,9 +370,11 @@ static void check_capture(const char *path, pid_t pid)
               "t150 T1 alloc #1 s1 32 a0 0x2000\n"
               "t200 T0 free #1\n"
               "t301 T0 realloc #0 -> #2 s1 48 0x1010\n" /* at its new block's time */
-              "t400 T1 alloc #3 s1 100 a6 0x4000\n"
+              "t350 T0 alloc #3 s1 30 a0 0x2000\n"
+              "t400 T1 alloc #4 s1 100 a6 0x4000\n"
               "t500 T1 mark 2 1\n");
-    CHECK_EQ(nevents, 7);
+    CHECK_EQ(nevents, 8);
+    CHECK_EQ(st.hits, 1); /* 0x2000 came back from thread 0's reuse stack of its class */
     CHECK_EQ(seen[HG_REC_PROCESS], 1);
     CHECK_EQ(seen[HG_REC_THREAD], 1);
     CHECK_EQ(seen[HG_REC_STACK], 1);
@@ -369,7 +419,7 @@ static void test_fake_runtime_recording(void)
     CHECK(WIFEXITED(sum.child_status));
     CHECK_EQ(WEXITSTATUS(sum.child_status), 7);
     CHECK_EQ(sum.streams, 1);
-    CHECK_EQ(sum.events, 7);
+    CHECK_EQ(sum.events, 8);
     CHECK_EQ(col_writer_finish(&w, sum.streams, sum.events), 0);
     col_writer_release(&w);
     check_capture(path, pid);
