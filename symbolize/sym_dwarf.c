@@ -171,14 +171,22 @@ static int add_scope(struct indexer *x, struct walk *w, int inlined, uint32_t *s
 }
 
 /* Walks the CU's DIE tree (iteratively: the stack holds the next sibling
-   and the children to visit) into scopes and their ranges. */
+   and the children to visit) into scopes and their ranges. DIEs are laid
+   out in preorder, which is the order this visits them in; a DIE whose
+   offset does not grow (corrupt sibling links) ends the walk, so it cannot
+   loop. */
 static int collect_scopes(struct indexer *x, Dwarf_Die *cudie)
 {
     Dwarf_Die child;
+    Dwarf_Off last = dwarf_dieoffset(cudie);
     if (dwarf_child(cudie, &child) == 0 && walk_push(x, &child, SYM_NO_SCOPE, 0) < 0)
         return -1;
     while (x->nwalk) {
         struct walk w = x->stack[--x->nwalk];
+        Dwarf_Off off = dwarf_dieoffset(&w.die);
+        if (off <= last)
+            break;
+        last = off;
         Dwarf_Die sib;
         if (dwarf_siblingof(&w.die, &sib) == 0 && walk_push(x, &sib, w.parent, w.depth) < 0)
             return -1;

@@ -24,21 +24,41 @@
 
 /* ---- opening and checking ---------------------------------------------- */
 
+/* Whether the section header table lies inside the file: a truncated file
+   (a copy cut short, a disk full while installing) is corrupt, not stripped. */
+static int headers_inside(int fd, Elf *elf)
+{
+    struct stat st;
+    GElf_Ehdr eh;
+    if (fstat(fd, &st) != 0 || !gelf_getehdr(elf, &eh))
+        return 0;
+    /* libelf itself reports 0 sections when the table is cut off; only the
+       extended numbering (e_shnum 0, count in section 0) needs it. */
+    size_t shnum = eh.e_shnum;
+    if (shnum == 0 && eh.e_shoff && (elf_getshdrnum(elf, &shnum) != 0 || shnum == 0))
+        return 0;
+    uint64_t size = (uint64_t)st.st_size, entsize = eh.e_shentsize ? eh.e_shentsize : 1;
+    return eh.e_shoff <= size && shnum <= (size - eh.e_shoff) / entsize;
+}
+
 /* Opens path as an ELF file. Returns 0, or -1 with errno set (ENOEXEC: not
-   an ELF file). */
+   an ELF file, EBADMSG: truncated or corrupt). */
 static int open_elf(const char *path, int *fd, Elf **elf)
 {
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
         return -1;
     *elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
-    if (*elf && elf_kind(*elf) == ELF_K_ELF)
+    int err = !*elf || elf_kind(*elf) != ELF_K_ELF ? ENOEXEC
+              : !headers_inside(*fd, *elf)          ? EBADMSG
+                                                    : 0;
+    if (!err)
         return 0;
     elf_end(*elf);
     close(*fd);
     *fd = -1;
     *elf = NULL;
-    errno = ENOEXEC;
+    errno = err;
     return -1;
 }
 
@@ -301,6 +321,8 @@ void sym_file_load(struct sym_ctx *s, struct sym_file *f, const char *debug_root
             sym_warn(s, f, "not found");
         else if (errno == ENOEXEC)
             sym_warn(s, f, "not an ELF file");
+        else if (errno == EBADMSG)
+            sym_warn(s, f, "truncated or corrupt ELF file");
         else
             sym_warn(s, f, "%s", strerror(errno));
         return;

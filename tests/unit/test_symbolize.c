@@ -14,6 +14,8 @@
 #include "tests/unit/harness.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <link.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -431,6 +433,117 @@ static void test_missing_module(void)
     sym_close(s);
 }
 
+/* Reads fixture `name` into a malloc'd buffer; *len gets its size. */
+static unsigned char *slurp(const char *name, size_t *len)
+{
+    FILE *fp = fopen(fixture(name), "rb");
+    unsigned char *buf = NULL;
+    long n = -1;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) > 0 && fseek(fp, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n);
+    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (fp)
+        fclose(fp);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+static void spill(const char *name, const unsigned char *buf, size_t len)
+{
+    FILE *fp = fopen(fixture(name), "wb");
+    CHECK(fp != NULL);
+    if (fp) {
+        CHECK_EQ(fwrite(buf, 1, len, fp), len);
+        fclose(fp);
+    }
+}
+
+/* File offset and size of section `want` of fixture `name`. */
+static int section_of(const char *name, const char *want, size_t *off, size_t *size)
+{
+    int fd = open(fixture(name), O_RDONLY);
+    Elf *e = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+    size_t shstr;
+    Elf_Scn *scn = NULL;
+    int found = 0;
+    if (e && elf_getshdrstrndx(e, &shstr) == 0) {
+        GElf_Shdr sh;
+        while (!found && (scn = elf_nextscn(e, scn)) != NULL) {
+            const char *n = gelf_getshdr(scn, &sh) ? elf_strptr(e, shstr, sh.sh_name) : NULL;
+            found = n && strcmp(n, want) == 0;
+        }
+        if (found) {
+            *off = sh.sh_offset;
+            *size = sh.sh_size;
+        }
+    }
+    elf_end(e);
+    if (fd >= 0)
+        close(fd);
+    return found;
+}
+
+/* Truncated and scribbled copies: frames and one warning each, no crash. */
+static void test_corrupt_files(void)
+{
+    size_t len, off, size;
+    unsigned char *img = slurp("libsymfix.so", &len);
+    CHECK(img != NULL && len > 8192);
+    if (!img)
+        return;
+    uint64_t ret = ret_of_caller();
+    char err[256] = "";
+    struct sym_frame f[8] = {{0}};
+    const size_t cuts[] = {16, 64, 1000, 4096, len / 2, len - 100};
+    const size_t ncuts = sizeof cuts / sizeof cuts[0];
+    struct sym_ctx *s = sym_open(err, sizeof err);
+    for (size_t i = 0; i < ncuts; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "truncated-%zu.so", i);
+        spill(name, img, cuts[i]);
+        CHECK_EQ(sym_add_module(s, (uint32_t)i, fixture(name), g_bias, NULL, 0, err, sizeof err),
+                 0);
+        CHECK_EQ(sym_resolve(s, (uint32_t)i, ret, 1, f, 8), 1);
+        CHECK(f[0].function == NULL);
+        CHECK_EQ(f[0].offset, ret - g_bias);
+        CHECK(sym_data_symbol(s, (uint32_t)i, (uint64_t)(uintptr_t)fx.g_cache, NULL) == NULL);
+        unlink(fixture(name));
+    }
+    CHECK_EQ(sym_warning_count(s), ncuts);
+    char want[1300];
+    snprintf(want, sizeof want, "%s: not an ELF file", fixture("truncated-0.so"));
+    CHECK_STR(sym_warning(s, 0), want);
+    for (size_t i = 1; i < ncuts; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "truncated-%zu.so", i);
+        snprintf(want, sizeof want, "%s: truncated or corrupt ELF file", fixture(name));
+        CHECK_STR(sym_warning(s, i), want);
+    }
+    sym_close(s);
+
+    /* .debug_info and .debug_line overwritten with noise: the symbol table
+       still names the function. */
+    uint32_t x = 12345;
+    CHECK(section_of("libsymfix.so", ".debug_info", &off, &size) && off + size <= len);
+    for (size_t i = off; i < off + size && i < len; i++)
+        img[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+    CHECK(section_of("libsymfix.so", ".debug_line", &off, &size) && off + size <= len);
+    for (size_t i = off; i < off + size && i < len; i++)
+        img[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+    spill("scribbled.so", img, len);
+    s = sym_open(err, sizeof err);
+    CHECK_EQ(sym_add_module(s, 1, fixture("scribbled.so"), g_bias, NULL, 0, err, sizeof err), 0);
+    CHECK(sym_resolve(s, 1, ret_of_outer(), 1, f, 8) >= 1);
+    CHECK_EQ(sym_resolve(s, 1, ret_of_caller(), 1, f, 8), 1);
+    CHECK_STR(f[0].function, "fx_caller");
+    sym_close(s);
+    unlink(fixture("scribbled.so"));
+    free(img);
+}
+
 /* Two keys (two processes) on one file: one open, one warning. */
 static void test_shared_file_warns_once(void)
 {
@@ -500,6 +613,7 @@ static void test_cache_and_bad_arguments(void)
 
 int main(void)
 {
+    elf_version(EV_CURRENT);
     void *h = load_fixture();
     RUN(test_fixture_loaded_at_a_bias);
     RUN(test_return_address_gives_call_line);
@@ -514,6 +628,7 @@ int main(void)
     RUN(test_debuglink_crc_without_build_id);
     RUN(test_missing_module);
     RUN(test_shared_file_warns_once);
+    RUN(test_corrupt_files);
     RUN(test_pie_executable);
     RUN(test_cache_and_bad_arguments);
     dlclose(h);
