@@ -146,6 +146,7 @@ static struct rep_thread_rt *thread_rt(struct rep_stream *s, uint64_t index)
     for (size_t i = s->nthr; i <= index; i++) {
         s->thr[i].prev_addr = 0;
         s->thr[i].last_alloc = NO_NUMBER;
+        s->thr[i].reuse = NULL;
     }
     s->nthr = index + 1;
     return &s->thr[index];
@@ -194,7 +195,7 @@ int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text
     return 0;
 }
 
-/* ---- events ---------------------------------------------------------------- */
+/* ---- blocks ------------------------------------------------------------------ */
 
 /* Brings a site's peak figures up to date before its live figures change. */
 static inline void site_touch(struct rep_stream *s, struct rep_site_rt *site)
@@ -237,27 +238,88 @@ static void end_block(struct rep_stream *s, const struct rep_live *b)
     s->heap_blocks--;
 }
 
-/* Decodes an event address field against the thread's previous address. */
-static inline int read_addr(struct rep_cursor *c, struct rep_thread_rt *t, unsigned tag,
-                            uint64_t *addr)
+/* ---- address reuse stacks -------------------------------------------------
+ * The writer predicts that an allocation gets back the block its thread freed
+ * last in the same size class (glibc's tcache); a correct prediction costs
+ * one byte. The decoder keeps the same stacks: per thread index and class,
+ * the HG_EV_REUSE_DEPTH latest freed addresses. */
+
+#define REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
+
+struct rep_reuse {
+    uint64_t addr[REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+    uint8_t top[REUSE_CLASSES], count[REUSE_CLASSES];
+};
+
+static int reuse_push(struct rep_thread_rt *t, uint64_t size, uint64_t addr)
 {
-    uint64_t v;
-    if (rep_cur_u64(c, &v) < 0)
+    if (size > HG_EV_REUSE_MAX_SIZE)
+        return 0;
+    if (!t->reuse && !(t->reuse = calloc(1, sizeof *t->reuse)))
         return -1;
+    size_t c = (size_t)(size + 23) / 16;
+    struct rep_reuse *r = t->reuse;
+    r->top[c] = (uint8_t)((r->top[c] + 1) % HG_EV_REUSE_DEPTH);
+    r->addr[c][r->top[c]] = addr;
+    if (r->count[c] < HG_EV_REUSE_DEPTH)
+        r->count[c]++;
+    return 0;
+}
+
+static int reuse_pop(struct rep_thread_rt *t, uint64_t size, uint64_t *addr)
+{
+    size_t c = (size_t)(size + 23) / 16;
+    if (size > HG_EV_REUSE_MAX_SIZE || !t->reuse || !t->reuse->count[c])
+        return -1;
+    struct rep_reuse *r = t->reuse;
+    *addr = r->addr[c][r->top[c]];
+    r->top[c] = (uint8_t)((r->top[c] + HG_EV_REUSE_DEPTH - 1) % HG_EV_REUSE_DEPTH);
+    r->count[c]--;
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+/* The columns of one HG_REC_EVENTS record (enum hg_ev_column). */
+struct cols {
+    struct rep_cursor c[HG_EV_COLUMNS];
+};
+
+/* Decodes a delta-coded address v against the thread's previous address. */
+static inline uint64_t delta_addr(struct rep_thread_rt *t, unsigned tag, uint64_t v)
+{
     uint64_t d = (uint64_t)rep_unzz(v);
     t->prev_addr += (tag & HG_EV_F_RAWADDR) ? d : d * 16;
-    *addr = t->prev_addr;
+    return t->prev_addr;
+}
+
+/* An ALLOC/REALLOC address: 0 pops the reuse stack, else delta + 1. */
+static int read_naddr(struct cols *k, struct rep_thread_rt *t, unsigned tag, uint64_t size,
+                      uint64_t *addr, const char **why)
+{
+    uint64_t v;
+    if (rep_cur_u64(&k->c[HG_EV_COL_ADDR], &v) < 0)
+        return *why = "event cut short", -1;
+    if (v)
+        *addr = delta_addr(t, tag, v - 1);
+    else if (reuse_pop(t, size, addr) < 0)
+        return *why = "address reuse stack is empty", -1;
+    else
+        t->prev_addr = *addr;
     return 0;
 }
 
 /* Reads the new-block fields of ALLOC and REALLOC and makes the block. */
-static int alloc_event(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
+static int alloc_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
                        struct rep_thread_rt *t, unsigned tag, const char **why)
 {
     uint64_t stack_id, size, align, addr;
-    if (rep_cur_u64(c, &stack_id) < 0 || rep_cur_u64(c, &size) < 0 ||
-        ((tag & HG_EV_F_ALIGN) && rep_cur_u64(c, &align) < 0) || read_addr(c, t, tag, &addr) < 0)
+    if (rep_cur_u64(&k->c[HG_EV_COL_STACK], &stack_id) < 0 ||
+        rep_cur_u64(&k->c[HG_EV_COL_SIZE], &size) < 0 ||
+        ((tag & HG_EV_F_ALIGN) && rep_cur_u64(&k->c[HG_EV_COL_SIZE], &align) < 0))
         return *why = "event cut short", -1;
+    if (read_naddr(k, t, tag, size, &addr, why) < 0)
+        return -1;
     int64_t site = rep_stream_stack(s, stack_id);
     if (site < 0)
         return *why = "out of memory", -1;
@@ -274,14 +336,14 @@ static int alloc_event(struct rep_replay *r, struct rep_stream *s, struct rep_cu
     return 0;
 }
 
-/* Reads a ref and ends that block; *temporary says whether it was the
- * thread's last allocation. */
-static int free_ref(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
-                    struct rep_thread_rt *t, int by_realloc, uint32_t *site, const char **why)
+/* Reads a ref and ends that block: a free, or the old block of a realloc.
+ * Its address goes on the freeing thread's reuse stack. */
+static int free_ref(struct rep_replay *r, struct rep_stream *s, struct cols *k,
+                    struct rep_thread_rt *t, int by_realloc, const char **why)
 {
     uint64_t ref;
     struct rep_live b;
-    if (rep_cur_u64(c, &ref) < 0)
+    if (rep_cur_u64(&k->c[HG_EV_COL_REF], &ref) < 0)
         return *why = "event cut short", -1;
     if (ref >= s->nalloc)
         return *why = "free refers to a block never allocated", -1;
@@ -289,12 +351,13 @@ static int free_ref(struct rep_replay *r, struct rep_stream *s, struct rep_curso
     if (live_take(&s->live, number, &b) < 0)
         return *why = "free refers to a block that is not live", -1;
     end_block(s, &b);
+    if (reuse_push(t, b.size, b.addr) < 0)
+        return *why = "out of memory", -1;
     s->p.frees++;
     int temporary = !by_realloc && t->last_alloc == number;
     s->sites[b.site].temporary += temporary;
     if (r->opts && r->opts->block)
         r->opts->block(r->opts->arg, s->p.stream, 1, number, b.site, b.size, s->time, temporary);
-    *site = b.site;
     return 0;
 }
 
@@ -338,16 +401,16 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
 }
 
 /* One event; returns -1 with *why set on malformed input. */
-static int one_event(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
-                     const char **why)
+static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k, const char **why)
 {
-    if (c->p >= c->end)
+    struct rep_cursor *tc = &k->c[HG_EV_COL_TAG];
+    if (tc->p >= tc->end)
         return *why = "event cut short", -1;
-    unsigned tag = *c->p++;
+    unsigned tag = *tc->p++;
     unsigned sel = tag >> 5;
     uint64_t v, dt;
     if (sel == 7) {
-        if (rep_cur_u64(c, &v) < 0)
+        if (rep_cur_u64(tc, &v) < 0)
             return *why = "event cut short", -1;
         if (v >= MAX_THREADS)
             return *why = "thread index out of range", -1;
@@ -358,29 +421,30 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct rep_curs
     struct rep_thread_rt *t = thread_rt(s, s->thread);
     if (!t)
         return *why = "out of memory", -1;
-    if (rep_cur_u64(c, &dt) < 0)
+    if (rep_cur_u64(&k->c[HG_EV_COL_TIME], &dt) < 0)
         return *why = "event cut short", -1;
     s->time += dt;
     s->p.events++;
-    uint32_t site;
     uint64_t kind, addr;
     switch (tag & 7) {
     case HG_EV_ALLOC:
-        return alloc_event(r, s, c, t, tag, why);
+        return alloc_event(r, s, k, t, tag, why);
     case HG_EV_FREE:
-        return free_ref(r, s, c, t, 0, &site, why);
+        return free_ref(r, s, k, t, 0, why);
     case HG_EV_FREE_UNKNOWN:
-        if (read_addr(c, t, tag, &addr) < 0)
+        if (rep_cur_u64(&k->c[HG_EV_COL_ADDR], &addr) < 0)
             return *why = "event cut short", -1;
+        delta_addr(t, tag, addr);
         s->p.frees_unknown++;
         return 0;
     case HG_EV_REALLOC:
-        if (free_ref(r, s, c, t, 1, &site, why) < 0)
+        if (free_ref(r, s, k, t, 1, why) < 0)
             return -1;
         s->p.reallocs++;
-        return alloc_event(r, s, c, t, tag, why);
+        return alloc_event(r, s, k, t, tag, why);
     case HG_EV_MARK:
-        if (rep_cur_u64(c, &kind) < 0 || rep_cur_u64(c, &v) < 0)
+        if (rep_cur_u64(&k->c[HG_EV_COL_REF], &kind) < 0 ||
+            rep_cur_u64(&k->c[HG_EV_COL_REF], &v) < 0)
             return *why = "event cut short", -1;
         return kind == HG_MARK_SNAPSHOT ? mark_snapshot(r, s, v, why) : 0;
     default:
@@ -388,15 +452,37 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct rep_curs
     }
 }
 
+/* Splits the payload into its columns; their lengths must add up to it. */
+static int split_columns(struct rep_cursor *c, struct cols *k)
+{
+    uint64_t len[HG_EV_COLUMNS], total = 0;
+    for (int i = 0; i < HG_EV_COLUMNS; i++) {
+        if (rep_cur_u64(c, &len[i]) < 0 || len[i] > (uint64_t)(c->end - c->p))
+            return -1;
+        total += len[i];
+    }
+    if (total != (uint64_t)(c->end - c->p))
+        return -1;
+    const uint8_t *p = c->p;
+    for (int i = 0; i < HG_EV_COLUMNS; i++) {
+        k->c[i] = (struct rep_cursor){p, p + len[i]};
+        p += len[i];
+    }
+    c->p = c->end;
+    return 0;
+}
+
 int rep_replay_events(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
                       char *err, size_t errlen)
 {
     uint64_t n;
+    struct cols k;
     const char *why = NULL;
-    if (rep_cur_u64(c, &n) < 0 || n > (uint64_t)(c->end - c->p))
-        return snprintf(err, errlen, "events record: bad event count"), -1;
+    if (rep_cur_u64(c, &n) < 0 || split_columns(c, &k) < 0 ||
+        n > (uint64_t)(k.c[HG_EV_COL_TAG].end - k.c[HG_EV_COL_TAG].p))
+        return snprintf(err, errlen, "events record: bad event count or column lengths"), -1;
     for (uint64_t i = 0; i < n; i++) {
-        if (one_event(r, s, c, &why) < 0) {
+        if (one_event(r, s, &k, &why) < 0) {
             snprintf(err, errlen, "stream %u, event %llu of a record: %s", s->p.stream,
                      (unsigned long long)i, why);
             return -1;
@@ -610,6 +696,8 @@ int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err,
 
 static void stream_free(struct rep_stream *s)
 {
+    for (size_t i = 0; i < s->nthr; i++)
+        free(s->thr[i].reuse);
     free(s->thr);
     free(s->live.slots);
     free(s->stacks);

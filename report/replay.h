@@ -72,9 +72,12 @@ struct rep_site_rt {
     uint64_t stamp;
 };
 
+struct rep_reuse;
+
 struct rep_thread_rt {
     uint64_t prev_addr;      /* the event address delta base of this thread */
     uint64_t last_alloc;     /* allocation number of its last allocation, or UINT64_MAX */
+    struct rep_reuse *reuse; /* its address reuse stacks (replay.c), NULL until used */
 };
 
 struct rep_pyframe {

@@ -46,7 +46,7 @@ def test_golden():
 
 def test_damage_is_reported():
     r = info("truncated.hgcap")
-    check("complete   no: damaged at byte 189: chunk of 77 bytes runs past the end" in r.stdout,
+    check("complete   no: damaged at byte 197: chunk of 90 bytes runs past the end" in r.stdout,
           "truncated capture names where the damage starts")
     check("events     6\n" in r.stdout, "events before the damage are counted")
 

@@ -83,19 +83,19 @@ def test_top():
 
 
 def test_damaged():
-    for name, msg in (("truncated.hgcap", "chunk of 77 bytes runs past the end of the file"),
+    for name, msg in (("truncated.hgcap", "chunk of 90 bytes runs past the end of the file"),
                       ("corrupt.hgcap", "zstd: ")):
         doc, r = json_report(name)
         check(doc["complete"] is False, name + ": not complete")
-        check(doc["damage"] and doc["damage"]["offset"] == 189 and msg in doc["damage"]["message"],
+        check(doc["damage"] and doc["damage"]["offset"] == 197 and msg in doc["damage"]["message"],
               name + ": damage %r" % doc["damage"])
         s = doc["processes"][0]["summary"]
         check((s["allocations"], s["frees"], s["live_bytes"]) == (4, 2, 1100),
               name + ": the events before the damage %r" % s)
-        check(r.stderr.count("\n") == 1 and "damaged at byte 189" in r.stderr,
+        check(r.stderr.count("\n") == 1 and "damaged at byte 197" in r.stderr,
               name + ": one stderr line %r" % r.stderr)
         t = report(name)
-        check(t.returncode == 0 and "damaged capture" in t.stdout and "byte 189" in t.stdout,
+        check(t.returncode == 0 and "damaged capture" in t.stdout and "byte 197" in t.stdout,
               name + ": text says where the damage starts")
         check("no exit snapshot: the capture ends before this process did" in t.stdout,
               name + ": text says why nothing is classified")

@@ -287,6 +287,59 @@ static void test_thread_varint(void)
     tw_release(&w);
 }
 
+/* Addresses predicted by the reuse stacks (naddr 0): a block freed by a
+ * thread comes back to it, a realloc in place pops its own old address, and
+ * another thread's stacks are separate. */
+static void test_reuse(void)
+{
+    struct tw w;
+    tw_begin(&w, HG_CAP_VERSION);
+    tw_process(&w, 1, 5, 1, 0, HG_ORIGIN_ROOT, "/bin/t", 0, NULL);
+    uint64_t a = tw_alloc(&w, 1, 0, 1, 1, 24, 0x1000);
+    tw_free(&w, 1, 0, 1, a);
+    uint64_t b = tw_alloc(&w, 1, 0, 1, 1, 24, 0x1000);        /* popped */
+    uint64_t c = tw_realloc(&w, 1, 0, 1, b, 1, 20, 0x1000);   /* same class: popped */
+    uint64_t d = tw_alloc(&w, 1, 1, 1, 1, 1000, 0x8000);
+    tw_free(&w, 1, 0, 1, d);                                   /* pushed on thread 0's stack */
+    uint64_t e = tw_alloc(&w, 1, 0, 1, 2, 1000, 0x8000);      /* popped by thread 0 */
+    uint64_t f = tw_alloc(&w, 1, 1, 1, 2, 5000, 0x20000);     /* too big for a class */
+    tw_mark(&w, 1, 0, HG_MARK_SNAPSHOT, 1);
+    tw_end(&w);
+    (void)c, (void)e, (void)f;
+    CHECK_EQ(w.file.n > 0, 1);
+    struct rep_capture *cap = open_tw(&w, SIZE_MAX);
+    CHECK(cap != NULL);
+    if (cap) {
+        CHECK_EQ(cap->damaged, 0);
+        const struct rep_snapshot *s = &cap->processes[0].snapshots[0];
+        CHECK_EQ(s->nblocks, 3);
+        if (s->nblocks == 3) {
+            CHECK_EQ(s->blocks[0].addr, 0x1000);
+            CHECK_EQ(s->blocks[0].size, 20);
+            CHECK_EQ(s->blocks[1].addr, 0x8000);
+            CHECK_EQ(s->blocks[2].addr, 0x20000);
+        }
+    }
+    rep_capture_close(cap);
+    tw_release(&w);
+    /* A pop from an empty stack is damage, not a crash. */
+    tw_begin(&w, HG_CAP_VERSION);
+    tw_process(&w, 1, 5, 1, 0, HG_ORIGIN_ROOT, "/bin/t", 0, NULL);
+    a = tw_alloc(&w, 1, 0, 1, 1, 24, 0x1000);
+    tw_free(&w, 1, 0, 1, a);
+    tw_flush(&w);
+    tw_alloc(&w, 1, 0, 1, 1, 24, 0x1000);   /* popped: both stacks are empty now */
+    w.st[1].reuse[0].count[2] = 1;          /* the writer's stack goes stale */
+    w.st[1].reuse[0].top[2] = 1;
+    tw_alloc(&w, 1, 0, 1, 1, 24, 0x1000);   /* so this one is "predicted" wrongly */
+    tw_end(&w);
+    cap = open_tw(&w, SIZE_MAX);
+    CHECK(cap != NULL && cap->damaged && strstr(cap->damage_message, "reuse stack is empty"));
+    CHECK(cap != NULL && cap->events == 3);
+    rep_capture_close(cap);
+    tw_release(&w);
+}
+
 /* Two snapshots: a cycle, definite blocks, a block held by a global, and the
  * growth between them. Blocks by address: A B C D E. */
 static void write_snapshots(struct tw *w)
@@ -504,6 +557,7 @@ int main(int argc, char **argv)
     RUN(test_backrefs);
     RUN(test_inherit);
     RUN(test_thread_varint);
+    RUN(test_reuse);
     RUN(test_snapshots);
     RUN(test_bad_files);
     RUN(test_missing_end);

@@ -60,14 +60,26 @@ static void tw_s(struct tw_buf *b, const char *s)
 }
 
 #define TW_THREADS 16
+#define TW_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
+
+/* The encoder's per-thread reuse stacks, mirroring the decoder's. */
+struct tw_reuse {
+    uint64_t addr[TW_CLASSES][HG_EV_REUSE_DEPTH];
+    int top[TW_CLASSES], count[TW_CLASSES];
+};
 
 /* A capture being written: finished chunks in `file`, records of the open
- * chunk in `chunk`, and the event encoder's per-stream state. */
+ * chunk in `chunk`, and the event encoder's per-stream state (including
+ * every block's size and address by allocation number, for the reuse
+ * stacks). */
 struct tw {
-    struct tw_buf file, chunk, rec;
+    struct tw_buf file, chunk, rec, col[HG_EV_COLUMNS];
     struct {
         uint64_t time, nalloc, prev[TW_THREADS];
         int thread;
+        struct tw_reuse reuse[TW_THREADS];
+        uint64_t *size, *addr;
+        size_t cap;
     } st[4];
     uint64_t events;
     uint32_t streams;
@@ -160,30 +172,84 @@ static void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, co
     tw_rec(w, HG_REC_THREAD);
 }
 
-/* Events are written one per HG_REC_EVENTS record: simple, and the decoder
- * state must carry across records anyway. */
+static void tw_note_block(struct tw *w, uint32_t stream, uint64_t number, uint64_t size,
+                          uint64_t addr)
+{
+    if (number >= w->st[stream].cap) {
+        size_t cap = (size_t)number * 2 + 64;
+        w->st[stream].size = realloc(w->st[stream].size, cap * sizeof(uint64_t));
+        w->st[stream].addr = realloc(w->st[stream].addr, cap * sizeof(uint64_t));
+        if (!w->st[stream].size || !w->st[stream].addr)
+            abort();
+        w->st[stream].cap = cap;
+    }
+    w->st[stream].size[number] = size;
+    w->st[stream].addr[number] = addr;
+}
+
+/* Events are written one per HG_REC_EVENTS record, in columns: simple, and
+ * the decoder state must carry across records anyway. */
 static void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flags, int thread,
                        uint64_t dt)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, 1);
     unsigned sel = thread == w->st[stream].thread ? 0 : thread < 6 ? (unsigned)thread + 1 : 7;
     uint8_t tag = (uint8_t)(op | flags | sel << 5);
-    tw_bytes(&w->rec, &tag, 1);
+    tw_bytes(&w->col[HG_EV_COL_TAG], &tag, 1);
     if (sel == 7)
-        tw_u(&w->rec, thread);
+        tw_u(&w->col[HG_EV_COL_TAG], thread);
     w->st[stream].thread = thread;
     w->st[stream].time += dt;
-    tw_u(&w->rec, dt);
+    tw_u(&w->col[HG_EV_COL_TIME], dt);
     w->events++;
 }
 
-static void tw_addr(struct tw *w, uint32_t stream, int thread, uint64_t addr)
+static void tw_ev_end(struct tw *w, uint32_t stream)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, 1);
+    for (int i = 0; i < HG_EV_COLUMNS; i++)
+        tw_u(&w->rec, w->col[i].n);
+    for (int i = 0; i < HG_EV_COLUMNS; i++) {
+        tw_bytes(&w->rec, w->col[i].p, w->col[i].n);
+        w->col[i].n = 0;
+    }
+    tw_rec(w, HG_REC_EVENTS);
+}
+
+static uint64_t tw_delta(struct tw *w, uint32_t stream, int thread, uint64_t addr)
 {
     uint64_t *prev = &w->st[stream].prev[thread];
     int64_t d = (int64_t)(addr - *prev);
     *prev = addr;
-    tw_u(&w->rec, tw_zz(d / 16));
+    return tw_zz(d / 16);
+}
+
+/* ALLOC/REALLOC address: 0 when the reuse stack predicts it. */
+static void tw_naddr(struct tw *w, uint32_t stream, int thread, uint64_t size, uint64_t addr)
+{
+    struct tw_reuse *r = &w->st[stream].reuse[thread];
+    int c = (int)((size + 23) / 16);
+    if (size <= HG_EV_REUSE_MAX_SIZE && r->count[c] && r->addr[c][r->top[c]] == addr) {
+        r->top[c] = (r->top[c] + HG_EV_REUSE_DEPTH - 1) % HG_EV_REUSE_DEPTH;
+        r->count[c]--;
+        w->st[stream].prev[thread] = addr;
+        tw_u(&w->col[HG_EV_COL_ADDR], 0);
+        return;
+    }
+    tw_u(&w->col[HG_EV_COL_ADDR], tw_delta(w, stream, thread, addr) + 1);
+}
+
+static void tw_push(struct tw *w, uint32_t stream, int thread, uint64_t number)
+{
+    uint64_t size = w->st[stream].size[number];
+    if (size > HG_EV_REUSE_MAX_SIZE)
+        return;
+    struct tw_reuse *r = &w->st[stream].reuse[thread];
+    int c = (int)((size + 23) / 16);
+    r->top[c] = (r->top[c] + 1) % HG_EV_REUSE_DEPTH;
+    r->addr[c][r->top[c]] = w->st[stream].addr[number];
+    if (r->count[c] < (int)HG_EV_REUSE_DEPTH)
+        r->count[c]++;
 }
 
 static uint64_t tw_ref(struct tw *w, uint32_t stream, uint64_t number)
@@ -196,45 +262,49 @@ static uint64_t tw_alloc(struct tw *w, uint32_t stream, int thread, uint64_t dt,
                          uint64_t size, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_ALLOC, 0, thread, dt);
-    tw_u(&w->rec, stack);
-    tw_u(&w->rec, size);
-    tw_addr(w, stream, thread, addr);
-    tw_rec(w, HG_REC_EVENTS);
+    tw_u(&w->col[HG_EV_COL_STACK], stack);
+    tw_u(&w->col[HG_EV_COL_SIZE], size);
+    tw_naddr(w, stream, thread, size, addr);
+    tw_ev_end(w, stream);
+    tw_note_block(w, stream, w->st[stream].nalloc, size, addr);
     return w->st[stream].nalloc++;
 }
 
 static void tw_free(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t number)
 {
     tw_ev_head(w, stream, HG_EV_FREE, 0, thread, dt);
-    tw_u(&w->rec, tw_ref(w, stream, number));
-    tw_rec(w, HG_REC_EVENTS);
+    tw_u(&w->col[HG_EV_COL_REF], tw_ref(w, stream, number));
+    tw_push(w, stream, thread, number);
+    tw_ev_end(w, stream);
 }
 
 static void tw_free_unknown(struct tw *w, uint32_t stream, int thread, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_FREE_UNKNOWN, 0, thread, 0);
-    tw_addr(w, stream, thread, addr);
-    tw_rec(w, HG_REC_EVENTS);
+    tw_u(&w->col[HG_EV_COL_ADDR], tw_delta(w, stream, thread, addr));
+    tw_ev_end(w, stream);
 }
 
 static uint64_t tw_realloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t old,
                            uint32_t stack, uint64_t size, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_REALLOC, 0, thread, dt);
-    tw_u(&w->rec, tw_ref(w, stream, old));
-    tw_u(&w->rec, stack);
-    tw_u(&w->rec, size);
-    tw_addr(w, stream, thread, addr);
-    tw_rec(w, HG_REC_EVENTS);
+    tw_u(&w->col[HG_EV_COL_REF], tw_ref(w, stream, old));
+    tw_push(w, stream, thread, old);
+    tw_u(&w->col[HG_EV_COL_STACK], stack);
+    tw_u(&w->col[HG_EV_COL_SIZE], size);
+    tw_naddr(w, stream, thread, size, addr);
+    tw_ev_end(w, stream);
+    tw_note_block(w, stream, w->st[stream].nalloc, size, addr);
     return w->st[stream].nalloc++;
 }
 
 static void tw_mark(struct tw *w, uint32_t stream, int thread, unsigned kind, uint64_t value)
 {
     tw_ev_head(w, stream, HG_EV_MARK, 0, thread, 0);
-    tw_u(&w->rec, kind);
-    tw_u(&w->rec, value);
-    tw_rec(w, HG_REC_EVENTS);
+    tw_u(&w->col[HG_EV_COL_REF], kind);
+    tw_u(&w->col[HG_EV_COL_REF], value);
+    tw_ev_end(w, stream);
 }
 
 /* Inherited blocks: n blocks (addr, size, stack) taking numbers 0..n-1. */
@@ -252,6 +322,8 @@ static void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int n,
         tw_u(&w->rec, blocks[i][2]);
     }
     tw_rec(w, HG_REC_INHERIT);
+    for (int i = 0; i < n; i++)
+        tw_note_block(w, child, (uint64_t)i, blocks[i][1], blocks[i][0]);
     w->st[child].nalloc = (uint64_t)n;
 }
 
@@ -323,6 +395,12 @@ static void tw_release(struct tw *w)
     free(w->file.p);
     free(w->chunk.p);
     free(w->rec.p);
+    for (int i = 0; i < HG_EV_COLUMNS; i++)
+        free(w->col[i].p);
+    for (int i = 0; i < 4; i++) {
+        free(w->st[i].size);
+        free(w->st[i].addr);
+    }
 }
 
 #endif
