@@ -52,6 +52,46 @@ int main(void)
 PROG_FIGURES = {"leaked": 24048, "leaked_blocks": 1003, "cycles": 1, "possible": 64,
                 "peak": 124112, "allocations": 1005, "leak_per_site": 24000}
 
+# argv[1] blocks of 1000 bytes live at once (the peak), then freed; 10 x 40
+# bytes leaked by old_leak; NEW_LEAK adds one leak of 100 bytes.
+V1 = r"""
+#include <stdlib.h>
+void *volatile sink;
+void *volatile held[1000];
+__attribute__((noinline)) static void old_leak(void)
+{
+    for (int i = 0; i < 10; i++)
+        sink = malloc(40);
+    sink = 0;
+}
+#ifdef NEW_LEAK
+__attribute__((noinline)) static void new_leak(void)
+{
+    sink = malloc(100);
+    sink = 0;
+}
+#endif
+__attribute__((noinline)) static void work(int n)
+{
+    for (int i = 0; i < n; i++)
+        held[i] = malloc(1000);
+    for (int i = 0; i < n; i++) {
+        free(held[i]);
+        held[i] = 0;   /* a later block may reuse the address */
+    }
+}
+int main(int argc, char **argv)
+{
+    work(argc > 1 ? atoi(argv[1]) : 100);
+    old_leak();
+#ifdef NEW_LEAK
+    new_leak();
+#endif
+    return 0;
+}
+"""
+SHIFT = "/* a rebuild after unrelated edits:\n * five lines\n * were\n * added\n */\n"
+
 
 def compile_c(directory, name, source, *flags):
     src = os.path.join(directory, name + ".c")
