@@ -92,7 +92,7 @@ struct col_stream {
     size_t nthr;
     /* life */
     int exec_pending, have_exit, exit_snapshot, end_pending;
-    uint64_t exit_status, exit_how;
+    uint64_t exit_status, exit_how, exit_ns;
     /* snapshot in progress */
     uint32_t snap_id, snap_reason;
     uint8_t *ed;
@@ -453,7 +453,7 @@ static void stream_end(struct col *c, struct col_stream *s, unsigned how, uint64
     flush_events(c, s);
     col_rec_begin(c->w, HG_REC_PROCESS_END);
     col_put_u(c->w, s->id);
-    col_put_u(c->w, to_us(c, now_ns()));
+    col_put_u(c->w, to_us(c, s->have_exit ? s->exit_ns : now_ns()));
     col_put_u(c->w, how);
     col_put_u(c->w, code);
     col_put_u(c->w, flags | (s->exit_snapshot ? HG_END_F_SNAPSHOT : 0));
@@ -897,6 +897,7 @@ static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_
         break;
     case RT_REC_EXIT:
         s->have_exit = 1;
+        s->exit_ns = r->time_ns;
         s->exit_status = r->a;
         s->exit_how = r->b;
         break;
