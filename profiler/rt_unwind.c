@@ -10,12 +10,18 @@
  * libunwind and of the runtime (the hook and unwinder at the top, the
  * wrappers of main and of thread start routines at the bottom) are dropped
  * by address, which stays right whatever the compiler inlines.
+ *
+ * libunwind's caches are per thread and not re-entrant, so a signal handler
+ * that allocates while its thread is inside unw_backtrace unwinds with
+ * glibc's backtrace() (libgcc's unwinder, no shared state with libunwind)
+ * instead; a third level of nesting gets no stack.
  */
 #define UNW_LOCAL_ONLY
 #include "profiler/unwind.h"
 
 #include "profiler/rt_rec.h"
 
+#include <execinfo.h>
 #include <libunwind.h>
 #include <link.h>
 
@@ -62,6 +68,8 @@ void rt_unwind_init(void)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     unw_set_cache_size(unw_local_addr_space, 4096, 0);
     rt_unwind_thread_init();
+    void *buf[4];
+    backtrace(buf, 4); /* loads libgcc_s now, not inside a signal handler */
 }
 
 void rt_unwind_thread_init(void)
@@ -80,11 +88,15 @@ unsigned rt_unwind(uint64_t *out)
     enum { SLACK = 8 };
     void *buf[RT_MAX_FRAMES + SLACK];
     struct rt_tls *t = &rt_tls;
-    if (t->unwinding)
+    if (t->unwinding > 1)
         return 0;
-    t->unwinding = 1;
-    int n = unw_backtrace(buf, RT_MAX_FRAMES + SLACK);
-    t->unwinding = 0;
+    int n;
+    t->unwinding++;
+    if (t->unwinding == 1)
+        n = unw_backtrace(buf, RT_MAX_FRAMES + SLACK);
+    else
+        n = backtrace(buf, RT_MAX_FRAMES + SLACK);
+    t->unwinding--;
     unsigned k = 0;
     for (int i = 0; i < n && k < RT_MAX_FRAMES; i++)
         if (!skipped((uintptr_t)buf[i]))

@@ -24,8 +24,9 @@ void rt_unwind_thread_init(void);
 
 /* Fills `out` with return addresses, innermost first, starting at the caller
  * of the hook (the runtime's and the unwinder's frames are dropped); at most
- * RT_MAX_FRAMES. Returns 0 when called from a signal handler that
- * interrupted the unwinder on the same thread (it is not re-entrant). */
+ * RT_MAX_FRAMES. A signal handler that interrupted the unwinder on the same
+ * thread gets its stack from a second, independent unwinder (libgcc's);
+ * one that interrupted both gets 0 frames. */
 unsigned rt_unwind(uint64_t *out);
 
 #endif

@@ -68,6 +68,17 @@ struct image {
     int time_backwards;
 };
 
+/* Every ALLOC and FREE of all images, for the ordering check. */
+struct ev {
+    uint64_t time, addr, size;
+    uint32_t type, stack;
+    int is_free;
+    struct image *im;
+};
+#define MAX_EVENTS 400000
+static struct ev events[MAX_EVENTS];
+static int nevents;
+
 static char workdir[256];
 static char sockname[64];
 static const char *build_dir;
@@ -145,11 +156,30 @@ static void take_blob(struct image *im, uint64_t kind, const uint8_t *p, uint32_
     }
 }
 
-static void take_event(struct image *im, const struct rt_rec *r)
+static void take_event(struct image *im, const struct rt_rec *r, uint32_t ring)
 {
     uint32_t type = r->type & 0xff;
-    if (type == RT_REC_ALLOC) {
-        const struct stack *s = find_stack(im, r->u32);
+    (void)ring;
+    if ((type == RT_REC_ALLOC || type == RT_REC_FREE) && nevents < MAX_EVENTS)
+        events[nevents++] = (struct ev){ r->time_ns, r->a, r->b, r->type, r->u32,
+                                         type == RT_REC_FREE, im };
+    if (type == RT_REC_EXIT) {
+        im->exits++;
+        im->exit_status = r->a;
+        im->exit_how = r->b;
+    } else if (type == RT_REC_FORK) {
+        im->forks++;
+    } else if (type == RT_REC_EXEC) {
+        im->execs++;
+    }
+}
+
+/* Counts an ALLOC or FREE once every stack is known. */
+static void tally(const struct ev *e)
+{
+    struct image *im = e->im;
+    if (!e->is_free) {
+        const struct stack *s = find_stack(im, e->stack);
         if (!s) {
             im->unknown_stack++;
             return;
@@ -159,28 +189,20 @@ static void take_event(struct image *im, const struct rt_rec *r)
         if (s->n == 0 || !in_exe(im, s->frames[0]))
             return;
         im->allocs++;
-        im->alloc_bytes += r->b;
-        im->realloc_allocs += !!(r->type & RT_F_REALLOC);
-        im->aligned64 += ((r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT) == 6;
+        im->alloc_bytes += e->size;
+        im->realloc_allocs += !!(e->type & RT_F_REALLOC);
+        im->aligned64 += ((e->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT) == 6;
         if (im->nblocks < MAX_BLOCKS)
-            im->blocks[im->nblocks++] = r->a;
-    } else if (type == RT_REC_FREE) {
-        for (int i = 0; i < im->nblocks; i++) {
-            if (im->blocks[i] == r->a) {
-                im->blocks[i] = im->blocks[--im->nblocks];
-                im->frees++;
-                im->realloc_frees += !!(r->type & RT_F_REALLOC);
-                break;
-            }
+            im->blocks[im->nblocks++] = e->addr;
+        return;
+    }
+    for (int i = 0; i < im->nblocks; i++) {
+        if (im->blocks[i] == e->addr) {
+            im->blocks[i] = im->blocks[--im->nblocks];
+            im->frees++;
+            im->realloc_frees += !!(e->type & RT_F_REALLOC);
+            return;
         }
-    } else if (type == RT_REC_EXIT) {
-        im->exits++;
-        im->exit_status = r->a;
-        im->exit_how = r->b;
-    } else if (type == RT_REC_FORK) {
-        im->forks++;
-    } else if (type == RT_REC_EXEC) {
-        im->execs++;
     }
 }
 
@@ -218,7 +240,7 @@ static uint32_t take_record(struct image *im, struct rt_ring *r, uint64_t pos, u
     } else if (type == RT_REC_BLOB) {
         take_blob(im, h->a, buf, h->u32);
     } else {
-        take_event(im, h);
+        take_event(im, h, (uint32_t)(r - im->shm->rings));
     }
     return n;
 }
@@ -346,6 +368,60 @@ static int build(const char *name, const char *src, const char *flags)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+static int violations;
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return y->is_free - x->is_free; /* at equal time frees first */
+}
+
+/* Replays every event in time order: an address is never allocated twice
+ * without a free in between, nor freed when not allocated. Returns the
+ * number of violations. */
+static int order_violations(void)
+{
+    enum { BITS = 20 };
+    static uint64_t live[1u << BITS];
+    memset(live, 0, sizeof live);
+    qsort(events, (size_t)nevents, sizeof events[0], ev_cmp);
+    int bad = 0;
+    for (int i = 0; i < nevents; i++) {
+        tally(&events[i]);
+        uint64_t a = events[i].addr;
+        uint32_t h = (uint32_t)((a * 0x9E3779B97F4A7C15ull) >> (64 - BITS));
+        while (live[h] && live[h] != a)
+            h = (h + 1) & ((1u << BITS) - 1);
+        if (events[i].is_free) {
+            if (live[h] != a) {
+                bad++;
+                continue;
+            }
+            /* delete with backward shift */
+            uint32_t j = h;
+            live[j] = 0;
+            for (;;) {
+                j = (j + 1) & ((1u << BITS) - 1);
+                if (!live[j])
+                    break;
+                uint32_t k = (uint32_t)((live[j] * 0x9E3779B97F4A7C15ull) >> (64 - BITS));
+                if (((j - k) & ((1u << BITS) - 1)) >= ((j - h) & ((1u << BITS) - 1))) {
+                    live[h] = live[j];
+                    live[j] = 0;
+                    h = j;
+                }
+            }
+        } else {
+            if (live[h] == a)
+                bad++;
+            live[h] = a;
+        }
+    }
+    return bad;
+}
+
 /* Runs workdir/name under the runtime with a collector; fills ims. */
 static int run(const char *name, struct image *ims, int max, int *status)
 {
@@ -362,8 +438,10 @@ static int run(const char *name, struct image *ims, int max, int *status)
         execl(prog, prog, (char *)NULL);
         _exit(127);
     }
+    nevents = 0;
     int n = collect(lfd, pid, ims, max, status);
     close(lfd);
+    violations = order_violations();
     return n;
 }
 
@@ -407,6 +485,7 @@ static void test_counts(void)
     CHECK_EQ(im->runtime_frames, 0);
     CHECK_EQ(im->stack_dups, 0);
     CHECK_EQ(im->time_backwards, 0);
+    CHECK_EQ(violations, 0);
     CHECK_EQ(im->exits, 1);
     CHECK_EQ(im->exit_status, 7);
     CHECK_EQ(im->exit_how, RT_EXIT_RETURN);
@@ -423,6 +502,96 @@ static void test_counts(void)
     CHECK_EQ(exe, 1);
 }
 
+static const char *threads_src =
+    "#include <pthread.h>\n"
+    "#include <stdlib.h>\n"
+    "static void *blocks[8][1000];\n"
+    "static pthread_barrier_t barrier;\n"
+    "__attribute__((noinline)) static void *work(void *arg) {\n"
+    "    long me = (long)arg, next = (me + 1) % 8;\n"
+    "    for (int i = 0; i < 1000; i++) blocks[me][i] = malloc(40);\n"
+    "    pthread_barrier_wait(&barrier);\n"
+    "    for (int i = 0; i < 1000; i++) free(blocks[next][i]);\n"
+    "    pthread_barrier_wait(&barrier);\n"
+    "    for (int i = 0; i < 1000; i++) blocks[me][i] = malloc(40);\n"
+    "    for (int i = 0; i < 1000; i++) free(blocks[me][i]);\n"
+    "    return NULL;\n"
+    "}\n"
+    "int main(void) {\n"
+    "    pthread_t t[8];\n"
+    "    pthread_barrier_init(&barrier, NULL, 8);\n"
+    "    for (long i = 0; i < 8; i++) pthread_create(&t[i], NULL, work, (void *)i);\n"
+    "    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);\n"
+    "    return 0;\n"
+    "}\n";
+
+static void test_threads(void)
+{
+    int status = -1;
+    CHECK(build("threads", threads_src, "") == 0);
+    int n = run("threads", ims, 4, &status);
+    CHECK_EQ(n, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct image *im = &ims[0];
+    CHECK_EQ(im->allocs, 16000);
+    CHECK_EQ(im->frees, 16000);
+    CHECK_EQ(im->threads, 9);
+    CHECK_EQ(im->thread_ends, 8);
+    CHECK_EQ(im->unknown_stack, 0);
+    CHECK_EQ(im->runtime_frames, 0);
+    CHECK_EQ(violations, 0);
+}
+
+static const char *fork_src =
+    "#include <stdlib.h>\n"
+    "#include <sys/wait.h>\n"
+    "#include <unistd.h>\n"
+    "static void *volatile keep[100];\n"
+    "__attribute__((noinline)) static void make(int i, size_t n) { keep[i] = malloc(n); }\n"
+    "int main(void) {\n"
+    "    for (int i = 0; i < 100; i++) make(i, 32);\n"
+    "    for (int i = 0; i < 100; i++) free(keep[i]);\n"
+    "    pid_t pid = fork();\n"
+    "    if (pid == 0) {\n"
+    "        for (int i = 0; i < 50; i++) make(i, 48);\n"
+    "        for (int i = 0; i < 50; i++) free(keep[i]);\n"
+    "        exit(3);\n"
+    "    }\n"
+    "    int status;\n"
+    "    waitpid(pid, &status, 0);\n"
+    "    return WEXITSTATUS(status);\n"
+    "}\n";
+
+static void test_fork(void)
+{
+    int status = -1;
+    CHECK(build("fork", fork_src, "") == 0);
+    int n = run("fork", ims, 4, &status);
+    CHECK_EQ(n, 2);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    struct image *parent = &ims[0], *child = &ims[1];
+    if (n == 2 && ims[0].hello.origin == RT_ORIGIN_FORK) {
+        parent = &ims[1];
+        child = &ims[0];
+    }
+    CHECK_EQ(parent->hello.origin, RT_ORIGIN_ROOT);
+    CHECK_EQ(child->hello.origin, RT_ORIGIN_FORK);
+    CHECK_EQ(child->hello.ppid, parent->hello.pid);
+    CHECK_EQ(parent->forks, 1);
+    CHECK_EQ(parent->allocs, 100);
+    CHECK_EQ(parent->frees, 100);
+    CHECK_EQ(parent->exit_status, 3);
+    CHECK_EQ(child->allocs, 50);
+    CHECK_EQ(child->frees, 50);
+    CHECK_EQ(child->exits, 1);
+    CHECK_EQ(child->exit_status, 3);
+    CHECK_EQ(child->exit_how, RT_EXIT_EXIT);
+    CHECK_EQ(child->threads, 1);
+    CHECK_EQ(child->main_tid, child->hello.pid);
+    CHECK(child->nmods >= 4);
+    CHECK_EQ(violations, 0);
+}
+
 int main(void)
 {
     build_dir = getenv("HG_BUILD_DIR");
@@ -433,5 +602,7 @@ int main(void)
     snprintf(workdir, sizeof workdir, "%s/tests/rt_protocol", build_dir);
     mkdir(workdir, 0755);
     RUN(test_counts);
+    RUN(test_threads);
+    RUN(test_fork);
     return DONE();
 }

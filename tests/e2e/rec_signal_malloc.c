@@ -1,0 +1,57 @@
+/* rec_signal_malloc: allocations made by a signal handler are counted
+ * exactly, also when the signal lands inside a hook (the main thread does
+ * nothing but malloc and free while a second thread sends 2,000 signals, one
+ * at a time). The handler allocates and frees 2 blocks of 33 bytes per
+ * signal: 4,000 blocks, 132,000 bytes.
+ *
+ * expect: [s.allocations for s in proc(0).sites if frames(s)[0] == "handler"] == [4000]
+ * expect: [s.bytes for s in proc(0).sites if frames(s)[0] == "handler"] == [132000]
+ * expect: [s.live_blocks for s in proc(0).sites if frames(s)[0] == "handler"] == [0]
+ * expect: proc(0).frees_unknown == 0
+ * expect: proc(0).summary.live_blocks == 0
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define SIGNALS 2000
+
+static atomic_int handled;
+static void *volatile sink;
+
+__attribute__((noinline)) static void handler(int sig)
+{
+    (void)sig;
+    void *a = malloc(33), *b = malloc(33);
+    sink = a;
+    free(a);
+    free(b);
+    atomic_fetch_add(&handled, 1);
+}
+
+static void *sender(void *arg)
+{
+    pthread_t main_thread = *(pthread_t *)arg;
+    for (int i = 0; i < SIGNALS; i++) {
+        pthread_kill(main_thread, SIGUSR1);
+        while (atomic_load(&handled) <= i)
+            ;
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    struct sigaction sa = { .sa_handler = handler };
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, sender, &self);
+    while (atomic_load(&handled) < SIGNALS) {
+        void *p = malloc(100);
+        sink = p;
+        free(p);
+    }
+    pthread_join(t, NULL);
+    return 0;
+}
