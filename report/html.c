@@ -28,9 +28,10 @@ extern const char rep_html_template[], rep_html_css[], rep_html_js[];
 
 #define HG_HTML_POINTS 2000          /* timeline points per process */
 #define LIFE_MAX_BUCKETS 2048        /* lifetime buckets per process */
-#define LIFE_MAX_CELLS 65536         /* (site, bucket) cells per process before widening */
-#define LIFE_MIN_BUCKETS 64          /* never widen below this many buckets */
+#define LIFE_MAX_CELLS (1 << 20)     /* (site, bucket) cells per process before widening */
+#define LIFE_MIN_BUCKETS 4           /* never widen below this many buckets */
 #define OTHER_SHARE 50000            /* a site under 1/50000 of every total joins "(other)" */
+#define HG_HTML_SITES 5000           /* and so do all but the 5000 biggest */
 #define NONE UINT64_MAX
 
 /* ---- block lifetimes ------------------------------------------------------ */
@@ -82,8 +83,10 @@ void rep_html_life_free(struct rep_html_life *life)
 
 static size_t cell_hash(uint32_t site, uint32_t bucket, size_t mask)
 {
-    uint64_t h = ((uint64_t)site << 32 | bucket) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & mask;
+    uint64_t h = (uint64_t)site * 0x9e3779b97f4a7c15ull ^ (uint64_t)bucket * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (size_t)(h ^ (h >> 32)) & mask;
 }
 
 static struct life_cell *cell_slot(struct life_cell *cells, size_t mask, uint32_t site, uint32_t bucket)
@@ -471,6 +474,7 @@ static void write_frames(FILE *f, const struct ftab *t)
 struct figures {
     uint64_t *leaked, *leaked_blocks;
     uint64_t total[5];               /* n, b, t, p, l over all sites */
+    uint8_t *kept;                   /* 1: written as itself; 0: merged into "(other)" */
 };
 
 enum { M_N, M_B, M_T, M_P, M_L };
@@ -487,12 +491,50 @@ static uint64_t fig(const struct rep_process *p, const struct figures *g, size_t
     }
 }
 
-static int is_tiny(const struct rep_process *p, const struct figures *g, size_t i)
+/* A site's biggest share of a total, over the metrics. */
+static double share(const struct rep_process *p, const struct figures *g, size_t i)
 {
+    double best = 0;
     for (int m = 0; m < 5; m++)
-        if (fig(p, g, i, m) > g->total[m] / OTHER_SHARE)
-            return 0;
-    return 1;
+        if (g->total[m] && (double)fig(p, g, i, m) / (double)g->total[m] > best)
+            best = (double)fig(p, g, i, m) / (double)g->total[m];
+    return best;
+}
+
+struct ranked {
+    double share;
+    uint32_t site;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    return x->share < y->share ? 1 : x->share > y->share ? -1 : (x->site > y->site) - (x->site < y->site);
+}
+
+/* Marks the sites written as themselves: those with at least 1/OTHER_SHARE
+ * of some total, at most HG_HTML_SITES of them (the biggest). A site below
+ * that is narrower than a pixel in the flame graph and far from the top of
+ * any table. -1 when out of memory. */
+static int pick_sites(const struct rep_process *p, struct figures *g)
+{
+    struct ranked *r = malloc((p->nstacks ? p->nstacks : 1) * sizeof *r);
+    if (!r)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < p->nstacks; i++) {
+        double sh = share(p, g, i);
+        if (sh * OTHER_SHARE >= 1.0)
+            r[n++] = (struct ranked){ sh, (uint32_t)i };
+    }
+    if (n > HG_HTML_SITES) {
+        qsort(r, n, sizeof *r, ranked_cmp);
+        n = HG_HTML_SITES;
+    }
+    for (size_t i = 0; i < n; i++)
+        g->kept[r[i].site] = 1;
+    free(r);
+    return 0;
 }
 
 /* A lost block's contribution to the "z" list: its site and allocation bucket. */
@@ -657,7 +699,7 @@ static int write_sites(FILE *f, struct view *v, struct dense *d, struct dense *o
     size_t merged = 0, written = 0;
     fputs(",\"sites\":[", f);
     for (size_t i = 0; i < p->nstacks; i++) {
-        int tiny = is_tiny(p, &v->g, i);
+        int tiny = !v->g.kept[i];
         if (tiny) {
             for (int m = 0; m < 5; m++)
                 other_fig[m] += fig(p, &v->g, i, m);
@@ -757,6 +799,7 @@ static void view_release(struct view *v)
 {
     free(v->g.leaked);
     free(v->g.leaked_blocks);
+    free(v->g.kept);
     ftab_release(&v->frames);
     free(v->cells);
     free(v->z);
@@ -769,12 +812,15 @@ static int view_init(struct view *v, const struct rep_process *p, const struct r
     size_t n = p->nstacks ? p->nstacks : 1;
     v->g.leaked = calloc(n, sizeof *v->g.leaked);
     v->g.leaked_blocks = calloc(n, sizeof *v->g.leaked_blocks);
-    if (!v->g.leaked || !v->g.leaked_blocks)
+    v->g.kept = calloc(n, 1);
+    if (!v->g.leaked || !v->g.leaked_blocks || !v->g.kept)
         return -1;
     rep_leaked_by_site(p, v->g.leaked, v->g.leaked_blocks);
     for (size_t i = 0; i < p->nstacks; i++)
         for (int m = 0; m < 5; m++)
             v->g.total[m] += fig(p, &v->g, i, m);
+    if (pick_sites(p, &v->g) < 0)
+        return -1;
     if (life && !life->failed && p->stream >= 1 && p->stream <= life->nstreams &&
         life->streams[p->stream - 1].started)
         v->life = &life->streams[p->stream - 1];
