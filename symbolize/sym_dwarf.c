@@ -19,6 +19,7 @@
 
 #include <dwarf.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- compile-unit index ------------------------------------------------ */
 
@@ -78,6 +79,7 @@ void sym_dwarf_release(struct sym_file *f)
     for (size_t i = 0; i < f->ncu; i++) {
         free(f->cu[i].scopes);
         free(f->cu[i].segs);
+        free(f->cu[i].quals);
     }
     free(f->cu);
     free(f->ranges);
@@ -112,11 +114,14 @@ struct srange {
 struct walk {
     Dwarf_Die die;
     uint32_t parent, depth;
+    const char *prefix; /* enclosing namespaces and classes, C++ only */
 };
 
 struct indexer {
+    struct sym_ctx *s;
     struct sym_cu *cu;
-    size_t scap, rcap, segcap, wcap, nranges, nwalk;
+    int cplusplus;
+    size_t scap, rcap, segcap, wcap, qcap, nranges, nwalk;
     struct srange *ranges;
     struct walk *stack;
 };
@@ -135,12 +140,45 @@ static int srange_cmp(const void *pa, const void *pb)
     return a->scope > b->scope ? -1 : a->scope < b->scope;
 }
 
-static int walk_push(struct indexer *x, Dwarf_Die *die, uint32_t parent, uint32_t depth)
+static int walk_push(struct indexer *x, Dwarf_Die *die, uint32_t parent, uint32_t depth,
+                     const char *prefix)
 {
     if (grow(&x->stack, &x->wcap, x->nwalk, sizeof *x->stack) < 0)
         return -1;
-    x->stack[x->nwalk++] = (struct walk){*die, parent, depth};
+    x->stack[x->nwalk++] = (struct walk){*die, parent, depth, prefix};
     return 0;
+}
+
+/* Remembers the C++ prefix of a subprogram DIE (declaration, abstract or
+   concrete), which a later frame may be named after. */
+static int add_qual(struct indexer *x, struct walk *w)
+{
+    struct sym_cu *cu = x->cu;
+    if (!w->prefix)
+        return 0;
+    if (grow(&cu->quals, &x->qcap, cu->nquals, sizeof *cu->quals) < 0)
+        return -1;
+    cu->quals[cu->nquals++] = (struct sym_qual){dwarf_dieoffset(&w->die), w->prefix};
+    return 0;
+}
+
+/* The prefix for the children of namespace or class `w`; NULL if out of
+   memory (the children then go unqualified). */
+static const char *child_prefix(struct indexer *x, struct walk *w, int tag)
+{
+    const char *name = dwarf_diename(&w->die);
+    if (!name)
+        name = tag == DW_TAG_namespace ? "(anonymous namespace)" : "(anonymous)";
+    size_t a = w->prefix ? strlen(w->prefix) : 0, b = strlen(name);
+    char *buf = malloc(a + b + 3);
+    if (!buf)
+        return NULL;
+    memcpy(buf, w->prefix ? w->prefix : "", a);
+    memcpy(buf + a, name, b);
+    memcpy(buf + a + b, "::", 3);
+    const char *r = sym_intern(x->s, buf);
+    free(buf);
+    return r;
 }
 
 /* Records die as a scope if it has code; *scope gets its index, or
@@ -179,7 +217,7 @@ static int collect_scopes(struct indexer *x, Dwarf_Die *cudie)
 {
     Dwarf_Die child;
     Dwarf_Off last = dwarf_dieoffset(cudie);
-    if (dwarf_child(cudie, &child) == 0 && walk_push(x, &child, SYM_NO_SCOPE, 0) < 0)
+    if (dwarf_child(cudie, &child) == 0 && walk_push(x, &child, SYM_NO_SCOPE, 0, NULL) < 0)
         return -1;
     while (x->nwalk) {
         struct walk w = x->stack[--x->nwalk];
@@ -188,28 +226,37 @@ static int collect_scopes(struct indexer *x, Dwarf_Die *cudie)
             break;
         last = off;
         Dwarf_Die sib;
-        if (dwarf_siblingof(&w.die, &sib) == 0 && walk_push(x, &sib, w.parent, w.depth) < 0)
+        if (dwarf_siblingof(&w.die, &sib) == 0 &&
+            walk_push(x, &sib, w.parent, w.depth, w.prefix) < 0)
             return -1;
         uint32_t inner = w.parent;
-        switch (dwarf_tag(&w.die)) {
+        const char *prefix = w.prefix;
+        int tag = dwarf_tag(&w.die);
+        switch (tag) {
         case DW_TAG_subprogram:
         case DW_TAG_inlined_subroutine:
-            if (add_scope(x, &w, dwarf_tag(&w.die) == DW_TAG_inlined_subroutine, &inner) < 0)
+            if (tag == DW_TAG_subprogram && x->cplusplus && add_qual(x, &w) < 0)
+                return -1;
+            if (add_scope(x, &w, tag == DW_TAG_inlined_subroutine, &inner) < 0)
                 return -1;
             if (inner == SYM_NO_SCOPE)
                 continue; /* a declaration or abstract instance: no code inside */
             break;
-        case DW_TAG_lexical_block:
         case DW_TAG_namespace:
-        case DW_TAG_module:
         case DW_TAG_class_type:
         case DW_TAG_structure_type:
         case DW_TAG_union_type:
+            if (x->cplusplus)
+                prefix = child_prefix(x, &w, tag);
+            break;
+        case DW_TAG_lexical_block:
+        case DW_TAG_module:
             break;
         default:
             continue;
         }
-        if (dwarf_child(&w.die, &child) == 0 && walk_push(x, &child, inner, w.depth + 1) < 0)
+        if (dwarf_child(&w.die, &child) == 0 &&
+            walk_push(x, &child, inner, w.depth + 1, prefix) < 0)
             return -1;
     }
     return 0;
@@ -260,12 +307,29 @@ static int flatten(struct indexer *x)
     return err;
 }
 
-static int index_cu(struct sym_file *f, struct sym_cu *cu)
+static int is_cplusplus(Dwarf_Die *cudie)
 {
-    struct indexer x = {.cu = cu};
+    switch (dwarf_srclang(cudie)) {
+    case DW_LANG_C_plus_plus:
+    case DW_LANG_C_plus_plus_03:
+    case DW_LANG_C_plus_plus_11:
+    case DW_LANG_C_plus_plus_14:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int index_cu(struct sym_ctx *s, struct sym_file *f, struct sym_cu *cu)
+{
+    struct indexer x = {.s = s, .cu = cu};
     Dwarf_Die cudie;
     cu->indexed = 1;
-    int err = dwarf_offdie(f->dw, cu->off, &cudie) ? collect_scopes(&x, &cudie) : 0;
+    int err = 0;
+    if (dwarf_offdie(f->dw, cu->off, &cudie)) {
+        x.cplusplus = is_cplusplus(&cudie);
+        err = collect_scopes(&x, &cudie);
+    }
     if (!err && x.nranges)
         qsort(x.ranges, x.nranges, sizeof x.ranges[0], srange_cmp);
     if (!err)
@@ -291,19 +355,92 @@ static uint32_t find_scope(const struct sym_cu *cu, uint64_t a)
 
 /* ---- frames ------------------------------------------------------------ */
 
+/* The DIE that carries die's DW_AT_name: itself, or the end of its
+   DW_AT_abstract_origin / DW_AT_specification chain. */
+static int naming_die(Dwarf_Die *die, Dwarf_Die *out)
+{
+    *out = *die;
+    for (int hop = 0; hop < 8; hop++) {
+        Dwarf_Attribute at;
+        Dwarf_Die next;
+        if (dwarf_hasattr(out, DW_AT_name))
+            return 1;
+        if (!dwarf_attr(out, DW_AT_abstract_origin, &at) &&
+            !dwarf_attr(out, DW_AT_specification, &at))
+            return 0;
+        if (!dwarf_formref_die(&at, &next))
+            return 0;
+        *out = next;
+    }
+    return 0;
+}
+
+static struct sym_cu *cu_by_offset(const struct sym_file *f, Dwarf_Off off)
+{
+    size_t lo = 0, hi = f->ncu;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->cu[mid].off == off)
+            return &f->cu[mid];
+        if (f->cu[mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The C++ namespaces and classes around subprogram DIE `die`, indexing its
+   unit if needed; NULL when there are none or they are unknown. */
+static const char *qual_prefix(struct sym_ctx *s, struct sym_file *f, Dwarf_Die *die)
+{
+    Dwarf_Die cudie;
+    struct sym_cu *cu = dwarf_diecu(die, &cudie, NULL, NULL)
+                            ? cu_by_offset(f, dwarf_dieoffset(&cudie)) : NULL;
+    if (!cu || (!cu->indexed && index_cu(s, f, cu) < 0))
+        return NULL;
+    Dwarf_Off off = dwarf_dieoffset(die);
+    size_t lo = 0, hi = cu->nquals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cu->quals[mid].die == off)
+            return cu->quals[mid].prefix;
+        if (cu->quals[mid].die < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* The demangled linkage name (qualified, with parameters) if the DIE or its
-   abstract origin/specification has a mangled one, else the plain name. A
-   C linkage name is an assembler label (glibc's __GI_ aliases), not nicer. */
-static const char *die_name(struct sym_ctx *s, Dwarf_Die *die)
+   abstract origin/specification has a mangled one, else the plain name,
+   qualified by its C++ namespaces and classes. A C linkage name is an
+   assembler label (glibc's __GI_ aliases) and reads worse than the name. */
+static const char *die_name(struct sym_ctx *s, struct sym_file *f, Dwarf_Die *die)
 {
     Dwarf_Attribute at;
+    Dwarf_Die nd;
     const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &at));
     if (!link)
         link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at));
     if (link && link[0] == '_' && link[1] == 'Z')
         return sym_pretty(s, link);
-    const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &at));
-    return sym_pretty(s, name ? name : link);
+    const char *name = naming_die(die, &nd) ? dwarf_diename(&nd) : NULL;
+    if (!name)
+        return sym_pretty(s, link);
+    const char *prefix = qual_prefix(s, f, &nd);
+    if (!prefix)
+        return sym_intern(s, name);
+    size_t a = strlen(prefix), b = strlen(name);
+    char *buf = malloc(a + b + 1);
+    if (!buf)
+        return sym_intern(s, name);
+    memcpy(buf, prefix, a);
+    memcpy(buf + a, name, b + 1);
+    const char *r = sym_intern(s, buf);
+    free(buf);
+    return r;
 }
 
 /* Where the inlined subroutine `die` was called from. */
@@ -349,7 +486,7 @@ static const char *scope_name(struct sym_ctx *s, struct sym_file *f, struct sym_
 {
     Dwarf_Die die;
     if (!sc->named && dwarf_offdie(f->dw, sc->die, &die)) {
-        sc->name = die_name(s, &die);
+        sc->name = die_name(s, f, &die);
         sc->named = 1;
     }
     return sc->name;
@@ -363,7 +500,7 @@ size_t sym_dwarf_frames(struct sym_ctx *s, struct sym_file *f, uint64_t a, struc
     struct sym_cu *cu = f->dw ? find_cu(f, a) : NULL;
     if (!cu || !dwarf_offdie(f->dw, cu->off, &cudie))
         return 0;
-    if (!cu->indexed && index_cu(f, cu) < 0)
+    if (!cu->indexed && index_cu(s, f, cu) < 0)
         return (size_t)-1;
     const char *file = NULL;
     unsigned line = 0;

@@ -58,6 +58,15 @@ struct sym_seg {
    in one walk of its DIE tree, so that each later lookup is a binary
    search instead of another walk (dwarf_getscopes walks the CU per call,
    far too slow for tens of thousands of addresses). */
+/* The namespaces and classes around a subprogram DIE of a C++ unit
+   ("demo::(anonymous namespace)::"), for functions that DWARF names only
+   by their bare DW_AT_name: GCC gives internal-linkage functions (static,
+   anonymous namespace) no linkage name. */
+struct sym_qual {
+    Dwarf_Off die;
+    const char *prefix; /* interned */
+};
+
 struct sym_cu {
     Dwarf_Off off;
     int indexed;
@@ -65,6 +74,8 @@ struct sym_cu {
     size_t nscopes;
     struct sym_seg *segs;
     size_t nsegs;
+    struct sym_qual *quals; /* sorted by die; C++ units only */
+    size_t nquals;
 };
 
 /* One address range of a compile unit, for finding the CU by address

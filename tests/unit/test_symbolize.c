@@ -30,12 +30,15 @@ static struct {
     void (*outer)(void);
     void (*labelled)(void);
     int (*call_twice)(int);
+    int (*call_anon)(int);
+    int (*call_inl_cc)(int);
     void *(*hidden_addr)(void);
     void *(*twice_addr)(void);
     void *(*local_table_addr)(void);
     void *(*counters_addr)(void);
     void **ret;
     unsigned *line_caller, *line_inline, *line_outer, *line_twice, *line_labelled;
+    unsigned *line_anon, *line_inl_cc;
     int *g_cache;
 } fx;
 
@@ -120,6 +123,8 @@ static void *load_fixture(void)
     *(void **)&fx.outer = must_sym(h, "fx_outer");
     *(void **)&fx.labelled = must_sym(h, "fx_asm_label");
     *(void **)&fx.call_twice = must_sym(h, "fx_call_twice");
+    *(void **)&fx.call_anon = must_sym(h, "fx_call_anon");
+    *(void **)&fx.call_inl_cc = must_sym(h, "fx_call_inl_cc");
     *(void **)&fx.hidden_addr = must_sym(h, "fx_hidden_addr");
     *(void **)&fx.twice_addr = must_sym(h, "fx_twice_addr");
     *(void **)&fx.local_table_addr = must_sym(h, "fx_local_table_addr");
@@ -130,6 +135,8 @@ static void *load_fixture(void)
     fx.line_outer = must_sym(h, "fx_line_outer");
     fx.line_twice = must_sym(h, "fx_line_twice");
     fx.line_labelled = must_sym(h, "fx_line_labelled");
+    fx.line_anon = must_sym(h, "fx_line_anon");
+    fx.line_inl_cc = must_sym(h, "fx_line_inl_cc");
     fx.g_cache = must_sym(h, "g_cache");
     dl_iterate_phdr(find_fixture, NULL);
     return h;
@@ -244,6 +251,29 @@ static void test_cxx_template_demangled(void)
     uint64_t start = 0, c2 = (uint64_t)(uintptr_t)fx.counters_addr();
     CHECK_STR(sym_data_symbol(s, 1, c2, &start), "fixture::counters");
     CHECK_EQ(start, c2 - 2 * sizeof(long));
+    sym_close(s);
+}
+
+/* Internal-linkage C++ functions have no linkage name in GCC's DWARF; their
+   namespaces come from the DIE tree. */
+static void test_cxx_internal_linkage_qualified(void)
+{
+    struct sym_ctx *s = ctx_for("libsymfix.so", 1);
+    struct sym_frame f[8] = {{0}};
+    CHECK_EQ(fx.call_anon(4), 10);
+    uint64_t ret = (uint64_t)(uintptr_t)*fx.ret;
+    CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 1);
+    CHECK_STR(f[0].function, "fixture::(anonymous namespace)::anon_step");
+    CHECK_EQ(f[0].line, *fx.line_anon);
+    CHECK_EQ(fx.call_inl_cc(4), 18);
+    ret = (uint64_t)(uintptr_t)*fx.ret;
+    CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 2);
+    CHECK_STR(f[0].function, "fixture::inl_step");
+    CHECK_STR(base(f[0].file), "fix_cc.cc");
+    CHECK_EQ(f[0].line, *fx.line_inl_cc);
+    CHECK_EQ(f[0].inlined, 1);
+    CHECK_STR(f[1].function, "fx_call_inl_cc");
+    CHECK_EQ(f[1].inlined, 0);
     sym_close(s);
 }
 
@@ -620,6 +650,7 @@ int main(void)
     RUN(test_inline_chain_gives_two_frames);
     RUN(test_asm_label_gives_c_name);
     RUN(test_cxx_template_demangled);
+    RUN(test_cxx_internal_linkage_qualified);
     RUN(test_data_symbols);
     RUN(test_stripped_copy_degrades_with_one_warning);
     RUN(test_other_build_id_gives_no_names);
