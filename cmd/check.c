@@ -452,7 +452,8 @@ static int run_check(struct opts *o, const char *capture)
         ret = cmd_error(HG_EXIT_USAGE, "--source-root %s: %m", o->source_root);
         goto out;
     }
-    rep_supp_apply_run(&supp, &run);
+    rep_supp_apply_run(&supp, &run, (o->g.leak_kinds ? o->g.leak_kinds : REP_CK_DEFAULT_LEAK_KINDS)
+                                    | 1u << REP_CK_POSSIBLE | 1u << REP_CK_NOT_FREED);
     if ((o->write_baseline && (ret = write_baseline(o->write_baseline, &run))))
         goto out;
     if (o->g.new_leaks_only && rep_check_match_baseline(&run, &base) < 0) {

@@ -120,8 +120,10 @@ static int suppress(const struct diff_opts *o, struct rep_run *a, struct rep_run
         if (rep_supp_load(&l, o->supp[i], err, sizeof err) < 0)
             ret = cmd_error(HG_EXIT_USAGE, "%s", err);
     if (!ret) {
-        rep_supp_apply_run(&l, a);
-        rep_supp_apply_run(&l, b);
+        unsigned mask = (o->kinds ? o->kinds : REP_CK_DEFAULT_LEAK_KINDS) |
+                        1u << REP_CK_NOT_FREED;
+        rep_supp_apply_run(&l, a, mask);
+        rep_supp_apply_run(&l, b, mask);
     }
     rep_supp_release(&l);
     return ret;

@@ -168,9 +168,41 @@ static void text_stack(FILE *f, const struct rep_ck_stack *st, unsigned max)
         fprintf(f, "        ... %u more frames\n", st->nframes - n);
 }
 
+/* With several processes (a test suite), one line per process that leaked,
+ * so the failing test can be named without reading stacks. */
+static void text_processes(FILE *f, const struct rep_run *run, unsigned mask)
+{
+    unsigned shown = 0, more = 0;
+    if (run->nprocesses < 2)
+        return;
+    for (uint32_t p = 0; p < run->nprocesses; p++) {
+        uint64_t bytes = 0, blocks = 0;
+        for (size_t i = 0; i < run->nleaks; i++) {
+            const struct rep_ck_leak *l = &run->leaks[i];
+            if (l->process == p && !l->suppressed && !l->in_baseline) {
+                bytes += rep_ck_leak_bytes(l, mask);
+                blocks += rep_ck_leak_blocks(l, mask);
+            }
+        }
+        if (!blocks)
+            continue;
+        if (shown++ == 20) {
+            more++;
+            continue;
+        }
+        const struct rep_ck_process *pr = &run->processes[p];
+        fprintf(f, "process %d leaked %" PRIu64 " B in %" PRIu64 " blocks (peak %" PRIu64
+                " B): %.60s\n", (int)pr->pid, bytes, blocks, pr->peak_bytes,
+                pr->command ? pr->command : "?");
+    }
+    if (more)
+        fprintf(f, "... and %u more processes that leaked\n", more);
+}
+
 int rep_ci_text(FILE *f, const struct rep_run *run, const struct rep_check *c,
                 const struct rep_ci_opts *o)
 {
+    text_processes(f, run, leak_mask(o));
     for (size_t i = 0; i < c->nnotes; i++)
         fprintf(f, "note: %s\n", c->notes[i]);
     for (size_t i = 0; i < c->nresults; i++) {

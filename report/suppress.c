@@ -183,11 +183,13 @@ void rep_supp_count(struct rep_supp_list *l, long i, uint64_t blocks, uint64_t b
     l->s[i].bytes += bytes;
 }
 
-size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r)
+size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned kinds)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->nleaks; i++) {
         struct rep_ck_leak *lk = &r->leaks[i];
+        if (!((kinds >> lk->kind) & 1))
+            continue;
         long s = rep_supp_match(l, &lk->stack, lk->kind);
         if (s < 0)
             continue;

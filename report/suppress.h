@@ -70,10 +70,12 @@ long rep_supp_match(const struct rep_supp_list *l, const struct rep_ck_stack *st
 /* Counts one matched entry on suppression i. */
 void rep_supp_count(struct rep_supp_list *l, long i, uint64_t blocks, uint64_t bytes);
 
-/* Marks every leak entry of the run that a suppression matches
- * (leak->suppressed = index + 1) and counts it. Returns the number of
- * entries suppressed. */
-size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r);
+/* Marks every leak entry of the run whose kind is in `kinds` (a mask of
+ * 1 << REP_CK_x) and that a suppression matches (leak->suppressed = index
+ * + 1), and counts it. Entries of other kinds (typically reachable ones,
+ * which no gate counts) are left alone so that usage counts mean something.
+ * Returns the number of entries suppressed. */
+size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned kinds);
 
 /* Filters a symbolized and classified capture: removes the leak entries a
  * suppression matches from every process's leak list (and its exit

@@ -5,6 +5,7 @@ lines and the offending stacks, exit codes 0/1/2/3, leak kinds, a crashed
 process whose blocks count as leaked, two processes summed, both suppression
 syntaxes, .heapgraph.conf with the command line winning, and
 `heapgraph run --check`. Standard library only."""
+import json
 import os
 import shutil
 import sys
@@ -162,9 +163,15 @@ class Check(unittest.TestCase):
         self.assertEqual(self.check("--max-leaked", "319", self.crash).returncode, 1)
 
     def test_processes_are_summed(self):
+        rep = json.loads(hg("report", "--format", "json", self.fork).stdout)
+        parent = [q["pid"] for q in rep["processes"] if q["origin"] == "root"][0]
+        child = [q["pid"] for q in rep["processes"] if q["ppid"] == parent][0]
         p = self.check("--max-leaked", "135", "--max-leaked-blocks", "12", self.fork)
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertNotIn("note:", p.stdout)
+        exe = os.path.join(self.dir, "forker")
+        self.assertIn("process %d leaked 80 B in 5 blocks (peak 80 B): %s\n" % (parent, exe), p.stdout)
+        self.assertIn("process %d leaked 56 B in 7 blocks (peak 56 B): %s\n" % (child, exe), p.stdout)
         self.assertRegex(p.stdout, r"max-leaked +136 B +limit 135 B +FAIL")
         self.assertRegex(p.stdout, r"max-leaked-blocks +12 blocks +limit 12 blocks +PASS")
         self.assertRegex(p.stdout, r"56 bytes in 7 blocks definitely lost, allocated in leak "

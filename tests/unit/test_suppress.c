@@ -153,7 +153,12 @@ static void test_counts_and_runs(void)
             st.frames[1].function = "other";
         lk->stack = st;
     }
-    CHECK_EQ(rep_supp_apply_run(&l, &r), 2);
+    struct rep_ck_leak *reach = rep_run_add_leak(&r, 0, REP_CK_REACHABLE);
+    reach->blocks = 1;
+    reach->bytes = 8;
+    reach->stack = make_stack();
+    CHECK_EQ(rep_supp_apply_run(&l, &r, ~(1u << REP_CK_REACHABLE)), 2);
+    CHECK_EQ(r.leaks[3].suppressed, 0);
     CHECK_EQ(r.leaks[0].suppressed, 1);
     CHECK_EQ(r.leaks[2].suppressed, 0);
     /* Indirect blocks go with their group. */
