@@ -17,7 +17,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define TABLE_BITS 21                      /* 2 Mi slots, 32 MiB */
 #define TABLE_SIZE (1u << TABLE_BITS)
@@ -30,26 +29,19 @@ struct entry {
 };
 
 #define TABLE_BYTES (sizeof(struct entry) * TABLE_SIZE)
-#define HUGE_PAGE (2u << 20)
 
-static void *mapping;
 static struct entry *table;
 static _Atomic uint32_t next_id;
 
+/* The table is reserved, not touched: a short-lived process pays for the
+ * few pages its stacks land on (huge pages would zero 2 MiB per stack). */
 int rt_stack_reset(void)
 {
-    if (mapping)
-        rt_arena_free(mapping, TABLE_BYTES + HUGE_PAGE);
-    mapping = rt_arena_alloc(TABLE_BYTES + HUGE_PAGE);
+    if (table)
+        rt_arena_free(table, TABLE_BYTES);
+    table = rt_arena_alloc(TABLE_BYTES);
     atomic_store(&next_id, 1);
-    if (!mapping)
-        return -1;
-    /* Lookups land anywhere in the table: huge pages (hence the alignment)
-     * spare them a TLB miss each. */
-    uintptr_t at = ((uintptr_t)mapping + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    table = (struct entry *)at;
-    madvise(table, TABLE_BYTES, MADV_HUGEPAGE);
-    return 0;
+    return table ? 0 : -1;
 }
 
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
