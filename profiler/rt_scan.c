@@ -352,6 +352,18 @@ static void add_stack_and_tls(struct scan *s, const struct rt_stopped *t, uintpt
         add_dtv(s, t->tp, RT_ROOT_TLS, t->index, 1);
 }
 
+/* A thread's whole stack, for a thread whose stack pointer is not known
+ * or not on it. The main thread's stack_lo is where its stack may grow
+ * to, not what is mapped: start at the mapping below stack_hi. */
+static void add_whole_stack(struct scan *s, const struct rt_stopped *t)
+{
+    const struct map *m = t->stack_hi ? map_at(s, t->stack_hi - 1) : NULL;
+    uintptr_t lo = t->stack_lo;
+    if (m && m->start > lo)
+        lo = m->start;
+    add_root(s, RT_ROOT_STACK, t->index, lo, t->stack_hi);
+}
+
 static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
 {
     int state = atomic_load(&t->state);
@@ -359,7 +371,7 @@ static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
         return;
     if (state != RT_STOP_PARKED) {
         /* still running: its whole stack, no registers */
-        add_root(s, RT_ROOT_STACK, t->index, t->stack_lo, t->stack_hi);
+        add_whole_stack(s, t);
         return;
     }
     /* registers first: the walk from the roots prefers the first root that
@@ -371,7 +383,7 @@ static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
         sp = own->start;
     if (t->stack_hi && (t->sp < t->stack_lo || t->sp > t->stack_hi)) {
         /* on an alternate signal stack: keep the whole thread stack too */
-        add_root(s, RT_ROOT_STACK, t->index, t->stack_lo, t->stack_hi);
+        add_whole_stack(s, t);
         const struct map *m = map_at(s, t->sp);
         if (m)
             add_root(s, RT_ROOT_STACK, t->index, sp < m->start ? m->start : sp, m->end);

@@ -33,6 +33,7 @@ __attribute__((noinline)) static void scrub(void)
 static void *spinner(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "spinner");
     void *p = make();
     scrub();
     atomic_store(&g_ready, 1);
@@ -45,7 +46,6 @@ int main(void)
 {
     pthread_t t;
     pthread_create(&t, NULL, spinner, NULL);
-    pthread_setname_np(t, "spinner");
     while (!atomic_load(&g_ready))
         ;
     return 0;

@@ -17,6 +17,7 @@ static int g_ready[2];
 static void *holder(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "holder");
     void *volatile held = malloc(1234);
     char c;
     if (write(g_ready[1], "r", 1) != 1)
@@ -34,7 +35,6 @@ int main(void)
     if (pipe(g_pipe) || pipe(g_ready))
         return 1;
     pthread_create(&t, NULL, holder, NULL);
-    pthread_setname_np(t, "holder");
     if (read(g_ready[0], &c, 1) != 1)
         return 1;
     return 0;
