@@ -23,7 +23,11 @@
 #define MAX_THREADS (1u << 20)
 #define NO_NUMBER UINT64_MAX
 
-/* ---- live block table ---------------------------------------------------- */
+/* ---- live block table ----------------------------------------------------
+ * Allocation numbers are handed out in order and most blocks die young, so a
+ * block's home slot is its number modulo the table size: the live window
+ * stays contiguous and cache-friendly, where a scrambling hash would miss
+ * the cache on every event. Linear probing absorbs the long-lived blocks. */
 
 static int live_grow(struct rep_live_table *t)
 {
@@ -37,7 +41,7 @@ static int live_grow(struct rep_live_table *t)
         for (size_t i = 0; i <= t->mask; i++) {
             if (t->slots[i].number == NO_NUMBER)
                 continue;
-            size_t j = rep_index_hash(t->slots[i].number) & (n - 1);
+            size_t j = t->slots[i].number & (n - 1);
             while (slots[j].number != NO_NUMBER)
                 j = (j + 1) & (n - 1);
             slots[j] = t->slots[i];
@@ -56,7 +60,7 @@ static int live_put(struct rep_live_table *t, const struct rep_live *b)
         if (live_grow(t) < 0)
             return -1;
     }
-    size_t i = rep_index_hash(b->number) & t->mask;
+    size_t i = b->number & t->mask;
     while (t->slots[i].number != NO_NUMBER)
         i = (i + 1) & t->mask;
     t->slots[i] = *b;
@@ -70,7 +74,7 @@ static int live_take(struct rep_live_table *t, uint64_t number, struct rep_live 
 {
     if (!t->slots)
         return -1;
-    size_t i = rep_index_hash(number) & t->mask;
+    size_t i = number & t->mask;
     while (t->slots[i].number != number) {
         if (t->slots[i].number == NO_NUMBER)
             return -1;
@@ -81,7 +85,7 @@ static int live_take(struct rep_live_table *t, uint64_t number, struct rep_live 
     for (size_t j = (i + 1) & t->mask;; j = (j + 1) & t->mask) {
         if (t->slots[j].number == NO_NUMBER)
             break;
-        size_t home = rep_index_hash(t->slots[j].number) & t->mask;
+        size_t home = t->slots[j].number & t->mask;
         /* Move j into the hole at i unless its home lies in (i, j]. */
         if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
             t->slots[i] = t->slots[j];
@@ -112,9 +116,28 @@ struct rep_stream *rep_replay_stream(struct rep_replay *r, uint64_t stream)
     return r->streams[stream - 1];
 }
 
+/* Stack ids are small and dense in practice: they index an array, and only
+ * ids far beyond the number of stacks seen go to the hash map. */
+#define DIRECT_MAX (1u << 22)
+
+static int direct_ok(struct rep_stream *s, uint64_t id)
+{
+    if (id < s->direct_cap)
+        return 1;
+    if (id >= DIRECT_MAX || id >= 8 * ((uint64_t)s->nstacks + 65536))
+        return 0;
+    size_t old = s->direct_cap;
+    if (rep_grow((void **)&s->direct, &s->direct_cap, id + 1, sizeof *s->direct) < 0)
+        return 0;
+    for (size_t i = old; i < s->direct_cap; i++)
+        s->direct[i] = REP_INDEX_NONE;
+    return 1;
+}
+
 int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
 {
-    uint32_t i = rep_index_get(&s->stack_index, id);
+    int direct = direct_ok(s, id);
+    uint32_t i = direct ? s->direct[id] : rep_index_get(&s->stack_index, id);
     if (i != REP_INDEX_NONE)
         return i;
     if (s->nstacks >= UINT32_MAX - 1)
@@ -127,7 +150,9 @@ int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
     if (!sites)
         return -1;
     s->sites = sites;
-    if (rep_index_put(&s->stack_index, id, (uint32_t)s->nstacks) < 0)
+    if (direct)
+        s->direct[id] = (uint32_t)s->nstacks;
+    else if (rep_index_put(&s->stack_index, id, (uint32_t)s->nstacks) < 0)
         return -1;
     memset(&s->stacks[s->nstacks], 0, sizeof s->stacks[0]);
     memset(&s->sites[s->nstacks], 0, sizeof s->sites[0]);
@@ -323,6 +348,9 @@ static int alloc_event(struct rep_replay *r, struct rep_stream *s, struct cols *
     int64_t site = rep_stream_stack(s, stack_id);
     if (site < 0)
         return *why = "out of memory", -1;
+    /* The site is a likely cache miss: start loading it while the block goes
+     * into the live table. */
+    __builtin_prefetch(&s->sites[site], 1);
     uint64_t number = s->nalloc++;
     if (add_block(s, number, addr, size, (uint32_t)site) < 0)
         return *why = "out of memory", -1;
@@ -537,7 +565,8 @@ static void inherit_parent_stacks(struct rep_replay *r, struct rep_stream *s)
         while (!st->defined && p->p.origin == HG_ORIGIN_FORK && p->parent_stream &&
                p->parent_stream < p->p.stream) {
             p = r->streams[p->parent_stream - 1];
-            uint32_t j = rep_index_get(&p->stack_index, st->id);
+            uint32_t j = st->id < p->direct_cap ? p->direct[st->id]
+                                                : rep_index_get(&p->stack_index, st->id);
             if (j != REP_INDEX_NONE && p->stacks[j].defined) {
                 st->generation = p->stacks[j].generation;
                 st->nraw = p->stacks[j].nraw;
@@ -702,6 +731,7 @@ static void stream_free(struct rep_stream *s)
     free(s->live.slots);
     free(s->stacks);
     free(s->sites);
+    free(s->direct);
     rep_index_release(&s->stack_index);
     free(s->modules);
     free(s->threads);

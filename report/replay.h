@@ -115,7 +115,9 @@ struct rep_stream {
     struct rep_stack *stacks;        /* raw part only during replay */
     struct rep_site_rt *sites;
     size_t nstacks, stacks_cap;
-    struct rep_index stack_index;    /* stack id -> index */
+    uint32_t *direct;                /* stack id -> index, for small ids */
+    size_t direct_cap;
+    struct rep_index stack_index;    /* stack id -> index, for the others */
 
     struct rep_module *modules;
     size_t nmodules, modules_cap;

@@ -12,6 +12,7 @@
 #include "report/model.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/arena.h"
@@ -105,15 +106,22 @@ static size_t resolve_one(struct rep_capture *cap, const struct rep_process *p,
     return n;
 }
 
+/* Frames are resolved into `scratch` (room for MAX_INLINE per address, reused
+ * for every stack) and only the kept ones are copied into the arena. */
+struct scratch {
+    struct rep_frame *fr;
+    size_t cap;
+};
+
 static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
                            const struct rep_stream *rs, struct rep_index *cache,
-                           struct rep_stack *st)
+                           struct scratch *sc, struct rep_stack *st)
 {
     if (!st->nraw)
         return 0;
-    struct rep_frame *fr = rep_arena_alloc(cap->arena, st->nraw * MAX_INLINE * sizeof *fr);
-    if (!fr)
+    if (rep_grow((void **)&sc->fr, &sc->cap, (size_t)st->nraw * MAX_INLINE, sizeof *sc->fr) < 0)
         return -1;
+    struct rep_frame *fr = sc->fr;
     size_t n = 0;
     for (uint32_t i = 0; i < st->nraw; i++) {
         size_t k = resolve_one(cap, p, rs, cache, st->generation, st->raw[i], fr + n);
@@ -127,9 +135,9 @@ static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
         skip++;
     if (skip == n)
         skip = 0;   /* nothing but wrappers: show them rather than nothing */
-    st->frames = fr + skip;
     st->nframes = (uint32_t)(n - skip);
-    return 0;
+    st->frames = rep_arena_dup(cap->arena, fr + skip, st->nframes * sizeof *fr);
+    return st->frames ? 0 : -1;
 }
 
 static int register_modules(struct rep_capture *cap, uint32_t *key, char *err, size_t errlen)
@@ -154,18 +162,21 @@ int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen)
     uint32_t key = 0;
     if (!(cap->sym = sym_open(err, errlen)) || register_modules(cap, &key, err, errlen) < 0)
         return -1;
+    struct scratch sc = {0};
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
         struct rep_index cache = {0};
         for (size_t j = 0; j < p->nstacks; j++) {
-            if (symbolize_stack(cap, p, cap->replay->streams[i], &cache,
+            if (symbolize_stack(cap, p, cap->replay->streams[i], &cache, &sc,
                                 (struct rep_stack *)&p->stacks[j]) < 0) {
                 rep_index_release(&cache);
+                free(sc.fr);
                 return snprintf(err, errlen, "out of memory"), -1;
             }
         }
         rep_index_release(&cache);
     }
+    free(sc.fr);
     size_t nw = sym_warning_count(cap->sym);
     const char **w = rep_arena_alloc(cap->arena, (nw + 1) * sizeof *w);
     if (!w)
