@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 static char g_dir[1024];  /* the fixture directory */
+static void *g_lib;       /* libsymfix.so, dlopen()ed */
 static uint64_t g_bias;   /* libsymfix.so's load bias */
 static uint8_t g_bid[64]; /* and its build-id, read from the loaded image */
 static size_t g_bidlen;
@@ -119,6 +120,7 @@ static void *load_fixture(void)
         fprintf(stderr, "dlopen: %s\n", dlerror());
         exit(2);
     }
+    g_lib = h;
     *(void **)&fx.caller = must_sym(h, "fx_caller");
     *(void **)&fx.outer = must_sym(h, "fx_outer");
     *(void **)&fx.labelled = must_sym(h, "fx_asm_label");
@@ -263,12 +265,14 @@ static void test_cxx_internal_linkage_qualified(void)
     CHECK_EQ(fx.call_anon(4), 10);
     uint64_t ret = (uint64_t)(uintptr_t)*fx.ret;
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 1);
-    CHECK_STR(f[0].function, "fixture::(anonymous namespace)::anon_step");
+    const int *mangled = must_sym(g_lib, "fx_internal_linkage_names");
+    CHECK_STR(f[0].function, *mangled ? "fixture::(anonymous namespace)::anon_step(int)"
+                                      : "fixture::(anonymous namespace)::anon_step");
     CHECK_EQ(f[0].line, *fx.line_anon);
     CHECK_EQ(fx.call_inl_cc(4), 18);
     ret = (uint64_t)(uintptr_t)*fx.ret;
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 2);
-    CHECK_STR(f[0].function, "fixture::inl_step");
+    CHECK_STR(f[0].function, *mangled ? "fixture::inl_step(int)" : "fixture::inl_step");
     CHECK_STR(base(f[0].file), "fix_cc.cc");
     CHECK_EQ(f[0].line, *fx.line_inl_cc);
     CHECK_EQ(f[0].inlined, 1);

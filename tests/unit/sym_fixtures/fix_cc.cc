@@ -12,6 +12,15 @@ extern "C" unsigned fx_line_twice, fx_line_anon, fx_line_inl_cc;
 
 unsigned fx_line_twice, fx_line_anon, fx_line_inl_cc;
 
+/* clang gives internal-linkage functions a linkage name (so their frames
+   come demangled, with parameters); GCC does not. */
+extern "C" const int fx_internal_linkage_names;
+#ifdef __clang__
+const int fx_internal_linkage_names = 1;
+#else
+const int fx_internal_linkage_names = 0;
+#endif
+
 namespace fixture {
 
 long counters[4];
