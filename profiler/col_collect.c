@@ -265,7 +265,8 @@ static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op
         if (!t || buf_grow(&s->col[k].p, &s->col[k].cap, s->col[k].len + 24) < 0)
             return NULL;
     unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
-    put(s, HG_EV_COL_TAG, op | flags | code << 5);
+    s->col[HG_EV_COL_TAG].p[s->col[HG_EV_COL_TAG].len++] = (uint8_t)(op | flags | code << 5);
+    s->ev_bytes++;
     if (code == 7)
         put(s, HG_EV_COL_TAG, thread);
     s->last_thread = thread;
@@ -1021,6 +1022,24 @@ static pid_t parent_of(pid_t pid)
     return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
 }
 
+/* A held fork child must start now (it asked for a snapshot, or it is gone):
+ * give its parent's drain a few chances to reach the RT_REC_FORK, which
+ * starts it with its inherited blocks; start it without them if that fails. */
+static void resolve_held(struct col *c, struct col_stream *s)
+{
+    for (int i = 0; s->state == ST_HELD && i < 50; i++) {
+        struct col_stream *p = find_pid(c, s->ppid, 1u << ST_LIVE);
+        if (!p || !p->shm)
+            break;
+        drain(c, p, 0);
+        struct timespec ts = {0, 200000};
+        if (s->state == ST_HELD)
+            nanosleep(&ts, NULL);
+    }
+    if (s->state == ST_HELD)
+        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+}
+
 static void start_held_children(struct col *c, struct col_stream *parent)
 {
     for (size_t i = 0; i < c->ns; i++) {
@@ -1039,8 +1058,7 @@ static void image_gone(struct col *c, struct col_stream *s, int exec_seen)
         s->state = ST_MOVED;
         return;
     }
-    if (s->state == ST_HELD)
-        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+    resolve_held(c, s);
     drain(c, s, 1);
     flush_edges(c, s);
     close_conn(c, s);
@@ -1200,8 +1218,7 @@ static int send_live(struct col_stream *s, const struct rt_msg *req, const struc
  * list; the runtime scans against it and then sends roots and edges. */
 static void on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg *m)
 {
-    if (s->state == ST_HELD)
-        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+    resolve_held(c, s);
     if (s->state != ST_LIVE)
         return;
     drain(c, s, 1);
