@@ -32,6 +32,7 @@ extern const char rep_html_template[], rep_html_css[], rep_html_js[];
 #define LIFE_MIN_BUCKETS 4           /* never widen below this many buckets */
 #define OTHER_SHARE 50000            /* a site under 1/50000 of every total joins "(other)" */
 #define HG_HTML_SITES 5000           /* and so do all but the 5000 biggest */
+#define HG_HTML_OTHERS 2000          /* "(other)" sites at most (see find_cuts) */
 #define NONE UINT64_MAX
 
 /* ---- block lifetimes ------------------------------------------------------ */
@@ -555,9 +556,11 @@ struct view {
     struct figures g;
     struct ftab frames;
     const struct life_cell **cells;  /* of this stream, by (site, bucket) */
-    size_t ncells, ci;
+    size_t ncells;
     struct zent *z;                  /* lost blocks by (site, bucket), snapshot case */
-    size_t nz, zi;
+    size_t nz;
+    uint64_t *labels;                /* label hashes of every site's frames, outermost first */
+    size_t *label_at;                /* site i's start in labels */
 };
 
 static int cell_cmp(const void *a, const void *b)
@@ -609,14 +612,19 @@ static int view_lifetimes(struct view *v)
     return 0;
 }
 
-/* Adds site i's lifetimes into d (cells and z entries are walked in site
- * order, so each site's are consumed once, in order). */
-static void dense_add_site(struct view *v, struct dense *d, uint32_t i)
+/* Adds site i's lifetimes into d. */
+static void dense_add_site(const struct view *v, struct dense *d, uint32_t i)
 {
-    while (v->ci < v->ncells && v->cells[v->ci]->site < i)
-        v->ci++;
-    for (; v->ci < v->ncells && v->cells[v->ci]->site == i; v->ci++) {
-        const struct life_cell *c = v->cells[v->ci];
+    size_t lo = 0, hi = v->ncells;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->cells[mid]->site < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < v->ncells && v->cells[lo]->site == i; lo++) {
+        const struct life_cell *c = v->cells[lo];
         uint64_t *r = &d->v[(size_t)c->bucket * 7];
         r[0] += c->a_n; r[1] += c->a_b; r[2] += c->f_n; r[3] += c->f_b; r[4] += c->x_n;
         if (!v->z) {                 /* no snapshot: not freed = made here minus ended */
@@ -624,12 +632,17 @@ static void dense_add_site(struct view *v, struct dense *d, uint32_t i)
             r[6] += c->a_b > c->e_b ? c->a_b - c->e_b : 0;
         }
     }
-    while (v->zi < v->nz && v->z[v->zi].site < i)
-        v->zi++;
-    for (; v->zi < v->nz && v->z[v->zi].site == i; v->zi++) {
-        uint64_t *r = &d->v[(size_t)v->z[v->zi].bucket * 7];
+    for (lo = 0, hi = v->nz; lo < hi;) {
+        size_t mid = (lo + hi) / 2;
+        if (v->z[mid].site < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < v->nz && v->z[lo].site == i; lo++) {
+        uint64_t *r = &d->v[(size_t)v->z[lo].bucket * 7];
         r[5]++;
-        r[6] += v->z[v->zi].size;
+        r[6] += v->z[lo].size;
     }
 }
 
@@ -692,47 +705,243 @@ static int write_stack(FILE *f, struct ftab *t, const struct rep_stack *st)
     return 0;
 }
 
-static int write_sites(FILE *f, struct view *v, struct dense *d, struct dense *other)
+/* ---- merging small sites into "(other)" --------------------------------------
+ * A site too small to be written as itself is not thrown into one flat
+ * "(other)": its stack is cut below its deepest caller that is big enough
+ * (as a flame-graph node, summed over every site under it), and "(other)"
+ * takes its place there. So the flame graph keeps the shape of everything
+ * visible and only the invisible tips merge. */
+
+struct cut {
+    uint32_t site;
+    uint32_t depth;                  /* frames kept, outermost first */
+    uint32_t node;                   /* position in the sorted order where that
+                                        caller's subtree starts: with depth, names it */
+};
+
+/* What the flame graph merges frames by: the label. */
+static uint64_t label_hash(const struct rep_frame *f)
+{
+    if (f->function)
+        return fnv(0xcbf29ce484222325ull, f->function);
+    const char *slash = strrchr(f->module, '/');
+    return fnv(0xcbf29ce484222325ull, slash ? slash + 1 : f->module) ^ (f->offset * 0x9e3779b97f4a7c15ull);
+}
+
+/* The label hashes of every site's stack, outermost first. -1 when out of memory. */
+static int hash_paths(struct view *v)
 {
     const struct rep_process *p = v->p;
-    uint64_t other_fig[6] = { 0 };
-    size_t merged = 0, written = 0;
-    fputs(",\"sites\":[", f);
+    size_t total = 0;
+    v->label_at = malloc((p->nstacks + 1) * sizeof *v->label_at);
+    if (!v->label_at)
+        return -1;
     for (size_t i = 0; i < p->nstacks; i++) {
-        int tiny = !v->g.kept[i];
-        if (tiny) {
-            for (int m = 0; m < 5; m++)
-                other_fig[m] += fig(p, &v->g, i, m);
-            other_fig[5] += v->g.leaked_blocks[i];
-            merged += fig(p, &v->g, i, M_N) || fig(p, &v->g, i, M_P) || fig(p, &v->g, i, M_L);
+        v->label_at[i] = total;
+        total += p->sites[i].stack->nframes;
+    }
+    v->label_at[p->nstacks] = total;
+    v->labels = malloc((total ? total : 1) * sizeof *v->labels);
+    if (!v->labels)
+        return -1;
+    for (size_t i = 0; i < p->nstacks; i++) {
+        const struct rep_stack *st = p->sites[i].stack;
+        for (uint32_t d = 0; d < st->nframes; d++)
+            v->labels[v->label_at[i] + d] = label_hash(&st->frames[st->nframes - 1 - d]);
+    }
+    return 0;
+}
+
+static const struct view *sort_v;   /* qsort has no context argument */
+
+static int path_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    const uint64_t *px = &sort_v->labels[sort_v->label_at[x]], *py = &sort_v->labels[sort_v->label_at[y]];
+    size_t nx = sort_v->label_at[x + 1] - sort_v->label_at[x], ny = sort_v->label_at[y + 1] - sort_v->label_at[y];
+    for (size_t d = 0; d < nx && d < ny; d++)
+        if (px[d] != py[d])
+            return px[d] < py[d] ? -1 : 1;
+    return nx < ny ? -1 : nx > ny ? 1 : (x > y) - (x < y);
+}
+
+static int cut_cmp(const void *a, const void *b)
+{
+    const struct cut *x = a, *y = b;
+    if (x->depth != y->depth)
+        return x->depth < y->depth ? -1 : 1;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    return (x->site > y->site) - (x->site < y->site);
+}
+
+static int big_node(const struct figures *g, const uint64_t acc[5], double share_div)
+{
+    for (int m = 0; m < 5; m++)
+        if (g->total[m] && acc[m] > 0 && (double)acc[m] * share_div >= (double)g->total[m])
+            return 1;
+    return 0;
+}
+
+struct open_node {
+    uint32_t depth, start;
+    uint64_t acc[5];
+};
+
+/* For every site in ord (sorted by path), the deepest caller holding at
+ * least 1/share_div of some total: walks the sorted paths once with a stack
+ * of the prefixes still open; a prefix that closes big lifts the cut of every
+ * site under it. -1 when out of memory. */
+static int cuts_at(const struct view *v, const uint32_t *ord, size_t n, struct cut *cuts,
+                   double share_div)
+{
+    const struct rep_process *p = v->p;
+    uint32_t maxd = 0;
+    for (size_t k = 0; k < n; k++) {
+        cuts[k] = (struct cut){ ord[k], 0, 0 };
+        if (p->sites[ord[k]].stack->nframes > maxd)
+            maxd = p->sites[ord[k]].stack->nframes;
+    }
+    struct open_node *st = calloc((size_t)maxd + 1, sizeof *st);
+    if (!st)
+        return -1;
+    size_t top = 0;
+    for (size_t k = 0; k <= n; k++) {
+        uint32_t common = 0;
+        if (k < n && k > 0) {
+            const uint64_t *pa = &v->labels[v->label_at[ord[k - 1]]], *pb = &v->labels[v->label_at[ord[k]]];
+            uint32_t na = p->sites[ord[k - 1]].stack->nframes, nb = p->sites[ord[k]].stack->nframes;
+            while (common < na && common < nb && pa[common] == pb[common])
+                common++;
         }
-        if (v->life)
-            dense_add_site(v, tiny ? other : d, (uint32_t)i);
-        if (tiny)
-            continue;
-        fputs(written++ ? ",{" : "{", f);
-        if (write_stack(f, &v->frames, p->sites[i].stack) < 0)
+        while (top > 0 && st[top - 1].depth > common) {
+            struct open_node *o = &st[--top];
+            if (!big_node(&v->g, o->acc, share_div))
+                continue;
+            for (size_t j = o->start; j < k; j++)
+                if (cuts[j].depth < o->depth)
+                    cuts[j].depth = o->depth, cuts[j].node = o->start;
+        }
+        if (k == n)
+            break;
+        uint32_t nf = p->sites[ord[k]].stack->nframes;
+        for (uint32_t d = top ? st[top - 1].depth + 1 : 1; d <= nf; d++)
+            st[top++] = (struct open_node){ d, (uint32_t)k, { 0 } };
+        for (size_t t = 0; t < top; t++)
+            for (int m = 0; m < 5; m++)
+                st[t].acc[m] += fig(p, &v->g, ord[k], m);
+    }
+    free(st);
+    return 0;
+}
+
+/* The cuts of the merged sites into cuts[0..*merged), with the finest
+ * threshold that gives at most HG_HTML_OTHERS "(other)" sites. */
+static int find_cuts(const struct view *v, const uint32_t *ord, size_t n, struct cut *cuts,
+                     size_t *merged)
+{
+    for (double div = OTHER_SHARE;; div /= 2) {
+        if (cuts_at(v, ord, n, cuts, div) < 0)
             return -1;
-        fputc(',', f);
-        write_figures(f, p, &v->g, i);
+        *merged = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!v->g.kept[cuts[k].site])
+                cuts[(*merged)++] = cuts[k];
+        qsort(cuts, *merged, sizeof *cuts, cut_cmp);
+        size_t groups = 0;
+        for (size_t k = 0; k < *merged; k++)
+            groups += !k || cuts[k].depth != cuts[k - 1].depth || cuts[k].node != cuts[k - 1].node;
+        if (groups <= HG_HTML_OTHERS || div < 2)
+            return 0;
+    }
+}
+
+static void write_site_fields(FILE *f, const uint64_t x[6])
+{
+    fprintf(f, ",\"n\":%" PRIu64 ",\"b\":%" PRIu64 ",\"t\":%" PRIu64 ",\"p\":%" PRIu64
+               ",\"l\":%" PRIu64 ",\"lb\":%" PRIu64, x[0], x[1], x[2], x[3], x[4], x[5]);
+}
+
+/* Writes one "(other)" site per cut point (cuts sorted by it): the kept
+ * callers, then "(other)". */
+static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, struct dense *d,
+                        size_t *written)
+{
+    const struct rep_process *p = v->p;
+    int64_t other = ftab_add(&v->frames, &(struct fent){ .function = "(other)", .module = "?" });
+    if (other < 0)
+        return -1;
+    for (size_t k = 0; k < n;) {
+        uint64_t x[6] = { 0 };
+        size_t e = k;
+        for (; e < n && cuts[e].depth == cuts[k].depth && cuts[e].node == cuts[k].node; e++) {
+            for (int m = 0; m < 5; m++)
+                x[m] += fig(p, &v->g, cuts[e].site, m);
+            x[5] += v->g.leaked_blocks[cuts[e].site];
+            if (v->life)
+                dense_add_site(v, d, cuts[e].site);
+        }
+        const struct rep_stack *st = p->sites[cuts[k].site].stack;
+        fprintf(f, "%s{\"k\":[%" PRId64, (*written)++ ? "," : "", other);
+        for (uint32_t j = st->nframes - cuts[k].depth; j < st->nframes; j++) {
+            const struct rep_frame *fr = &st->frames[j];
+            int64_t idx = ftab_add(&v->frames, &(struct fent){ fr->function, fr->file, fr->module,
+                                                                fr->line, fr->function ? 0 : fr->offset });
+            if (idx < 0)
+                return -1;
+            fprintf(f, ",%" PRId64, idx);
+        }
+        fputc(']', f);
+        write_site_fields(f, x);
         if (v->life)
             write_dense(f, d);
         fputc('}', f);
+        k = e;
     }
-    if (merged) {
-        int64_t k = ftab_add(&v->frames, &(struct fent){ .function = "(other)", .module = "?" });
-        if (k < 0)
-            return -1;
-        fprintf(f, "%s{\"k\":[%" PRId64 "],\"n\":%" PRIu64 ",\"b\":%" PRIu64 ",\"t\":%" PRIu64
-                   ",\"p\":%" PRIu64 ",\"l\":%" PRIu64 ",\"lb\":%" PRIu64,
-                written ? "," : "", k, other_fig[0], other_fig[1], other_fig[2], other_fig[3],
-                other_fig[4], other_fig[5]);
-        if (v->life)
-            write_dense(f, other);
+    return 0;
+}
+
+static int write_sites(FILE *f, struct view *v, struct dense *d)
+{
+    const struct rep_process *p = v->p;
+    size_t written = 0, n = 0, merged = 0;
+    uint32_t *ord = malloc((p->nstacks ? p->nstacks : 1) * sizeof *ord);
+    struct cut *cuts = malloc((p->nstacks ? p->nstacks : 1) * sizeof *cuts);
+    int ret = -1;
+    if (!ord || !cuts)
+        goto out;
+    fputs(",\"sites\":[", f);
+    for (size_t i = 0; i < p->nstacks; i++) {
+        if (!fig(p, &v->g, i, M_N) && !fig(p, &v->g, i, M_P) && !fig(p, &v->g, i, M_L))
+            continue;
+        ord[n++] = (uint32_t)i;
+        if (!v->g.kept[i])
+            continue;
+        fputs(written++ ? ",{" : "{", f);
+        if (write_stack(f, &v->frames, p->sites[i].stack) < 0)
+            goto out;
+        fputc(',', f);
+        write_figures(f, p, &v->g, i);
+        if (v->life) {
+            dense_add_site(v, d, (uint32_t)i);
+            write_dense(f, d);
+        }
         fputc('}', f);
     }
+    if (hash_paths(v) < 0)
+        goto out;
+    sort_v = v;
+    qsort(ord, n, sizeof *ord, path_cmp);
+    if (find_cuts(v, ord, n, cuts, &merged) < 0)
+        goto out;
+    if (write_others(f, v, cuts, merged, d, &written) < 0)
+        goto out;
     fprintf(f, "],\"merged_sites\":%zu", merged);
-    return 0;
+    ret = 0;
+out:
+    free(ord);
+    free(cuts);
+    return ret;
 }
 
 /* The heap at the end of each lifetime bucket, from the bucket sums: the
@@ -803,6 +1012,8 @@ static void view_release(struct view *v)
     ftab_release(&v->frames);
     free(v->cells);
     free(v->z);
+    free(v->labels);
+    free(v->label_at);
 }
 
 static int view_init(struct view *v, const struct rep_process *p, const struct rep_html_life *life)
@@ -830,15 +1041,14 @@ static int view_init(struct view *v, const struct rep_process *p, const struct r
 static int write_view(FILE *f, const struct rep_process *p, const struct rep_html_life *life)
 {
     struct view v;
-    struct dense d = { 0 }, other = { 0 };
+    struct dense d = { 0 };
     int ret = -1;
     if (view_init(&v, p, life) < 0)
         goto out;
     if (v.life) {
-        d.n = other.n = v.life->nbuckets;
+        d.n = v.life->nbuckets;
         d.v = calloc((size_t)d.n * 7, sizeof *d.v);
-        other.v = calloc((size_t)d.n * 7, sizeof *d.v);
-        if (!d.v || !other.v)
+        if (!d.v)
             goto out;
     }
     fprintf(f, "{\"pid\":%" PRId32 ",\"stream\":%" PRIu32, p->pid, p->stream);
@@ -848,7 +1058,7 @@ static int write_view(FILE *f, const struct rep_process *p, const struct rep_htm
                 v.life->t0, v.life->width, v.life->nbuckets);
     else
         fputs(",\"life\":null", f);
-    if (write_series(f, &v) < 0 || write_sites(f, &v, &d, &other) < 0)
+    if (write_series(f, &v) < 0 || write_sites(f, &v, &d) < 0)
         goto out;
     fputc(',', f);
     write_frames(f, &v.frames);
@@ -856,7 +1066,6 @@ static int write_view(FILE *f, const struct rep_process *p, const struct rep_htm
     ret = 0;
 out:
     free(d.v);
-    free(other.v);
     view_release(&v);
     return ret;
 }

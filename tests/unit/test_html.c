@@ -95,7 +95,9 @@ static int stub_json(FILE *f, void *arg, char *err, size_t errlen)
 {
     (void)arg, (void)err, (void)errlen;
     fputs("{\"schema\":\"heapgraph-report/1\",\"processes\":[{\"pid\":4242,\"command\":[\""
-          XSS_FILE "\",\"a\xe2\x80\xa8" "b&c\"]}]}", f);
+          XSS_FILE "\",\"a\xe2\x80\xa8" "b&c\"]}],\"split\":\"x\xe2", f);
+    fflush(f);                       /* U+2029 cut in two writes */
+    fputs("\x80\xa9y\xe2\x82\xac\"}", f);
     return 0;
 }
 
@@ -125,6 +127,7 @@ static void test_embedded_data_cannot_break_out(void)
     CHECK_EQ(count(page, "<img"), 0);
     CHECK(strstr(page, "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e.c") != NULL);
     CHECK(strstr(page, "a\\u2028b\\u0026c") != NULL);
+    CHECK(strstr(page, "\"split\":\"x\\u2029y\xe2\x82\xac\"") != NULL);   /* and the euro sign intact */
     CHECK(strstr(page, "\xe2\x80\xa8") == NULL);
     CHECK(strstr(page, "\"lifetimes\":\"not recorded\"") != NULL);
     CHECK(strstr(page, "\"life\":null") != NULL);
@@ -177,6 +180,42 @@ static void test_buckets_widen_over_a_long_run(void)
     rep_html_life_free(life);
 }
 
+/* One big site (main;big) and 100 one-byte sites main;work;leaf: each leaf
+ * is under 1/50000 of the totals, but main;work together is not, so the
+ * leaves become one "(other)" under main;work. */
+static void test_small_sites_merge_under_their_caller(void)
+{
+    enum { N = 101 };
+    static struct rep_frame fr[N][3];
+    static struct rep_stack st[N];
+    static struct rep_site si[N];
+    static char names[N][16];
+    struct rep_process p2 = { .stream = 1, .pid = 7, .nstacks = N, .stacks = st, .sites = si };
+    struct rep_capture c2 = { .nprocesses = 1, .processes = &p2 };
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "leaf%d", i);
+        fr[i][0] = (struct rep_frame){ .function = i ? names[i] : "big", .module = "/p" };
+        fr[i][1] = (struct rep_frame){ .function = "work", .module = "/p" };
+        fr[i][2] = (struct rep_frame){ .function = "main", .module = "/p" };
+        fr[0][1] = fr[0][2];
+        st[i] = (struct rep_stack){ .id = (uint32_t)i, .defined = 1, .nframes = i ? 3 : 2, .frames = fr[i] };
+        si[i] = (struct rep_site){ &st[i], i ? 1 : 1000000, i ? 1 : 1000000, 0, 0, 0, 0, 0 };
+    }
+    char *buf = NULL, err[256] = "";
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    struct rep_html_opts o = { .write_json = stub_json };
+    CHECK_EQ(rep_html_write(f, &c2, &o, err, sizeof err), 0);
+    fclose(f);
+    CHECK(strstr(buf, "\"merged_sites\":100") != NULL);
+    /* frames: big 0, main 1, (other) 2, work 3 */
+    CHECK(strstr(buf, "\"sites\":[{\"k\":[0,1],\"n\":1000000,\"b\":1000000,") != NULL);
+    CHECK(strstr(buf, "{\"k\":[2,3,1],\"n\":100,\"b\":100,\"t\":0,\"p\":0,\"l\":0,\"lb\":0}]") != NULL);
+    CHECK(strstr(buf, "\"frames\":[[\"big\",null,0,\"/p\"],[\"main\",null,0,\"/p\"],"
+                      "[\"(other)\",null,0,\"?\"],[\"work\",null,0,\"/p\"]]") != NULL);
+    free(buf);
+}
+
 static void test_collapsed_metrics(void)
 {
     static const char *const want[] = {
@@ -214,6 +253,7 @@ int main(void)
     RUN(test_embedded_data_cannot_break_out);
     RUN(test_site_figures_and_lifetimes);
     RUN(test_buckets_widen_over_a_long_run);
+    RUN(test_small_sites_merge_under_their_caller);
     RUN(test_collapsed_metrics);
     RUN(test_collapsed_unknown_pid);
     return DONE();
