@@ -114,15 +114,25 @@ class RunErrors(unittest.TestCase):
         self.assertEqual(p.returncode, 125, p.stderr)
 
     def test_disk_full(self):
-        exe = self.cc("allocs", "#include <stdlib.h>\n"
-                      "int main(void) { for (int i = 0; i < 200000; i++) free(malloc(16 + i % 512)); return 4; }\n")
+        # The file-size limit goes on the launcher alone (prlimit once the capture
+        # exists): the program keeps its own limits, as `run` passes them through.
+        exe = self.cc("allocs", "#include <stdlib.h>\n#include <stdio.h>\n"
+                      "int main(void) { getchar();\n"
+                      "  for (int i = 0; i < 200000; i++) { void *volatile p = malloc(16 + i % 512); free(p); }\n"
+                      "  return 4; }\n")
         out = self.path("full.hgcap")
         limit = 4096
-        lim = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        p = run(["-o", out, "--", exe], preexec_fn=lim)
-        self.assertEqual(p.returncode, 125, p.stderr)
-        lines = p.stderr.splitlines()
-        self.assertEqual(len(lines), 1, p.stderr)
+        p = subprocess.Popen([HG, "run", "-o", out, "--", exe], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        for _ in range(200):
+            if os.path.exists(out) and os.path.getsize(out) >= HEADER.size:
+                break
+            time.sleep(0.05)
+        resource.prlimit(p.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        _, err = p.communicate("go\n", timeout=120)
+        self.assertEqual(p.returncode, 125, err)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 1, err)
         self.assertIn("File too large", lines[0])
         self.assertLessEqual(os.path.getsize(out), limit)
         whole_chunks(out)
