@@ -24,6 +24,8 @@ struct tw_buf {
 
 static void tw_bytes(struct tw_buf *b, const void *src, size_t n)
 {
+    if (!n)
+        return;
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
