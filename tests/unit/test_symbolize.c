@@ -298,6 +298,36 @@ static void test_data_symbols(void)
     sym_close(s);
 }
 
+static int find_tls_block(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    const char *b = base(info->dlpi_name);
+    if (!b || strcmp(b, "libsymfix.so") != 0)
+        return 0;
+    *(void **)arg = info->dlpi_tls_data;
+    return 1;
+}
+
+/* A thread-local is named by its offset in the module's TLS block. */
+static void test_tls_symbol(void)
+{
+    struct sym_ctx *s = ctx_for("libsymfix.so", 1);
+    void *(*tls_addr)(void);
+    *(void **)&tls_addr = must_sym(g_lib, "fx_tls_addr");
+    char *var = tls_addr(), *block = NULL;
+    dl_iterate_phdr(find_tls_block, &block);
+    CHECK(block != NULL && var >= block);
+    if (!block)
+        return;
+    uint64_t off = (uint64_t)(var - block), start = 0;
+    CHECK_STR(sym_tls_symbol(s, 1, off, &start), "fx_tls_counter");
+    CHECK_EQ(start, off - 2 * sizeof(long));
+    CHECK_STR(sym_tls_symbol(s, 1, off + 2 * sizeof(long) - 1, NULL), "fx_tls_counter");
+    CHECK(sym_tls_symbol(s, 1, off + 2 * sizeof(long), NULL) == NULL);
+    CHECK(sym_tls_symbol(s, 2, off, NULL) == NULL);
+    sym_close(s);
+}
+
 static void test_stripped_copy_degrades_with_one_warning(void)
 {
     struct sym_ctx *s = ctx_for("libsymfix_stripped.so", 1);
@@ -656,6 +686,7 @@ int main(void)
     RUN(test_cxx_template_demangled);
     RUN(test_cxx_internal_linkage_qualified);
     RUN(test_data_symbols);
+    RUN(test_tls_symbol);
     RUN(test_stripped_copy_degrades_with_one_warning);
     RUN(test_other_build_id_gives_no_names);
     RUN(test_debuglink_finds_debug_file);

@@ -13,6 +13,7 @@ void *fx_ret;                   /* the return address fx_record() last saw */
 unsigned fx_line_caller, fx_line_inline, fx_line_outer, fx_line_labelled;
 int g_cache[16];                /* a global, named by sym_data_symbol */
 static char fx_local_table[64]; /* a static, only in .symtab */
+__thread long fx_tls_counter[4]; /* thread-local, named by sym_tls_symbol */
 
 __attribute__((noinline)) void fx_record(void)
 {
@@ -66,4 +67,9 @@ void *fx_hidden_addr(void)
 void *fx_local_table_addr(void)
 {
     return fx_local_table + 5;
+}
+
+void *fx_tls_addr(void)
+{
+    return &fx_tls_counter[2];
 }
