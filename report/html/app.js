@@ -100,6 +100,7 @@ function prepareView(v) {
     v.sites.forEach(function (s) {
         const top = v.frames[s.k[0]] || ['?', null, 0, '?'];
         s.fn = top[0];
+        s.caller = s.k.length > 1 ? v.frames[s.k[1]][0] : '';
         s.loc = top[1] ? top[1] + (top[2] ? ':' + top[2] : '') : top[3];
     });
     v.prepared = true;
@@ -564,8 +565,7 @@ function cycleGraph(cy, ci) {
     const members = cy.members || [], shown = Math.min(members.length, 24);
     const size = shown <= 2 ? 300 : Math.min(520, 220 + shown * 22);
     const cx = size / 2, cyy = size / 2, rad = shown === 1 ? 0 : size / 2 - 60;
-    const svg = svgEl('svg', { width: size, height: size, viewBox: '0 0 ' + size + ' ' + size,
-                                class: 'cycle-graph', 'data-nodes': shown });
+    const svg = svgEl('svg', { class: 'cycle-graph', 'data-nodes': shown });
     const defs = svgEl('defs'), mk = svgEl('marker', { id: 'hg-arrow-' + ci, viewBox: '0 0 10 10', refX: 10, refY: 5,
                                                       markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
     mk.appendChild(svgEl('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#8e44ad' }));
@@ -576,6 +576,16 @@ function cycleGraph(cy, ci) {
         pos.push([cx + rad * Math.cos(a), cyy + rad * Math.sin(a)]);
     }
     const W = 112, H = 34;
+    /* The view box hugs the nodes (and a self-loop's arc above its node). */
+    const xs = pos.map(function (q) { return q[0]; }), ys = pos.map(function (q) { return q[1]; });
+    const x0 = Math.min.apply(null, xs) - W / 2 - 12, x1 = Math.max.apply(null, xs) + W / 2 + 50;
+    const loops = members.slice(0, shown).some(function (m, i) {
+        return (m.points_to || []).some(function (q) { return q.member === i; });
+    });
+    const y0 = Math.min.apply(null, ys) - H / 2 - (loops ? 70 : 12), y1 = Math.max.apply(null, ys) + H / 2 + 12;
+    svg.setAttribute('viewBox', x0 + ' ' + y0 + ' ' + (x1 - x0) + ' ' + (y1 - y0));
+    svg.setAttribute('width', Math.round(x1 - x0));
+    svg.setAttribute('height', Math.round(y1 - y0));
     members.slice(0, shown).forEach(function (m, i) {
         (m.points_to || []).forEach(function (p) {
             if (p.member >= shown) return;
@@ -672,7 +682,8 @@ function renderSites() {
     tb.textContent = '';
     rows.slice(0, MAX_ROWS).forEach(function (r) {
         const tr = el('tr', null,
-            el('td', { class: 'fn' }, r.s.fn), el('td', { class: 'loc' }, r.s.loc),
+            el('td', { class: 'fn' }, r.s.fn, r.s.caller ? el('span', { class: 'caller' }, ' \u2190 ' + r.s.caller) : null),
+            el('td', { class: 'loc' }, r.s.loc),
             el('td', { class: 'num', 'data-col': 'n' }, fmtInt(r.n)),
             el('td', { class: 'num', 'data-col': 'b', title: fmtInt(r.b) + ' B' }, fmtBytes(r.b)),
             el('td', { class: 'num', 'data-col': 't' }, fmtInt(r.t)),
