@@ -286,6 +286,27 @@ static void emit_roots(struct scan *s)
     }
 }
 
+/* 1 if [addr, end) lies in readable mappings; *k walks the (sorted)
+ * mappings along the (sorted) blocks. Without a map, trust the block. */
+static int readable(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t end)
+{
+    if (!s->nmaps)
+        return 1;
+    while (*k < s->nmaps && s->maps[*k].end <= addr)
+        (*k)++;
+    for (size_t j = *k; j < s->nmaps && s->maps[j].start <= addr; j++) {
+        if (s->maps[j].perms[0] != 'r')
+            return 0;
+        if (end <= s->maps[j].end)
+            return 1;
+        addr = s->maps[j].end; /* continues in the next mapping, if adjacent */
+    }
+    return 0;
+}
+
+/* Scans the roots, then the blocks. A block the collector lists but that
+ * is not mapped readable (it should not happen) is skipped, not read: the
+ * scan must never crash the program. */
 static void scan_all(struct scan *s)
 {
     for (size_t i = 0; i < s->nroots; i++) {
@@ -295,8 +316,10 @@ static void scan_all(struct scan *s)
             emit_edge(s, src, 0, (uint64_t)find_block(s, r->start), 0);
         scan_range(s, src, r->start, r->size, r->loader);
     }
+    size_t k = 0;
     for (int64_t i = 0; i < s->nlive; i++)
-        scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, 0);
+        if (readable(s, &k, s->live[i].addr, s->live[i].addr + s->live[i].size))
+            scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, 0);
     flush_edges(s);
 }
 
