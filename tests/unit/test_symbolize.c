@@ -13,6 +13,7 @@
 
 #include "tests/unit/harness.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -612,21 +613,46 @@ static void test_corrupt_files(void)
     free(img);
 }
 
-/* Two keys (two processes) on one file: one open, one warning. */
-static void test_shared_file_warns_once(void)
+/* How many of this process's file descriptors are open on `path`. */
+static int open_fds(const char *path)
 {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)) != NULL) {
+        char link[300], target[1200];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = 0;
+            n += strcmp(target, path) == 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Two keys (two processes) on one file: opened on first use, once, closed
+   by sym_close; one warning. */
+static void test_shared_file_opened_once(void)
+{
+    const char *path = fixture("libsymfix_stripped.so");
     struct sym_ctx *s = ctx_for("libsymfix_stripped.so", 1);
     char err[256] = "";
     struct sym_frame f[8] = {{0}};
-    CHECK_EQ(sym_add_module(s, 2, fixture("libsymfix_stripped.so"), g_bias + 0x10000, g_bid,
-                            g_bidlen, err, sizeof err), 0);
+    CHECK_EQ(sym_add_module(s, 2, path, g_bias + 0x10000, g_bid, g_bidlen, err, sizeof err), 0);
+    CHECK_EQ(open_fds(path), 0);
     uint64_t hidden = (uint64_t)(uintptr_t)fx.hidden_addr();
     CHECK_EQ(sym_resolve(s, 1, hidden, 0, f, 8), 1);
+    CHECK_EQ(open_fds(path), 1);
     CHECK_EQ(sym_resolve(s, 2, hidden + 0x10000, 0, f, 8), 1);
+    CHECK_EQ(open_fds(path), 1);
     CHECK(f[0].function == NULL);
     CHECK_EQ(f[0].offset, hidden - g_bias);
     CHECK_EQ(sym_warning_count(s), 1);
     sym_close(s);
+    CHECK_EQ(open_fds(path), 0);
 }
 
 static __attribute__((noinline)) int pie_marker(int x)
@@ -697,7 +723,7 @@ int main(void)
     RUN(test_build_id_dir_finds_debug_file);
     RUN(test_debuglink_crc_without_build_id);
     RUN(test_missing_module);
-    RUN(test_shared_file_warns_once);
+    RUN(test_shared_file_opened_once);
     RUN(test_corrupt_files);
     RUN(test_pie_executable);
     RUN(test_cache_and_bad_arguments);
