@@ -70,6 +70,7 @@ struct sym_ctx {
     struct istr *strings;
     const char **warnings;
     size_t nwarnings, capwarnings;
+    size_t nresolved;
     char *debug_root;
 };
 
@@ -367,6 +368,7 @@ static struct cache_entry *resolve(struct sym_ctx *s, const struct cache_key *k)
         sym_warn(s, f, "no symbols and no debug info (stripped)");
     e->k = *k;
     e->v = v;
+    s->nresolved++;
     sym_hash_oom = 0;
     HASH_ADD(hh, s->cache, k, sizeof e->k, e);
     return e; /* an add that failed only costs a later re-resolve */
@@ -425,6 +427,11 @@ const char *sym_tls_symbol(struct sym_ctx *s, uint32_t key, uint64_t tls_offset,
     if (start)
         *start = e->lo;
     return e->name;
+}
+
+size_t sym_resolved_count(const struct sym_ctx *s)
+{
+    return s ? s->nresolved : 0;
 }
 
 size_t sym_warning_count(const struct sym_ctx *s)

@@ -94,6 +94,11 @@ const char *sym_tls_symbol(struct sym_ctx *s, uint32_t key, uint64_t tls_offset,
 size_t sym_warning_count(const struct sym_ctx *s);
 const char *sym_warning(const struct sym_ctx *s, size_t i);
 
+/* How many distinct (module, address, is_return_address) lookups have been
+   resolved so far; each is resolved once, later ones come from the cache.
+   For progress and statistics. */
+size_t sym_resolved_count(const struct sym_ctx *s);
+
 /* Replaces the root for separate debug files (default "/usr/lib/debug"),
    for all modules not opened yet. dir is copied. Returns 0, or -1 + err
    (NULL ctx or dir, out of memory). Meant for tests and sysroots. */

@@ -689,12 +689,18 @@ static void test_cache_and_bad_arguments(void)
     char err[256] = "";
     struct sym_frame a[8] = {{0}}, b[8] = {{0}};
     uint64_t ret = ret_of_outer();
+    CHECK_EQ(sym_resolved_count(s), 0);
     CHECK_EQ(sym_resolve(s, 1, ret, 1, a, 8), 2);
     CHECK_EQ(sym_resolve(s, 1, ret, 1, b, 8), 2);
+    CHECK_EQ(sym_resolve(s, 1, ret, 1, b, 1), 1);
     CHECK(a[0].function == b[0].function && a[1].file == b[1].file);
+    CHECK_EQ(sym_resolved_count(s), 1);
     /* The same bytes as a non-return address are cached apart. */
     CHECK_EQ(sym_resolve(s, 1, ret, 0, b, 8) >= 1, 1);
     CHECK_EQ(b[0].offset, a[0].offset);
+    CHECK_EQ(sym_resolved_count(s), 2);
+    CHECK_EQ(sym_resolve(s, 1, ret_of_caller(), 1, b, 8), 1);
+    CHECK_EQ(sym_resolved_count(s), 3);
     CHECK_EQ(sym_add_module(s, 1, fixture("libsymfix.so"), 0, NULL, 0, err, sizeof err), -1);
     CHECK_STR(err, "sym_add_module: key 1 already registered");
     CHECK_EQ(sym_add_module(s, 3, NULL, 0, NULL, 0, err, sizeof err), -1);
