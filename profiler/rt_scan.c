@@ -247,13 +247,17 @@ static void emit_edge(struct scan *s, uint64_t src, uint64_t src_off, uint64_t d
 }
 
 /* glibc's malloc state (main_arena.top, bin heads) points at chunk headers.
- * A chunk header lies in the last 8 bytes of the block before it when that
- * block uses its whole chunk; such a 16-aligned word is malloc's, not the
+ * A block of n bytes sits in a chunk of max(32, (n + 8 + 15) & ~15) bytes
+ * whose user part starts 16 bytes in; the next chunk's header is then
+ * chunk - 16 bytes into the block, which is inside it when the block uses
+ * its whole chunk. A pointer at exactly that offset is malloc's, not the
  * program's, and must not make the block "possible". */
 static int is_chunk_header(uintptr_t p, const struct rt_live *b)
 {
-    uint64_t off = p - b->addr;
-    return off >= 16 && off + 8 >= b->size && !(p & 15);
+    uint64_t chunk = (b->size + 8 + 15) & ~(uint64_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    return p - b->addr == chunk - 16;
 }
 
 /* Scans [start, start + size) for pointers into live blocks. With
