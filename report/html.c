@@ -267,9 +267,10 @@ static int life_event(struct life_stream *s, int op, uint64_t number, uint32_t s
     c->f_n++;
     c->f_b += size;
     c->x_n += temporary != 0;
-    /* The table may have widened: look the allocation bucket up afterwards. */
+    /* The table may have widened: look the allocation bucket up afterwards.
+     * A short-lived block ends in the bucket it was made in: same cell. */
     uint32_t ab = alloc_bucket(s, number);
-    struct life_cell *e = cell_get(s, site, &ab);
+    struct life_cell *e = ab == c->bucket && site == c->site ? c : cell_get(s, site, &ab);
     if (!e)
         return -1;
     e->e_n++;
