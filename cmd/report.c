@@ -273,9 +273,9 @@ static struct rep_capture *load(const struct report_opts *o, struct rep_open_opt
     char err[512];
     struct progress pr = {.shown = 0};
     clock_gettime(CLOCK_MONOTONIC, &pr.start);
-    if (isatty(STDERR_FILENO) && !oo->progress && !oo->arg) {
+    if (isatty(STDERR_FILENO) && !oo->progress) {
         oo->progress = show_progress;
-        oo->arg = &pr;
+        oo->progress_arg = &pr;
     }
     struct rep_capture *cap = rep_capture_open(o->path, oo, err, sizeof err);
     if (!cap) {

@@ -326,8 +326,9 @@ struct rep_capture {
 
 /* Progress callback for long reads: done and total are file bytes. */
 struct rep_open_opts {
-    void (*progress)(void *arg, uint64_t done, uint64_t total);
-    void *arg;
+    void (*progress)(void *progress_arg, uint64_t done, uint64_t total);
+    void *progress_arg;
+    void *arg;                   /* for block() below */
     /* Optional (NULL: never called), for renderers that show block lifetimes
      * (the HTML report's time-range selection): called as the replay applies
      * each event, in event order per stream. op 0: block `number` of `size`

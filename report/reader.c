@@ -433,7 +433,7 @@ static int read_chunks(struct reader *rd, struct rep_replay *r, struct rep_captu
         cap->chunks++;
         rd->off = (uint64_t)ftello(rd->f);
         if (opts && opts->progress)
-            opts->progress(opts->arg, rd->off, rd->size);
+            opts->progress(opts->progress_arg, rd->off, rd->size);
     }
     cap->complete = rd->ended;
     return 0;
