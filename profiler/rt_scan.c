@@ -79,11 +79,15 @@ struct scan {
 
 /* ------------------------------------------------------------- roots */
 
-static void add_root(struct scan *s, uint32_t kind, uint32_t owner, uintptr_t start, uintptr_t end)
+/* Adds the root [start, end); returns it, or NULL when it is empty or the
+ * list is full. */
+static struct root *add_root(struct scan *s, uint32_t kind, uint32_t owner, uintptr_t start, uintptr_t end)
 {
     if (end <= start || s->nroots == s->roots_cap)
-        return;
-    s->roots[s->nroots++] = (struct root){.kind = kind, .owner = owner, .start = start, .size = end - start};
+        return NULL;
+    struct root *r = &s->roots[s->nroots++];
+    *r = (struct root){.kind = kind, .owner = owner, .start = start, .size = end - start};
+    return r;
 }
 
 static int module_segments(struct dl_phdr_info *info, size_t size, void *arg)
@@ -98,10 +102,10 @@ static int module_segments(struct dl_phdr_info *info, size_t size, void *arg)
         uint32_t id = rt_modules_id_at(start);
         if (id && id == rt_modules_self())
             continue;
-        add_root(s, RT_ROOT_GLOBAL, id, start, end);
+        struct root *r = add_root(s, RT_ROOT_GLOBAL, id, start, end);
         /* _r_debug lives in the dynamic linker's data */
-        if ((uintptr_t)&_r_debug >= start && (uintptr_t)&_r_debug < end && s->nroots)
-            s->roots[s->nroots - 1].loader = 1;
+        if (r && (uintptr_t)&_r_debug >= start && (uintptr_t)&_r_debug < end)
+            r->loader = 1;
     }
     return 0;
 }
@@ -351,9 +355,9 @@ static void add_dtv(struct scan *s, uintptr_t tp, uint32_t kind, uint32_t owner,
     uintptr_t size = (uintptr_t)(len + 2) * 16;
     if (is_block && size > s->live[b].size)
         size = s->live[b].size;
-    add_root(s, kind, owner, base, base + size);
-    if (is_block && s->nroots)
-        s->roots[s->nroots - 1].block = 1;
+    struct root *r = add_root(s, kind, owner, base, base + size);
+    if (r)
+        r->block = is_block;
 }
 
 /* A thread's stack from `sp` up, split at its static TLS + TCB when those
