@@ -41,14 +41,14 @@ function loadPlaywright() {
     }
 }
 
-/* Builds, records and reports the target; returns the paths. */
-function record(work) {
+/* Builds, records and reports tests/e2e/<name>.c; returns the paths. */
+function record(work, name) {
     const hg = process.env.HEAPGRAPH;
-    const src = path.join(process.env.HG_SOURCE_DIR || path.join(HERE, '../..'), 'tests/e2e/html_leak_cycle.c');
-    const exe = path.join(work, 'html_leak_cycle');
-    const cap = path.join(work, 'html_leak_cycle.hgcap');
-    const json = path.join(work, 'report.json');
-    const html = path.join(work, 'report.html');
+    const src = path.join(process.env.HG_SOURCE_DIR || path.join(HERE, '../..'), 'tests/e2e/' + name + '.c');
+    const exe = path.join(work, name);
+    const cap = path.join(work, name + '.hgcap');
+    const json = path.join(work, name + '.json');
+    const html = path.join(work, name + '.html');
     execFileSync('cc', ['-O2', '-g', src, '-o', exe]);
     execFileSync(hg, ['run', '-q', '-o', cap, '--', exe], { stdio: 'inherit' });
     execFileSync(hg, ['report', '--format', 'json', '-o', json, cap], { stdio: 'inherit' });
@@ -121,6 +121,27 @@ async function checkTimeRange(page) {
     check(await tableText(page) === before, 'clearing the range restores the table');
 }
 
+/* A capture of two processes (tests/e2e/rec_fork.c): the picker lists both
+ * and switching to the child shows the child's figures and sites. */
+async function checkProcessPicker(context, work, watch) {
+    const out = record(work, 'rec_fork');
+    const report = JSON.parse(fs.readFileSync(out.json, 'utf8'));
+    const child = report.processes[1];
+    const page = await context.newPage();
+    watch(page);
+    await page.goto('file://' + out.html);
+    await page.waitForFunction(function () { return !!window.heapgraph; });
+    check(await page.isVisible('#process'), 'the process picker is shown for 2 processes');
+    check(await page.$$eval('#process option', function (o) { return o.length; }) === 2, 'it lists both');
+    await page.selectOption('#process', '1');
+    const pid = await page.textContent('#program');
+    const allocs = await page.getAttribute('#facts dd[data-k="allocations"]', 'data-value');
+    check(pid.includes('pid ' + child.pid) && Number(allocs) === child.summary.allocations,
+          'picking the child shows its pid ' + child.pid + ' and its ' + child.summary.allocations + ' allocations');
+    check((await tableText(page)).includes('in_child'), "the sites table shows the child's site");
+    await page.close();
+}
+
 async function main() {
     if (!fs.existsSync(CHROMIUM)) {
         console.log('skip: ' + CHROMIUM + ' is not installed');
@@ -132,7 +153,7 @@ async function main() {
     fs.mkdirSync(artifacts, { recursive: true });
     const out = process.env.HG_BROWSER_HTML
         ? { html: path.resolve(process.env.HG_BROWSER_HTML), json: path.resolve(process.env.HG_BROWSER_JSON) }
-        : record(work);
+        : record(work, 'html_leak_cycle');
     const report = JSON.parse(fs.readFileSync(out.json, 'utf8'));
     const proc = report.processes[0];
     const url = 'file://' + out.html;
@@ -144,16 +165,22 @@ async function main() {
                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
         viewport: { width: 1300, height: 900 }
     });
+    /* Only the report pages themselves may load; everything else is refused. */
+    const isReport = function (u) { return u === url || (u.startsWith('file://' + work + '/') && u.endsWith('.html')); };
     const requests = [], routed = [], errors = [], dialogs = [];
     await context.route('**/*', function (route) {
         routed.push(route.request().url());
-        return route.request().url() === url ? route.continue() : route.abort();
+        const u = route.request().url();
+        return isReport(u) ? route.continue() : route.abort();
     });
     const page = await context.newPage();
     page.on('request', function (r) { requests.push(r.url()); });
-    page.on('console', function (m) { if (m.type() === 'error') errors.push(m.text()); });
-    page.on('pageerror', function (e) { errors.push(e.message); });
-    page.on('dialog', function (d) { dialogs.push(d.message()); d.dismiss(); });
+    const watch = function (pg) {
+        pg.on('console', function (m) { if (m.type() === 'error') errors.push(m.text()); });
+        pg.on('pageerror', function (e) { errors.push(e.message); });
+        pg.on('dialog', function (d) { dialogs.push(d.message()); d.dismiss(); });
+    };
+    watch(page);
     try {
         const t0 = Date.now();
         await page.goto(url, { waitUntil: 'load' });
@@ -172,13 +199,14 @@ async function main() {
         check(text.includes(XSS), 'the hostile file name is shown as text');
         check(await page.$$eval('img', function (x) { return x.length; }) === 0, 'no <img> element was injected');
         await page.waitForTimeout(200);
+        if (!process.env.HG_BROWSER_HTML)
+            await checkProcessPicker(context, work, watch);
     } finally {
         await context.close();
     }
     check(dialogs.length === 0, 'no dialog opened ' + JSON.stringify(dialogs));
     check(errors.length === 0, 'no console error ' + JSON.stringify(errors));
-    check(requests.length === 1 && requests[0] === url &&
-          routed.every(function (u) { return u === url; }),
+    check(requests.length === 1 && requests[0] === url && routed.every(isReport),
           'no request but the file itself ' + JSON.stringify(requests) + ' routed ' + JSON.stringify(routed));
     fs.rmSync(work, { recursive: true, force: true });
     console.log(failures ? failures + ' failed' : 'all passed');
