@@ -54,6 +54,8 @@ def main():
     r = hg("report", "--format", "collapsed", "--metric", "bytes", cap)
     check(r.returncode == 2 and r.stderr.count("\n") >= 1 and "metric" in r.stderr,
           f"bad metric: exit {r.returncode}, {r.stderr.splitlines()[:1]}")
+    r = hg("report", "--format", "collapsed", "-o", "/nonexistent/dir/out.folded", cap)
+    check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
     print(f"{failures} failed" if failures else "all passed")
     return 1 if failures else 0
 

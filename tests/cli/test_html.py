@@ -81,6 +81,22 @@ def main():
           "the cycle's three sites are make_node in the hostile file, 96 bytes")
     check("leak_buffer" in names, "leak_buffer is a frame")
 
+    # A capture cut in the middle: the page shows what came before the damage.
+    cut = os.path.join(work, "cut.hgcap")
+    with open(cap, "rb") as f:
+        blob = f.read()
+    with open(cut, "wb") as f:
+        f.write(blob[: len(blob) // 2])
+    cut_html = os.path.join(work, "cut.html")
+    r = hg("report", "--format", "html", "-o", cut_html, cut)
+    page = open(cut_html, encoding="utf-8").read() if os.path.exists(cut_html) else ""
+    m = re.search(r'<script type="application/json" id="hg-data">(.*?)</script>', page, re.S)
+    cut_data = json.loads(m.group(1)) if m else {"report": {}}
+    check(r.returncode == 0 and "damaged" in r.stderr and r.stderr.count("\n") == 1,
+          f"truncated capture: exit {r.returncode}, {r.stderr.strip()}")
+    check(cut_data["report"].get("complete") is False and cut_data["report"].get("damage"),
+          "the page's report says the capture is damaged")
+
     r = hg("report", "--format", "html", "-o", "/nonexistent/dir/r.html", cap)
     check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
     r = hg("report", "--format", "html", "--process", "999999", "-o", html, cap)
