@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 _Atomic int rt_scan_pending;
@@ -50,6 +51,7 @@ struct root {
     uintptr_t start, size;
     int block;              /* the region is the live block at start: add a start edge */
     int loader;             /* the dynamic linker's data: its pointers hold whole blocks */
+    const void *copy;       /* read this copy of the region instead (arena memory) */
 };
 
 struct map {                /* one line of /proc/self/maps */
@@ -264,15 +266,19 @@ static int is_chunk_header(uintptr_t p, const struct rt_live *b)
     return p - b->addr == chunk - 16;
 }
 
-/* Scans [start, start + size) for pointers into live blocks. With
- * `whole`, an interior pointer holds its block like a start pointer: the
- * dynamic linker keeps aligned structures inside its blocks (the
- * _dl_find_object segments) and points only into them. */
-static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t size, int whole)
+/* Scans [start, start + size) for pointers into live blocks, reading it at
+ * `data` (the region itself, or a copy). With `whole`, an interior pointer
+ * holds its block like a start pointer: the dynamic linker keeps aligned
+ * structures inside its blocks (the _dl_find_object segments) and points
+ * only into them. */
+static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t size,
+                       const void *data, int whole)
 {
     uintptr_t first = (start + 7) & ~(uintptr_t)7, end = start + size;
+    const char *base = (const char *)data - start;
     for (uintptr_t at = first; at + 8 <= end; at += 8) {
-        uintptr_t p = *(const uintptr_t *)at;
+        uintptr_t p;
+        memcpy(&p, base + at, sizeof p);
         if (p - s->lo >= s->span)
             continue;
         int64_t b = find_block(s, p);
@@ -322,12 +328,12 @@ static void scan_all(struct scan *s)
         uint64_t src = (uint64_t)i | RT_EDGE_ROOT;
         if (r->block)
             emit_edge(s, src, 0, (uint64_t)find_block(s, r->start), 0);
-        scan_range(s, src, r->start, r->size, r->loader);
+        scan_range(s, src, r->start, r->size, r->copy ? r->copy : (const void *)r->start, r->loader);
     }
     size_t k = 0;
     for (int64_t i = 0; i < s->nlive; i++)
         if (readable(s, &k, s->live[i].addr, s->live[i].addr + s->live[i].size))
-            scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, 0);
+            scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, (const void *)s->live[i].addr, 0);
     flush_edges(s);
 }
 
@@ -386,13 +392,35 @@ static void add_stack_and_tls(struct scan *s, const struct rt_stopped *t, uintpt
 /* A thread's whole stack, for a thread whose stack pointer is not known
  * or not on it. The main thread's stack_lo is where its stack may grow
  * to, not what is mapped: start at the mapping below stack_hi. */
-static void add_whole_stack(struct scan *s, const struct rt_stopped *t)
+static struct root *add_whole_stack(struct scan *s, const struct rt_stopped *t)
 {
     const struct map *m = t->stack_hi ? map_at(s, t->stack_hi - 1) : NULL;
     uintptr_t lo = t->stack_lo;
     if (m && m->start > lo)
         lo = m->start;
-    add_root(s, RT_ROOT_STACK, t->index, lo, t->stack_hi);
+    return add_root(s, RT_ROOT_STACK, t->index, lo, t->stack_hi);
+}
+
+/* Copies a root of a thread that is still running into arena memory with
+ * process_vm_readv, which fails where a plain read would fault (the thread
+ * may exit and unmap its stack meanwhile). What cannot be read stays zero;
+ * without memory for the copy the root is dropped. */
+static void copy_root(struct scan *s, struct root *r)
+{
+    void *copy = rt_arena_alloc(r->size);
+    if (!copy) {
+        s->nroots--;
+        return;
+    }
+    for (uintptr_t at = 0; at < r->size;) {
+        struct iovec local = {(char *)copy + at, r->size - at};
+        struct iovec remote = {(void *)(r->start + at), r->size - at};
+        ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        if (n <= 0)
+            break;
+        at += (uintptr_t)n;
+    }
+    r->copy = copy;
 }
 
 static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
@@ -401,8 +429,10 @@ static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
     if (state == RT_STOP_GONE)
         return;
     if (state != RT_STOP_PARKED) {
-        /* still running: its whole stack, no registers */
-        add_whole_stack(s, t);
+        /* still running: a copy of its whole stack, no registers */
+        struct root *r = add_whole_stack(s, t);
+        if (r)
+            copy_root(s, r);
         return;
     }
     /* registers first: the walk from the roots prefers the first root that
@@ -507,6 +537,9 @@ static void end_snapshot(struct scan *s)
 
 static void release_scan(struct scan *s)
 {
+    for (size_t i = 0; i < s->nroots; i++)
+        if (s->roots[i].copy)
+            rt_arena_free((void *)s->roots[i].copy, s->roots[i].size);
     if (s->roots)
         rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
     if (s->maps)
