@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define TABLE_BITS 21                      /* 2 Mi slots, 32 MiB */
 #define TABLE_SIZE (1u << TABLE_BITS)
@@ -29,19 +30,27 @@ struct entry {
 };
 
 #define TABLE_BYTES (sizeof(struct entry) * TABLE_SIZE)
+#define HUGE_PAGE (2u << 20)
+#define HUGE_AFTER 4096                    /* stacks before asking for huge pages */
 
+static void *mapping;
 static struct entry *table;
 static _Atomic uint32_t next_id;
 
 /* The table is reserved, not touched: a short-lived process pays for the
- * few pages its stacks land on (huge pages would zero 2 MiB per stack). */
+ * few pages its stacks land on. A process with many stacks gets huge pages
+ * (hence the alignment), which spare each lookup a TLB miss. */
 int rt_stack_reset(void)
 {
-    if (table)
-        rt_arena_free(table, TABLE_BYTES);
-    table = rt_arena_alloc(TABLE_BYTES);
+    if (mapping)
+        rt_arena_free(mapping, TABLE_BYTES + HUGE_PAGE);
+    mapping = rt_arena_alloc(TABLE_BYTES + HUGE_PAGE);
     atomic_store(&next_id, 1);
-    return table ? 0 : -1;
+    if (!mapping)
+        return -1;
+    uintptr_t at = ((uintptr_t)mapping + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    table = (struct entry *)at;
+    return 0;
 }
 
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
@@ -117,6 +126,8 @@ uint32_t rt_stack_intern(int how, struct rt_stack_key k, const uint64_t *frames,
         if (h == 0 && atomic_compare_exchange_strong(&e->key, &h, k.key)) {
             e->check = k.check;
             uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+            if (id == HUGE_AFTER)
+                madvise(table, TABLE_BYTES, MADV_HUGEPAGE);
             emit(how, id, frames, n, time);
             atomic_store_explicit(&e->id, id, memory_order_release);
             return id;
