@@ -115,22 +115,27 @@ static int frame_line_match(const struct rep_supp_frame *sf, const struct rep_ck
     }
 }
 
-/* Matches frame lines sf[0..n) against the stack from frame i on, as a
- * prefix. Iterative over "..." would need a frontier; recursion depth is
- * bounded by the number of "..." lines in one block, which is small. */
-static int frames_match(const struct rep_supp_frame *sf, size_t n,
-                        const struct rep_ck_stack *st, uint32_t i)
+/* Matches frame lines sf[0..n) against the stack as a prefix (frames after
+ * the last line are free). "..." works like '*' in glob_match: one
+ * backtracking point, so a hostile file with many "..." lines stays linear
+ * per line instead of exponential. */
+static int frames_match(const struct rep_supp_frame *sf, size_t n, const struct rep_ck_stack *st)
 {
-    for (size_t k = 0; k < n; k++) {
+    size_t k = 0, star = SIZE_MAX;
+    uint32_t i = 0, retry = 0;
+    while (k < n) {
         if (sf[k].type == FRAME_ANY) {
-            for (uint32_t j = i; j <= st->nframes; j++)
-                if (frames_match(sf + k + 1, n - k - 1, st, j))
-                    return 1;
+            star = ++k;
+            retry = i;
+        } else if (i < st->nframes && frame_line_match(&sf[k], &st->frames[i])) {
+            i++;
+            k++;
+        } else if (star != SIZE_MAX && retry < st->nframes) {
+            k = star;
+            i = ++retry;
+        } else {
             return 0;
         }
-        if (i >= st->nframes || !frame_line_match(&sf[k], &st->frames[i]))
-            return 0;
-        i++;
     }
     return 1;
 }
@@ -150,7 +155,7 @@ static int block_match(const struct rep_supp *s, const struct rep_ck_stack *st)
     const struct rep_supp_frame *sf = s->frames;
     size_t n = s->nframes;
     for (;;) {
-        if (frames_match(sf, n, st, 0))
+        if (frames_match(sf, n, st))
             return 1;
         if (!n || !is_allocator_line(sf))
             return 0;

@@ -102,6 +102,26 @@ static void test_valgrind_blocks(void)
                         REP_CK_REACHABLE), 0);
 }
 
+/* Many "..." lines against a long stack that does not match: must not
+ * backtrack exponentially (this took minutes with a recursive matcher). */
+static void test_many_ellipses(void)
+{
+    struct rep_supp_list l = REP_SUPP_LIST_INIT;
+    struct rep_ck_stack st;
+    char text[2048] = "{\n x\n Memcheck:Leak\n", err[200];
+    for (int i = 0; i < 40; i++)
+        strcat(text, " ...\n fun:f*\n");
+    strcat(text, " fun:nowhere\n}\n");
+    CHECK_EQ(rep_supp_parse(&l, text, "t", err, sizeof err), 0);
+    rep_run_alloc_frames(&run, &st, 300);
+    for (int i = 0; i < 300; i++)
+        st.frames[i] = (struct rep_ck_frame){"f", NULL, 0, "/m", 0};
+    CHECK_EQ(rep_supp_match(&l, &st, REP_CK_DEFINITE), -1);
+    st.frames[299].function = "nowhere";
+    CHECK_EQ(rep_supp_match(&l, &st, REP_CK_DEFINITE), 0);
+    rep_supp_release(&l);
+}
+
 static void parse_error(const char *text, const char *want)
 {
     struct rep_supp_list l = REP_SUPP_LIST_INIT;
@@ -221,6 +241,7 @@ int main(void)
 {
     RUN(test_lsan_patterns);
     RUN(test_valgrind_blocks);
+    RUN(test_many_ellipses);
     RUN(test_errors);
     RUN(test_counts_and_runs);
     RUN(test_builtin);
