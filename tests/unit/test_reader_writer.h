@@ -22,7 +22,7 @@ struct tw_buf {
     size_t n, cap;
 };
 
-static void tw_bytes(struct tw_buf *b, const void *src, size_t n)
+static inline void tw_bytes(struct tw_buf *b, const void *src, size_t n)
 {
     if (!n)
         return;
@@ -36,7 +36,7 @@ static void tw_bytes(struct tw_buf *b, const void *src, size_t n)
     b->n += n;
 }
 
-static void tw_u(struct tw_buf *b, uint64_t v)
+static inline void tw_u(struct tw_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -50,12 +50,12 @@ static void tw_u(struct tw_buf *b, uint64_t v)
     tw_bytes(b, tmp, n);
 }
 
-static uint64_t tw_zz(int64_t v)
+static inline uint64_t tw_zz(int64_t v)
 {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-static void tw_s(struct tw_buf *b, const char *s)
+static inline void tw_s(struct tw_buf *b, const char *s)
 {
     tw_u(b, strlen(s));
     tw_bytes(b, s, strlen(s));
@@ -87,7 +87,7 @@ struct tw {
     uint32_t streams;
 };
 
-static void tw_begin(struct tw *w, uint32_t version)
+static inline void tw_begin(struct tw *w, uint32_t version)
 {
     memset(w, 0, sizeof *w);
     struct hg_cap_header h = {{0}, version, 32, 1000, 2000};
@@ -98,7 +98,7 @@ static void tw_begin(struct tw *w, uint32_t version)
 }
 
 /* Ends the record under construction in w->rec as a record of `type`. */
-static void tw_rec(struct tw *w, unsigned type)
+static inline void tw_rec(struct tw *w, unsigned type)
 {
     uint8_t t = (uint8_t)type;
     tw_bytes(&w->chunk, &t, 1);
@@ -107,7 +107,7 @@ static void tw_rec(struct tw *w, unsigned type)
     w->rec.n = 0;
 }
 
-static void tw_flush(struct tw *w)
+static inline void tw_flush(struct tw *w)
 {
     if (!w->chunk.n)
         return;
@@ -123,7 +123,7 @@ static void tw_flush(struct tw *w)
     w->chunk.n = 0;
 }
 
-static void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, uint32_t parent,
+static inline void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, uint32_t parent,
                        unsigned origin, const char *exe, int argc, const char *const *argv)
 {
     tw_u(&w->rec, stream);
@@ -141,7 +141,7 @@ static void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, uint32_
         w->streams = stream;
 }
 
-static void tw_end_process(struct tw *w, uint32_t stream, unsigned how, int code, unsigned flags)
+static inline void tw_end_process(struct tw *w, uint32_t stream, unsigned how, int code, unsigned flags)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, w->st[stream].time);
@@ -151,7 +151,7 @@ static void tw_end_process(struct tw *w, uint32_t stream, unsigned how, int code
     tw_rec(w, HG_REC_PROCESS_END);
 }
 
-static void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, const uint64_t *frames)
+static inline void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, const uint64_t *frames)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, id);
@@ -162,7 +162,7 @@ static void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, const ui
     tw_rec(w, HG_REC_STACK);
 }
 
-static void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, const char *name)
+static inline void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, const char *name)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, index);
@@ -174,7 +174,7 @@ static void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, co
     tw_rec(w, HG_REC_THREAD);
 }
 
-static void tw_note_block(struct tw *w, uint32_t stream, uint64_t number, uint64_t size,
+static inline void tw_note_block(struct tw *w, uint32_t stream, uint64_t number, uint64_t size,
                           uint64_t addr)
 {
     if (number >= w->st[stream].cap) {
@@ -191,7 +191,7 @@ static void tw_note_block(struct tw *w, uint32_t stream, uint64_t number, uint64
 
 /* Events are written one per HG_REC_EVENTS record, in columns: simple, and
  * the decoder state must carry across records anyway. */
-static void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flags, int thread,
+static inline void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flags, int thread,
                        uint64_t dt)
 {
     unsigned sel = thread == w->st[stream].thread ? 0 : thread < 6 ? (unsigned)thread + 1 : 7;
@@ -205,7 +205,7 @@ static void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flag
     w->events++;
 }
 
-static void tw_ev_end(struct tw *w, uint32_t stream)
+static inline void tw_ev_end(struct tw *w, uint32_t stream)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, 1);
@@ -218,7 +218,7 @@ static void tw_ev_end(struct tw *w, uint32_t stream)
     tw_rec(w, HG_REC_EVENTS);
 }
 
-static uint64_t tw_delta(struct tw *w, uint32_t stream, int thread, uint64_t addr)
+static inline uint64_t tw_delta(struct tw *w, uint32_t stream, int thread, uint64_t addr)
 {
     uint64_t *prev = &w->st[stream].prev[thread];
     int64_t d = (int64_t)(addr - *prev);
@@ -227,7 +227,7 @@ static uint64_t tw_delta(struct tw *w, uint32_t stream, int thread, uint64_t add
 }
 
 /* ALLOC/REALLOC address: 0 when the reuse stack predicts it. */
-static void tw_naddr(struct tw *w, uint32_t stream, int thread, uint64_t size, uint64_t addr)
+static inline void tw_naddr(struct tw *w, uint32_t stream, int thread, uint64_t size, uint64_t addr)
 {
     struct tw_reuse *r = &w->st[stream].reuse[thread];
     int c = (int)((size + 23) / 16);
@@ -241,7 +241,7 @@ static void tw_naddr(struct tw *w, uint32_t stream, int thread, uint64_t size, u
     tw_u(&w->col[HG_EV_COL_ADDR], tw_delta(w, stream, thread, addr) + 1);
 }
 
-static void tw_push(struct tw *w, uint32_t stream, int thread, uint64_t number)
+static inline void tw_push(struct tw *w, uint32_t stream, int thread, uint64_t number)
 {
     uint64_t size = w->st[stream].size[number];
     if (size > HG_EV_REUSE_MAX_SIZE)
@@ -254,13 +254,13 @@ static void tw_push(struct tw *w, uint32_t stream, int thread, uint64_t number)
         r->count[c]++;
 }
 
-static uint64_t tw_ref(struct tw *w, uint32_t stream, uint64_t number)
+static inline uint64_t tw_ref(struct tw *w, uint32_t stream, uint64_t number)
 {
     return w->st[stream].nalloc - 1 - number;
 }
 
 /* Returns the block's allocation number. addr must be a multiple of 16. */
-static uint64_t tw_alloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint32_t stack,
+static inline uint64_t tw_alloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint32_t stack,
                          uint64_t size, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_ALLOC, 0, thread, dt);
@@ -272,7 +272,7 @@ static uint64_t tw_alloc(struct tw *w, uint32_t stream, int thread, uint64_t dt,
     return w->st[stream].nalloc++;
 }
 
-static void tw_free(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t number)
+static inline void tw_free(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t number)
 {
     tw_ev_head(w, stream, HG_EV_FREE, 0, thread, dt);
     tw_u(&w->col[HG_EV_COL_REF], tw_ref(w, stream, number));
@@ -280,14 +280,14 @@ static void tw_free(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint
     tw_ev_end(w, stream);
 }
 
-static void tw_free_unknown(struct tw *w, uint32_t stream, int thread, uint64_t addr)
+static inline void tw_free_unknown(struct tw *w, uint32_t stream, int thread, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_FREE_UNKNOWN, 0, thread, 0);
     tw_u(&w->col[HG_EV_COL_ADDR], tw_delta(w, stream, thread, addr));
     tw_ev_end(w, stream);
 }
 
-static uint64_t tw_realloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t old,
+static inline uint64_t tw_realloc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t old,
                            uint32_t stack, uint64_t size, uint64_t addr)
 {
     tw_ev_head(w, stream, HG_EV_REALLOC, 0, thread, dt);
@@ -301,7 +301,7 @@ static uint64_t tw_realloc(struct tw *w, uint32_t stream, int thread, uint64_t d
     return w->st[stream].nalloc++;
 }
 
-static void tw_mark(struct tw *w, uint32_t stream, int thread, unsigned kind, uint64_t value)
+static inline void tw_mark(struct tw *w, uint32_t stream, int thread, unsigned kind, uint64_t value)
 {
     tw_ev_head(w, stream, HG_EV_MARK, 0, thread, 0);
     tw_u(&w->col[HG_EV_COL_REF], kind);
@@ -310,7 +310,7 @@ static void tw_mark(struct tw *w, uint32_t stream, int thread, unsigned kind, ui
 }
 
 /* Inherited blocks: n blocks (addr, size, stack) taking numbers 0..n-1. */
-static void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int n,
+static inline void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int n,
                        const uint64_t (*blocks)[3])
 {
     uint64_t prev = 0;
@@ -329,7 +329,7 @@ static void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int n,
     w->st[child].nalloc = (uint64_t)n;
 }
 
-static void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned reason,
+static inline void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned reason,
                         uint64_t nblocks)
 {
     tw_u(&w->rec, stream);
@@ -340,7 +340,7 @@ static void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned rea
     tw_rec(w, HG_REC_SNAPSHOT);
 }
 
-static void tw_root(struct tw *w, uint32_t stream, uint32_t snap, uint32_t id, unsigned kind,
+static inline void tw_root(struct tw *w, uint32_t stream, uint32_t snap, uint32_t id, unsigned kind,
                     uint32_t owner, uint64_t start, uint64_t size)
 {
     tw_u(&w->rec, stream);
@@ -354,7 +354,7 @@ static void tw_root(struct tw *w, uint32_t stream, uint32_t snap, uint32_t id, u
 }
 
 /* edges: n x (src as in the file: 2*block or 2*root+1, src offset, dst, dst offset) */
-static void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n, const uint64_t (*e)[4])
+static inline void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n, const uint64_t (*e)[4])
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, snap);
@@ -365,7 +365,7 @@ static void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n, const 
     tw_rec(w, HG_REC_EDGES);
 }
 
-static void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap, uint64_t nedges)
+static inline void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap, uint64_t nedges)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, snap);
@@ -374,7 +374,7 @@ static void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap, uint64
     tw_rec(w, HG_REC_SNAPSHOT_END);
 }
 
-static void tw_end(struct tw *w)
+static inline void tw_end(struct tw *w)
 {
     tw_u(&w->rec, w->streams);
     tw_u(&w->rec, w->events);
@@ -382,7 +382,7 @@ static void tw_end(struct tw *w)
     tw_flush(w);
 }
 
-static int tw_write(const struct tw *w, const char *path, size_t len)
+static inline int tw_write(const struct tw *w, const char *path, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -392,7 +392,7 @@ static int tw_write(const struct tw *w, const char *path, size_t len)
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-static void tw_release(struct tw *w)
+static inline void tw_release(struct tw *w)
 {
     free(w->file.p);
     free(w->chunk.p);

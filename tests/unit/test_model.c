@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_model.c - symbolization and classification of the model
+ * (report/symbolize.c, report/classify.c) on captures whose module map is
+ * this test program itself: addresses of its own functions resolve to their
+ * names, the module map of a stack's generation is the one used (a module
+ * unloaded and another loaded at the same address stay apart), runtime frames
+ * are dropped anywhere and allocation wrappers at the top, and a GLOBAL root
+ * is named after the global variable it lies in.
+ */
+#include "report/model.h"
+
+#include <link.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_reader_writer.h"
+
+static char tmp_path[256];
+static char err[256];
+
+/* This executable's load bias and its PT_LOAD segments, from the loader. */
+struct self {
+    uint64_t bias;
+    int nseg;
+    uint64_t seg[16][3];
+    const char *path;
+};
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct self *s = arg;
+    if (info->dlpi_name && info->dlpi_name[0])
+        return 0;   /* the executable comes first, with an empty name */
+    s->bias = info->dlpi_addr;
+    for (int i = 0; i < info->dlpi_phnum && s->nseg < 16; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        s->seg[s->nseg][0] = ph->p_vaddr;
+        s->seg[s->nseg][1] = ph->p_memsz;
+        s->seg[s->nseg][2] = ph->p_flags;
+        s->nseg++;
+    }
+    return 1;
+}
+
+static void tw_module(struct tw *w, uint32_t id, uint32_t gen, const struct self *s,
+                      const char *path)
+{
+    tw_u(&w->rec, 1);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, gen);
+    tw_u(&w->rec, 0);
+    tw_u(&w->rec, s->bias);
+    tw_s(&w->rec, path);
+    tw_u(&w->rec, 0);
+    tw_u(&w->rec, (uint64_t)s->nseg);
+    for (int i = 0; i < s->nseg; i++)
+        for (int k = 0; k < 3; k++)
+            tw_u(&w->rec, s->seg[i][k]);
+    tw_rec(w, HG_REC_MODULE);
+}
+
+static void tw_unload(struct tw *w, uint32_t id, uint32_t gen)
+{
+    tw_u(&w->rec, 1);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, gen);
+    tw_u(&w->rec, 0);
+    tw_rec(w, HG_REC_MODULE_UNLOAD);
+}
+
+static void tw_stack_gen(struct tw *w, uint32_t id, uint32_t gen, int n, const uint64_t *frames)
+{
+    tw_u(&w->rec, 1);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, gen);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++)
+        tw_u(&w->rec, frames[i]);
+    tw_rec(w, HG_REC_STACK);
+}
+
+/* Functions whose addresses serve as return addresses in the stacks below;
+ * the "__libc_" prefix makes the first an allocation wrapper. */
+__attribute__((noinline)) void hg_test_alloc_site(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void hg_test_caller(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void __libc_hg_test_wrapper(void) { __asm__ volatile(""); }
+void *volatile g_test_root[4];
+
+static uint64_t ret(void (*fn)(void))
+{
+    return (uint64_t)(uintptr_t)fn + 1;   /* inside fn, as a return address would be */
+}
+
+static const char *fn0(const struct rep_stack *s, uint32_t i)
+{
+    return i < s->nframes ? s->frames[i].function : NULL;
+}
+
+static void test_symbolize(void)
+{
+    struct self self = {0};
+    dl_iterate_phdr(find_self, &self);
+    CHECK(self.nseg > 0);
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(n > 0);
+    exe[n > 0 ? n : 0] = 0;
+    /* A module "libheapgraph-rt.so" (not on disk) covering the same addresses:
+     * every frame resolved in it is a runtime frame. */
+    const char *rt = "/nonexistent/libheapgraph-rt.so";
+
+    struct tw w;
+    tw_begin(&w, HG_CAP_VERSION);
+    tw_process(&w, 1, 9, 1, 0, HG_ORIGIN_ROOT, exe, 0, NULL);
+    tw_module(&w, 0, 0, &self, exe);           /* generations 0 .. 1 */
+    tw_unload(&w, 0, 2);
+    tw_module(&w, 1, 2, &self, rt);            /* generation 2 on, same addresses */
+    uint64_t s1[] = {ret(__libc_hg_test_wrapper), ret(hg_test_alloc_site), ret(hg_test_caller)};
+    uint64_t s2[] = {ret(hg_test_alloc_site), ret(hg_test_caller)};
+    uint64_t s3[] = {0x10, ret(hg_test_caller)};   /* an address in no module */
+    tw_stack_gen(&w, 1, 1, 3, s1);
+    tw_stack_gen(&w, 2, 2, 2, s2);
+    tw_stack_gen(&w, 3, 0, 2, s3);
+    tw_alloc(&w, 1, 0, 1, 1, 40, 0x1000);
+    tw_alloc(&w, 1, 0, 1, 2, 50, 0x2000);
+    tw_alloc(&w, 1, 0, 1, 3, 60, 0x3000);
+    tw_mark(&w, 1, 0, HG_MARK_SNAPSHOT, 1);
+    tw_snapshot(&w, 1, 1, 0, 3);
+    uint64_t root_start = (uint64_t)(uintptr_t)&g_test_root[0];
+    tw_root(&w, 1, 1, 0, HG_ROOT_GLOBAL, 0, root_start, sizeof g_test_root);
+    static const uint64_t edges[1][4] = {{1, 16, 0, 0}};   /* root 0 + 16 -> block 0 */
+    tw_edges(&w, 1, 1, 1, edges);
+    tw_snapshot_end(&w, 1, 1, 1);
+    tw_end_process(&w, 1, HG_END_EXIT, 0, HG_END_F_SNAPSHOT);
+    tw_end(&w);
+    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
+        abort();
+    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
+    CHECK(cap != NULL);
+    if (!cap)
+        goto out;
+    CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);   /* before symbols: names come later */
+    CHECK_EQ(rep_capture_symbolize(cap, err, sizeof err), 0);
+    CHECK_EQ(rep_capture_symbolize(cap, err, sizeof err), 0);  /* twice is harmless */
+    const struct rep_process *p = &cap->processes[0];
+    CHECK_EQ(p->nstacks, 3);
+    /* generation 1: the program itself; the wrapper on top is dropped */
+    CHECK_STR(fn0(&p->stacks[0], 0), "hg_test_alloc_site");
+    CHECK_STR(fn0(&p->stacks[0], 1), "hg_test_caller");
+    CHECK_EQ(p->stacks[0].nframes, 2);
+    CHECK_STR(p->stacks[0].frames[0].module, exe);
+    CHECK_EQ(p->stacks[0].frames[0].offset, ret(hg_test_alloc_site) - self.bias);
+    /* generation 2: the same addresses belong to the "runtime": its frames
+     * are dropped wherever they are, here all of them */
+    CHECK_EQ(p->stacks[1].nframes, 0);
+    /* an address in no module stays an address */
+    CHECK_EQ(p->stacks[2].nframes, 2);
+    CHECK(p->stacks[2].nframes && p->stacks[2].frames[0].function == NULL);
+    CHECK_STR(p->stacks[2].nframes ? p->stacks[2].frames[0].module : NULL, "?");
+    CHECK_EQ(p->stacks[2].nframes ? p->stacks[2].frames[0].offset : 0, 0x10);
+    CHECK_STR(rep_stack_top(&p->stacks[2])->function, "hg_test_caller");
+    /* the block at 0x1000 is held by g_test_root[2] */
+    CHECK_EQ(p->nleaks, 3);   /* two definite sites, one reachable */
+    const struct rep_leak *r = NULL;
+    for (size_t i = 0; i < p->nleaks; i++)
+        if (p->leaks[i].kind == REP_LEAK_REACHABLE)
+            r = &p->leaks[i];
+    CHECK(r && r->retained_by);
+    if (r && r->retained_by) {
+        CHECK_STR(r->retained_by->symbol, "g_test_root");
+        CHECK_STR(r->retained_by->module, exe);
+        CHECK_EQ(r->retained_by->root_addr, root_start + 16);
+    }
+out:
+    rep_capture_close(cap);
+    tw_release(&w);
+}
+
+/* A process with no exit snapshot lists its live blocks as not freed, by
+ * bytes, and classification leaves them so. */
+static void test_not_freed(void)
+{
+    struct tw w;
+    tw_begin(&w, HG_CAP_VERSION);
+    tw_process(&w, 1, 9, 1, 0, HG_ORIGIN_ROOT, "/x", 0, NULL);
+    for (int i = 0; i < 10; i++)
+        tw_alloc(&w, 1, 0, 1, 1, 8, 0x1000 + 16 * (uint64_t)i);
+    tw_alloc(&w, 1, 0, 1, 2, 500, 0x9000);
+    tw_end_process(&w, 1, HG_END_SIGNAL, 9, 0);
+    tw_end(&w);
+    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
+        abort();
+    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
+    CHECK(cap != NULL);
+    if (cap) {
+        CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);
+        const struct rep_process *p = &cap->processes[0];
+        CHECK(p->exit_snapshot == NULL);
+        CHECK_EQ(p->nleaks, 2);
+        CHECK(p->nleaks == 2 && p->leaks[0].kind == REP_LEAK_NOT_FREED &&
+              p->leaks[0].bytes == 500 && p->leaks[1].blocks == 10 && p->leaks[1].bytes == 80);
+        CHECK_STR(rep_leak_kind_name(REP_LEAK_NOT_FREED), "not_freed");
+    }
+    rep_capture_close(cap);
+    tw_release(&w);
+}
+
+int main(void)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/hg-test-model-%d.hgcap", (int)getpid());
+    RUN(test_symbolize);
+    RUN(test_not_freed);
+    unlink(tmp_path);
+    return DONE();
+}
