@@ -424,7 +424,7 @@ int rep_ci_sarif(FILE *f, const struct rep_run *run, const struct rep_check *c,
     fputs("{\"version\": \"2.1.0\",\n \"$schema\": "
           "\"https://json.schemastore.org/sarif-2.1.0.json\",\n \"runs\": [{\n"
           "  \"tool\": {\"driver\": {\"name\": \"heapgraph\", \"version\": \"" HG_VERSION "\", "
-          "\"informationUri\": \"https://github.com/heapgraph/heapgraph\", \"rules\": [", f);
+          "\"rules\": [", f);
     sarif_rules(f);
     fputs("]}},\n  \"originalUriBaseIds\": {\"%SRCROOT%\": {\"uri\": ", f);
     char *root_uri = NULL;
