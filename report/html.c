@@ -4,8 +4,9 @@
  * at build time by report/html/embed.cmake) with one JSON document inside a
  * <script type="application/json"> element. That document holds the JSON
  * report itself (so the header figures are the JSON report's) and, per
- * process, what the page draws beyond it: a frame table, every allocation
- * site with its figures and its blocks' lifetimes in time buckets, and the
+ * process, what the page draws beyond it: a frame table, the allocation
+ * sites with their figures and their blocks' lifetimes in time buckets (the
+ * smallest sites merged into "(other)" entries, see write_sites), and the
  * heap/RSS series downsampled to at most HG_HTML_POINTS points.
  *
  * Escaping: everything inside the script element goes through an escaping
@@ -30,10 +31,9 @@ extern const char rep_html_template[], rep_html_css[], rep_html_js[];
 #define LIFE_MAX_BUCKETS 2048        /* lifetime buckets per process */
 #define LIFE_MAX_CELLS (1 << 20)     /* (site, bucket) cells per process before widening */
 #define LIFE_MIN_BUCKETS 4           /* never widen below this many buckets */
-#define OTHER_SHARE 50000            /* a site under 1/50000 of every total joins "(other)" */
-#define HG_HTML_SITES 5000           /* and so do all but the 5000 biggest */
+#define OTHER_SHARE 50000            /* a site under 1/50000 of every total is merged */
+#define HG_HTML_SITES 5000           /* and so are all but the 5000 biggest */
 #define HG_HTML_OTHERS 2000          /* "(other)" sites at most (see find_cuts) */
-#define NONE UINT64_MAX
 
 /* ---- block lifetimes ------------------------------------------------------ */
 
@@ -753,13 +753,12 @@ static int hash_paths(struct view *v)
     return 0;
 }
 
-static const struct view *sort_v;   /* qsort has no context argument */
-
-static int path_cmp(const void *a, const void *b)
+static int path_cmp(const void *a, const void *b, void *arg)
 {
+    const struct view *v = arg;
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    const uint64_t *px = &sort_v->labels[sort_v->label_at[x]], *py = &sort_v->labels[sort_v->label_at[y]];
-    size_t nx = sort_v->label_at[x + 1] - sort_v->label_at[x], ny = sort_v->label_at[y + 1] - sort_v->label_at[y];
+    const uint64_t *px = &v->labels[v->label_at[x]], *py = &v->labels[v->label_at[y]];
+    size_t nx = v->label_at[x + 1] - v->label_at[x], ny = v->label_at[y + 1] - v->label_at[y];
     for (size_t d = 0; d < nx && d < ny; d++)
         if (px[d] != py[d])
             return px[d] < py[d] ? -1 : 1;
@@ -902,6 +901,8 @@ static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, str
     return 0;
 }
 
+/* Writes the kept sites in site order, then the "(other)" entries.
+ * -1 when out of memory. */
 static int write_sites(FILE *f, struct view *v, struct dense *d)
 {
     const struct rep_process *p = v->p;
@@ -931,8 +932,7 @@ static int write_sites(FILE *f, struct view *v, struct dense *d)
     }
     if (hash_paths(v) < 0)
         goto out;
-    sort_v = v;
-    qsort(ord, n, sizeof *ord, path_cmp);
+    qsort_r(ord, n, sizeof *ord, path_cmp, v);
     if (find_cuts(v, ord, n, cuts, &merged) < 0)
         goto out;
     if (write_others(f, v, cuts, merged, d, &written) < 0)
@@ -1104,7 +1104,11 @@ static int write_data(FILE *out, const struct rep_capture *cap, const struct rep
         }
     }
     fputs("]}", f);
-    return fclose(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "write error: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Writes the template up to each marker, then what the marker stands for. */

@@ -56,6 +56,8 @@ def main():
           f"bad metric: exit {r.returncode}, {r.stderr.splitlines()[:1]}")
     r = hg("report", "--format", "collapsed", "-o", "/nonexistent/dir/out.folded", cap)
     check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
+    r = hg("report", "--format", "collapsed", "-o", "/dev/full", cap)
+    check(r.returncode == 125 and r.stderr.count("\n") == 1, f"disk full: exit {r.returncode}, {r.stderr.strip()}")
     print(f"{failures} failed" if failures else "all passed")
     return 1 if failures else 0
 

@@ -101,6 +101,8 @@ def main():
     check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
     r = hg("report", "--format", "html", "--process", "999999", "-o", html, cap)
     check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unknown pid: {r.stderr.strip()}")
+    r = hg("report", "--format", "html", "-o", "/dev/full", cap)
+    check(r.returncode == 125 and r.stderr.count("\n") == 1, f"disk full: exit {r.returncode}, {r.stderr.strip()}")
     print(f"{failures} failed" if failures else "all passed")
     return 1 if failures else 0
 
