@@ -7,6 +7,7 @@ syntaxes, .heapgraph.conf with the command line winning, and
 `heapgraph run --check`. Standard library only."""
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -50,6 +51,13 @@ int main(void)
 }
 """
 
+# stdout's buffer (glibc's _IO_file_doallocate) is live when the program aborts.
+CRASH_IO = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) { printf("hello\n"); abort(); }
+"""
+
 GATES = [("--max-leaked", "leaked"), ("--max-leaked-blocks", "leaked_blocks"),
          ("--max-cycles", "cycles"), ("--max-possible", "possible"), ("--max-peak", "peak"),
          ("--max-allocations", "allocations"), ("--max-leak-per-site", "leak_per_site")]
@@ -62,6 +70,7 @@ class Check(unittest.TestCase):
         cls.cap = record(cls.dir, compile_c(cls.dir, "prog", PROG))
         cls.crash = record(cls.dir, compile_c(cls.dir, "crash", CRASH))
         cls.fork = record(cls.dir, compile_c(cls.dir, "forker", FORK))
+        cls.crash_io = record(cls.dir, compile_c(cls.dir, "crash_io", CRASH_IO))
         # Keep tests independent of the user's own config.
         cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
 
@@ -204,6 +213,38 @@ class Check(unittest.TestCase):
         # possible-only block does not hide the definite leak_site entry.
         self.assertIn("warning: unused suppression site (%s:9)" % supp, p.stdout)
         self.assertRegex(p.stdout, r"max-leaked +24000 B")
+
+    def test_builtin_suppressions(self):
+        p = self.check(self.crash_io)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        m = re.search(r"suppressed by heapgraph:stdio-buffer \(built-in\): 1 entries, (\d+) bytes "
+                      r"in 1 blocks\n", p.stdout)
+        self.assertTrue(m, p.stdout)
+        self.assertNotIn("note:", p.stdout)
+        p = self.check("--no-default-suppressions", self.crash_io)
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stdout, r"max-leaked +%s B +limit 0 B +FAIL" % m.group(1))
+        self.assertIn("allocated in _IO_file_doallocate\n", p.stdout)
+
+    def test_report_suppressions(self):
+        supp = os.path.join(self.dir, "rep.supp")
+        with open(supp, "w") as f:
+            f.write("leak:leak_site\nleak:unused_pattern\n")
+        p = hg("report", "--format", "json", "--suppressions", supp, self.cap, env=self.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rep = json.loads(p.stdout)
+        proc = rep["processes"][0]
+        self.assertEqual(proc["summary"]["definite"], {"blocks": 0, "bytes": 0})
+        self.assertEqual(proc["summary"]["cycle"], {"blocks": 3, "bytes": 48})
+        self.assertEqual(sorted(l["stack"][0]["function"] for l in proc["leaks"]),
+                         ["make_interior", "make_ring"])
+        self.assertIn("suppressed by leak:leak_site (%s:1): 1 entries, 24000 bytes in 1000 blocks"
+                      % supp, rep["notes"])
+        self.assertIn("unused suppression leak:unused_pattern (%s:2)" % supp, rep["notes"])
+        p = hg("report", "--suppressions", os.path.join(self.dir, "none.supp"), self.cap,
+               env=self.env)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(len(p.stderr.splitlines()), 1)
 
     def test_gen_suppressions_roundtrip(self):
         p = hg("report", "--gen-suppressions", self.cap, env=self.env, cwd=self.dir)
