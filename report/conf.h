@@ -15,8 +15,9 @@
  * Keys are the long option names of the command (without "--"); a flag
  * option takes "true" or "false". The file is looked up as ./.heapgraph.conf,
  * then $XDG_CONFIG_HOME/heapgraph/heapgraph.conf (~/.config when
- * XDG_CONFIG_HOME is unset); the first found is used. Relative paths in
- * values are relative to the directory of the file. The command line wins.
+ * XDG_CONFIG_HOME is unset); the first found is used. Commands resolve the
+ * paths of input files (suppressions, baseline) against the directory of the
+ * file with rep_conf_path(). The command line wins.
  */
 #ifndef HG_REPORT_CONF_H
 #define HG_REPORT_CONF_H
