@@ -18,12 +18,14 @@
 #include <elf.h>
 #include <link.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAX_MODULES 2048
 #define MAX_SEGS 32
 #define MAX_BUILD_ID 64
+#define MAX_PATH_LEN 4096
 
 struct mod {
     uint32_t id;
@@ -306,12 +308,92 @@ void rt_modules_cover(const uint64_t *frames, unsigned n)
 
 /* ---- hooks ------------------------------------------------------------ */
 
+/* The directory of the object `lm` (for $ORIGIN), into out. */
+static void origin_of(const struct link_map *lm, char *out, size_t max)
+{
+    size_t n = 0;
+    if (lm->l_name && lm->l_name[0]) {
+        n = strlen(lm->l_name);
+        if (n >= max)
+            n = max - 1;
+        memcpy(out, lm->l_name, n);
+    } else {
+        ssize_t k = readlink("/proc/self/exe", out, max - 1);
+        n = k > 0 ? (size_t)k : 0;
+    }
+    out[n] = 0;
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = 0;
+}
+
+/* Tries `file` in each directory of `path` (':'-separated, $ORIGIN
+ * expanded). Returns the handle of the first that loads. */
+static void *search(void *(*real)(const char *, int), const char *path, const char *origin,
+                    const char *file, int mode)
+{
+    char full[MAX_PATH_LEN];
+    while (*path) {
+        size_t len = strcspn(path, ":"), n = 0;
+        for (size_t i = 0; i < len && n < sizeof full - 1;) {
+            size_t skip = strncmp(path + i, "${ORIGIN}", 9) == 0 ? 9
+                        : strncmp(path + i, "$ORIGIN", 7) == 0 ? 7 : 0;
+            if (skip) {
+                n += (size_t)snprintf(full + n, sizeof full - n, "%s", origin);
+                i += skip;
+            } else {
+                full[n++] = path[i++];
+            }
+        }
+        if (n < sizeof full - 1 && snprintf(full + n, sizeof full - n, "/%s", file) > 0) {
+            void *h = real(full, mode);
+            if (h)
+                return h;
+        }
+        path += len + (path[len] == ':');
+    }
+    return NULL;
+}
+
+/* dlopen by bare name searches DT_RUNPATH of the calling object; called
+ * from the runtime, the real dlopen cannot see the program's. This repeats
+ * that step for the program's caller. */
+static void *open_by_caller(void *(*real)(const char *, int), const void *caller,
+                            const char *file, int mode)
+{
+    Dl_info info;
+    struct link_map *lm = NULL;
+    if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm || !lm->l_ld)
+        return NULL;
+    const char *strtab = NULL;
+    ElfW(Xword) runpath = 0, rpath = 0;
+    int have_runpath = 0, have_rpath = 0;
+    for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+        if (d->d_tag == DT_STRTAB)
+            strtab = (const char *)d->d_un.d_ptr;
+        else if (d->d_tag == DT_RUNPATH)
+            runpath = d->d_un.d_val, have_runpath = 1;
+        else if (d->d_tag == DT_RPATH)
+            rpath = d->d_un.d_val, have_rpath = 1;
+    }
+    if (!strtab || (!have_runpath && !have_rpath))
+        return NULL;
+    char origin[MAX_PATH_LEN];
+    origin_of(lm, origin, sizeof origin);
+    return search(real, strtab + (have_runpath ? runpath : rpath), origin, file, mode);
+}
+
 RT_EXPORT void *dlopen(const char *file, int mode)
 {
     static void *(*real)(const char *, int);
     if (!real)
         real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
     void *h = real(file, mode);
+    if (!h && file && !strchr(file, '/')) {
+        h = open_by_caller(real, __builtin_return_address(0), file, mode);
+        if (!h)
+            real(file, mode); /* dlerror() tells about the name as given */
+    }
     if (!rt_tls.guard)
         rt_modules_refresh();
     return h;

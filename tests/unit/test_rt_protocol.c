@@ -592,6 +592,35 @@ static void test_fork(void)
     CHECK_EQ(violations, 0);
 }
 
+static const char *runpath_lib_src =
+    "#include <stdlib.h>\n"
+    "void *volatile lib_keep;\n"
+    "__attribute__((constructor)) static void init(void) { lib_keep = malloc(70); }\n";
+
+static const char *runpath_src =
+    "#include <dlfcn.h>\n"
+    "int main(void) { return dlopen(\"librunpath.so\", RTLD_NOW) ? 0 : 2; }\n";
+
+/* A bare-name dlopen that only the program's DT_RUNPATH resolves still
+ * works under the runtime (whose dlopen hook calls the real one). */
+static void test_dlopen_runpath(void)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/sub && printf '%%s' '%s' > %s/sub/lib.c && "
+             "cc -O2 -shared -fPIC -o %s/sub/librunpath.so %s/sub/lib.c",
+             workdir, runpath_lib_src, workdir, workdir, workdir);
+    CHECK(system(cmd) == 0);
+    CHECK(build("runpath", runpath_src, "-ldl -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/sub'") == 0);
+    int status = -1;
+    int n = run("runpath", ims, 4, &status);
+    CHECK_EQ(n, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int found = 0;
+    for (int i = 0; i < ims[0].nmods; i++)
+        found += strstr(ims[0].mods[i].path, "/sub/librunpath.so") != NULL;
+    CHECK_EQ(found, 1);
+}
+
 int main(void)
 {
     build_dir = getenv("HG_BUILD_DIR");
@@ -604,5 +633,6 @@ int main(void)
     RUN(test_counts);
     RUN(test_threads);
     RUN(test_fork);
+    RUN(test_dlopen_runpath);
     return DONE();
 }
