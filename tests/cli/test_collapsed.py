@@ -51,6 +51,21 @@ def main():
     peak = folded(cap, "peak")
     check(sum(v for _, v in peak) == summary["peak_bytes"], f"peak bytes add up to {summary['peak_bytes']}")
 
+    # Two processes (tests/e2e/rec_fork.c): a process frame first, unless --process.
+    fork_src = os.path.join(os.environ["HG_SOURCE_DIR"], "tests/e2e/rec_fork.c")
+    fexe, fcap = os.path.join(work, "fork"), os.path.join(work, "fork.hgcap")
+    subprocess.run(["cc", "-O2", "-g", fork_src, "-o", fexe], check=True)
+    check(hg("run", "-q", "-o", fcap, "--", fexe).returncode == 0, "recorded the fork program")
+    pids = [p["pid"] for p in json.loads(hg("report", "--format", "json", fcap).stdout)["processes"]]
+    both = folded(fcap, "allocations")
+    want = {(f"fork [{pids[0]}]", "before", 100), (f"fork [{pids[0]}]", "after", 20),
+            (f"fork [{pids[1]}]", "in_child", 50)}
+    check({(s[0], s[-1], v) for s, v in both} == want, f"per-process frames: {both}")
+    r = hg("report", "--format", "collapsed", "--metric", "allocations", "--process", str(pids[1]), fcap)
+    lines = r.stdout.splitlines()
+    check(len(lines) == 1 and lines[0].endswith(";main;in_child 50") and not lines[0].startswith("fork ["),
+          f"--process {pids[1]}: {lines}")
+
     r = hg("report", "--format", "collapsed", "--metric", "bytes", cap)
     check(r.returncode == 2 and r.stderr.count("\n") >= 1 and "metric" in r.stderr,
           f"bad metric: exit {r.returncode}, {r.stderr.splitlines()[:1]}")
