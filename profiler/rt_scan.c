@@ -28,6 +28,7 @@
 
 #include <fcntl.h>
 #include <link.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,9 +565,22 @@ static void scan_stopped(struct scan *s, uintptr_t self_sp)
     rt_proc_release_live(s->live, s->nlive);
 }
 
+/* One snapshot at a time. A request finding another snapshot under way is
+ * served by it; the exit snapshot waits for it (meanwhile the running one
+ * stops this thread like any other). */
+static int take_turn(uint32_t reason)
+{
+    while (atomic_exchange(&g_busy, 1)) {
+        if (reason != 0)
+            return 0;
+        sched_yield();
+    }
+    return 1;
+}
+
 void rt_scan_snapshot(uint32_t reason)
 {
-    if (!rt_proc_recording() || atomic_exchange(&g_busy, 1))
+    if (!rt_proc_recording() || !take_turn(reason))
         return;
     int guard = rt_guard_enter();
     atomic_store(&rt_scan_pending, 0);
