@@ -2,7 +2,8 @@
 /* test_html_report.js - the HTML report in a real browser (Debian's chromium,
  * headless, driven by playwright-core). Records tests/e2e/html_leak_cycle.c
  * (a 100-byte leak, a cycle of three nodes allocated in a file named
- * "</script><img src=x onerror=alert(1)>.c", temporaries in two phases),
+ * "</script><img src=x onerror=alert(1)>.c", a block held by the global
+ * g_keep, temporaries in two phases),
  * writes its JSON and HTML reports, opens the HTML from a file:// URL and
  * checks: the header figures equal the JSON report's; clicking a flame-graph
  * frame zooms it to the full width; selecting a time range changes the sites
@@ -191,6 +192,8 @@ async function main() {
             return svgs.map(function (s) { return s.querySelectorAll('g.cycle-node').length; });
         });
         check(nodes.length === 1 && nodes[0] === 3, 'one cycle graph with 3 nodes (got ' + JSON.stringify(nodes) + ')');
+        const held = await page.textContent('details.leak[data-kind="reachable"] .retained');
+        check(/held by global g_keep/.test(held || ''), 'the reachable block shows its retention path: ' + held);
         await page.locator('details.leak').first().click();
         await page.screenshot({ path: path.join(artifacts, 'report.png'), fullPage: true });
         await checkFlameZoom(page);

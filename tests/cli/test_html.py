@@ -58,9 +58,9 @@ def main():
     view, proc = data["views"][0], report["processes"][0]
     s = proc["summary"]
     sites = view["sites"]
-    check(sum(x["n"] for x in sites) == s["allocations"] == 3004,
+    check(sum(x["n"] for x in sites) == s["allocations"] == 3005,
           f"site allocations add up to {s['allocations']}")
-    check(sum(x["b"] for x in sites) == s["allocated_bytes"] == 100 + 96 + 2000 * 64 + 1000 * 128,
+    check(sum(x["b"] for x in sites) == s["allocated_bytes"] == 100 + 96 + 48 + 2000 * 64 + 1000 * 128,
           "site bytes add up to the bytes allocated")
     lost = s["definite"]["bytes"] + s["cycle"]["bytes"] + s["indirect"]["bytes"]
     check(sum(x["l"] for x in sites) == lost == 196, f"leaked bytes by site add up to {lost}")
@@ -71,9 +71,11 @@ def main():
         z = decode_lifetimes(x["z"])
         check(sum(c for _, c, _ in a) == x["n"] and sum(y for _, _, y in a) == x["b"],
               f"site {x['k'][:2]}: lifetimes hold its {x['n']} allocations")
-        check(sum(c for _, c, _ in f) + sum(c for _, c, _ in z) == x["n"],
-              f"site {x['k'][:2]}: every block ended or leaked")
         check(all(0 <= b < view["life"]["n"] for b, _, _ in a + f + z), "buckets within life.n")
+    ended = sum(c for x in sites for _, c, _ in decode_lifetimes(x["f"]))
+    lost = sum(c for x in sites for _, c, _ in decode_lifetimes(x["z"]))
+    check(ended == s["frees"] == 3000, f"the lifetimes hold {ended} ends: every free")
+    check(lost == s["definite"]["blocks"] + s["cycle"]["blocks"] == 4, f"and {lost} leaked blocks")
     names = [fr[0] for fr in view["frames"]]
     nodes = [x for x in sites if view["frames"][x["k"][0]][0] == "make_node"]
     check(len(nodes) == 3 and sum(x["l"] for x in nodes) == 96 and

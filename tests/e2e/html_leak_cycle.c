@@ -1,7 +1,8 @@
 /* html_leak_cycle: the target of the HTML report's browser test
  * (tests/browser/test_html_report.js), also checked here as an e2e test. It
  * leaks one 100-byte block and a cycle of three 32-byte nodes whose
- * allocating function sits in a source file named like an XSS attack, and
+ * allocating function sits in a source file named like an XSS attack, keeps
+ * a 48-byte block reachable from the global g_keep, and
  * makes temporaries in two phases 60 ms apart (2,000 of 64 bytes, then 1,000
  * of 128 bytes) so that a time range selects a different set of sites.
  *
@@ -12,8 +13,10 @@
  * expect: proc(0).summary.indirect.blocks == 0
  * expect: len(proc(0).cycles) == 1
  * expect: len(proc(0).cycles[0].members) == 3
- * expect: proc(0).summary.allocations == 3004
- * expect: proc(0).summary.allocated_bytes == 100 + 96 + 2000 * 64 + 1000 * 128
+ * expect: proc(0).summary.reachable.blocks == 1
+ * expect: leaks(0, "reachable")[0].retained_by.symbol == "g_keep"
+ * expect: proc(0).summary.allocations == 3005
+ * expect: proc(0).summary.allocated_bytes == 100 + 96 + 48 + 2000 * 64 + 1000 * 128
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,8 @@
 #include <time.h>
 
 #define NOINLINE __attribute__((noinline))
+
+void *g_keep;
 
 struct node {
     struct node *next;
@@ -48,6 +53,12 @@ NOINLINE static void temporaries(int n, size_t size)
 
 NOINLINE static void phase_one(void) { temporaries(2000, 64); KEEP_FRAME(); }
 NOINLINE static void phase_two(void) { temporaries(1000, 128); KEEP_FRAME(); }
+
+NOINLINE static void keep_block(void)
+{
+    g_keep = malloc(48);
+    KEEP_FRAME();
+}
 
 NOINLINE static void leak_buffer(void)
 {
@@ -77,6 +88,7 @@ int main(void)
 {
     phase_one();
     pause_ms(60);
+    keep_block();
     leak_buffer();
     leak_cycle();
     pause_ms(60);
