@@ -185,8 +185,10 @@ static int parse_gate(struct opts *o, int gate, const char *v, char *err, size_t
         o->g.set[gate] = 0;
         return 0;
     }
-    if ((bytes ? rep_parse_size(v, &o->g.limit[gate]) : rep_parse_count(v, &o->g.limit[gate])) < 0) {
-        snprintf(err, errlen, "--%s: bad %s '%s'", rep_gate_name(gate), bytes ? "size" : "count", v);
+    uint64_t *limit = &o->g.limit[gate];
+    if ((bytes ? rep_parse_size(v, limit) : rep_parse_count(v, limit)) < 0) {
+        snprintf(err, errlen, "--%s: bad %s '%s'", rep_gate_name(gate),
+                 bytes ? "size" : "count", v);
         return -1;
     }
     o->g.set[gate] = 1;
@@ -349,9 +351,9 @@ static int load_capture(const char *path, struct rep_run *run, int bad_code)
         return cmd_error(HG_EXIT_SOFTWARE, "%s: %s", path, err);
     }
     if (cap->damaged)
-        fprintf(stderr, "heapgraph: note: %s is damaged at offset %llu (%s): figures cover what was recorded "
-               "before it\n", path, (unsigned long long)cap->damage_offset,
-               cap->damage_message ? cap->damage_message : "?");
+        fprintf(stderr, "heapgraph: note: %s is damaged at offset %llu (%s): figures cover "
+                "what was recorded before it\n", path, (unsigned long long)cap->damage_offset,
+                cap->damage_message ? cap->damage_message : "?");
     else if (!cap->complete)
         fprintf(stderr, "heapgraph: note: %s is incomplete (the recording did not finish)\n", path);
     rep_capture_close(cap);
@@ -448,12 +450,15 @@ static int run_check(struct opts *o, const char *capture)
         ret = cmd_error(HG_EXIT_USAGE, "%s", err);
         goto out;
     }
-    if (!realpath(o->source_root ? o->source_root : ".", root)) {
-        ret = cmd_error(HG_EXIT_USAGE, "--source-root %s: %m", o->source_root);
+    const char *source_root = o->source_root ? o->source_root : ".";
+    if (!realpath(source_root, root)) {
+        ret = cmd_error(HG_EXIT_USAGE, "--source-root %s: %m", source_root);
         goto out;
     }
-    rep_supp_apply_run(&supp, &run, (o->g.leak_kinds ? o->g.leak_kinds : REP_CK_DEFAULT_LEAK_KINDS)
-                                    | 1u << REP_CK_POSSIBLE | 1u << REP_CK_NOT_FREED);
+    /* Suppressions apply to what some gate counts; reachable memory only
+     * when --leak-kinds includes it. */
+    unsigned counted = o->g.leak_kinds ? o->g.leak_kinds : REP_CK_DEFAULT_LEAK_KINDS;
+    rep_supp_apply_run(&supp, &run, counted | 1u << REP_CK_POSSIBLE | 1u << REP_CK_NOT_FREED);
     if ((o->write_baseline && (ret = write_baseline(o->write_baseline, &run))))
         goto out;
     if (o->g.new_leaks_only && rep_check_match_baseline(&run, &base) < 0) {

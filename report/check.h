@@ -214,8 +214,9 @@ long rep_check_match_baseline(struct rep_run *run, const struct rep_run *base);
 /* Evaluates the active gates (and growth gates when base is not NULL) over
  * run. A value equal to its limit passes. An incomplete run (damaged or
  * unfinished capture) adds a failing "capture" gate first, unless
- * g->allow_incomplete: figures cut short must not pass a gate silently. Returns 0, or -1 + err (out of
- * memory). rep_check_release frees the offending lists. */
+ * g->allow_incomplete: figures cut short must not pass a gate silently.
+ * Returns 0, or -1 + err (out of memory). rep_check_release frees the
+ * offending lists. */
 int rep_check_eval(const struct rep_run *run, const struct rep_run *base,
                    const struct rep_gates *g, struct rep_check *out,
                    char *err, size_t errlen);
