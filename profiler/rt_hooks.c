@@ -117,18 +117,21 @@ struct capture {
     uint64_t frames[RT_MAX_FRAMES];
 };
 
-/* Unwinds the caller and starts loading its stack's table slot. */
+/* Unwinds the caller; finds its stack among the thread's recent ones or
+ * starts loading its table slot. */
 static inline void capture(struct capture *c)
 {
     c->n = rt_unwind(c->frames);
     c->hash = rt_stack_hash(c->frames, c->n);
-    rt_stack_prefetch(c->hash);
+    c->id = c->n ? rt_stack_recent(c->hash) : 0;
 }
 
 /* After the real call: looks the stack up; a stack not seen before first
  * makes sure its code is in the module map. */
 static inline void identify(struct capture *c)
 {
+    if (c->id)
+        return;
     c->id = rt_stack_find(c->hash, c->n);
     if (!c->id && c->n)
         rt_modules_cover(c->frames, c->n);

@@ -36,6 +36,7 @@ struct entry {
 static void *mapping;
 static struct entry *table;
 static _Atomic uint32_t next_id;
+static _Atomic uint32_t table_gen = 1; /* per-thread caches are stale after a reset */
 
 /* The table is reserved, not touched: a short-lived process pays for the
  * few pages its stacks land on. A process with many stacks gets huge pages
@@ -46,6 +47,7 @@ int rt_stack_reset(void)
         rt_arena_free(mapping, TABLE_BYTES + HUGE_PAGE);
     mapping = rt_arena_alloc(TABLE_BYTES + HUGE_PAGE);
     atomic_store(&next_id, 1);
+    atomic_fetch_add(&table_gen, 1);
     if (!mapping)
         return -1;
     uintptr_t at = ((uintptr_t)mapping + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
@@ -65,10 +67,49 @@ struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
     return (struct rt_stack_key){ a | 1, (uint32_t)b };
 }
 
-void rt_stack_prefetch(struct rt_stack_key k)
+/* ---- the per-thread cache of recent stacks ---------------------------- */
+
+#define RECENT_SLOTS 256u
+
+struct recent {
+    uint64_t key; /* 0: empty */
+    uint32_t check;
+    uint32_t id;
+};
+
+static __thread struct recent recent[RECENT_SLOTS] __attribute__((tls_model("initial-exec")));
+static __thread uint32_t recent_gen __attribute__((tls_model("initial-exec")));
+
+static struct recent *recent_slot(uint64_t key)
 {
+    if (RT_UNLIKELY(recent_gen != atomic_load_explicit(&table_gen, memory_order_relaxed))) {
+        memset(recent, 0, sizeof recent);
+        recent_gen = atomic_load(&table_gen);
+    }
+    return &recent[(key ^ key >> 32) & (RECENT_SLOTS - 1)];
+}
+
+/* Remembers id for k. The key is cleared first and set last, so that a
+ * signal handler reading the slot meanwhile sees it empty, never half. */
+static void remember(struct rt_stack_key k, uint32_t id)
+{
+    struct recent *r = recent_slot(k.key);
+    r->key = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    r->check = k.check;
+    r->id = id;
+    atomic_signal_fence(memory_order_seq_cst);
+    r->key = k.key;
+}
+
+uint32_t rt_stack_recent(struct rt_stack_key k)
+{
+    const struct recent *r = recent_slot(k.key);
+    if (r->key == k.key && r->check == k.check)
+        return r->id;
     if (table)
         __builtin_prefetch(&table[k.key & (TABLE_SIZE - 1)]);
+    return 0;
 }
 
 /* The id of a claimed slot, 0 if its claimer has not finished. */
@@ -95,8 +136,10 @@ uint32_t rt_stack_find(struct rt_stack_key k, unsigned n)
         if (h != k.key)
             continue;
         uint32_t id = settled_id(e);
-        if (id && e->check == k.check)
+        if (id && e->check == k.check) {
+            remember(k, id);
             return id;
+        }
     }
     return 0;
 }
@@ -130,6 +173,7 @@ uint32_t rt_stack_intern(int how, struct rt_stack_key k, const uint64_t *frames,
                 madvise(table, TABLE_BYTES, MADV_HUGEPAGE);
             emit(how, id, frames, n, time);
             atomic_store_explicit(&e->id, id, memory_order_release);
+            remember(k, id);
             return id;
         }
         if (h != k.key)

@@ -26,9 +26,10 @@ struct rt_stack_key {
 
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n);
 
-/* Starts loading the table slot of k: a lookup is a cache miss, which the
- * real allocator's work can hide. */
-void rt_stack_prefetch(struct rt_stack_key k);
+/* The id of k when the calling thread used it recently (a small per-thread
+ * cache), else 0 after starting to load k's table slot: a table lookup is a
+ * cache miss, which the real allocator's work can partly hide. */
+uint32_t rt_stack_recent(struct rt_stack_key k);
 
 /* The id of a stack of n frames already seen, 0 if none yet (or n == 0). */
 uint32_t rt_stack_find(struct rt_stack_key k, unsigned n);
