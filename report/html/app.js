@@ -523,17 +523,21 @@ function stackList(stack) {
     return ol;
 }
 
+/* The retention path: the root, then each block down to the entry's, with
+ * the offset of the pointer inside the block before it (the first step's
+ * offset is inside the root's region, so it is not shown). */
 function retention(rb) {
     const box = el('div', { class: 'retained' });
     let root = 'held by ' + rb.kind;
     if (rb.symbol) root += ' ' + rb.symbol;
     if (rb.thread) root += ' of thread ' + rb.thread;
-    if (rb.module) root += ' in ' + basename(rb.module);
+    if (rb.module) root += ' (' + basename(rb.module) + ')';
     box.appendChild(el('div', null, root));
-    const path = (rb.path || []).map(function (s) {
-        return (s.function || '?') + ' (' + fmtInt(s.size) + ' B) +' + s.offset;
+    let path = rb.symbol || rb.kind;
+    (rb.path || []).forEach(function (s, i) {
+        path += (i ? ' \u2192[+' + s.offset + '] ' : ' \u2192 ') + (s.function || '?') + ' (' + fmtInt(s.size) + ' B)';
     });
-    if (path.length) box.appendChild(el('div', { class: 'path' }, '\u2192 ' + path.join(' \u2192 ')));
+    if (rb.path && rb.path.length) box.appendChild(el('div', { class: 'path' }, path));
     return box;
 }
 
