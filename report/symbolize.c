@@ -46,6 +46,10 @@ static int is_wrapper(const struct rep_frame *f)
     if (!strncmp(fn, "operator new", 12) || !strncmp(fn, "operator delete", 15) ||
         !strncmp(fn, "__libc_", 7) || !strncmp(fn, "__GI_", 5))
         return 1;
+    /* The C++ library's allocator plumbing (std::allocator_traits<...>::allocate,
+     * std::__new_allocator, std::__allocated_ptr, ...) between new and the caller. */
+    if ((!strncmp(fn, "std::", 5) || !strncmp(fn, "__gnu_cxx::", 11)) && strstr(fn, "allocat"))
+        return 1;
     for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++)
         if (!strcmp(fn, wrappers[i]))
             return 1;

@@ -44,6 +44,13 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* Cuts buf to at most max characters, marking the cut with "...". */
+static void clip(char *buf, size_t max)
+{
+    if (max > 3 && strlen(buf) > max)
+        memcpy(buf + max - 3, "...", 4);
+}
+
 /* "function (file:line)", or "module+0xoffset" when the function is unknown. */
 static void frame_label(char *buf, size_t len, const struct rep_frame *fr, int with_file)
 {
@@ -69,6 +76,8 @@ static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site
         char one[512];
         frame_label(one, sizeof one, &s->frames[i], i == 0);
         o += (size_t)snprintf(buf + o, width - o, "%s%s", i ? " < " : "", one);
+        if (s->frames[i].function && !strcmp(s->frames[i].function, "main"))
+            break;   /* what runs main says nothing about the site */
     }
     if (o >= width - 1 && width > 4)
         memcpy(buf + width - 4, "...", 4);
@@ -83,26 +92,54 @@ static void print_stack(const struct tx *t, uint32_t site, const char *indent)
     for (uint32_t i = 0; i < s->nframes && i < t->depth; i++) {
         char one[600];
         frame_label(one, sizeof one, &s->frames[i], 1);
+        clip(one, WIDTH - strlen(indent) - 5 - (s->frames[i].inlined ? 10 : 0));
         fprintf(t->f, "%s#%-2u %s%s\n", indent, i, one, s->frames[i].inlined ? " [inlined]" : "");
     }
     if (s->nframes > t->depth)
         fprintf(t->f, "%s... %u more frames (--stack-depth)\n", indent, s->nframes - t->depth);
 }
 
+/* Prints prefix + text, wrapped at spaces to fit WIDTH; continuation lines
+ * are indented by the prefix's width. A word longer than a line is cut. */
+static void wrapped(const struct tx *t, const char *prefix, const char *text)
+{
+    size_t indent = strlen(prefix), room = WIDTH - indent;
+    const char *p = text;
+    fputs(prefix, t->f);
+    for (int first = 1; first || *p; first = 0) {
+        size_t n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > room / 2 && p[n] != ' ')
+                n--;
+            if (p[n] != ' ')
+                n = room;
+        }
+        if (!first)
+            fprintf(t->f, "%*s", (int)indent, "");
+        fprintf(t->f, "%.*s\n", (int)n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 static void header(const struct tx *t, const struct rep_capture *cap)
 {
     fprintf(t->f, "%sheapgraph report%s: %s\n", on(t, C_BOLD), off(t), cap->path);
-    if (cap->damaged)
-        fprintf(t->f, "%sdamaged capture%s: reading stopped at byte %" PRIu64 ":\n  %s\n"
-                "  the report covers what was recorded before it\n", on(t, C_RED), off(t),
-                cap->damage_offset, cap->damage_message);
+    if (cap->damaged) {
+        fprintf(t->f, "%sdamaged capture%s: reading stopped at byte %" PRIu64 ":\n", on(t, C_RED),
+                off(t), cap->damage_offset);
+        wrapped(t, "  ", cap->damage_message);
+        fputs("  the report covers what was recorded before it\n", t->f);
+    }
     else if (!cap->complete)
         fprintf(t->f, "%sincomplete capture%s: it ends without an end record (the recording "
                 "was cut short)\n", on(t, C_YELLOW), off(t));
     for (size_t i = 0; i < cap->nnotes; i++)
-        fprintf(t->f, "note: %s\n", cap->notes[i]);
+        wrapped(t, "note: ", cap->notes[i]);
     for (size_t i = 0; i < cap->nwarnings; i++)
-        fprintf(t->f, "warning: %s\n", cap->warnings[i]);
+        wrapped(t, "warning: ", cap->warnings[i]);
 }
 
 static void identity(const struct tx *t)
@@ -203,13 +240,17 @@ static const char *root_words(const struct rep_retention *r, char *buf, size_t l
 static void retention(const struct tx *t, const struct rep_retention *r)
 {
     char root[300];
-    fprintf(t->f, "      retained by %s\n", root_words(r, root, sizeof root));
+    root_words(r, root, sizeof root);
+    clip(root, WIDTH - 18);
+    fprintf(t->f, "      retained by %s\n", root);
     for (uint32_t i = 0; i < r->npath; i++) {
         char a[32];
+        char fn[WIDTH];
         const struct rep_frame *top = rep_stack_top(t->p->sites[r->path[i].site].stack);
+        snprintf(fn, sizeof fn, "%s", top && top->function ? top->function : "?");
+        clip(fn, WIDTH - 48);
         fprintf(t->f, "        +%-6" PRIu64 " -> %s block from %s\n", r->path[i].offset,
-                rep_fmt_bytes(a, sizeof a, r->path[i].size),
-                top && top->function ? top->function : "?");
+                rep_fmt_bytes(a, sizeof a, r->path[i].size), fn);
     }
 }
 
@@ -258,16 +299,26 @@ static int leaks(const struct tx *t)
     return 0;
 }
 
+/* The first function of a stack outside the C++ standard library: the
+ * user's code that made the block (make_shared's frames say little). */
+static const char *user_function(const struct rep_stack *st)
+{
+    for (uint32_t i = 0; i < st->nframes; i++) {
+        const char *fn = st->frames[i].function;
+        if (fn && strncmp(fn, "std::", 5) && strncmp(fn, "__gnu_cxx::", 11))
+            return fn;
+    }
+    const struct rep_frame *top = rep_stack_top(st);
+    return top && top->function ? top->function : "block";
+}
+
 /* "Node+8 -> Node": the type if known, else the allocating function. */
 static void member_name(const struct tx *t, const struct rep_snapshot *s, uint32_t block,
                         char *buf, size_t len, uint32_t member)
 {
     const struct rep_block *b = &s->blocks[block];
-    const struct rep_frame *top = rep_stack_top(t->p->sites[b->site].stack);
-    if (b->type)
-        snprintf(buf, len, "[%" PRIu32 "] %s", member, b->type);
-    else
-        snprintf(buf, len, "[%" PRIu32 "] %s", member, top && top->function ? top->function : "block");
+    snprintf(buf, len, "[%" PRIu32 "] %s", member,
+             b->type ? b->type : user_function(t->p->sites[b->site].stack));
 }
 
 static uint32_t member_index(const struct rep_cycle *c, uint32_t block)
@@ -302,6 +353,8 @@ static void cycles(const struct tx *t)
             const struct rep_graph_edge *ed = &c->edges[e];
             member_name(t, s, ed->src, from, sizeof from, member_index(c, ed->src));
             member_name(t, s, ed->dst, to, sizeof to, member_index(c, ed->dst));
+            clip(from, (WIDTH - 20) / 2);
+            clip(to, (WIDTH - 20) / 2);
             fprintf(t->f, "    %s+%" PRIu64 " -> %s\n", from, ed->src_off, to);
         }
     }
@@ -366,7 +419,7 @@ static int process(struct tx *t)
     leak_summary(t);
     snapshots(t);
     for (size_t i = 0; i < t->p->nnotes; i++)
-        fprintf(t->f, "  note: %s\n", t->p->notes[i]);
+        wrapped(t, "  note: ", t->p->notes[i]);
     return 0;
 }
 
