@@ -26,6 +26,7 @@ __thread struct rt_tls rt_tls __attribute__((tls_model("initial-exec")));
 static struct rt_shm *shm;
 
 #define SLOT_MASK (RT_RING_SLOTS - 1)
+#define CLAIM_TRIES 2500 /* about half a second of waiting for a free ring */
 
 int rt_guard_enter(void)
 {
@@ -84,8 +85,9 @@ static int wait_room(struct rt_tls *t, struct rt_ring *r, uint64_t pos, uint32_t
     }
 }
 
-struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid)
+struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *gone)
 {
+    *gone = 0;
     if (!shm)
         return NULL;
     for (unsigned i = 0;; i++) {
@@ -102,8 +104,12 @@ struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid)
             rt_tls.room_end = 0;
             return r;
         }
-        if ((i & 255) == 255 && rt_proc_collector_gone())
+        if (!wait || i == CLAIM_TRIES)
             return NULL;
+        if ((i & 255) == 255 && rt_proc_collector_gone()) {
+            *gone = 1;
+            return NULL;
+        }
         backoff(i < 512 ? 512 : i);
     }
 }

@@ -32,7 +32,9 @@ struct rt_tls {
     int in_hook;         /* inside a recording hook */
     int pub;             /* a publication owns this thread's ring */
     int unwinding;       /* inside the unwinder (not re-entrant) */
-    int registered;      /* thread_index is valid and RT_BLOB_THREAD was sent */
+    int has_index;       /* thread_index is assigned */
+    int registered;      /* RT_BLOB_THREAD was sent */
+    int ringless;        /* found no free ring: later tries do not wait */
     int ended;           /* RT_BLOB_THREAD_END was sent */
     int is_main;
     uint32_t thread_index;
@@ -67,9 +69,12 @@ static inline uint32_t rt_blob_slots(uint32_t len)
 /* The shared memory new rings come from (NULL: none, not recording). */
 void rt_rec_bind(struct rt_shm *shm);
 
-/* Claims a free ring for the calling thread (CAS FREE -> ACTIVE), waiting
- * while none is free. Returns NULL when the collector went away. */
-struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid);
+/* Claims a free ring for the calling thread (CAS FREE -> ACTIVE). With
+ * `wait`, waits about half a second while none is free (threads that end
+ * give theirs back); not forever, since a program whose threads wait for
+ * each other (a barrier of 200) would never go on. Returns NULL when no ring
+ * became free, or when the collector went away (*gone = 1). */
+struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *gone);
 
 /* Marks the calling thread's ring closed after its last record. */
 void rt_rec_close(void);

@@ -172,17 +172,25 @@ int rt_thread_attach(void)
         t->pub = 0;
         return 0;
     }
-    int first = !t->registered;
-    if (first)
+    if (!t->has_index) {
         t->thread_index = atomic_fetch_add(&shm->next_thread_index, 1);
-    struct rt_ring *r = rt_rec_claim(t->thread_index, gettid());
+        t->has_index = 1;
+    }
+    int gone;
+    struct rt_ring *r = rt_rec_claim(t->thread_index, gettid(), !t->ringless, &gone);
     t->pub = 0;
     atomic_signal_fence(memory_order_seq_cst);
     if (!r) {
-        rt_proc_stop_recording();
+        if (gone) {
+            rt_proc_stop_recording();
+        } else {
+            t->ringless = 1;
+            rt_degrade("more threads alive than rings: events of threads without a ring are lost");
+        }
         return -1;
     }
-    if (first) {
+    t->ringless = 0;
+    if (!t->registered) {
         t->registered = 1;
         register_self(t);
     }
@@ -224,7 +232,9 @@ void rt_thread_reset(void)
     atomic_flag_clear(&reg_lock);
     memset(reg, 0, nreg * sizeof *reg);
     nreg = 0;
+    t->has_index = 0;
     t->registered = 0;
+    t->ringless = 0;
     t->ended = 0;
     t->ring = NULL;
     rt_thread_attach();
