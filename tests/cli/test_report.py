@@ -136,6 +136,39 @@ def test_snapshots():
           "text --show-reachable: entry and retention")
 
 
+def test_processes():
+    """Two processes: a parent and a forked child killed by SIGKILL; --process."""
+    doc, _ = json_report("fork.hgcap")
+    check([p["pid"] for p in doc["processes"]] == [50, 51], "fork: both processes")
+    c = doc["processes"][1]
+    check(c["origin"] == "fork" and c["ppid"] == 50, "fork: child origin and parent")
+    check(c["exit"] == {"signal": 9, "core": False}, "fork: killed by 9 %r" % c["exit"])
+    check(c["inherited_blocks"] == 3, "fork: inherited blocks")
+    s = c["summary"]
+    check((s["allocations"], s["frees"], s["live_blocks"], s["live_bytes"], s["peak_bytes"]) ==
+          (1, 1, 3, 45, 60), "fork: child totals %r" % s)
+    check([(l["kind"], l["blocks"], l["bytes"]) for l in c["leaks"]] ==
+          [("not_freed", 2, 40), ("not_freed", 1, 5)], "fork: not freed %r" % c["leaks"])
+    doc, _ = json_report("fork.hgcap", "--process", "51")
+    check([p["pid"] for p in doc["processes"]] == [51], "--process 51 keeps only the child")
+    t = report("--process", "51", "fork.hgcap").stdout
+    check("== process 51 ==" in t and "== process 50 ==" not in t, "text --process 51")
+    check("killed by signal 9 (SIGKILL)" in t, "text: the signal by name")
+    check("no exit snapshot: it was killed by signal 9 (SIGKILL)" in t, "text: why not classified")
+    check("not freed:" in t, "text: LEAK SUMMARY of an unclassified process")
+
+
+def test_stack_depth():
+    """Addresses in no module stay frames (module "?"); --stack-depth cuts stacks."""
+    doc, _ = json_report("fork.hgcap")
+    sites = doc["processes"][0]["sites"]
+    check([len(x["stack"]) for x in sites] == [2, 1], "fork: full stacks")
+    check(sites[0]["stack"][0]["module"] == "?" and sites[0]["stack"][0]["offset"] == 0x401000,
+          "fork: an address in no module %r" % sites[0]["stack"][0])
+    doc, _ = json_report("fork.hgcap", "--stack-depth", "1")
+    check([len(x["stack"]) for x in doc["processes"][0]["sites"]] == [1, 1], "--stack-depth 1")
+
+
 def test_text_width_and_colour():
     for name in ("valid.hgcap", "snapshots.hgcap", "truncated.hgcap"):
         out = report(name).stdout
@@ -217,7 +250,8 @@ int main(void) {
         check(s["definite"] == {"blocks": 1, "bytes": 24}, "recorded: definite %r" % s["definite"])
 
 
-for t in (test_counts, test_top, test_damaged, test_snapshots, test_text_width_and_colour,
+for t in (test_counts, test_top, test_damaged, test_snapshots, test_processes, test_stack_depth,
+          test_text_width_and_colour,
           test_errors, test_output_file, test_schema_rejects, test_recorded_capture):
     t()
 print("%d failures" % len(failures))

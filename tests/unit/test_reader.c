@@ -224,24 +224,34 @@ static void test_backrefs(void)
 }
 
 /* A forked child: inherited blocks take numbers 0..n-1 and the parent's stacks. */
+static const uint64_t inherited[3][3] = {{0x1000, 10, 1}, {0x2000, 20, 2}, {0x3000, 30, 1}};
+
+/* Parent 50 (exit status 0) makes 3 blocks and forks child 51, which frees the
+ * inherited 20-byte block, makes one of 5 bytes and is killed by signal 9. */
+static uint64_t write_fork(struct tw *w)
+{
+    tw_begin(w, HG_CAP_VERSION);
+    tw_process(w, 1, 50, 1, 0, HG_ORIGIN_ROOT, "/bin/p", 0, NULL);
+    tw_stack(w, 1, 1, 2, frames1);
+    tw_stack(w, 1, 2, 1, frames1);
+    tw_alloc(w, 1, 0, 1, 1, 10, 0x1000);
+    tw_alloc(w, 1, 0, 1, 2, 20, 0x2000);
+    tw_alloc(w, 1, 0, 1, 1, 30, 0x3000);
+    tw_mark(w, 1, 0, HG_MARK_FORK, 2);
+    tw_process(w, 2, 51, 50, 1, HG_ORIGIN_FORK, "/bin/p", 0, NULL);
+    tw_inherit(w, 2, 1, 3, inherited);
+    tw_free(w, 2, 0, 1, 1);
+    uint64_t n = tw_alloc(w, 2, 0, 1, 2, 5, 0x4000);
+    tw_end_process(w, 2, HG_END_SIGNAL, 9, 0);
+    tw_end_process(w, 1, HG_END_EXIT, 0, 0);
+    tw_end(w);
+    return n;
+}
+
 static void test_inherit(void)
 {
-    static const uint64_t inherited[3][3] = {{0x1000, 10, 1}, {0x2000, 20, 2}, {0x3000, 30, 1}};
     struct tw w;
-    tw_begin(&w, HG_CAP_VERSION);
-    tw_process(&w, 1, 50, 1, 0, HG_ORIGIN_ROOT, "/bin/p", 0, NULL);
-    tw_stack(&w, 1, 1, 2, frames1);
-    tw_stack(&w, 1, 2, 1, frames1);
-    tw_alloc(&w, 1, 0, 1, 1, 10, 0x1000);
-    tw_alloc(&w, 1, 0, 1, 2, 20, 0x2000);
-    tw_alloc(&w, 1, 0, 1, 1, 30, 0x3000);
-    tw_mark(&w, 1, 0, HG_MARK_FORK, 2);
-    tw_process(&w, 2, 51, 50, 1, HG_ORIGIN_FORK, "/bin/p", 0, NULL);
-    tw_inherit(&w, 2, 1, 3, inherited);
-    tw_free(&w, 2, 0, 1, 1);                          /* the inherited 20-byte block */
-    uint64_t n = tw_alloc(&w, 2, 0, 1, 2, 5, 0x4000);
-    tw_end_process(&w, 2, HG_END_SIGNAL, 9, 0);
-    tw_end(&w);
+    uint64_t n = write_fork(&w);
     struct rep_capture *cap = open_tw(&w, SIZE_MAX);
     CHECK(cap != NULL);
     CHECK_EQ(n, 3);
@@ -537,6 +547,10 @@ static int write_golden(const char *dir)
     tw_release(&w);
     write_snapshots(&w);
     snprintf(path, sizeof path, "%s/snapshots.hgcap", dir);
+    rc |= tw_write(&w, path, SIZE_MAX);
+    tw_release(&w);
+    write_fork(&w);
+    snprintf(path, sizeof path, "%s/fork.hgcap", dir);
     rc |= tw_write(&w, path, SIZE_MAX);
     tw_release(&w);
     tw_begin(&w, 2);
