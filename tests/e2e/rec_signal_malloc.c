@@ -1,13 +1,13 @@
 /* rec_signal_malloc: allocations made by a signal handler are counted
  * exactly, also when the signal lands inside a hook (the main thread does
- * nothing but malloc and free while a second thread sends 2,000 signals, one
+ * nothing but malloc and free while a second thread sends 500 signals, one
  * at a time). The handler allocates and frees 2 blocks of 33 bytes per
- * signal: 4,000 blocks, 132,000 bytes, spread over several sites (the
+ * signal: 1,000 blocks, 33,000 bytes, spread over several sites (the
  * stack below the handler is wherever the signal landed).
  *
  * report-opts: --top 1000
- * expect: sum(s.allocations for s in proc(0).sites if frames(s)[0] == "handler") == 4000
- * expect: sum(s.bytes for s in proc(0).sites if frames(s)[0] == "handler") == 132000
+ * expect: sum(s.allocations for s in proc(0).sites if frames(s)[0] == "handler") == 1000
+ * expect: sum(s.bytes for s in proc(0).sites if frames(s)[0] == "handler") == 33000
  * expect: sum(s.live_blocks for s in proc(0).sites if frames(s)[0] == "handler") == 0
  * expect: proc(0).frees_unknown == 0
  * expect: proc(0).summary.definite.blocks == 0
@@ -17,7 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define SIGNALS 2000
+#define SIGNALS 500
 
 static atomic_int handled;
 static void *volatile sink, *volatile sink2;
