@@ -143,6 +143,7 @@ static const struct format *find_format(const char *name)
 struct progress {
     struct timespec start;
     int shown;
+    int last;               /* the percentage shown last */
 };
 
 static double elapsed(const struct progress *pr)
@@ -156,10 +157,12 @@ static double elapsed(const struct progress *pr)
 static void show_progress(void *arg, uint64_t done, uint64_t total)
 {
     struct progress *pr = arg;
-    if (!total || elapsed(pr) < 1.0)
+    int pct = total ? (int)(done * 100 / total) : 0;
+    if (!total || (pr->shown && pct == pr->last) || elapsed(pr) < 1.0)
         return;
-    fprintf(stderr, "\rheapgraph: reading capture %3d%%", (int)(done * 100 / total));
+    fprintf(stderr, "\rheapgraph: reading capture %3d%%", pct);
     pr->shown = 1;
+    pr->last = pct;
 }
 
 static void end_progress(struct progress *pr, const char *what)
