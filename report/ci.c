@@ -261,7 +261,7 @@ static void junit_failure(FILE *f, const struct rep_run *run, const struct rep_g
     xml_puts(f, r->name);
     fputs(": ", f);
     xml_puts(f, r->value);
-    fputs(" exceeds ", f);
+    fputs(", limit ", f);
     xml_puts(f, r->limit);
     fputs("\">", f);
     for (size_t k = 0; k < r->noffending; k++) {
@@ -550,7 +550,7 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
         gh_puts(f, r->name, 0);
         fputs(" failed: ", f);
         gh_puts(f, r->value, 0);
-        fputs(" exceeds ", f);
+        fputs(", limit ", f);
         gh_puts(f, r->limit, 0);
         putc('\n', f);
     }

@@ -103,7 +103,7 @@ class CiFormats(unittest.TestCase):
         cases = root.findall("./testsuite/testcase")
         self.assertEqual([c.get("name") for c in cases], ["max-leaked", "max-cycles", "max-peak"])
         failure = cases[0].find("failure")
-        self.assertEqual(failure.get("message"), "max-leaked: 24048 B exceeds 0 B")
+        self.assertEqual(failure.get("message"), "max-leaked: 24048 B, limit 0 B")
         self.assertIn("24000 bytes in 1000 blocks definitely lost, allocated in leak_site\n"
                       "    #0 leak_site %s/prog.c:10\n" % self.src, failure.text)
         self.assertIn("48 bytes in 3 blocks lost in a cycle, allocated in make_ring", failure.text)
@@ -126,7 +126,7 @@ class CiFormats(unittest.TestCase):
             "possibly lost, allocated in make_interior",
             "::error file=src/prog.c,line=15,title=heapgraph cycle::48 bytes in 3 blocks lost "
             "in a cycle, allocated in make_ring",
-            "::error title=heapgraph gate::gate max-leaked failed: 24048 B exceeds 0 B"])
+            "::error title=heapgraph gate::gate max-leaked failed: 24048 B, limit 0 B"])
         with open(summary) as f:
             md = f.read()
         self.assertTrue(md.startswith("previous step\n### heapgraph check: FAIL\n"), md)

@@ -168,7 +168,7 @@ static void test_github_and_gitlab(void)
     fclose(s);
     CHECK_STR(out, "::error file=a.c,line=7,title=heapgraph definite::24000 bytes in 1000 "
                    "blocks definitely lost, allocated in a,b:c%25d\n"
-                   "::error title=heapgraph gate::gate max-leaked failed: 24000 B exceeds 0 B\n");
+                   "::error title=heapgraph gate::gate max-leaked failed: 24000 B, limit 0 B\n");
     CHECK(strstr(sum, "| max-leaked | 24000 B | 0 B | **FAIL** |\n"));
     CHECK(strstr(sum, "| definite | 24000 | 1000 | 0 | `a,b:c%d` | a.c:7 |\n"));
     free(out);
