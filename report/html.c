@@ -57,6 +57,12 @@ struct life_stream {
     size_t ncells, mask;
     struct life_start *starts;       /* by bucket, ascending */
     size_t nstarts, starts_cap;
+    /* The heap in use over time, exact: the largest value within each of
+     * hm_n buckets of hm_width us from t0 (its own grid: it does not widen
+     * with the cells). Relative to the inherited blocks, hence signed. */
+    int64_t heap, *hm;
+    uint64_t hm_width;
+    uint32_t hm_n;
 };
 
 struct rep_html_life {
@@ -77,6 +83,7 @@ void rep_html_life_free(struct rep_html_life *life)
     for (size_t i = 0; i < life->nstreams; i++) {
         free(life->streams[i].cells);
         free(life->streams[i].starts);
+        free(life->streams[i].hm);
     }
     free(life->streams);
     free(life);
@@ -176,8 +183,8 @@ static int64_t bucket_of(struct life_stream *s, uint64_t t)
     if (!s->started) {
         s->started = 1;
         s->t0 = t;
-        s->width = 1;
-        if (cells_rebuild(s, 1024, 0) < 0)
+        s->width = s->hm_width = 1;
+        if (!(s->hm = malloc(LIFE_MAX_BUCKETS * sizeof *s->hm)) || cells_rebuild(s, 1024, 0) < 0)
             return -1;
     }
     uint64_t d = t > s->t0 ? t - s->t0 : 0;
@@ -244,12 +251,31 @@ static int note_start(struct life_stream *s, uint32_t bucket, uint64_t number)
     return 0;
 }
 
+/* Applies a change of the heap at time t (after bucket_of() started s). */
+static void heap_event(struct life_stream *s, uint64_t t, int64_t delta)
+{
+    uint64_t d = t > s->t0 ? t - s->t0 : 0;
+    while (d / s->hm_width >= LIFE_MAX_BUCKETS) {
+        for (uint32_t i = 0; 2 * i < s->hm_n; i++)
+            s->hm[i] = 2 * i + 1 < s->hm_n && s->hm[2 * i + 1] > s->hm[2 * i] ? s->hm[2 * i + 1] : s->hm[2 * i];
+        s->hm_n = (s->hm_n + 1) / 2;
+        s->hm_width *= 2;
+    }
+    uint32_t b = (uint32_t)(d / s->hm_width);
+    for (; s->hm_n <= b; s->hm_n++)
+        s->hm[s->hm_n] = s->heap;
+    s->heap += delta;
+    if (s->heap > s->hm[b])
+        s->hm[b] = s->heap;
+}
+
 static int life_event(struct life_stream *s, int op, uint64_t number, uint32_t site,
                       uint64_t size, uint64_t time_us, int temporary)
 {
     int64_t b = bucket_of(s, time_us);
     if (b < 0)
         return -1;
+    heap_event(s, time_us, op == 0 ? (int64_t)size : -(int64_t)size);
     uint32_t bucket = (uint32_t)b;
     if (op == 0) {
         if (note_start(s, bucket, number) < 0)
@@ -945,37 +971,48 @@ out:
     return ret;
 }
 
-/* The heap at the end of each lifetime bucket, from the bucket sums: the
- * timeline of a run too short for any sample. -1 when out of memory. */
-static int write_event_series(FILE *f, const struct view *v)
+/* The exact heap series gathered with the lifetimes (the largest heap in
+ * use within each bucket, inherited blocks included), with the RSS samples
+ * put on the same grid (the largest of each bucket; empty buckets repeat the
+ * last value, the first sample stands for the time before it). */
+static void write_event_series(FILE *f, const struct view *v)
 {
     const struct life_stream *s = v->life;
-    int64_t *delta = calloc(s->nbuckets, sizeof *delta);
-    if (!delta)
-        return -1;
-    for (size_t i = 0; i < v->ncells; i++)
-        delta[v->cells[i]->bucket] += (int64_t)(v->cells[i]->a_b - v->cells[i]->f_b);
-    fprintf(f, "{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"source\":\"events\",\"rss\":[],\"heap\":[",
-            s->t0, s->width);
-    int64_t heap = (int64_t)v->p->inherited_bytes;
-    for (uint32_t b = 0; b < s->nbuckets; b++) {
-        heap += delta[b];
-        fprintf(f, "%s%" PRId64, b ? "," : "", heap > 0 ? heap : 0);
+    const struct rep_process *p = v->p;
+    fprintf(f, "{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"source\":\"events\",\"heap\":[",
+            s->t0, s->hm_width);
+    for (uint32_t b = 0; b < s->hm_n; b++) {
+        int64_t h = s->hm[b] + (int64_t)p->inherited_bytes;
+        fprintf(f, "%s%" PRId64, b ? "," : "", h > 0 ? h : 0);
+    }
+    fputs("],\"rss\":[", f);
+    size_t si = 0;
+    uint64_t last = p->nsamples ? p->samples[0].rss_bytes : 0;
+    for (uint32_t b = 0; b < s->hm_n && p->nsamples; b++) {
+        uint64_t hi = 0;
+        int any = 0;
+        for (; si < p->nsamples && (p->samples[si].time_us < s->t0 ||
+                                    (p->samples[si].time_us - s->t0) / s->hm_width <= b); si++) {
+            hi = any && hi > p->samples[si].rss_bytes ? hi : p->samples[si].rss_bytes;
+            any = 1;
+        }
+        last = any ? hi : last;
+        fprintf(f, "%s%" PRIu64, b ? "," : "", last);
     }
     fputs("]}", f);
-    free(delta);
-    return 0;
 }
 
-/* Heap and RSS downsampled to at most HG_HTML_POINTS buckets (the largest
- * value of each, so the peak stays visible); empty buckets repeat the last
- * value. Without samples, the heap comes from the lifetimes' bucket sums. */
-static int write_series(FILE *f, const struct view *v)
+/* The timeline: from the lifetimes when they were gathered, else the
+ * samples downsampled to at most HG_HTML_POINTS buckets (the largest value of
+ * each, so the peak stays visible; empty buckets repeat the last value). */
+static void write_series(FILE *f, const struct view *v)
 {
     const struct rep_process *p = v->p;
     fputs(",\"series\":", f);
-    if (p->nsamples < 2 && v->life)
-        return write_event_series(f, v);
+    if (v->life) {
+        write_event_series(f, v);
+        return;
+    }
     uint64_t t0 = p->start_us, end = p->end_us;
     if (p->nsamples && p->samples[p->nsamples - 1].time_us > end)
         end = p->samples[p->nsamples - 1].time_us;
@@ -1002,7 +1039,6 @@ static int write_series(FILE *f, const struct view *v)
         fputc(']', f);
     }
     fputc('}', f);
-    return 0;
 }
 
 static void view_release(struct view *v)
@@ -1052,14 +1088,16 @@ static int write_view(FILE *f, const struct rep_process *p, const struct rep_htm
         if (!d.v)
             goto out;
     }
-    fprintf(f, "{\"pid\":%" PRId32 ",\"stream\":%" PRIu32, p->pid, p->stream);
+    fprintf(f, "{\"pid\":%" PRId32 ",\"stream\":%" PRIu32 ",\"start_us\":%" PRIu64 ",\"end_us\":%" PRIu64,
+            p->pid, p->stream, p->start_us, p->end_us);
     fprintf(f, ",\"peak\":{\"time_us\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", p->peak_time_us, p->peak_bytes);
     if (v.life)
         fprintf(f, ",\"life\":{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"n\":%" PRIu32 "}",
                 v.life->t0, v.life->width, v.life->nbuckets);
     else
         fputs(",\"life\":null", f);
-    if (write_series(f, &v) < 0 || write_sites(f, &v, &d) < 0)
+    write_series(f, &v);
+    if (write_sites(f, &v, &d) < 0)
         goto out;
     fputc(',', f);
     write_frames(f, &v.frames);

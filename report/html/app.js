@@ -224,8 +224,12 @@ function renderTimeline() {
     const c = $('timeline'), ser = state.view.series || { heap: [], rss: [] };
     const { g, w, h } = sizeCanvas(c, 180);
     const L = 64, R = 64, T = 26, B = 22;
+    /* The axis runs from the process's start to its end, whatever part of
+     * it the series covers. */
     const n = Math.max(ser.heap.length, (ser.rss || []).length);
-    const t0 = ser.t0, span = Math.max(1, n * ser.dt);
+    const v = state.view;
+    const t0 = Math.min(ser.t0, v.start_us === undefined ? ser.t0 : v.start_us);
+    const span = Math.max(1, Math.max(ser.t0 + n * ser.dt, v.end_us || 0) - t0);
     /* Heap and RSS get their own scales (left and right axis): RSS is often
      * far larger than the heap and would flatten it. */
     let ymax = 1, rmax = 1;
@@ -257,13 +261,21 @@ function renderTimeline() {
         if (!arr || !arr.length) return;
         g.strokeStyle = colour; g.lineWidth = 1.5; g.beginPath();
         arr.forEach(function (v, i) {
-            const x = X(t0 + (i + 0.5) * ser.dt), y = Yf(v || 0);
+            const x = X(ser.t0 + (i + 0.5) * ser.dt), y = Yf(v || 0);
             if (i) g.lineTo(x, y); else g.moveTo(x, y);
         });
         g.stroke(); g.lineWidth = 1;
     };
     line(ser.rss, '#9aa5b1', YR);
     line(ser.heap, '#2f6fb3', Y);
+    (state.proc.snapshots || []).forEach(function (sn) {
+        const x = X(sn.time_us);
+        g.strokeStyle = '#8e44ad'; g.setLineDash([3, 3]);
+        g.beginPath(); g.moveTo(x, T); g.lineTo(x, h - B); g.stroke();
+        g.setLineDash([]);
+        g.fillStyle = '#8e44ad';
+        g.fillText('snapshot ' + sn.id + (sn.reason === 'exit' ? ' (exit)' : ''), Math.max(L, x - 90), T - 2);
+    });
     if (peak && peak.time_us !== undefined) {
         const x = X(peak.time_us), y = Y(peak.bytes);
         g.fillStyle = '#c0392b';

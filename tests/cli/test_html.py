@@ -76,6 +76,10 @@ def main():
     lost = sum(c for x in sites for _, c, _ in decode_lifetimes(x["z"]))
     check(ended == s["frees"] == 3000, f"the lifetimes hold {ended} ends: every free")
     check(lost == s["definite"]["blocks"] + s["cycle"]["blocks"] == 4, f"and {lost} leaked blocks")
+    ser = view["series"]
+    check(ser["source"] == "events" and max(ser["heap"]) == s["peak_bytes"] == 372,
+          f"the heap series peaks at the peak: {max(ser['heap'])}")
+    check(len(ser["heap"]) == len(ser["rss"]) <= 2048, f"{len(ser['heap'])} timeline points")
     names = [fr[0] for fr in view["frames"]]
     nodes = [x for x in sites if view["frames"][x["k"][0]][0] == "make_node"]
     check(len(nodes) == 3 and sum(x["l"] for x in nodes) == 96 and

@@ -151,6 +151,10 @@ static void test_site_figures_and_lifetimes(void)
         }
     }
     CHECK(strstr(page, "\"life\":{\"t0\":100,\"dt\":1,\"n\":391}") != NULL);
+    /* the heap: 32 at 100, 64 at 110, 96 at 120, 196 at 130, 296 at 140 */
+    CHECK(strstr(page, "\"series\":{\"t0\":100,\"dt\":1,\"source\":\"events\",\"heap\":"
+                       "[32,32,32,32,32,32,32,32,32,32,64,") != NULL);
+    CHECK(strstr(page, ",196,296,296,") != NULL);
     CHECK(strstr(page, "\"n\":3,\"b\":96,\"t\":0,\"p\":96,\"l\":96,\"lb\":3,"
                        "\"a\":[0,1,32,10,1,32,10,1,32],\"f\":[],\"x\":[],\"z\":[0,1,32,10,1,32,10,1,32]") != NULL);
     CHECK(strstr(page, "\"n\":2,\"b\":200,\"t\":0,\"p\":200,\"l\":100,\"lb\":1,"
