@@ -47,6 +47,26 @@ static void key(FILE *f, const char *k)
     putc(':', f);
 }
 
+/* "k":"v", (or null) followed by a comma. */
+static void kstr(FILE *f, const char *k, const char *v)
+{
+    key(f, k);
+    str(f, v);
+    putc(',', f);
+}
+
+/* A JSON array of strings. */
+static void str_array(FILE *f, const char *const *s, size_t n)
+{
+    putc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putc(',', f);
+        str(f, s[i]);
+    }
+    putc(']', f);
+}
+
 static void num(FILE *f, const char *k, uint64_t v, int comma)
 {
     key(f, k);
@@ -56,10 +76,10 @@ static void num(FILE *f, const char *k, uint64_t v, int comma)
 static void frame(FILE *f, const struct rep_frame *fr)
 {
     fputs("{", f);
-    key(f, "function"), str(f, fr->function), putc(',', f);
-    key(f, "file"), str(f, fr->file), putc(',', f);
+    kstr(f, "function", fr->function);
+    kstr(f, "file", fr->file);
     num(f, "line", fr->line, 1);
-    key(f, "module"), str(f, fr->module), putc(',', f);
+    kstr(f, "module", fr->module);
     num(f, "address", fr->address, 1);
     num(f, "offset", fr->offset, 1);
     fprintf(f, "\"inlined\":%s}", fr->inlined ? "true" : "false");
@@ -115,7 +135,9 @@ static void site_entry(struct jw *w, uint32_t i)
     const struct rep_site *s = &w->p->sites[i];
     FILE *f = w->f;
     putc('{', f);
-    key(f, "stack"), stack(w, i), putc(',', f);
+    key(f, "stack");
+    stack(w, i);
+    putc(',', f);
     num(f, "allocations", s->allocations, 1);
     num(f, "bytes", s->bytes, 1);
     num(f, "temporary", s->temporary, 1);
@@ -158,7 +180,9 @@ static void peak(struct jw *w)
     for (size_t i = 0; i < n && i < top; i++) {
         const struct rep_site *s = &p->sites[p->peak_sites[i]];
         fputs(i ? ",{" : "{", f);
-        key(f, "stack"), stack(w, p->peak_sites[i]), putc(',', f);
+        key(f, "stack");
+        stack(w, p->peak_sites[i]);
+        putc(',', f);
         num(f, "bytes", s->peak_bytes, 1);
         num(f, "blocks", s->peak_blocks, 0);
         putc('}', f);
@@ -176,10 +200,10 @@ static void retained_by(struct jw *w, const struct rep_retention *r)
 {
     FILE *f = w->f;
     fputs(",\"retained_by\":{", f);
-    key(f, "kind"), str(f, root_kind_name(r->root_kind)), putc(',', f);
-    key(f, "symbol"), str(f, r->symbol), putc(',', f);
-    key(f, "module"), str(f, r->module), putc(',', f);
-    key(f, "thread"), str(f, r->thread), putc(',', f);
+    kstr(f, "kind", root_kind_name(r->root_kind));
+    kstr(f, "symbol", r->symbol);
+    kstr(f, "module", r->module);
+    kstr(f, "thread", r->thread);
     key(f, "path");
     putc('[', f);
     for (uint32_t i = 0; i < r->npath; i++) {
@@ -201,14 +225,15 @@ static void leaks(struct jw *w)
     for (size_t i = 0; i < p->nleaks; i++) {
         const struct rep_leak *l = &p->leaks[i];
         fputs(i ? ",{" : "{", f);
-        key(f, "kind"), str(f, rep_leak_kind_name(l->kind)), putc(',', f);
+        kstr(f, "kind", rep_leak_kind_name(l->kind));
         num(f, "blocks", l->blocks, 1);
         num(f, "allocations", l->blocks, 1);
         num(f, "bytes", l->bytes, 1);
         num(f, "indirect_blocks", l->indirect_blocks, 1);
         num(f, "indirect_bytes", l->indirect_bytes, 1);
         num(f, "groups", l->ngroups, 1);
-        key(f, "stack"), stack(w, l->site);
+        key(f, "stack");
+        stack(w, l->site);
         if (l->retained_by)
             retained_by(w, l->retained_by);
         putc('}', f);
@@ -329,12 +354,10 @@ static int process(struct jw *w)
     fprintf(f, "\"pid\":%" PRId32 ",\"ppid\":%" PRId32 ",\"stream\":%" PRIu32 ",", p->pid,
             p->ppid, p->stream);
     key(f, "command");
-    putc('[', f);
-    for (size_t i = 0; i < p->argc; i++)
-        (i ? putc(',', f) : 0), str(f, p->argv[i]);
-    fputs("],", f);
-    key(f, "exe"), str(f, p->exe), putc(',', f);
-    key(f, "origin"), str(f, p->origin < 4 ? origins[p->origin] : "root"), putc(',', f);
+    str_array(f, p->argv, p->argc);
+    putc(',', f);
+    kstr(f, "exe", p->exe);
+    kstr(f, "origin", p->origin < 4 ? origins[p->origin] : "root");
     num(f, "start_us", p->start_us, 1);
     num(f, "end_us", p->end_us, 1);
     num(f, "duration_us", p->end_us > p->start_us ? p->end_us - p->start_us : 0, 1);
@@ -354,20 +377,16 @@ static int process(struct jw *w)
     cycles(w);
     leaks(w);
     key(f, "notes");
-    putc('[', f);
-    for (size_t i = 0; i < p->nnotes; i++)
-        (i ? putc(',', f) : 0), str(f, p->notes[i]);
-    fputs("]}", f);
+    str_array(f, p->notes, p->nnotes);
+    putc('}', f);
     return 0;
 }
 
 static void strings(FILE *f, const char *k, const char *const *s, size_t n)
 {
     key(f, k);
-    putc('[', f);
-    for (size_t i = 0; i < n; i++)
-        (i ? putc(',', f) : 0), str(f, s[i]);
-    fputs("],", f);
+    str_array(f, s, n);
+    putc(',', f);
 }
 
 int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
@@ -375,7 +394,7 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
 {
     struct jw w = {out, o, NULL};
     fputs("{\"schema\":\"heapgraph-report/1\",", out);
-    key(out, "capture"), str(out, cap->path), putc(',', out);
+    kstr(out, "capture", cap->path);
     fprintf(out, "\"complete\":%s,\"damage\":", cap->complete ? "true" : "false");
     if (cap->damaged) {
         fprintf(out, "{\"offset\":%" PRIu64 ",\"message\":", cap->damage_offset);
