@@ -18,6 +18,10 @@
 
 enum { FRAME_FUN, FRAME_OBJ, FRAME_SRC, FRAME_ANY };
 
+/* libstdc++'s Itanium ABI demangler (linked through hg_symbolize, which uses
+ * it for the names heapgraph shows); the result is malloc'd. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
 struct rep_supp_frame {
     int type;
     char *pat;
@@ -294,6 +298,20 @@ static int parse_kinds(struct parser *p, struct rep_supp *s, char *list)
     return 0;
 }
 
+/* The pattern of a frame line. valgrind writes C++ names mangled
+ * (fun:_ZN5Cache6insertEv) and heapgraph's frames are demangled, so a
+ * mangled name without wildcards is demangled here. NULL when out of memory. */
+static char *fun_pattern(int type, const char *pat)
+{
+    int status = -1;
+    char *d = type == FRAME_FUN && !strncmp(pat, "_Z", 2) && !strpbrk(pat, "*?")
+            ? __cxa_demangle(pat, NULL, NULL, &status) : NULL;
+    if (d && status == 0)
+        return d;
+    free(d);
+    return strdup(pat);
+}
+
 static int add_frame(struct parser *p, struct rep_supp *s, const char *line)
 {
     struct rep_supp_frame f = {FRAME_ANY, NULL, 0};
@@ -306,7 +324,7 @@ static int add_frame(struct parser *p, struct rep_supp *s, const char *line)
             f.type = FRAME_SRC;
         else
             return perr(p, "expected fun:, obj:, src: or ...", line);
-        if (!(f.pat = strdup(line + 4)))
+        if (!(f.pat = fun_pattern(f.type, line + 4)))
             return perr(p, "out of memory", line);
         char *colon = f.type == FRAME_SRC ? strrchr(f.pat, ':') : NULL;
         if (colon && colon[1] >= '0' && colon[1] <= '9') {

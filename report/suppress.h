@@ -13,7 +13,8 @@
  *       frame lines match the stack from its innermost frame outwards; a
  *       GLOB ('*' any run, '?' one character) must match the whole demangled
  *       function name (fun:) or module path (obj:); "..." matches any number
- *       of frames. Leading fun: lines naming an allocator (malloc, calloc,
+ *       of frames. A mangled C++ name without wildcards (as valgrind writes
+ *       them) is demangled first. Leading fun: lines naming an allocator (malloc, calloc,
  *       operator new, ...) are skipped when the stack has no such frame,
  *       because heapgraph drops allocator frames from its stacks.
  *       match-leak-kinds: definite covers heapgraph's definite, cycle and

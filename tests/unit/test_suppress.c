@@ -88,6 +88,15 @@ static void test_valgrind_blocks(void)
     CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:_Znwm\n fun:calloc\n fun:leaf\n}\n",
                         REP_CK_DEFINITE), 0);
     CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:malloc\n fun:main\n}\n", REP_CK_DEFINITE), -1);
+    /* valgrind writes C++ names mangled; heapgraph's frames are demangled. */
+    struct rep_supp_list l = REP_SUPP_LIST_INIT;
+    struct rep_ck_stack st = make_stack();
+    char err[200];
+    st.frames[0].function = "Cache::insert(int)";
+    CHECK_EQ(rep_supp_parse(&l, "{\n x\n Memcheck:Leak\n fun:_Znwm\n fun:_ZN5Cache6insertEi\n"
+                                " fun:process_item\n}\n", "t", err, sizeof err), 0);
+    CHECK_EQ(rep_supp_match(&l, &st, REP_CK_DEFINITE), 0);
+    rep_supp_release(&l);
     /* src: basename and line. */
     CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n ...\n src:items.c:88\n}\n", REP_CK_DEFINITE), 0);
     CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n ...\n src:items.c:89\n}\n", REP_CK_DEFINITE), -1);
