@@ -7,7 +7,7 @@
  * per process its totals, its leak entries (leak groups, possible entries and
  * "not freed" blocks of processes that ended without an exit snapshot) and
  * its allocation sites, each with a symbolized stack. It is filled either
- * from a capture (rep_run_from_capture, check_model.c) or from a baseline
+ * from a capture (rep_run_from_capture, check_capture.c) or from a baseline
  * file (baseline.h), so every consumer works on the same thing whichever the
  * source. The run owns all its memory; rep_run_release frees it.
  *
