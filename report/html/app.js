@@ -711,8 +711,10 @@ function renderSites() {
         }).join('\n');
         tb.appendChild(tr);
     });
-    $('sites-count').textContent = rows.length > MAX_ROWS
-        ? 'showing ' + MAX_ROWS + ' of ' + fmtInt(rows.length) + ' sites' : fmtInt(rows.length) + ' sites';
+    const merged = state.view.merged_sites && !q
+        ? ' (and ' + fmtInt(state.view.merged_sites) + ' small sites merged into "(other)" entries, listed when filtering)' : '';
+    $('sites-count').textContent = (rows.length > MAX_ROWS
+        ? 'showing ' + MAX_ROWS + ' of ' + fmtInt(rows.length) + ' sites' : fmtInt(rows.length) + ' sites') + merged;
     document.querySelectorAll('#sites th').forEach(function (th) {
         th.classList.toggle('sorted', th.dataset.col === col);
     });
