@@ -295,6 +295,16 @@ static int list_cycles(struct rep_graph *g, const struct components *c, uint32_t
     return 0;
 }
 
+/* The cycle whose members an edge links, or NONE. An edge inside a
+ * component always belongs to a cycle: inside a single block it is the
+ * self-edge that makes that block one. */
+static uint32_t edge_cycle(const struct components *c, const uint32_t *cycle_of, const struct rep_graph_edge *e)
+{
+    if ((e->src & REP_GRAPH_ROOT) || c->of[e->src] == NONE || c->of[e->src] != c->of[e->dst])
+        return NONE;
+    return cycle_of[c->of[e->src]];
+}
+
 /* Copies the edges that close each cycle into one array, in cycle order
  * (so cycles[0].edges is the array rep_graph_release frees). */
 static int collect_cycle_edges(struct rep_graph *g, const struct components *c, const uint32_t *cycle_of)
@@ -304,9 +314,9 @@ static int collect_cycle_edges(struct rep_graph *g, const struct components *c, 
         return -1;
     size_t total = 0;
     for (size_t i = 0; i < g->nedges; i++) {
-        const struct rep_graph_edge *e = &g->edges[i];
-        if (!(e->src & REP_GRAPH_ROOT) && c->of[e->src] != NONE && c->of[e->src] == c->of[e->dst]) {
-            g->cycles[cycle_of[c->of[e->src]]].nedges++;
+        uint32_t y = edge_cycle(c, cycle_of, &g->edges[i]);
+        if (y != NONE) {
+            g->cycles[y].nedges++;
             total++;
         }
     }
@@ -315,16 +325,14 @@ static int collect_cycle_edges(struct rep_graph *g, const struct components *c, 
         free(fill);
         return -1;
     }
-    for (uint32_t i = 0, at = 0; i < g->ncycles; i++) {
+    for (size_t i = 0, at = 0; i < g->ncycles; i++) {
         g->cycles[i].edges = pool + at;
         at += g->cycles[i].nedges;
     }
     for (size_t i = 0; i < g->nedges; i++) {
-        const struct rep_graph_edge *e = &g->edges[i];
-        if (!(e->src & REP_GRAPH_ROOT) && c->of[e->src] != NONE && c->of[e->src] == c->of[e->dst]) {
-            uint32_t y = cycle_of[c->of[e->src]];
-            g->cycles[y].edges[fill[y]++] = *e;
-        }
+        uint32_t y = edge_cycle(c, cycle_of, &g->edges[i]);
+        if (y != NONE)
+            g->cycles[y].edges[fill[y]++] = g->edges[i];
     }
     free(fill);
     if (!g->ncycles)
