@@ -318,13 +318,12 @@ static void *realloc_boot(void *old, size_t n)
 
 /* The FREE(old) + ALLOC(new) pair of a realloc that moved or kept the
  * block, under one busy section around the real call. */
-static void *realloc_pair(void *old, size_t n, struct capture *c,
-                          void *(*call)(void *, size_t, size_t), size_t a, size_t b)
+static void *realloc_pair(void *old, size_t n, struct capture *c)
 {
     identify(c);
     int how = rt_pub_begin(2 + RT_STACK_SLOTS(c->n));
     uint64_t t1 = rt_now_ns();
-    void *p = call(old, a, b);
+    void *p = real.realloc(old, n);
     uint64_t t2 = rt_now_ns();
     if (how == RT_PUB_NONE)
         return p;
@@ -337,17 +336,6 @@ static void *realloc_pair(void *old, size_t n, struct capture *c,
         write_alloc(how, c, p, n, RT_F_REALLOC, t2);
     rt_pub_end(how);
     return p;
-}
-
-static void *call_realloc(void *old, size_t n, size_t unused)
-{
-    (void)unused;
-    return real.realloc(old, n);
-}
-
-static void *call_reallocarray(void *old, size_t nmemb, size_t size)
-{
-    return real.reallocarray(old, nmemb, size);
 }
 
 RT_EXPORT void *realloc(void *old, size_t n)
@@ -365,7 +353,7 @@ RT_EXPORT void *realloc(void *old, size_t n)
         if (p)
             record_alloc(&c, p, n, 0);
     } else {
-        p = realloc_pair(old, n, &c, call_realloc, n, 0);
+        p = realloc_pair(old, n, &c);
     }
     hook_end(prev);
     return p;
@@ -373,28 +361,10 @@ RT_EXPORT void *realloc(void *old, size_t n)
 
 RT_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 {
-    int prev;
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n)) {
         errno = ENOMEM;
         return NULL;
     }
-    if (old && is_boot(old))
-        return realloc_boot(old, n);
-    if (!real.reallocarray)
-        rt_proc_boot();
-    if (!hook_begin(&prev))
-        return real.reallocarray(old, nmemb, size);
-    struct capture c;
-    capture(&c);
-    void *p;
-    if (!old) {
-        p = real.reallocarray(NULL, nmemb, size);
-        if (p)
-            record_alloc(&c, p, n, 0);
-    } else {
-        p = realloc_pair(old, n, &c, call_reallocarray, nmemb, size);
-    }
-    hook_end(prev);
-    return p;
+    return realloc(old, n);
 }

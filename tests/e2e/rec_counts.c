@@ -1,13 +1,13 @@
 /* rec_counts: every allocation and free of a known program is recorded with
  * its size: 1,000 malloc(24), 500 calloc(4, 8), 10 posix_memalign(64, 100),
- * one malloc(16) grown by 9 reallocs to 8,192 bytes, all freed. That is
- * 1,520 blocks (a realloc ends one block and starts another) and
- * 24,000 + 16,000 + 1,000 + 16 + 16,352 = 57,368 bytes. The program uses no
- * stdio, so nothing else is allocated.
+ * one malloc(16) grown by 9 reallocs to 8,192 bytes and by reallocarray to
+ * 2 x 8,192, all freed. That is 1,521 blocks (a realloc ends one block and
+ * starts another) and 24,000 + 16,000 + 1,000 + 16 + 16,352 + 16,384 =
+ * 73,752 bytes. The program uses no stdio, so nothing else is allocated.
  *
- * expect: proc(0).summary.allocations == 1520
- * expect: proc(0).summary.allocated_bytes == 57368
- * expect: proc(0).summary.frees == 1520
+ * expect: proc(0).summary.allocations == 1521
+ * expect: proc(0).summary.allocated_bytes == 73752
+ * expect: proc(0).summary.frees == 1521
  * expect: proc(0).summary.live_blocks == 0
  * expect: proc(0).frees_unknown == 0
  * expect: proc(0).exit.status == 0
@@ -42,6 +42,7 @@ __attribute__((noinline)) static void grow(void)
     char *p = malloc(16);
     for (size_t n = 32; n <= 8192; n *= 2)
         p = realloc(p, n);
+    p = reallocarray(p, 2, 8192);
     keep[0] = p;
     free(keep[0]);
 }
