@@ -102,10 +102,15 @@ static int html_json(FILE *f, void *arg, char *err, size_t errlen)
     return rep_render_json(f, j->cap, j->render, err, errlen);
 }
 
+/* The embedded JSON report keeps at most 32 frames per stack unless
+ * --stack-depth says otherwise: deep recursions would bloat the page. */
 static int write_html(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
                       void *state, char *err, size_t errlen)
 {
-    struct html_json j = {cap, &o->render};
+    struct rep_render_opts render = o->render;
+    if (!render.stack_depth)
+        render.stack_depth = 32;
+    struct html_json j = {cap, &render};
     struct rep_html_opts ho = {.life = state, .write_json = html_json, .json_arg = &j,
                                .pid = o->render.pid};
     return rep_html_write(out, cap, &ho, err, errlen);
