@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -288,6 +289,27 @@ static int answered(int state)
     return state == RT_STOP_PARKED || state == RT_STOP_GONE;
 }
 
+/* 1 when the thread has exited: no such task, or a zombie (the main
+ * thread after pthread_exit stays one until the process ends, and never
+ * handles a signal again). */
+static int thread_gone(pid_t pid, pid_t tid)
+{
+    if (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH)
+        return 1;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the name may hold anything */
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 /* Waits until every thread parked or is gone, or the timeout passed; the
  * stragglers are marked RT_STOP_TIMEOUT. */
 static void wait_parked(struct rt_stop_set *s)
@@ -299,7 +321,7 @@ static void wait_parked(struct rt_stop_set *s)
         size_t done = 0;
         for (size_t i = 0; i < s->n; i++) {
             struct rt_stopped *t = &s->t[i];
-            if (!answered(atomic_load(&t->state)) && syscall(SYS_tgkill, pid, t->tid, 0) < 0 && errno == ESRCH)
+            if (!answered(atomic_load(&t->state)) && thread_gone(pid, t->tid))
                 atomic_store(&t->state, RT_STOP_GONE);
             done += answered(atomic_load(&t->state));
         }
