@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -289,45 +290,65 @@ static int answered(int state)
     return state == RT_STOP_PARKED || state == RT_STOP_GONE;
 }
 
-/* 1 when the thread has exited: no such task, or a zombie (the main
- * thread after pthread_exit stays one until the process ends, and never
- * handles a signal again). */
-static int thread_gone(pid_t pid, pid_t tid)
+enum task_status { TASK_RUNS, TASK_BLOCKS_STOP, TASK_GONE };
+
+/* What /proc says of a thread that has not answered: gone (no such task,
+ * or a zombie: the main thread after pthread_exit stays one until the
+ * process ends and never handles a signal again), blocking the stop
+ * signal, or neither. */
+static enum task_status task_status(pid_t pid, pid_t tid)
 {
     if (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH)
-        return 1;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+        return TASK_GONE;
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return TASK_RUNS;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return TASK_RUNS;
     buf[n] = 0;
-    const char *paren = strrchr(buf, ')'); /* the name may hold anything */
-    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    const char *state = strstr(buf, "\nState:\t"), *blk = strstr(buf, "\nSigBlk:\t");
+    if (state && (state[8] == 'Z' || state[8] == 'X'))
+        return TASK_GONE;
+    if (blk && (strtoull(blk + 9, NULL, 16) >> (RT_STOP_SIGNAL - 1) & 1))
+        return TASK_BLOCKS_STOP;
+    return TASK_RUNS;
 }
 
 /* Waits until every thread parked or is gone, or the timeout passed; the
- * stragglers are marked RT_STOP_TIMEOUT. */
+ * stragglers are marked RT_STOP_TIMEOUT. When every straggler has blocked
+ * the stop signal for RT_STOP_BLOCKED_MS, waiting longer is pointless
+ * (glibc blocks signals only briefly, in pthread_create and the like). */
 static void wait_parked(struct rt_stop_set *s)
 {
-    uint64_t deadline = rt_now_ns() + (uint64_t)RT_STOP_TIMEOUT_MS * 1000000u;
+    uint64_t now = rt_now_ns(), ms = 1000000u;
+    uint64_t deadline = now + RT_STOP_TIMEOUT_MS * ms, blocked_deadline = now + RT_STOP_BLOCKED_MS * ms;
     pid_t pid = getpid();
     for (;;) {
         uint32_t acks = atomic_load(&g_acks);
         size_t done = 0;
+        int all_blocked = 1;
         for (size_t i = 0; i < s->n; i++) {
             struct rt_stopped *t = &s->t[i];
-            if (!answered(atomic_load(&t->state)) && thread_gone(pid, t->tid))
+            if (answered(atomic_load(&t->state))) {
+                done++;
+                continue;
+            }
+            enum task_status st = task_status(pid, t->tid);
+            if (st == TASK_GONE) {
                 atomic_store(&t->state, RT_STOP_GONE);
-            done += answered(atomic_load(&t->state));
+                done++;
+            } else if (st == TASK_RUNS || atomic_load(&t->state) == RT_STOP_IN_HOOK) {
+                all_blocked = 0;
+            }
         }
+        now = rt_now_ns();
         if (done == s->n)
             return;
-        if (rt_now_ns() >= deadline)
+        if (now >= deadline || (all_blocked && now >= blocked_deadline))
             break;
         struct timespec ts = {0, 5 * 1000000};
         futex(&g_acks, FUTEX_WAIT_PRIVATE, acks, &ts);

@@ -25,6 +25,7 @@
  * classic signals; the snapshot request uses SIGRTMIN + 7 by default. */
 #define RT_STOP_SIGNAL (SIGRTMIN + 6)
 #define RT_STOP_TIMEOUT_MS 1000
+#define RT_STOP_BLOCKED_MS 100  /* give up sooner on threads that block the stop signal */
 
 #define RT_STOP_NREGS 32
 
