@@ -894,6 +894,8 @@ static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, str
                         size_t *written)
 {
     const struct rep_process *p = v->p;
+    if (!n)
+        return 0;
     int64_t other = ftab_add(&v->frames, &(struct fent){ .function = "(other)", .module = "?" });
     if (other < 0)
         return -1;

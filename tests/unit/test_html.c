@@ -220,6 +220,29 @@ static void test_small_sites_merge_under_their_caller(void)
     free(buf);
 }
 
+/* A site whose stack lost every frame still shows, as "[unknown]". */
+static void test_site_without_frames(void)
+{
+    static struct rep_stack st = { .id = 1, .defined = 1 };
+    static struct rep_site si = { &st, 2, 64, 0, 2, 64, 2, 64 };
+    struct rep_process p2 = { .stream = 1, .pid = 8, .nstacks = 1, .stacks = &st, .sites = &si };
+    struct rep_capture c2 = { .nprocesses = 1, .processes = &p2 };
+    char *buf = NULL, err[256] = "";
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    struct rep_html_opts o = { .write_json = stub_json };
+    CHECK_EQ(rep_html_write(f, &c2, &o, err, sizeof err), 0);
+    fclose(f);
+    CHECK(strstr(buf, "\"sites\":[{\"k\":[0],\"n\":2,\"b\":64,\"t\":0,\"p\":64,\"l\":64,\"lb\":2}]") != NULL);
+    CHECK(strstr(buf, "\"frames\":[[\"[unknown]\",null,0,\"?\"]]") != NULL);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    CHECK_EQ(rep_collapsed_write(f, &c2, REP_METRIC_LEAKED, 0, err, sizeof err), 0);
+    fclose(f);
+    CHECK_STR(buf, "[unknown] 64\n");
+    free(buf);
+}
+
 static void test_collapsed_metrics(void)
 {
     static const char *const want[] = {
@@ -258,6 +281,7 @@ int main(void)
     RUN(test_site_figures_and_lifetimes);
     RUN(test_buckets_widen_over_a_long_run);
     RUN(test_small_sites_merge_under_their_caller);
+    RUN(test_site_without_frames);
     RUN(test_collapsed_metrics);
     RUN(test_collapsed_unknown_pid);
     return DONE();
