@@ -47,6 +47,10 @@ KNOWN = {
                       "by glibc's TCB) as possibly lost; heapgraph holds it as glibc's",
     "reach_thread_stack": "valgrind counts the blocked thread's DTV (272 bytes, pointed to 16 bytes in "
                           "by glibc's TCB) as possibly lost; heapgraph holds it as glibc's",
+    "reach_blocked_thread": "valgrind counts the signal-blocking thread's DTV (272 bytes, pointed to 16 "
+                            "bytes in by glibc's TCB) as possibly lost; heapgraph holds it as glibc's",
+    "reach_main_pthread_exit": "valgrind counts the exiting thread's DTV (272 bytes, pointed to 16 bytes "
+                               "in by glibc's TCB) as possibly lost; heapgraph holds it as glibc's",
 }
 
 VG_KINDS = {
