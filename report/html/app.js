@@ -687,7 +687,8 @@ function renderSites() {
         if (q && siteText(s).indexOf(q) < 0) return;
         const r = { s: s, n: siteValue(s, 'n'), b: siteValue(s, 'b'), t: siteValue(s, 't'),
                     p: s.p, l: siteValue(s, 'l') };
-        if (r.n > 0 || r.l > 0 || r.p > 0) rows.push(r);
+        /* Within a range, a site is listed when it has blocks live in it. */
+        if (r.n > 0 || r.l > 0 || (!state.range && r.p > 0)) rows.push(r);
     });
     const key = function (r) { return col === 'fn' ? r.s.fn : col === 'loc' ? r.s.loc : r[col]; };
     rows.sort(function (a, b) {
