@@ -43,7 +43,7 @@
 #define EV_FLUSH_BYTES (900u << 10) /* big records: each column compresses as one run */
 #define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
 #define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
-#define BUSY_SPINS 256             /* wait this long for a busy producer before using its last time */
+#define BUSY_SPINS 8 /* a publication is short; past this, use the ring's last time (many threads!) */
 #define MAX_FRAMES 4096u
 
 enum st { ST_NEW, ST_HELD, ST_LIVE, ST_ENDED, ST_MOVED };
@@ -327,7 +327,10 @@ static void emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
     uint64_t addr = r->a, size = r->b;
     unsigned align = (r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT;
     struct col_block stale;
-    if (col_live_remove(&s->live, addr, &stale)) {
+    int added = col_live_add(&s->live, addr, size, s->nalloc, r->u32, &stale);
+    if (added < 0 && !s->malformed++)
+        note(c, s, "out of memory tracking live blocks");
+    if (added == 1) {
         /* A free we never saw (or saw out of order): end the stale block
          * first so the live set stays true. */
         if (!s->conflicts++)
@@ -354,8 +357,6 @@ static void emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
     if (align)
         put(s, HG_EV_COL_SIZE, align);
     put(s, HG_EV_COL_ADDR, naddr);
-    if (col_live_add(&s->live, addr, size, s->nalloc, r->u32) < 0 && !s->malformed++)
-        note(c, s, "out of memory tracking live blocks");
     s->nalloc++;
 }
 
@@ -695,7 +696,8 @@ static void write_inherit(struct col *c, struct col_stream *child, const struct 
             prev = v[j].addr;
             col_put_u(c->w, v[j].size);
             col_put_u(c->w, v[j].stack);
-            col_live_add(&child->live, v[j].addr, v[j].size, j, v[j].stack);
+            struct col_block dup;
+            col_live_add(&child->live, v[j].addr, v[j].size, j, v[j].stack, &dup);
         }
         col_rec_end(c->w);
     }

@@ -34,17 +34,24 @@ static int rehash(struct col_live *m, size_t cap)
     return 0;
 }
 
-int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack)
+int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack,
+                 struct col_block *old)
 {
     if ((m->count + 1) * 2 > m->cap && rehash(m, m->cap ? m->cap * 2 : 1024) < 0)
         return -1;
     size_t j = slot_of(addr, m->cap);
-    while (m->slots[j].addr)
+    while (m->slots[j].addr && m->slots[j].addr != addr)
         j = (j + 1) & (m->cap - 1);
+    int replaced = m->slots[j].addr == addr;
+    if (replaced) {
+        *old = m->slots[j];
+        m->count--;
+        m->bytes -= old->size;
+    }
     m->slots[j] = (struct col_block){.addr = addr, .size = size, .number = number, .stack = stack};
     m->count++;
     m->bytes += size;
-    return 0;
+    return replaced;
 }
 
 int col_live_remove(struct col_live *m, uint64_t addr, struct col_block *out)

@@ -26,9 +26,11 @@ struct col_live {     /* open addressing, linear probing; zeroed = empty */
     uint64_t bytes;   /* sum of the sizes */
 };
 
-/* Adds a block (addr != 0, not already present). Returns 0, or -1 when out of
- * memory (the map is unchanged). */
-int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack);
+/* Adds a block (addr != 0). Returns 0; 1 when addr was already live: that
+ * block is replaced and copied to *old (the collector missed its free); -1
+ * when out of memory (the map is unchanged). */
+int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack,
+                 struct col_block *old);
 
 /* Removes the block at addr into *out. Returns 1, or 0 when addr is not live. */
 int col_live_remove(struct col_live *m, uint64_t addr, struct col_block *out);

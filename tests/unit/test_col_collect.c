@@ -117,9 +117,10 @@ static int fake_runtime(void)
         {.type = RT_REC_FREE, .time_ns = at(120), .a = 0x9990},
         {.type = RT_REC_ALLOC, .u32 = 1, .time_ns = at(150), .a = 0x2000, .b = 32},
         {.type = RT_REC_ALLOC | 6u << RT_F_ALIGN_SHIFT, .u32 = 1, .time_ns = at(400), .a = 0x4000, .b = 100},
+        {.type = RT_REC_ALLOC, .u32 = 1, .time_ns = at(450), .a = 0x4000, .b = 8}, /* its free was missed */
     };
     push(r0, e0, 5);
-    push(r1, e1, 3);
+    push(r1, e1, 4);
 
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -151,7 +152,7 @@ static int fake_runtime(void)
     memcpy(&lfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof lfd);
     const struct rt_live *live = mmap(NULL, 3 * sizeof *live, PROT_READ, MAP_SHARED, lfd, 0);
     if (live == MAP_FAILED || live[0].addr != 0x1010 || live[0].size != 48 || live[1].addr != 0x2000 ||
-        live[1].size != 30 || live[2].addr != 0x4000 || live[2].size != 100)
+        live[1].size != 30 || live[2].addr != 0x4000 || live[2].size != 8)
         return 26;
 
     struct rt_blob_root root = {.snapshot_id = 1, .root_id = 0, .kind = RT_ROOT_STACK, .owner = 0,
@@ -373,8 +374,11 @@ static void check_capture(const char *path, pid_t pid)
               "t301 T0 realloc #0 -> #2 s1 48 0x1010\n" /* at its new block's time */
               "t350 T0 alloc #3 s1 30 a0 0x2000\n"
               "t400 T9 alloc #4 s1 100 a6 0x4000\n"
+              "t450 T9 free #4\n" /* the collector ends the stale block itself */
+              "t450 T9 alloc #5 s1 8 a0 0x4000\n"
               "t500 T9 mark 2 1\n");
-    CHECK_EQ(nevents, 8);
+    CHECK_EQ(nevents, 10);
+    CHECK_EQ(seen[HG_REC_NOTE], 1); /* saying so once */
     CHECK_EQ(st.hits, 1); /* 0x2000 came back from thread 0's reuse stack of its class */
     CHECK_EQ(seen[HG_REC_PROCESS], 1);
     CHECK_EQ(seen[HG_REC_THREAD], 1);
@@ -420,7 +424,7 @@ static void test_fake_runtime_recording(void)
     CHECK(WIFEXITED(sum.child_status));
     CHECK_EQ(WEXITSTATUS(sum.child_status), 7);
     CHECK_EQ(sum.streams, 1);
-    CHECK_EQ(sum.events, 8);
+    CHECK_EQ(sum.events, 10);
     CHECK_EQ(col_writer_finish(&w, sum.streams, sum.events), 0);
     col_writer_release(&w);
     check_capture(path, pid);

@@ -161,11 +161,21 @@ static void test_live_map(void)
 {
     struct col_live m = {0};
     /* addresses 16 MiB apart all hash close together: long probe runs */
+    struct col_block b;
+    int added = 0;
     for (uint64_t i = 1; i <= 5000; i++)
-        CHECK(col_live_add(&m, i << 24, i, i - 1, (uint32_t)(i % 7)) == 0);
+        added += col_live_add(&m, i << 24, i, i - 1, (uint32_t)(i % 7), &b) == 0;
+    CHECK_EQ(added, 5000);
     CHECK_EQ(m.count, 5000);
     CHECK_EQ(m.bytes, 5000ull * 5001 / 2);
-    struct col_block b;
+    /* an address that is still live: the old block comes back, the new one replaces it */
+    CHECK_EQ(col_live_add(&m, 7ull << 24, 1000, 9999, 3, &b), 1);
+    CHECK_EQ(b.size, 7);
+    CHECK_EQ(b.number, 6);
+    CHECK_EQ(m.count, 5000);
+    CHECK_EQ(m.bytes, 5000ull * 5001 / 2 - 7 + 1000);
+    CHECK_EQ(col_live_add(&m, 7ull << 24, 7, 6, 0, &b), 1);
+    CHECK_EQ(b.number, 9999);
     uint64_t removed = 0;
     for (uint64_t i = 1; i <= 5000; i += 3) {
         CHECK_EQ(col_live_remove(&m, i << 24, &b), 1);
