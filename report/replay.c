@@ -142,14 +142,16 @@ int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
         return i;
     if (s->nstacks >= UINT32_MAX - 1)
         return -1;
+    size_t old_cap = s->stacks_cap;
     if (rep_grow((void **)&s->stacks, &s->stacks_cap, s->nstacks + 1, sizeof *s->stacks) < 0)
         return -1;
-    size_t cap = s->stacks_cap;
-    /* sites share the stacks' capacity */
-    struct rep_site_rt *sites = realloc(s->sites, cap * sizeof *sites);
-    if (!sites)
-        return -1;
-    s->sites = sites;
+    if (s->stacks_cap != old_cap) {
+        /* sites share the stacks' capacity */
+        struct rep_site_rt *sites = realloc(s->sites, s->stacks_cap * sizeof *sites);
+        if (!sites)
+            return -1;
+        s->sites = sites;
+    }
     if (direct)
         s->direct[id] = (uint32_t)s->nstacks;
     else if (rep_index_put(&s->stack_index, id, (uint32_t)s->nstacks) < 0)
