@@ -21,6 +21,18 @@ struct jw {
     const struct rep_process *p;
 };
 
+/* Length of the well-formed UTF-8 sequence at c, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *c)
+{
+    size_t n = *c < 0xc2 ? 0 : *c < 0xe0 ? 2 : *c < 0xf0 ? 3 : *c < 0xf5 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)   /* stops at the NUL: it is no continuation byte */
+        if ((c[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 (paths and names come from the
+ * program) become U+FFFD so that the document stays valid. */
 static void str(FILE *f, const char *s)
 {
     if (!s) {
@@ -29,14 +41,23 @@ static void str(FILE *f, const char *s)
     }
     putc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
+        if (*c == '"' || *c == '\\') {
             fprintf(f, "\\%c", *c);
-        else if (*c == '\n')
+        } else if (*c == '\n') {
             fputs("\\n", f);
-        else if (*c < 0x20 || *c == 0x7f)
+        } else if (*c < 0x20 || *c == 0x7f) {
             fprintf(f, "\\u%04x", *c);
-        else
+        } else if (*c < 0x80) {
             putc(*c, f);
+        } else {
+            size_t n = utf8_len(c);
+            if (!n) {
+                fputs("\\ufffd", f);
+                continue;
+            }
+            fwrite(c, 1, n, f);
+            c += n - 1;
+        }
     }
     putc('"', f);
 }

@@ -217,6 +217,23 @@ def test_schema_rejects():
     check(len(errs) == 2, "the validator catches a missing field and a bad enum: %r" % errs)
 
 
+def test_non_utf8_names():
+    """A program whose name is not UTF-8 still gives valid JSON (U+FFFD)."""
+    with tempfile.TemporaryDirectory() as d:
+        c = os.path.join(d, "p.c")
+        with open(c, "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        exe = os.path.join(d.encode(), b"caf\xe9-\xc3\xa9")
+        subprocess.run(["cc", c, "-o", exe], check=True)
+        cap = os.path.join(d, "u.hgcap")
+        r = subprocess.run([HG, "run", "-q", "-o", cap, "--", exe], capture_output=True)
+        check(r.returncode == 0, "non-UTF-8 name: recorded")
+        r = subprocess.run([HG, "report", "--format", "json", cap], capture_output=True)
+        doc = json.loads(r.stdout.decode("utf-8"))
+        check(doc["processes"][0]["command"][0].endswith("caf\ufffd-\u00e9"),
+              "non-UTF-8 name: %r" % doc["processes"][0]["command"])
+
+
 def test_recorded_capture():
     """A real recording validates too (leaks, cycles, retention, frames)."""
     src = r'''
@@ -252,7 +269,8 @@ int main(void) {
 
 for t in (test_counts, test_top, test_damaged, test_snapshots, test_processes, test_stack_depth,
           test_text_width_and_colour,
-          test_errors, test_output_file, test_schema_rejects, test_recorded_capture):
+          test_errors, test_output_file, test_schema_rejects, test_recorded_capture,
+          test_non_utf8_names):
     t()
 print("%d failures" % len(failures))
 sys.exit(1 if failures else 0)
