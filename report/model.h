@@ -349,17 +349,20 @@ struct rep_capture *rep_capture_open(const char *path, const struct rep_open_opt
                                      char *err, size_t errlen);
 
 /* Resolves every stack's addresses to frames (each distinct address once,
- * against the module map of the stack's generation) and drops runtime and
- * allocation-wrapper frames. Missing debug info degrades to module+offset and
- * a warning, never a failure. Returns 0, or -1 + err (out of memory, the
+ * against the module map of the stack's generation), drops the runtime's
+ * frames wherever they are and the allocation wrappers' from the top of each
+ * stack (operator new/delete, malloc & co, strdup & co, the C++ allocator
+ * plumbing). Missing debug info degrades to module+offset and a warning,
+ * never a failure. Returns 0, or -1 + err (out of memory, the
  * symbolizer could not start). Calling it twice does nothing the second time. */
 int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen);
 
 /* Classifies every snapshot's blocks (rep_graph_classify), builds the leak
  * entries, cycles, retention paths and growth between snapshots, and points
- * each process's leaks at its exit snapshot's. Call it after
- * rep_capture_symbolize() to get root symbol names in retention paths.
- * Returns 0, or -1 + err. Calling it twice does nothing the second time. */
+ * each process's leaks at its exit snapshot's. Either order with
+ * rep_capture_symbolize() works: whichever runs second names the roots of
+ * the retention paths. Returns 0, or -1 + err. Calling it twice does nothing
+ * the second time. */
 int rep_capture_classify(struct rep_capture *cap, char *err, size_t errlen);
 
 /* Frees the capture and everything it owns. NULL is fine. */
