@@ -9,6 +9,7 @@
  * is named after the global variable it lies in.
  */
 #include "report/model.h"
+#include "report/render.h"
 
 #include <link.h>
 #include <stdlib.h>
@@ -210,11 +211,31 @@ static void test_not_freed(void)
     tw_release(&w);
 }
 
+/* The units and separators every renderer prints. */
+static void test_formats(void)
+{
+    char b[64];
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 0), "0 B");
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 1023), "1023 B");
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 1024), "1.0 KiB");
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 1536), "1.5 KiB");
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 5u << 20), "5.0 MiB");
+    CHECK_STR(rep_fmt_bytes(b, sizeof b, 3ull << 40), "3.0 TiB");
+    CHECK_STR(rep_fmt_count(b, sizeof b, 0), "0");
+    CHECK_STR(rep_fmt_count(b, sizeof b, 999), "999");
+    CHECK_STR(rep_fmt_count(b, sizeof b, 1000), "1,000");
+    CHECK_STR(rep_fmt_count(b, sizeof b, 1234567), "1,234,567");
+    CHECK_STR(rep_fmt_duration(b, sizeof b, 850), "850 us");
+    CHECK_STR(rep_fmt_duration(b, sizeof b, 12500), "12.5 ms");
+    CHECK_STR(rep_fmt_duration(b, sizeof b, 3250000), "3.250 s");
+}
+
 int main(void)
 {
     snprintf(tmp_path, sizeof tmp_path, "/tmp/hg-test-model-%d.hgcap", (int)getpid());
     RUN(test_symbolize);
     RUN(test_not_freed);
+    RUN(test_formats);
     unlink(tmp_path);
     return DONE();
 }
