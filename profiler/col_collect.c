@@ -6,8 +6,9 @@
  * of every process (profiler/ring.h): records that are not time-ordered
  * (stacks, modules, threads, snapshot roots and edges) are transcoded at
  * once; events are queued per ring and merged by time up to the busy-flag
- * watermark, then encoded against the process's live map (frees become
- * back-references) into HG_REC_EVENTS records (profiler/capture.h).
+ * watermark, then handed in that order to the encoder (col_encode.c), which
+ * writes them against the process's live map (frees become back-references)
+ * into HG_REC_EVENTS records (profiler/capture.h).
  *
  * Process life: a HELLO starts a stream. A fork child waits until its
  * parent's RT_REC_FORK is merged, which writes the child's PROCESS and the
@@ -17,14 +18,11 @@
  */
 #include "profiler/col_collect.h"
 
-#include "profiler/capture.h"
-#include "profiler/col_live.h"
-#include "profiler/ring.h"
+#include "profiler/col_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,88 +38,8 @@
 #include <unistd.h>
 
 #define RING_MASK (RT_RING_SLOTS - 1)
-#define EV_FLUSH_BYTES (900u << 10) /* big records: each column compresses as one run */
-#define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
-#define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
 #define BUSY_SPINS 8 /* a publication is short; past this, use the ring's last time (many threads!) */
 #define MAX_FRAMES 4096u
-
-enum st { ST_NEW, ST_HELD, ST_LIVE, ST_ENDED, ST_MOVED };
-
-/* Events taken out of one ring and not yet merged (time >= the watermark). */
-struct col_queue {
-    struct rt_rec *v;
-    size_t head, len, cap;
-    uint32_t thread;  /* the ring's thread index when these were read */
-    uint64_t last_ns; /* time of the last event read from the ring */
-};
-
-struct col_column {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-#define REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
-
-/* Per thread index: the address delta base and the reuse stacks. */
-struct col_thr {
-    uint64_t prev_addr;
-    uint8_t n[REUSE_CLASSES];
-    uint64_t reuse[REUSE_CLASSES][HG_EV_REUSE_DEPTH];
-};
-
-struct col_stream {
-    enum st state;
-    uint32_t id, parent_id, origin;
-    pid_t pid, ppid;
-    int fd;              /* connection, -1 once closed */
-    struct rt_shm *shm;  /* NULL when not connected */
-    int statm_fd;
-    uint64_t hello_ns;
-    char *argv, *exe;    /* from HELLO (argv NUL-separated) */
-    size_t argv_len, exe_len;
-    struct col_queue q[RT_SHM_RINGS];
-    struct col_live live;
-    uint64_t nalloc;
-    /* event encoder (capture.h "Events") */
-    struct col_column col[HG_EV_COLUMNS];
-    size_t ev_bytes;     /* in all columns */
-    uint64_t ev_count, last_us;
-    uint32_t last_thread;
-    struct col_thr **thr;/* per thread index */
-    size_t nthr;
-    /* life */
-    int exec_pending, have_exit, exit_snapshot, end_pending;
-    uint64_t exit_status, exit_how, exit_ns;
-    /* snapshot in progress */
-    uint32_t snap_id, snap_reason;
-    uint8_t *ed;
-    size_t ed_len, ed_cap;
-    uint64_t ed_batch, ed_total;
-    uint64_t conflicts, malformed;
-};
-
-struct reaped {
-    pid_t pid;
-    int status;
-};
-
-struct col {
-    const struct col_config *cfg;
-    struct col_writer *w;
-    int ep, sigfd, timerfd;
-    struct col_stream **s;
-    size_t ns, cap;
-    uint32_t next_id;
-    uint64_t events;
-    struct reaped *reaped;
-    size_t nreaped, reaped_cap;
-    int child_done, child_status, no_children;
-    size_t open_conns;
-    uint64_t next_sample, next_flush;
-    long page;
-    uint8_t *blob;       /* scratch for multi-slot records */
-};
 
 static char tag_listen, tag_sig, tag_timer;
 
@@ -132,241 +50,6 @@ static inline void cpu_relax(void)
 #else
     atomic_signal_fence(memory_order_seq_cst);
 #endif
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t to_us(const struct col *c, uint64_t ns)
-{
-    return ns > c->cfg->start_ns ? (ns - c->cfg->start_ns) / 1000 : 0;
-}
-
-/* ---------------------------------------------------------------- buffers */
-
-static int buf_grow(uint8_t **b, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    uint8_t *p = realloc(*b, n);
-    if (!p)
-        return -1;
-    *b = p;
-    *cap = n;
-    return 0;
-}
-
-static void note(struct col *c, struct col_stream *s, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    col_rec_begin(c->w, HG_REC_NOTE);
-    col_put_u(c->w, s ? s->id : 0);
-    col_put_u(c->w, to_us(c, now_ns()));
-    col_put_str(c->w, text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
-    col_rec_end(c->w);
-}
-
-/* ----------------------------------------------------------- event encoder */
-
-static int size_class(uint64_t size)
-{
-    return size <= HG_EV_REUSE_MAX_SIZE ? (int)((size + 23) / 16) : -1;
-}
-
-/* Writes the stream's pending events as one HG_REC_EVENTS record. */
-static void flush_events(struct col *c, struct col_stream *s)
-{
-    if (!s->ev_count)
-        return;
-    col_rec_begin(c->w, HG_REC_EVENTS);
-    col_put_u(c->w, s->id);
-    col_put_u(c->w, s->ev_count);
-    for (int k = 0; k < HG_EV_COLUMNS; k++)
-        col_put_u(c->w, s->col[k].len);
-    for (int k = 0; k < HG_EV_COLUMNS; k++) {
-        col_put_bytes(c->w, s->col[k].p, s->col[k].len);
-        s->col[k].len = 0;
-    }
-    col_rec_end(c->w);
-    c->events += s->ev_count;
-    s->ev_bytes = 0;
-    s->ev_count = 0;
-}
-
-static void put(struct col_stream *s, int k, uint64_t v)
-{
-    size_t n = col_varint(s->col[k].p + s->col[k].len, v);
-    s->col[k].len += n;
-    s->ev_bytes += n;
-}
-
-/* The encoder state of a thread index, created on first use; NULL when out
- * of memory. */
-static struct col_thr *thr(struct col_stream *s, uint32_t thread)
-{
-    if (thread >= s->nthr) {
-        size_t n = s->nthr ? s->nthr : 8;
-        while (n <= thread)
-            n *= 2;
-        struct col_thr **v = realloc(s->thr, n * sizeof *v);
-        if (!v)
-            return NULL;
-        memset(v + s->nthr, 0, (n - s->nthr) * sizeof *v);
-        s->thr = v;
-        s->nthr = n;
-    }
-    if (!s->thr[thread])
-        s->thr[thread] = calloc(1, sizeof(struct col_thr));
-    return s->thr[thread];
-}
-
-static void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
-{
-    int k = size_class(size);
-    if (k < 0)
-        return;
-    if (t->n[k] == HG_EV_REUSE_DEPTH) {
-        memmove(t->reuse[k], t->reuse[k] + 1, (HG_EV_REUSE_DEPTH - 1) * sizeof t->reuse[k][0]);
-        t->n[k]--;
-    }
-    t->reuse[k][t->n[k]++] = addr;
-}
-
-/* 1 (and pops it) when addr is the top of its class's reuse stack. */
-static int reuse_hit(struct col_thr *t, uint64_t size, uint64_t addr)
-{
-    int k = size_class(size);
-    if (k < 0 || !t->n[k] || t->reuse[k][t->n[k] - 1] != addr)
-        return 0;
-    t->n[k]--;
-    return 1;
-}
-
-/* Starts an event: room in every column, the tag (and thread), the time
- * delta. Returns the thread's state, NULL when out of memory. */
-static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
-                                uint32_t thread, uint64_t time_ns)
-{
-    if (s->ev_bytes >= EV_FLUSH_BYTES)
-        flush_events(c, s);
-    struct col_thr *t = thr(s, thread);
-    for (int k = 0; k < HG_EV_COLUMNS; k++)
-        if (!t || buf_grow(&s->col[k].p, &s->col[k].cap, s->col[k].len + 24) < 0)
-            return NULL;
-    unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
-    s->col[HG_EV_COL_TAG].p[s->col[HG_EV_COL_TAG].len++] = (uint8_t)(op | flags | code << 5);
-    s->ev_bytes++;
-    if (code == 7)
-        put(s, HG_EV_COL_TAG, thread);
-    s->last_thread = thread;
-    uint64_t us = to_us(c, time_ns);
-    if (us < s->last_us)
-        us = s->last_us;
-    put(s, HG_EV_COL_TIME, us - s->last_us);
-    s->last_us = us;
-    s->ev_count++;
-    return t;
-}
-
-/* The address delta from the thread's prev_addr, and the flag it needs. */
-static uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *flag)
-{
-    int64_t d = (int64_t)(addr - t->prev_addr);
-    t->prev_addr = addr;
-    *flag = (d & 15) ? HG_EV_F_RAWADDR : 0;
-    return col_zz(*flag ? d : d >> 4);
-}
-
-static void emit_free(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                      const struct col_block *b)
-{
-    struct col_thr *th = ev_begin(c, s, HG_EV_FREE, 0, thread, t);
-    if (!th)
-        return;
-    put(s, HG_EV_COL_REF, s->nalloc - 1 - b->number);
-    reuse_push(th, b->size, b->addr);
-}
-
-static void emit_free_unknown(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                              uint64_t addr)
-{
-    struct col_thr *th = thr(s, thread);
-    if (!th)
-        return;
-    unsigned flag;
-    uint64_t v = addr_delta(th, addr, &flag);
-    if (ev_begin(c, s, HG_EV_FREE_UNKNOWN, flag, thread, t))
-        put(s, HG_EV_COL_ADDR, v);
-}
-
-static void emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                      unsigned kind, uint64_t value)
-{
-    if (!ev_begin(c, s, HG_EV_MARK, 0, thread, t))
-        return;
-    put(s, HG_EV_COL_REF, kind);
-    put(s, HG_EV_COL_REF, value);
-}
-
-/* Encodes an allocation (old == NULL) or a realloc whose old block is *old,
- * and adds the new block to the live map. */
-static void emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
-                       const struct rt_rec *r, const struct col_block *old)
-{
-    uint64_t addr = r->a, size = r->b;
-    unsigned align = (r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT;
-    struct col_block stale;
-    int added = col_live_add(&s->live, addr, size, s->nalloc, r->u32, &stale);
-    if (added < 0 && !s->malformed++)
-        note(c, s, "out of memory tracking live blocks");
-    if (added == 1) {
-        /* A free we never saw (or saw out of order): end the stale block
-         * first so the live set stays true. */
-        if (!s->conflicts++)
-            note(c, s, "an allocation returned an address that was still live; its earlier block is counted as freed");
-        emit_free(c, s, thread, r->time_ns, &stale);
-    }
-    struct col_thr *th = thr(s, thread);
-    if (!th)
-        return;
-    if (old)
-        reuse_push(th, old->size, old->addr);
-    unsigned flag = 0;
-    uint64_t naddr = 0;
-    if (reuse_hit(th, size, addr))
-        th->prev_addr = addr;
-    else
-        naddr = 1 + addr_delta(th, addr, &flag);
-    if (!ev_begin(c, s, old ? HG_EV_REALLOC : HG_EV_ALLOC, flag | (align ? HG_EV_F_ALIGN : 0), thread, r->time_ns))
-        return;
-    if (old)
-        put(s, HG_EV_COL_REF, s->nalloc - 1 - old->number);
-    put(s, HG_EV_COL_STACK, r->u32);
-    put(s, HG_EV_COL_SIZE, size);
-    if (align)
-        put(s, HG_EV_COL_SIZE, align);
-    put(s, HG_EV_COL_ADDR, naddr);
-    s->nalloc++;
-}
-
-static void apply_free(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *r)
-{
-    struct col_block b;
-    if (col_live_remove(&s->live, r->a, &b))
-        emit_free(c, s, thread, r->time_ns, &b);
-    else
-        emit_free_unknown(c, s, thread, r->time_ns, r->a);
 }
 
 /* ------------------------------------------------------------------ streams */
@@ -435,7 +118,7 @@ static void put_cmdline(struct col *c, const struct col_stream *s)
 static void stream_start(struct col *c, struct col_stream *s, uint32_t origin,
                          const struct col_stream *parent, uint64_t time_ns)
 {
-    s->state = ST_LIVE;
+    s->state = COL_ST_LIVE;
     s->id = ++c->next_id;
     s->origin = origin;
     s->parent_id = parent ? parent->id : 0;
@@ -445,22 +128,22 @@ static void stream_start(struct col *c, struct col_stream *s, uint32_t origin,
     col_put_u(c->w, (uint64_t)s->ppid);
     col_put_u(c->w, s->parent_id);
     col_put_u(c->w, origin);
-    col_put_u(c->w, to_us(c, time_ns));
+    col_put_u(c->w, col_to_us(c, time_ns));
     put_cmdline(c, s);
     col_rec_end(c->w);
 }
 
 static void stream_end(struct col *c, struct col_stream *s, unsigned how, uint64_t code, unsigned flags)
 {
-    flush_events(c, s);
+    col_flush_events(c, s);
     col_rec_begin(c->w, HG_REC_PROCESS_END);
     col_put_u(c->w, s->id);
-    col_put_u(c->w, to_us(c, s->have_exit ? s->exit_ns : now_ns()));
+    col_put_u(c->w, col_to_us(c, s->have_exit ? s->exit_ns : col_now_ns()));
     col_put_u(c->w, how);
     col_put_u(c->w, code);
     col_put_u(c->w, flags | (s->exit_snapshot ? HG_END_F_SNAPSHOT : 0));
     col_rec_end(c->w);
-    s->state = ST_ENDED;
+    s->state = COL_ST_ENDED;
     s->end_pending = 0;
     col_live_release(&s->live);
 }
@@ -482,228 +165,7 @@ static void stream_end_known(struct col *c, struct col_stream *s)
         stream_end(c, s, HG_END_UNKNOWN, 0, 0);
 }
 
-/* --------------------------------------------------------------- transcode */
-
-static void transcode_stack(struct col *c, struct col_stream *s, const struct rt_rec *r,
-                            const uint64_t *frames)
-{
-    col_rec_begin(c->w, HG_REC_STACK);
-    col_put_u(c->w, s->id);
-    col_put_u(c->w, r->u32);
-    col_put_u(c->w, r->b);
-    col_put_u(c->w, r->a);
-    for (uint64_t i = 0; i < r->a; i++)
-        col_put_u(c->w, frames[i]);
-    col_rec_end(c->w);
-}
-
-static uint64_t rec_time(const struct col *c, const struct rt_rec *r)
-{
-    return to_us(c, r->time_ns ? r->time_ns : now_ns());
-}
-
-static int blob_module(struct col *c, struct col_stream *s, const struct rt_rec *r,
-                       const uint8_t *p, size_t len)
-{
-    struct rt_blob_module m;
-    if (len < sizeof m)
-        return -1;
-    memcpy(&m, p, sizeof m);
-    size_t segs = (size_t)m.nseg * sizeof(struct rt_blob_seg);
-    if (len - sizeof m < segs + m.build_id_len + (size_t)m.path_len)
-        return -1;
-    const uint8_t *seg = p + sizeof m, *bid = seg + segs, *path = bid + m.build_id_len;
-    col_rec_begin(c->w, HG_REC_MODULE);
-    col_put_u(c->w, s->id);
-    col_put_u(c->w, m.module_id);
-    col_put_u(c->w, m.generation);
-    col_put_u(c->w, rec_time(c, r));
-    col_put_u(c->w, m.bias);
-    col_put_str(c->w, path, m.path_len);
-    col_put_str(c->w, bid, m.build_id_len);
-    col_put_u(c->w, m.nseg);
-    for (unsigned i = 0; i < m.nseg; i++) {
-        struct rt_blob_seg g;
-        memcpy(&g, seg + i * sizeof g, sizeof g);
-        col_put_u(c->w, g.vaddr);
-        col_put_u(c->w, g.memsz);
-        col_put_u(c->w, g.flags);
-    }
-    col_rec_end(c->w);
-    return 0;
-}
-
-static int blob_thread(struct col *c, struct col_stream *s, const struct rt_rec *r,
-                       uint64_t kind, const uint8_t *p, size_t len)
-{
-    struct rt_blob_thread t;
-    if (len < sizeof t)
-        return -1;
-    memcpy(&t, p, sizeof t);
-    if (kind != RT_BLOB_THREAD_END && len - sizeof t < t.name_len)
-        return -1;
-    const uint8_t *name = p + sizeof t;
-    if (kind == RT_BLOB_THREAD) {
-        col_rec_begin(c->w, HG_REC_THREAD);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, t.thread_index);
-        col_put_u(c->w, (uint64_t)(uint32_t)t.tid);
-        col_put_u(c->w, rec_time(c, r));
-        col_put_u(c->w, t.stack_lo);
-        col_put_u(c->w, t.stack_hi);
-        col_put_str(c->w, name, t.name_len);
-    } else if (kind == RT_BLOB_THREAD_NAME) {
-        col_rec_begin(c->w, HG_REC_THREAD_NAME);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, t.thread_index);
-        col_put_str(c->w, name, t.name_len);
-    } else {
-        col_rec_begin(c->w, HG_REC_THREAD_END);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, t.thread_index);
-        col_put_u(c->w, rec_time(c, r));
-    }
-    col_rec_end(c->w);
-    return 0;
-}
-
-static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *r,
-                      uint64_t kind, const uint8_t *p, size_t len)
-{
-    if (kind == RT_BLOB_MODULE_UNLOAD) {
-        struct rt_blob_module_unload u;
-        if (len < sizeof u)
-            return -1;
-        memcpy(&u, p, sizeof u);
-        col_rec_begin(c->w, HG_REC_MODULE_UNLOAD);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, u.module_id);
-        col_put_u(c->w, u.generation);
-        col_put_u(c->w, rec_time(c, r));
-    } else if (kind == RT_BLOB_ROOT) {
-        struct rt_blob_root t;
-        if (len < sizeof t)
-            return -1;
-        memcpy(&t, p, sizeof t);
-        col_rec_begin(c->w, HG_REC_ROOT);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, t.snapshot_id);
-        col_put_u(c->w, t.root_id);
-        col_put_u(c->w, t.kind);
-        col_put_u(c->w, t.owner);
-        col_put_u(c->w, t.start);
-        col_put_u(c->w, t.size);
-    } else if (kind == RT_BLOB_NOTE) {
-        col_rec_begin(c->w, HG_REC_NOTE);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, rec_time(c, r));
-        col_put_str(c->w, p, len);
-    } else if (kind == RT_BLOB_PYFRAME) {
-        struct rt_blob_pyframe f;
-        if (len < sizeof f)
-            return -1;
-        memcpy(&f, p, sizeof f);
-        if (len - sizeof f < (size_t)f.func_len + f.file_len)
-            return -1;
-        col_rec_begin(c->w, HG_REC_PYFRAME);
-        col_put_u(c->w, s->id);
-        col_put_u(c->w, f.frame_id);
-        col_put_u(c->w, f.line);
-        col_put_str(c->w, p + sizeof f, f.func_len);
-        col_put_str(c->w, p + sizeof f + f.func_len, f.file_len);
-    } else {
-        return 0; /* a newer runtime's blob: nothing to say about it */
-    }
-    col_rec_end(c->w);
-    return 0;
-}
-
-static int transcode_blob(struct col *c, struct col_stream *s, const struct rt_rec *r, const uint8_t *p)
-{
-    size_t len = r->u32;
-    if (r->a == RT_BLOB_MODULE)
-        return blob_module(c, s, r, p, len);
-    if (r->a == RT_BLOB_THREAD || r->a == RT_BLOB_THREAD_NAME || r->a == RT_BLOB_THREAD_END)
-        return blob_thread(c, s, r, r->a, p, len);
-    return blob_other(c, s, r, r->a, p, len);
-}
-
-static void flush_edges(struct col *c, struct col_stream *s)
-{
-    if (!s->ed_batch)
-        return;
-    col_rec_begin(c->w, HG_REC_EDGES);
-    col_put_u(c->w, s->id);
-    col_put_u(c->w, s->snap_id);
-    col_put_u(c->w, s->ed_batch);
-    col_put_bytes(c->w, s->ed, s->ed_len);
-    col_rec_end(c->w);
-    s->ed_len = 0;
-    s->ed_batch = 0;
-}
-
-static void transcode_edge(struct col *c, struct col_stream *s, const struct rt_rec *r)
-{
-    if (buf_grow(&s->ed, &s->ed_cap, s->ed_len + 40) < 0)
-        return;
-    uint64_t src = r->a & RT_EDGE_ROOT ? (r->a & ~RT_EDGE_ROOT) * 2 + 1 : r->a * 2;
-    uint8_t *p = s->ed + s->ed_len;
-    p += col_varint(p, src);
-    p += col_varint(p, r->time_ns);
-    p += col_varint(p, r->b);
-    p += col_varint(p, r->u32);
-    s->ed_len = (size_t)(p - s->ed);
-    s->ed_total++;
-    if (++s->ed_batch == EDGE_BATCH)
-        flush_edges(c, s);
-}
-
-static void transcode_snap_end(struct col *c, struct col_stream *s, const struct rt_rec *r)
-{
-    flush_edges(c, s);
-    col_rec_begin(c->w, HG_REC_SNAPSHOT_END);
-    col_put_u(c->w, s->id);
-    col_put_u(c->w, r->a);
-    col_put_u(c->w, s->ed_total);
-    col_put_u(c->w, r->u32);
-    col_rec_end(c->w);
-    if (s->snap_reason == 0 && r->a == s->snap_id)
-        s->exit_snapshot = 1;
-    s->ed_total = 0;
-}
-
 /* ------------------------------------------------------------------ fork */
-
-/* Writes the inherited blocks of `child` (the parent's live set, sorted by
- * address, renumbered 0..n-1) and makes them the child's live map. */
-static void write_inherit(struct col *c, struct col_stream *child, const struct col_stream *parent)
-{
-    size_t n = parent->live.count;
-    struct col_block *v = col_live_sorted(&parent->live);
-    if (n && !v) {
-        note(c, child, "out of memory copying the blocks inherited at fork");
-        return;
-    }
-    for (size_t i = 0; i < n; i += INHERIT_BATCH) {
-        size_t m = n - i < INHERIT_BATCH ? n - i : INHERIT_BATCH;
-        col_rec_begin(c->w, HG_REC_INHERIT);
-        col_put_u(c->w, child->id);
-        col_put_u(c->w, parent->id);
-        col_put_u(c->w, m);
-        uint64_t prev = 0;
-        for (size_t j = i; j < i + m; j++) {
-            col_put_zz(c->w, (int64_t)(v[j].addr - prev));
-            prev = v[j].addr;
-            col_put_u(c->w, v[j].size);
-            col_put_u(c->w, v[j].stack);
-            struct col_block dup;
-            col_live_add(&child->live, v[j].addr, v[j].size, j, v[j].stack, &dup);
-        }
-        col_rec_end(c->w);
-    }
-    child->nalloc = n;
-    free(v);
-}
 
 static int copy_str(char **dst, size_t *dlen, const char *src, size_t len)
 {
@@ -720,11 +182,11 @@ static int copy_str(char **dst, size_t *dlen, const char *src, size_t len)
  * with the parent's live blocks; its rings are drained from now on. */
 static void on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid)
 {
-    struct col_stream *ch = find_pid(c, pid, 1u << ST_HELD);
+    struct col_stream *ch = find_pid(c, pid, 1u << COL_ST_HELD);
     if (!ch) {
         ch = stream_new(c);
         if (!ch) {
-            emit_mark(c, parent, thread, t, HG_MARK_FORK, 0);
+            col_emit_mark(c, parent, thread, t, HG_MARK_FORK, 0);
             return;
         }
         ch->pid = pid;
@@ -735,8 +197,8 @@ static void on_fork(struct col *c, struct col_stream *parent, uint32_t thread, u
             copy_str(&ch->exe, &ch->exe_len, parent->exe, parent->exe_len);
     }
     stream_start(c, ch, HG_ORIGIN_FORK, parent, t);
-    write_inherit(c, ch, parent);
-    emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
+    col_write_inherit(c, ch, parent);
+    col_emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
 }
 
 /* ------------------------------------------------------------------- drain */
@@ -791,16 +253,16 @@ static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *
         if (r->a > MAX_FRAMES)
             return -1;
         copy_cont(c, ring, pos, nslots - 1);
-        transcode_stack(c, s, r, (const uint64_t *)c->blob);
+        col_transcode_stack(c, s, r, (const uint64_t *)c->blob);
         return 0;
     case RT_REC_BLOB:
         copy_cont(c, ring, pos, nslots - 1);
-        return transcode_blob(c, s, r, c->blob);
+        return col_transcode_blob(c, s, r, c->blob);
     case RT_REC_EDGE:
-        transcode_edge(c, s, r);
+        col_transcode_edge(c, s, r);
         return 0;
     case RT_REC_SNAP_END:
-        transcode_snap_end(c, s, r);
+        col_transcode_snap_end(c, s, r);
         return 0;
     default:
         return 0; /* unknown: skip */
@@ -830,16 +292,16 @@ static void read_ring(struct col *c, struct col_stream *s, unsigned i, uint64_t 
         size_t n = rec_slots(&r);
         if (n > head - tail || n > RT_RING_SLOTS) {
             if (!s->malformed++)
-                note(c, s, "ring %u: malformed record; the rest of the ring was skipped", i);
+                col_note(c, s, "ring %u: malformed record; the rest of the ring was skipped", i);
             tail = head;
             break;
         }
         if (is_event(r.type)) {
             if (queue_push(q, &r) < 0 && !s->malformed++)
-                note(c, s, "out of memory queueing events");
+                col_note(c, s, "out of memory queueing events");
             q->last_ns = r.time_ns;
         } else if (immediate(c, s, ring, tail, &r, n) < 0 && !s->malformed++) {
-            note(c, s, "ring %u: malformed record of type %u", i, r.type & 0xff);
+            col_note(c, s, "ring %u: malformed record of type %u", i, r.type & 0xff);
         }
         tail += n;
     }
@@ -880,22 +342,22 @@ static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_
     struct col_block old;
     switch (r->type & 0xff) {
     case RT_REC_ALLOC:
-        emit_alloc(c, s, q->thread, r, NULL);
+        col_emit_alloc(c, s, q->thread, r, NULL);
         break;
     case RT_REC_FREE:
         if ((r->type & RT_F_REALLOC) && realloc_pair(s, qi, act, nact, W) &&
             col_live_remove(&s->live, r->a, &old)) {
             q->head++;
-            emit_alloc(c, s, q->thread, &q->v[q->head], &old);
+            col_emit_alloc(c, s, q->thread, &q->v[q->head], &old);
         } else {
-            apply_free(c, s, q->thread, r);
+            col_apply_free(c, s, q->thread, r);
         }
         break;
     case RT_REC_FORK:
         on_fork(c, s, q->thread, r->time_ns, (pid_t)r->a);
         break;
     case RT_REC_EXEC:
-        emit_mark(c, s, q->thread, r->time_ns, HG_MARK_EXEC, r->a);
+        col_emit_mark(c, s, q->thread, r->time_ns, HG_MARK_EXEC, r->a);
         s->exec_pending = r->a == 0;
         break;
     case RT_REC_EXIT:
@@ -945,9 +407,9 @@ static void merge(struct col *c, struct col_stream *s, uint64_t W)
  * stopped, so everything published is final and busy flags mean nothing. */
 static void drain(struct col *c, struct col_stream *s, int final)
 {
-    if (s->state != ST_LIVE || !s->shm)
+    if (s->state != COL_ST_LIVE || !s->shm)
         return;
-    uint64_t W = final ? UINT64_MAX : now_ns();
+    uint64_t W = final ? UINT64_MAX : col_now_ns();
     atomic_thread_fence(memory_order_seq_cst);
     for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
@@ -1029,24 +491,24 @@ static pid_t parent_of(pid_t pid)
  * starts it with its inherited blocks; start it without them if that fails. */
 static void resolve_held(struct col *c, struct col_stream *s)
 {
-    for (int i = 0; s->state == ST_HELD && i < 50; i++) {
-        struct col_stream *p = find_pid(c, s->ppid, 1u << ST_LIVE);
+    for (int i = 0; s->state == COL_ST_HELD && i < 50; i++) {
+        struct col_stream *p = find_pid(c, s->ppid, 1u << COL_ST_LIVE);
         if (!p || !p->shm)
             break;
         drain(c, p, 0);
         struct timespec ts = {0, 200000};
-        if (s->state == ST_HELD)
+        if (s->state == COL_ST_HELD)
             nanosleep(&ts, NULL);
     }
-    if (s->state == ST_HELD)
-        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE), s->hello_ns);
+    if (s->state == COL_ST_HELD)
+        stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << COL_ST_LIVE), s->hello_ns);
 }
 
 static void start_held_children(struct col *c, struct col_stream *parent)
 {
     for (size_t i = 0; i < c->ns; i++) {
         struct col_stream *h = c->s[i];
-        if (h->state == ST_HELD && h->ppid == parent->pid)
+        if (h->state == COL_ST_HELD && h->ppid == parent->pid)
             stream_start(c, h, HG_ORIGIN_FORK, parent, h->hello_ns);
     }
 }
@@ -1055,17 +517,17 @@ static void start_held_children(struct col *c, struct col_stream *parent)
  * drain what it left, then end the stream now or once waitpid says how. */
 static void image_gone(struct col *c, struct col_stream *s, int exec_seen)
 {
-    if (s->state == ST_NEW || s->state == ST_MOVED) {
+    if (s->state == COL_ST_NEW || s->state == COL_ST_MOVED) {
         close_conn(c, s);
-        s->state = ST_MOVED;
+        s->state = COL_ST_MOVED;
         return;
     }
     resolve_held(c, s);
     drain(c, s, 1);
-    flush_edges(c, s);
+    col_flush_edges(c, s);
     close_conn(c, s);
     int status;
-    if (s->state != ST_LIVE)
+    if (s->state != COL_ST_LIVE)
         return;
     if (s->exec_pending || exec_seen)
         stream_end(c, s, HG_END_EXEC, 0, 0);
@@ -1109,21 +571,21 @@ static void move_conn(struct col *c, struct col_stream *from, struct col_stream 
     from->fd = -1;
     from->shm = NULL;
     from->statm_fd = -1;
-    from->state = ST_MOVED;
+    from->state = COL_ST_MOVED;
 }
 
 /* HELLO of a forked child: join the stream its parent's fork started, wait
  * for that fork to be merged, or start alone when the parent is unknown. */
 static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
 {
-    struct col_stream *r = find_pid(c, s->pid, 1u << ST_LIVE);
+    struct col_stream *r = find_pid(c, s->pid, 1u << COL_ST_LIVE);
     if (r && r != s && r->fd < 0 && !r->shm && r->origin == HG_ORIGIN_FORK) {
         move_conn(c, s, r);
         return r;
     }
-    struct col_stream *parent = find_pid(c, s->ppid, 1u << ST_LIVE);
+    struct col_stream *parent = find_pid(c, s->ppid, 1u << COL_ST_LIVE);
     if (parent && parent->shm)
-        s->state = ST_HELD;
+        s->state = COL_ST_HELD;
     else
         stream_start(c, s, HG_ORIGIN_FORK, parent, s->hello_ns);
     return s;
@@ -1133,33 +595,33 @@ static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
  * program, or a program started some other way (posix_spawn, vfork). */
 static void hello_image(struct col *c, struct col_stream *s)
 {
-    struct col_stream *old = find_pid(c, s->pid, 1u << ST_LIVE | 1u << ST_HELD);
+    struct col_stream *old = find_pid(c, s->pid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
     if (old == s)
         old = NULL;
     if (old) {
         old->exec_pending = 1;
         image_gone(c, old, 1);
     }
-    struct col_stream *prev = old ? old : find_pid(c, s->pid, 1u << ST_ENDED);
+    struct col_stream *prev = old ? old : find_pid(c, s->pid, 1u << COL_ST_ENDED);
     if (prev && prev->exec_pending)
         stream_start(c, s, HG_ORIGIN_EXEC, prev, s->hello_ns);
     else if (s->pid == c->cfg->child)
         stream_start(c, s, HG_ORIGIN_ROOT, NULL, s->hello_ns);
     else
         stream_start(c, s, HG_ORIGIN_SPAWN,
-                     find_pid(c, s->ppid, 1u << ST_LIVE | 1u << ST_ENDED), s->hello_ns);
+                     find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
 }
 
 static struct col_stream *on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
                                    const uint8_t *data, size_t len, int memfd)
 {
-    int mapped = s->state == ST_NEW && map_rings(s, memfd) == 0;
+    int mapped = s->state == COL_ST_NEW && map_rings(s, memfd) == 0;
     if (memfd >= 0)
         close(memfd);
     if (!mapped || (size_t)m->argv_len + m->exe_len > len) {
-        note(c, NULL, "process %d: bad HELLO (protocol version or rings); not recorded", (int)m->pid);
+        col_note(c, NULL, "process %d: bad HELLO (protocol version or rings); not recorded", (int)m->pid);
         close_conn(c, s);
-        s->state = ST_MOVED;
+        s->state = COL_ST_MOVED;
         return s;
     }
     s->pid = m->pid;
@@ -1221,21 +683,21 @@ static int send_live(struct col_stream *s, const struct rt_msg *req, const struc
 static void on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg *m)
 {
     resolve_held(c, s);
-    if (s->state != ST_LIVE)
+    if (s->state != COL_ST_LIVE)
         return;
     drain(c, s, 1);
-    emit_mark(c, s, s->last_thread, m->time_ns, HG_MARK_SNAPSHOT, m->snapshot_id);
-    flush_events(c, s);
+    col_emit_mark(c, s, s->last_thread, m->time_ns, HG_MARK_SNAPSHOT, m->snapshot_id);
+    col_flush_events(c, s);
     size_t n = s->live.count;
     struct col_block *v = col_live_sorted(&s->live);
     if (n && !v) {
-        note(c, s, "out of memory listing the live blocks of snapshot %u", m->snapshot_id);
+        col_note(c, s, "out of memory listing the live blocks of snapshot %u", m->snapshot_id);
         n = 0;
     }
     col_rec_begin(c->w, HG_REC_SNAPSHOT);
     col_put_u(c->w, s->id);
     col_put_u(c->w, m->snapshot_id);
-    col_put_u(c->w, to_us(c, m->time_ns));
+    col_put_u(c->w, col_to_us(c, m->time_ns));
     col_put_u(c->w, m->reason);
     col_put_u(c->w, n);
     col_rec_end(c->w);
@@ -1243,7 +705,7 @@ static void on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg
     s->snap_reason = m->reason;
     s->ed_total = 0;
     if (send_live(s, m, v, n) < 0)
-        note(c, s, "snapshot %u: could not send the live blocks: %s", m->snapshot_id, strerror(errno));
+        col_note(c, s, "snapshot %u: could not send the live blocks: %s", m->snapshot_id, strerror(errno));
     free(v);
 }
 
@@ -1255,7 +717,7 @@ static ssize_t recv_msg(int fd, uint8_t **buf, size_t *cap, int *passed)
     ssize_t want = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
     if (want <= 0)
         return want;
-    if (buf_grow(buf, cap, (size_t)want) < 0) {
+    if (col_buf_grow(buf, cap, (size_t)want) < 0) {
         errno = ENOMEM;
         return -1;
     }
@@ -1329,7 +791,7 @@ static void accept_all(struct col *c)
         if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
             close(fd);
             s->fd = -1;
-            s->state = ST_MOVED;
+            s->state = COL_ST_MOVED;
             continue;
         }
         c->open_conns++;
@@ -1355,20 +817,20 @@ static void reap_all(struct col *c)
             c->child_done = 1;
             c->child_status = status;
         }
-        struct col_stream *s = find_pid(c, pid, 1u << ST_LIVE);
+        struct col_stream *s = find_pid(c, pid, 1u << COL_ST_LIVE);
         if (s && s->end_pending) {
             stream_end_status(c, s, status);
             continue;
         }
         if (c->nreaped == c->reaped_cap) {
             size_t n = c->reaped_cap ? c->reaped_cap * 2 : 16;
-            struct reaped *v = realloc(c->reaped, n * sizeof *v);
+            struct col_reaped *v = realloc(c->reaped, n * sizeof *v);
             if (!v)
                 continue;
             c->reaped = v;
             c->reaped_cap = n;
         }
-        c->reaped[c->nreaped++] = (struct reaped){pid, status};
+        c->reaped[c->nreaped++] = (struct col_reaped){pid, status};
     }
 }
 
@@ -1405,16 +867,16 @@ static void on_tick(struct col *c)
         return;
     for (size_t i = 0; i < c->ns; i++)
         drain(c, c->s[i], 0);
-    uint64_t now = now_ns();
+    uint64_t now = col_now_ns();
     if (now >= c->next_sample) {
         c->next_sample = now + c->cfg->sample_ns;
         for (size_t i = 0; i < c->ns; i++) {
             struct col_stream *s = c->s[i];
-            if (s->state != ST_LIVE || !s->shm)
+            if (s->state != COL_ST_LIVE || !s->shm)
                 continue;
             col_rec_begin(c->w, HG_REC_SAMPLE);
             col_put_u(c->w, s->id);
-            col_put_u(c->w, to_us(c, now));
+            col_put_u(c->w, col_to_us(c, now));
             col_put_u(c->w, s->live.bytes);
             col_put_u(c->w, rss_bytes(c, s));
             col_rec_end(c->w);
@@ -1423,7 +885,7 @@ static void on_tick(struct col *c)
     if (now >= c->next_flush) {
         c->next_flush = now + COL_FLUSH_NS;
         for (size_t i = 0; i < c->ns; i++)
-            flush_events(c, c->s[i]);
+            col_flush_events(c, c->s[i]);
         col_writer_tick(c->w, now);
     }
 }
@@ -1453,7 +915,7 @@ static int setup(struct col *c, char *err, size_t errlen)
         snprintf(err, errlen, "starting the collector: %s", strerror(errno ? errno : ENOMEM));
         return -1;
     }
-    uint64_t now = now_ns();
+    uint64_t now = col_now_ns();
     c->next_sample = now + c->cfg->sample_ns;
     c->next_flush = now + COL_FLUSH_NS;
     return 0;
@@ -1500,9 +962,9 @@ static void wrap_up(struct col *c)
 {
     for (size_t i = 0; i < c->ns; i++) {
         struct col_stream *s = c->s[i];
-        if (s->state == ST_HELD)
-            stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << ST_LIVE | 1u << ST_ENDED), s->hello_ns);
-        if (s->state != ST_LIVE)
+        if (s->state == COL_ST_HELD)
+            stream_start(c, s, HG_ORIGIN_FORK, find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
+        if (s->state != COL_ST_LIVE)
             continue;
         int status;
         if (reaped_status(c, s->pid, &status))
