@@ -211,6 +211,60 @@ static void test_not_freed(void)
     tw_release(&w);
 }
 
+/* Python frames (bit 63 + HG_REC_PYFRAME) resolve to their function, file and
+ * line; HG_REC_BLOCKTYPE records read before a snapshot name its blocks. */
+static void test_python(void)
+{
+    struct tw w;
+    tw_begin(&w, HG_CAP_VERSION);
+    tw_process(&w, 1, 9, 1, 0, HG_ORIGIN_ROOT, "/usr/bin/python3", 0, NULL);
+    tw_u(&w.rec, 1);
+    tw_u(&w.rec, 7);
+    tw_u(&w.rec, 42);
+    tw_s(&w.rec, "make_node");
+    tw_s(&w.rec, "app.py");
+    tw_rec(&w, HG_REC_PYFRAME);
+    uint64_t frames[] = {(1ull << 63) | 7, 0x10};
+    tw_stack_gen(&w, 1, 0, 2, frames);
+    uint64_t a = tw_alloc(&w, 1, 0, 1, 1, 64, 0x1000);
+    tw_alloc(&w, 1, 0, 1, 1, 64, 0x2000);
+    for (uint64_t i = 0; i < 2; i++) {
+        tw_u(&w.rec, 1);
+        tw_u(&w.rec, a + i);
+        tw_s(&w.rec, "Node");
+        tw_rec(&w, HG_REC_BLOCKTYPE);
+    }
+    tw_mark(&w, 1, 0, HG_MARK_SNAPSHOT, 1);
+    tw_snapshot(&w, 1, 1, 0, 2);
+    static const uint64_t edges[2][4] = {{0, 16, 1, 0}, {2, 16, 0, 0}};
+    tw_edges(&w, 1, 1, 2, edges);
+    tw_snapshot_end(&w, 1, 1, 2);
+    tw_end(&w);
+    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
+        abort();
+    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
+    CHECK(cap != NULL);
+    if (cap) {
+        CHECK_EQ(rep_capture_symbolize(cap, err, sizeof err), 0);
+        CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);
+        const struct rep_process *p = &cap->processes[0];
+        const struct rep_stack *st = &p->stacks[0];
+        CHECK_EQ(st->nframes, 2);
+        CHECK_STR(fn0(st, 0), "make_node");
+        CHECK_STR(st->nframes ? st->frames[0].file : NULL, "app.py");
+        CHECK_EQ(st->nframes ? st->frames[0].line : 0, 42);
+        CHECK_STR(st->nframes ? st->frames[0].module : NULL, "python");
+        const struct rep_snapshot *s = p->exit_snapshot;
+        CHECK(s && s->ncycles == 1);
+        if (s && s->nblocks == 2) {
+            CHECK_STR(s->blocks[0].type, "Node");
+            CHECK_STR(s->blocks[1].type, "Node");
+        }
+    }
+    rep_capture_close(cap);
+    tw_release(&w);
+}
+
 /* The units and separators every renderer prints. */
 static void test_formats(void)
 {
@@ -235,6 +289,7 @@ int main(void)
     snprintf(tmp_path, sizeof tmp_path, "/tmp/hg-test-model-%d.hgcap", (int)getpid());
     RUN(test_symbolize);
     RUN(test_not_freed);
+    RUN(test_python);
     RUN(test_formats);
     unlink(tmp_path);
     return DONE();
