@@ -50,6 +50,28 @@ int rep_index_put(struct rep_index *m, uint64_t key, uint32_t value)
     return 0;
 }
 
+void rep_index_del(struct rep_index *m, uint64_t key)
+{
+    if (!m->slots)
+        return;
+    size_t i = rep_index_hash(key) & m->mask;
+    while (m->slots[i].key != key || m->slots[i].value == REP_INDEX_NONE) {
+        if (m->slots[i].value == REP_INDEX_NONE)
+            return;
+        i = (i + 1) & m->mask;
+    }
+    m->count--;
+    for (size_t j = (i + 1) & m->mask; m->slots[j].value != REP_INDEX_NONE; j = (j + 1) & m->mask) {
+        size_t home = rep_index_hash(m->slots[j].key) & m->mask;
+        /* Move j into the hole at i unless its home lies in (i, j]. */
+        if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
+            m->slots[i] = m->slots[j];
+            i = j;
+        }
+    }
+    m->slots[i].value = REP_INDEX_NONE;
+}
+
 void rep_index_release(struct rep_index *m)
 {
     free(m->slots);

@@ -47,6 +47,10 @@ static inline uint32_t rep_index_get(const struct rep_index *m, uint64_t key)
  * out of memory. */
 int rep_index_put(struct rep_index *m, uint64_t key, uint32_t value);
 
+/* Removes key if present (later entries of its probe run move back, so no
+ * tombstones pile up). */
+void rep_index_del(struct rep_index *m, uint64_t key);
+
 /* Frees the slots; the map is empty and reusable afterwards. */
 void rep_index_release(struct rep_index *m);
 

@@ -290,17 +290,32 @@ static int rec_pyframe(struct rep_replay *r, struct rep_stream *s, struct rep_cu
     return 0;
 }
 
+/* A type name's index among the stream's distinct names, added if new. */
+static int64_t type_name(struct rep_replay *r, struct rep_stream *s, const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    uint32_t i = rep_index_get(&s->type_names, h);
+    if (i != REP_INDEX_NONE && !strncmp(s->types[i], (const char *)p, len) && !s->types[i][len])
+        return i;
+    const char *name = rep_arena_strndup(r->arena, (const char *)p, len);
+    if (!name || s->ntypes >= UINT32_MAX - 1 ||
+        rep_grow((void **)&s->types, &s->types_cap, s->ntypes + 1, sizeof name) < 0 ||
+        rep_index_put(&s->type_names, h, (uint32_t)s->ntypes) < 0)
+        return -1;
+    s->types[s->ntypes] = name;
+    return (int64_t)s->ntypes++;
+}
+
 static int rec_blocktype(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)
 {
-    uint64_t number;
-    const char *name;
-    if (rep_cur_u64(c, &number) < 0 || rd_str(r, c, &name) < 0 || s->ntypes >= UINT32_MAX - 1)
+    uint64_t number, len;
+    if (rep_cur_u64(c, &number) < 0 || rep_cur_u64(c, &len) < 0 || len > (uint64_t)(c->end - c->p))
         return -1;
-    if (rep_grow((void **)&s->types, &s->types_cap, s->ntypes + 1, sizeof name) < 0 ||
-        rep_index_put(&s->type_index, number, (uint32_t)s->ntypes) < 0)
-        return -1;
-    s->types[s->ntypes++] = name;
-    return 0;
+    int64_t t = type_name(r, s, c->p, len);
+    c->p += len;
+    return t < 0 ? -1 : rep_index_put(&s->type_index, number, (uint32_t)t);
 }
 
 static int rec_note(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)

@@ -381,6 +381,8 @@ static int free_ref(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     if (live_take(&s->live, number, &b) < 0)
         return *why = "free refers to a block that is not live", -1;
     end_block(s, &b);
+    if (s->type_index.count)
+        rep_index_del(&s->type_index, number);
     if (reuse_push(t, b.size, b.addr) < 0)
         return *why = "out of memory", -1;
     s->p.frees++;
@@ -415,7 +417,8 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
         const struct rep_live *l = &s->live.slots[i];
         if (l->number == NO_NUMBER)
             continue;
-        uint32_t ti = s->ntypes ? rep_index_get(&s->type_index, l->number) : REP_INDEX_NONE;
+        uint32_t ti = s->type_index.count ? rep_index_get(&s->type_index, l->number)
+                                          : REP_INDEX_NONE;
         blocks[n++] = (struct rep_block){l->addr, l->size, l->number, l->site,
                                          ti == REP_INDEX_NONE ? NULL : s->types[ti]};
         bytes += l->size;
@@ -747,6 +750,7 @@ static void stream_free(struct rep_stream *s)
     free(s->pyframes);
     rep_index_release(&s->pyframe_index);
     rep_index_release(&s->type_index);
+    rep_index_release(&s->type_names);
     free(s->types);
     free(s);
 }

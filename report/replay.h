@@ -133,8 +133,12 @@ struct rep_stream {
     struct rep_pyframe *pyframes;
     size_t npyframes, pyframes_cap;
     struct rep_index pyframe_index;  /* frame id -> index */
-    struct rep_index type_index;     /* allocation number -> index into types */
-    const char **types;
+    /* Python type names: per allocation number of a live (or not yet
+     * replayed) block, an index into the distinct names. Entries go when the
+     * block is freed, so this stays bounded by live blocks. */
+    struct rep_index type_index;
+    struct rep_index type_names;     /* hash of a name -> index into types */
+    const char **types;              /* distinct names */
     size_t ntypes, types_cap;
 };
 

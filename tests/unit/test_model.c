@@ -9,6 +9,7 @@
  * is named after the global variable it lies in.
  */
 #include "report/model.h"
+#include "report/index.h"
 #include "report/render.h"
 
 #include <link.h>
@@ -265,6 +266,29 @@ static void test_python(void)
     tw_release(&w);
 }
 
+/* The u64 -> u32 map: growth, replacement, deletion keeping probe runs whole. */
+static void test_index(void)
+{
+    struct rep_index m = {0};
+    int bad = 0;
+    for (uint64_t k = 0; k < 20000; k++)
+        bad += rep_index_put(&m, k * 7919, (uint32_t)k) < 0;
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(m.count, 20000);
+    for (uint64_t k = 0; k < 20000; k += 2)
+        rep_index_del(&m, k * 7919);
+    rep_index_del(&m, 12345678);              /* absent: nothing happens */
+    CHECK_EQ(m.count, 10000);
+    for (uint64_t k = 0; k < 20000; k++)
+        bad += rep_index_get(&m, k * 7919) != (k % 2 ? (uint32_t)k : REP_INDEX_NONE);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(rep_index_put(&m, 7919, 5), 0);  /* replaces */
+    CHECK_EQ(rep_index_get(&m, 7919), 5);
+    CHECK_EQ(m.count, 10000);
+    rep_index_release(&m);
+    CHECK_EQ(rep_index_get(&m, 7919), REP_INDEX_NONE);
+}
+
 /* The units and separators every renderer prints. */
 static void test_formats(void)
 {
@@ -291,6 +315,7 @@ int main(void)
     RUN(test_not_freed);
     RUN(test_python);
     RUN(test_formats);
+    RUN(test_index);
     unlink(tmp_path);
     return DONE();
 }
