@@ -314,7 +314,9 @@ static int open_output(const struct run_opts *o, pid_t pid, char *path, size_t p
         snprintf(path, pathlen, "heapgraph.%s.%d.hgcap", base ? base + 1 : o->argv[0], (int)pid);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0 && fchmod(fd, 0600) < 0) {
+    struct stat st;
+    /* An existing capture keeps its mode otherwise; a device or pipe is left alone. */
+    if (fd >= 0 && (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) < 0))) {
         close(fd);
         return -1;
     }

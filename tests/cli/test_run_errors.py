@@ -112,6 +112,12 @@ class RunErrors(unittest.TestCase):
         self.assertFalse(os.path.exists(marker), "the program ran although the capture could not be created")
         p = run(["-o", self.dir, "--", "true"])
         self.assertEqual(p.returncode, 125, p.stderr)
+        mode = os.stat("/dev/full").st_mode
+        p = run(["-o", "/dev/full", "--", "sh", "-c", "touch " + marker])
+        self.assertEqual(p.returncode, 125, p.stderr)
+        self.assertIn("No space left on device", p.stderr)
+        self.assertFalse(os.path.exists(marker))
+        self.assertEqual(os.stat("/dev/full").st_mode, mode)  # a device keeps its mode
 
     def test_disk_full(self):
         # The file-size limit goes on the launcher alone (prlimit once the capture
