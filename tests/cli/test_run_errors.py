@@ -197,7 +197,10 @@ class RunErrors(unittest.TestCase):
     def test_signals(self):
         out = self.path("x.hgcap")
         p = subprocess.Popen([HG, "run", "-q", "-o", out, "--", "sleep", "30"])
-        time.sleep(0.5)
+        for _ in range(200):  # the capture exists once the launcher set its signals up
+            if os.path.exists(out) and os.path.getsize(out) >= HEADER.size:
+                break
+            time.sleep(0.05)
         p.send_signal(signal.SIGINT)  # ignored: the terminal would signal the program itself
         time.sleep(0.3)
         self.assertIsNone(p.poll())
