@@ -422,6 +422,9 @@ static int record(const struct run_opts *o, const char *path, const char *rt)
                 (unsigned long long)sum.streams, sum.streams == 1 ? "" : "es",
                 (unsigned long long)sum.events, out);
         fprintf(stderr, "heapgraph: report it with: heapgraph report %s\n", out);
+        if (!sum.streams)
+            fprintf(stderr, "heapgraph: warning: the runtime never started in %s (LD_PRELOAD "
+                    "removed, or a static program exec'd?)\n", o->argv[0]);
     }
     if (o->check.requested)
         return cmd_check_after_run(&o->check, out, exit_code(sum.child_status));

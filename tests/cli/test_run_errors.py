@@ -143,6 +143,22 @@ class RunErrors(unittest.TestCase):
         self.assertLessEqual(os.path.getsize(out), limit)
         whole_chunks(out)
 
+    # Known runtime bug: ftruncate of the ring memfd past RLIMIT_FSIZE raises
+    # SIGXFSZ and kills the program (exit 153) instead of the runtime standing
+    # down. Remove the decorator once the runtime ignores SIGXFSZ there.
+    @unittest.expectedFailure
+    def test_runtime_that_cannot_start_is_reported(self):
+        # Under a 64 KiB file-size limit the runtime cannot size its 128 MiB ring
+        # memfd: the program runs unrecorded and the launcher says so.
+        out = self.path("none.hgcap")
+        lim = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+        p = run(["-o", out, "--", "sh", "-c", "exit 6"], preexec_fn=lim)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        lines = p.stderr.splitlines()
+        self.assertIn("recorded 0 processes", lines[0])
+        self.assertIn("runtime never started in sh", lines[-1])
+        whole_chunks(out)
+
     def test_exit_status_passthrough(self):
         out = self.path("x.hgcap")
         self.assertEqual(run(["-q", "-o", out, "--", "true"]).returncode, 0)
