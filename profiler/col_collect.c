@@ -431,8 +431,10 @@ static void drain(struct col *c, struct col_stream *s, int final)
         struct rt_ring *ring = &s->shm->rings[i];
         if (atomic_load_explicit(&ring->state, memory_order_acquire) == RT_RING_CLOSED &&
             s->q[i].head == s->q[i].len &&
-            atomic_load(&ring->tail) == atomic_load_explicit(&ring->head, memory_order_acquire))
+            atomic_load(&ring->tail) == atomic_load_explicit(&ring->head, memory_order_acquire)) {
+            col_thread_done(s, ring->thread_index);
             atomic_store_explicit(&ring->state, RT_RING_FREE, memory_order_release);
+        }
     }
 }
 

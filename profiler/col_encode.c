@@ -103,6 +103,14 @@ static struct col_thr *thr(struct col_stream *s, uint32_t thread)
     return s->thr[thread];
 }
 
+void col_thread_done(struct col_stream *s, uint32_t thread)
+{
+    if (thread < s->nthr) {
+        free(s->thr[thread]);
+        s->thr[thread] = NULL;
+    }
+}
+
 static void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
 {
     int k = size_class(size);

@@ -134,6 +134,12 @@ void col_apply_free(struct col *c, struct col_stream *s, uint32_t thread, const 
 void col_emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t, unsigned kind,
                    uint64_t value);
 
+/* Frees the encoder state of a thread index whose thread has ended and
+ * whose events are all written (its ring went from CLOSED to FREE): thread
+ * indexes are never reused, so a program that starts threads all its life
+ * does not grow the collector. */
+void col_thread_done(struct col_stream *s, uint32_t thread);
+
 /* Writes the stream's pending events as one HG_REC_EVENTS record (none if
  * there are none); before any record that must follow them. */
 void col_flush_events(struct col *c, struct col_stream *s);
