@@ -73,17 +73,37 @@ static struct col_stream *stream_new(struct col *c)
     return s;
 }
 
-static void stream_free(struct col_stream *s)
+static void free_queues(struct col_stream *s)
 {
-    for (size_t i = 0; i < RT_SHM_RINGS; i++)
+    for (size_t i = 0; s->q && i < RT_SHM_RINGS; i++)
         free(s->q[i].v);
+    free(s->q);
+    s->q = NULL;
+}
+
+/* What an ended stream no longer needs: a program that forks thousands of
+ * children keeps only their small stream structs until the end. */
+static void free_encoder(struct col_stream *s)
+{
     col_live_release(&s->live);
-    for (int k = 0; k < HG_EV_COLUMNS; k++)
+    for (int k = 0; k < HG_EV_COLUMNS; k++) {
         free(s->col[k].p);
+        s->col[k] = (struct col_column){0};
+    }
     for (size_t i = 0; i < s->nthr; i++)
         free(s->thr[i]);
     free(s->thr);
+    s->thr = NULL;
+    s->nthr = 0;
     free(s->ed);
+    s->ed = NULL;
+    s->ed_len = s->ed_cap = 0;
+}
+
+static void stream_free(struct col_stream *s)
+{
+    free_queues(s);
+    free_encoder(s);
     free(s->argv);
     free(s->exe);
     free(s);
@@ -145,7 +165,7 @@ static void stream_end(struct col *c, struct col_stream *s, unsigned how, uint64
     col_rec_end(c->w);
     s->state = COL_ST_ENDED;
     s->end_pending = 0;
-    col_live_release(&s->live);
+    free_encoder(s);
 }
 
 static void stream_end_status(struct col *c, struct col_stream *s, int status)
@@ -452,6 +472,7 @@ static void close_conn(struct col *c, struct col_stream *s)
         munmap(s->shm, RT_SHM_SIZE);
         s->shm = NULL;
     }
+    free_queues(s);
     if (s->statm_fd >= 0) {
         close(s->statm_fd);
         s->statm_fd = -1;
@@ -552,7 +573,8 @@ static int map_rings(struct col_stream *s, int memfd)
         return -1;
     struct rt_shm *shm = p;
     if (shm->magic != RT_SHM_MAGIC || shm->version != RT_PROTO_VERSION ||
-        shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS) {
+        shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS ||
+        !(s->q = calloc(RT_SHM_RINGS, sizeof *s->q))) {
         munmap(p, RT_SHM_SIZE);
         return -1;
     }
@@ -566,6 +588,8 @@ static void move_conn(struct col *c, struct col_stream *from, struct col_stream 
 {
     to->fd = from->fd;
     to->shm = from->shm;
+    to->q = from->q;
+    from->q = NULL;
     to->statm_fd = from->statm_fd;
     to->hello_ns = from->hello_ns;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = to};

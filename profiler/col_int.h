@@ -58,7 +58,7 @@ struct col_stream {
     uint64_t hello_ns;
     char *argv, *exe;    /* from HELLO (argv NUL-separated) */
     size_t argv_len, exe_len;
-    struct col_queue q[RT_SHM_RINGS];
+    struct col_queue *q; /* RT_SHM_RINGS queues while connected, else NULL */
     struct col_live live;
     uint64_t nalloc;
     /* event encoder (capture.h "Events") */
