@@ -67,6 +67,32 @@ static size_t *reported_list(const struct rep_run *run, unsigned mask, size_t *n
     return idx;
 }
 
+/* The leak entries a CI writer reports, biggest first, and which of them a
+ * failed gate names. */
+struct ci_leaks {
+    size_t *idx;
+    size_t n;
+    char *flag;
+};
+
+static void ci_leaks_release(struct ci_leaks *cl)
+{
+    free(cl->idx);
+    free(cl->flag);
+}
+
+/* Fills *cl; returns -1 (with nothing left to free) when out of memory. */
+static int ci_leaks_get(struct ci_leaks *cl, const struct rep_run *run, const struct rep_check *c,
+                        const struct rep_ci_opts *o)
+{
+    cl->idx = reported_list(run, leak_mask(o), &cl->n);
+    cl->flag = offending_flags(run, c);
+    if (cl->idx && cl->flag)
+        return 0;
+    ci_leaks_release(cl);
+    return -1;
+}
+
 const struct rep_ck_frame *rep_ci_location(const struct rep_ck_stack *st,
                                            const char *source_root, const char **rel)
 {
@@ -413,14 +439,12 @@ static void sarif_result(FILE *f, const struct rep_run *run, const struct rep_ck
 int rep_ci_sarif(FILE *f, const struct rep_run *run, const struct rep_check *c,
                  const struct rep_ci_opts *o)
 {
-    size_t n;
-    size_t *idx = reported_list(run, leak_mask(o), &n);
-    char *flag = offending_flags(run, c);
-    if (!idx || !flag) {
-        free(idx);
-        free(flag);
+    struct ci_leaks cl;
+    if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    }
+    const size_t *idx = cl.idx;
+    size_t n = cl.n;
+    const char *flag = cl.flag;
     fputs("{\"version\": \"2.1.0\",\n \"$schema\": "
           "\"https://json.schemastore.org/sarif-2.1.0.json\",\n \"runs\": [{\n"
           "  \"tool\": {\"driver\": {\"name\": \"heapgraph\", \"version\": \"" HG_VERSION "\", "
@@ -440,8 +464,7 @@ int rep_ci_sarif(FILE *f, const struct rep_run *run, const struct rep_check *c,
     }
     fprintf(f, "],\n  \"invocations\": [{\"executionSuccessful\": true, \"exitCode\": %d}]}]}\n",
             c->failed ? 1 : 0);
-    free(idx);
-    free(flag);
+    ci_leaks_release(&cl);
     return ferror(f) ? -1 : 0;
 }
 
@@ -514,15 +537,13 @@ static void gh_summary(FILE *s, const struct rep_run *run, const struct rep_chec
 int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
                   const struct rep_check *c, const struct rep_ci_opts *o)
 {
-    size_t n;
-    size_t *idx = reported_list(run, leak_mask(o), &n);
-    char *flag = offending_flags(run, c);
+    struct ci_leaks cl;
     unsigned shown = 0;
-    if (!idx || !flag) {
-        free(idx);
-        free(flag);
+    if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    }
+    const size_t *idx = cl.idx;
+    size_t n = cl.n;
+    const char *flag = cl.flag;
     for (size_t i = 0; i < n && shown < GITHUB_ANNOTATIONS; i++) {
         const struct rep_ck_leak *l = &run->leaks[idx[i]];
         const char *rel = NULL;
@@ -556,8 +577,7 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
     }
     if (summary)
         gh_summary(summary, run, c, idx, n, o);
-    free(idx);
-    free(flag);
+    ci_leaks_release(&cl);
     return ferror(f) || (summary && ferror(summary)) ? -1 : 0;
 }
 
@@ -566,14 +586,12 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
 int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
                   const struct rep_ci_opts *o)
 {
-    size_t n;
-    size_t *idx = reported_list(run, leak_mask(o), &n);
-    char *flag = offending_flags(run, c);
-    if (!idx || !flag) {
-        free(idx);
-        free(flag);
+    struct ci_leaks cl;
+    if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    }
+    const size_t *idx = cl.idx;
+    size_t n = cl.n;
+    const char *flag = cl.flag;
     fputs("[", f);
     for (size_t i = 0; i < n; i++) {
         const struct rep_ck_leak *l = &run->leaks[idx[i]];
@@ -591,7 +609,6 @@ int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
         fprintf(f, ", \"lines\": {\"begin\": %u}}}", loc && loc->line ? loc->line : 1);
     }
     fputs("\n]\n", f);
-    free(idx);
-    free(flag);
+    ci_leaks_release(&cl);
     return ferror(f) ? -1 : 0;
 }
