@@ -52,6 +52,73 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* ---------------------------------------------------------- the TSC clock */
+
+#define CAL_NS 2000000u /* at least this long between the two calibration pairs */
+
+/* The TSC, read after every earlier instruction and before any later load
+ * (the watermark's reads of busy must not pass it). */
+static uint64_t tsc_read(void)
+{
+#if defined(__x86_64__)
+    uint32_t lo, hi;
+    __asm__ volatile("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) :: "memory");
+    return (uint64_t)hi << 32 | lo;
+#else
+    return 0;
+#endif
+}
+
+/* A (TSC, CLOCK_MONOTONIC) pair: the best bracketed of three reads. */
+static void clock_pair(uint64_t *tsc, uint64_t *ns)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        uint64_t t0 = tsc_read(), n = col_now_ns(), t1 = tsc_read();
+        if (t1 - t0 < best) {
+            best = t1 - t0;
+            *tsc = t0 + (t1 - t0) / 2;
+            *ns = n;
+        }
+    }
+}
+
+/* Fixes the rate from the setup pair and one read now, at least CAL_NS
+ * later. The rate is anchored at the later pair, so its error (about 1e-5)
+ * only grows with the distance from the start of the recording. */
+static void tsc_calibrate(struct col *c)
+{
+    if (c->tsc_mult)
+        return;
+    uint64_t t = 0, n = 0;
+    clock_pair(&t, &n);
+    if (n - c->cal_ns < CAL_NS) {
+        struct timespec ts = {0, (long)(CAL_NS - (n - c->cal_ns))};
+        nanosleep(&ts, NULL);
+        clock_pair(&t, &n);
+    }
+    uint64_t dt = t > c->cal_tsc ? t - c->cal_tsc : 1;
+    c->tsc_mult = (uint64_t)(((unsigned __int128)(n - c->cal_ns) << 32) / dt);
+    if (!c->tsc_mult)
+        c->tsc_mult = 1;
+    c->tsc_at = t;
+    c->tsc_ns = n;
+}
+
+uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t)
+{
+    if (!s->tsc)
+        return t;
+    __int128 d = (__int128)(int64_t)(t - c->tsc_at) * (__int128)c->tsc_mult;
+    return c->tsc_ns + (uint64_t)(int64_t)(d >> 32);
+}
+
+/* The stream's event clock now (the watermark). */
+static uint64_t stream_now(const struct col_stream *s)
+{
+    return s->tsc ? tsc_read() : col_now_ns();
+}
+
 /* ------------------------------------------------------------------ streams */
 
 static struct col_stream *stream_new(struct col *c)
@@ -275,9 +342,12 @@ static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *
         copy_cont(c, ring, pos, nslots - 1);
         col_transcode_stack(c, s, r, (const uint64_t *)c->blob);
         return 0;
-    case RT_REC_BLOB:
+    case RT_REC_BLOB: {
+        struct rt_rec h = *r;
+        h.time_ns = col_ev_ns(c, s, r->time_ns);
         copy_cont(c, ring, pos, nslots - 1);
-        return col_transcode_blob(c, s, r, c->blob);
+        return col_transcode_blob(c, s, &h, c->blob);
+    }
     case RT_REC_EDGE:
         col_transcode_edge(c, s, r);
         return 0;
@@ -358,7 +428,9 @@ static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_
                   uint64_t W)
 {
     struct col_queue *q = &s->q[qi];
-    const struct rt_rec *r = &q->v[q->head];
+    struct rt_rec ev = q->v[q->head];
+    const struct rt_rec *r = &ev;
+    ev.time_ns = col_ev_ns(c, s, ev.time_ns);
     struct col_block old;
     switch (r->type & 0xff) {
     case RT_REC_ALLOC:
@@ -368,7 +440,9 @@ static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_
         if ((r->type & RT_F_REALLOC) && realloc_pair(s, qi, act, nact, W) &&
             col_live_remove(&s->live, r->a, &old)) {
             q->head++;
-            col_emit_alloc(c, s, q->thread, &q->v[q->head], &old);
+            ev = q->v[q->head];
+            ev.time_ns = col_ev_ns(c, s, ev.time_ns);
+            col_emit_alloc(c, s, q->thread, &ev, &old);
         } else {
             col_apply_free(c, s, q->thread, r);
         }
@@ -429,7 +503,7 @@ static void drain(struct col *c, struct col_stream *s, int final)
 {
     if (s->state != COL_ST_LIVE || !s->shm)
         return;
-    uint64_t W = final ? UINT64_MAX : col_now_ns();
+    uint64_t W = final ? UINT64_MAX : stream_now(s);
     atomic_thread_fence(memory_order_seq_cst);
     for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
@@ -563,7 +637,7 @@ static void image_gone(struct col *c, struct col_stream *s, int exec_seen)
     start_held_children(c, s);
 }
 
-static int map_rings(struct col_stream *s, int memfd)
+static int map_rings(struct col *c, struct col_stream *s, int memfd)
 {
     struct stat st;
     if (memfd < 0 || fstat(memfd, &st) < 0 || (uint64_t)st.st_size < RT_SHM_SIZE)
@@ -572,13 +646,18 @@ static int map_rings(struct col_stream *s, int memfd)
     if (p == MAP_FAILED)
         return -1;
     struct rt_shm *shm = p;
+    uint32_t clock = shm->clock;
     if (shm->magic != RT_SHM_MAGIC || shm->version != RT_PROTO_VERSION ||
         shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS ||
+        (clock != RT_CLOCK_MONOTONIC && !(clock == RT_CLOCK_TSC && tsc_read())) ||
         !(s->q = calloc(RT_SHM_RINGS, sizeof *s->q))) {
         munmap(p, RT_SHM_SIZE);
         return -1;
     }
     s->shm = shm;
+    s->tsc = clock == RT_CLOCK_TSC;
+    if (s->tsc)
+        tsc_calibrate(c);
     return 0;
 }
 
@@ -588,6 +667,7 @@ static void move_conn(struct col *c, struct col_stream *from, struct col_stream 
 {
     to->fd = from->fd;
     to->shm = from->shm;
+    to->tsc = from->tsc;
     to->q = from->q;
     from->q = NULL;
     to->statm_fd = from->statm_fd;
@@ -641,7 +721,7 @@ static void hello_image(struct col *c, struct col_stream *s)
 static struct col_stream *on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
                                    const uint8_t *data, size_t len, int memfd)
 {
-    int mapped = s->state == COL_ST_NEW && map_rings(s, memfd) == 0;
+    int mapped = s->state == COL_ST_NEW && map_rings(c, s, memfd) == 0;
     if (memfd >= 0)
         close(memfd);
     if (!mapped || (size_t)m->argv_len + m->exe_len > len) {
@@ -944,6 +1024,7 @@ static int setup(struct col *c, char *err, size_t errlen)
     uint64_t now = col_now_ns();
     c->next_sample = now + c->cfg->sample_ns;
     c->next_flush = now + COL_FLUSH_NS;
+    clock_pair(&c->cal_tsc, &c->cal_ns);
     return 0;
 }
 

@@ -56,6 +56,7 @@ struct col_stream {
     struct rt_shm *shm;  /* NULL when not connected */
     int statm_fd;
     uint64_t hello_ns;
+    int tsc;             /* its events carry TSC ticks (rt_shm.clock) */
     char *argv, *exe;    /* from HELLO (argv NUL-separated) */
     size_t argv_len, exe_len;
     struct col_queue *q; /* RT_SHM_RINGS queues while connected, else NULL */
@@ -101,6 +102,10 @@ struct col {
     uint64_t next_sample, next_flush;
     long page;
     uint8_t *blob;       /* scratch for multi-slot records */
+    /* TSC ticks -> ns: ns = tsc_ns + (ticks - tsc_at) * tsc_mult / 2^32,
+     * fixed once the first TSC stream says HELLO (tsc_mult 0 before). */
+    uint64_t tsc_at, tsc_ns, tsc_mult;
+    uint64_t cal_tsc, cal_ns; /* the pair read at setup */
 };
 
 static inline uint64_t col_now_ns(void)
@@ -114,6 +119,10 @@ static inline uint64_t col_to_us(const struct col *c, uint64_t ns)
 {
     return ns > c->cfg->start_ns ? (ns - c->cfg->start_ns) / 1000 : 0;
 }
+
+/* An event time of stream s in CLOCK_MONOTONIC ns (converted when the
+ * stream's runtime stamps with the TSC). Defined in col_collect.c. */
+uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t);
 
 /* ------------------------------------------------------------ col_encode.c */
 

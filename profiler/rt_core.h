@@ -37,8 +37,11 @@ int rt_in_hook(void);
 void rt_ring_push(const struct rt_rec *recs, uint32_t nslots);
 void rt_ring_push_blob(uint32_t kind, const void *payload, uint32_t len);
 
-/* CLOCK_MONOTONIC in nanoseconds, as carried by ring records. */
+/* CLOCK_MONOTONIC in nanoseconds (messages, timeouts). */
 uint64_t rt_now_ns(void);
+
+/* The event clock of ring records (ring.h, rt_shm.clock). */
+uint64_t rt_event_time(void);
 
 struct rt_thread_info {
     pid_t tid;

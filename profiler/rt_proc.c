@@ -30,6 +30,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -125,7 +127,7 @@ static void push_simple(uint32_t type, uint64_t a, uint64_t b)
     int how = rt_pub_begin(1);
     if (how == RT_PUB_NONE)
         return;
-    struct rt_rec r = { .type = type, .time_ns = rt_now_ns(), .a = a, .b = b };
+    struct rt_rec r = { .type = type, .time_ns = rt_event_time(), .a = a, .b = b };
     rt_pub_write(how, &r, 1);
     rt_pub_end(how);
 }
@@ -187,13 +189,41 @@ static int send_hello(uint32_t origin, int memfd)
     return sent == (ssize_t)iov.iov_len ? 0 : -1;
 }
 
+/* Why the last connect_collector failed, when it was not the socket. */
+static const char *shm_error;
+
+/* Sizes the memfd. Past RLIMIT_FSIZE (ulimit -f) ftruncate raises SIGXFSZ,
+ * whose default action would end the program: the signal is blocked around
+ * the call and a SIGXFSZ it raised is taken back, leaving EFBIG. */
+static int size_memfd(int fd)
+{
+    sigset_t xfsz, old, pending;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGXFSZ);
+    int r = ftruncate(fd, (off_t)RT_SHM_SIZE);
+    int e = errno;
+    if (r < 0 && e == EFBIG && !was_pending) {
+        struct timespec zero = { 0, 0 };
+        sigtimedwait(&xfsz, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+}
+
 static struct rt_shm *make_shm(int *memfd)
 {
     *memfd = memfd_create("heapgraph-rt", MFD_CLOEXEC);
     if (*memfd < 0)
         return NULL;
-    if (ftruncate(*memfd, (off_t)RT_SHM_SIZE) < 0)
+    if (size_memfd(*memfd) < 0) {
+        if (errno == EFBIG)
+            shm_error = "the file-size limit (ulimit -f) is below the size of the ring memory; not recording";
         return NULL;
+    }
     void *p = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -202,6 +232,7 @@ static struct rt_shm *make_shm(int *memfd)
     s->version = RT_PROTO_VERSION;
     s->nrings = RT_SHM_RINGS;
     s->ring_slots = RT_RING_SLOTS;
+    s->clock = rt_clock_choose();
     return s;
 }
 
@@ -284,7 +315,7 @@ void rt_proc_boot(void)
     rt_unwind_init();
     if (rt_stack_reset() < 0 || connect_collector(origin) < 0) {
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
-        rt_degrade("cannot reach the collector; not recording");
+        rt_degrade(shm_error ? shm_error : "cannot reach the collector; not recording");
         return;
     }
     rt_tls.is_main = getpid() == gettid();
@@ -446,7 +477,7 @@ static void fork_child(void)
     exit_called = 0;
     if (rt_stack_reset() < 0 || connect_collector(RT_ORIGIN_FORK) < 0) {
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
-        rt_degrade("forked child cannot reach the collector; not recording it");
+        rt_degrade(shm_error ? shm_error : "forked child cannot reach the collector; not recording it");
     } else {
         announce();
     }
@@ -461,7 +492,7 @@ RT_EXPORT pid_t fork(void)
     if (!active())
         return real();
     int how = rt_pub_begin(1);
-    uint64_t t = rt_now_ns();
+    uint64_t t = rt_event_time();
     pid_t pid = real();
     if (pid == 0)
         return 0; /* fork_child made this a new image */

@@ -16,6 +16,10 @@
 #include "profiler/rt_proc.h"
 #include "profiler/rt_thread.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +54,49 @@ uint64_t rt_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int tsc_clock; /* rt_shm.clock is RT_CLOCK_TSC */
+
+uint64_t rt_event_time(void)
+{
+#if defined(__x86_64__)
+    if (RT_LIKELY(tsc_clock)) {
+        uint32_t lo, hi;
+        /* lfence: the read waits for every earlier load and the busy
+         * exchange (ring.h, "Ordering across threads"). */
+        __asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
+    return rt_now_ns();
+}
+
+/* 1 when the kernel keeps time with the TSC: it does so only while the TSC
+ * is synchronized across CPUs and stable, and demotes it otherwise. */
+static int kernel_uses_tsc(void)
+{
+    char buf[32];
+    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                  O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n == 4 && memcmp(buf, "tsc\n", 4) == 0;
+}
+
+uint32_t rt_clock_choose(void)
+{
+    tsc_clock = 0;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    /* CPUID 0x80000007 EDX bit 8: invariant TSC (Linux's constant_tsc and
+     * nonstop_tsc). */
+    if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)) && kernel_uses_tsc())
+        tsc_clock = 1;
+#endif
+    return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
 }
 
 void rt_rec_bind(struct rt_shm *s)
@@ -258,7 +305,7 @@ void rt_ring_push(const struct rt_rec *recs, uint32_t nslots)
 void rt_ring_push_blob(uint32_t kind, const void *payload, uint32_t len)
 {
     int how = rt_pub_begin(rt_blob_slots(len));
-    rt_pub_blob(how, kind, payload, len, rt_now_ns());
+    rt_pub_blob(how, kind, payload, len, rt_event_time());
     rt_pub_end(how);
 }
 

@@ -66,6 +66,11 @@ static inline uint32_t rt_blob_slots(uint32_t len)
     return 1 + (len + sizeof(struct rt_rec) - 1) / sizeof(struct rt_rec);
 }
 
+/* Picks the event clock for a new shared memory (enum rt_clock, for
+ * rt_shm.clock): the TSC where it is invariant and the kernel's clocksource,
+ * else CLOCK_MONOTONIC. rt_event_time reads it from then on. */
+uint32_t rt_clock_choose(void);
+
 /* The shared memory new rings come from (NULL: none, not recording). */
 void rt_rec_bind(struct rt_shm *shm);
 

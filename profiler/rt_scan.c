@@ -529,7 +529,7 @@ static void end_snapshot(struct scan *s)
     struct rt_rec r = {
         .type = RT_REC_SNAP_END,
         .u32 = s->stop.partial ? RT_SNAP_PARTIAL : RT_SNAP_OK,
-        .time_ns = rt_now_ns(),
+        .time_ns = rt_event_time(),
         .a = s->id,
         .b = s->nedges,
     };
