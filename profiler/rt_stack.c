@@ -150,8 +150,17 @@ static void remember(struct rt_stack_key k, uint32_t id)
 uint32_t rt_stack_recent(struct rt_stack_key k)
 {
     const struct recent *r = recent_slot(k.key);
-    if (r->key == k.key && r->check == k.check)
-        return r->id;
+    if (r->key == k.key && r->check == k.check) {
+        /* A signal handler may remember another stack in this slot between
+         * the loads above and the id's: then the id is the handler's and
+         * the key has changed (remember() clears it first, sets it last).
+         * Without this re-check, a block now and then got the handler's
+         * stack (rec_signal_malloc counted 1001 handler allocations). */
+        uint32_t id = r->id;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (r->key == k.key)
+            return id;
+    }
     if (table && page_ready(k.key & (TABLE_SIZE - 1)))
         __builtin_prefetch(&table[k.key & (TABLE_SIZE - 1)]);
     return 0;
