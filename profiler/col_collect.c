@@ -157,6 +157,7 @@ static void free_encoder(struct col_stream *s)
         free(s->col[k].p);
         s->col[k] = (struct col_column){0};
     }
+    s->ev_room = 0;
     for (size_t i = 0; i < s->nthr; i++)
         free(s->thr[i]);
     free(s->thr);

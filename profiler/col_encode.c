@@ -133,6 +133,21 @@ static int reuse_hit(struct col_thr *t, uint64_t size, uint64_t addr)
     return 1;
 }
 
+/* Grows every column to hold `need` bytes. No column holds more than all
+ * of them together (ev_bytes) and an event adds at most EV_MAX bytes to
+ * one, so room for ev_bytes + EV_MAX in each spares the per-column checks
+ * on every event. */
+#define EV_MAX 24
+
+static int grow_columns(struct col_stream *s, size_t need)
+{
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        if (col_buf_grow(&s->col[k].p, &s->col[k].cap, need) < 0)
+            return -1;
+    s->ev_room = need;
+    return 0;
+}
+
 /* Starts an event: room in every column, the tag (and thread), the time
  * delta. Returns the thread's state, NULL when out of memory. */
 static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
@@ -141,9 +156,8 @@ static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op
     if (s->ev_bytes >= EV_FLUSH_BYTES)
         col_flush_events(c, s);
     struct col_thr *t = thr(s, thread);
-    for (int k = 0; k < HG_EV_COLUMNS; k++)
-        if (!t || col_buf_grow(&s->col[k].p, &s->col[k].cap, s->col[k].len + 24) < 0)
-            return NULL;
+    if (!t || (s->ev_bytes + EV_MAX > s->ev_room && grow_columns(s, s->ev_bytes + 4096) < 0))
+        return NULL;
     unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
     s->col[HG_EV_COL_TAG].p[s->col[HG_EV_COL_TAG].len++] = (uint8_t)(op | flags | code << 5);
     s->ev_bytes++;

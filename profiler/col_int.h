@@ -65,6 +65,7 @@ struct col_stream {
     /* event encoder (capture.h "Events") */
     struct col_column col[HG_EV_COLUMNS];
     size_t ev_bytes;     /* in all columns */
+    size_t ev_room;      /* every column has room for this many bytes */
     uint64_t ev_count, last_us;
     uint32_t last_thread;
     struct col_thr **thr;/* per thread index */
