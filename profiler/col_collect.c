@@ -466,7 +466,10 @@ static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_
 }
 
 /* Merges the queued events with time < W in time order (frees first at
- * equal times, the order ring.h promises for address reuse). */
+ * equal times, the order ring.h promises for address reuse). Once the
+ * earliest queue is found it is taken from for as long as its next event
+ * comes no later than the earliest of the others (threads often publish
+ * runs of events between the other threads' ones). */
 static void merge(struct col *c, struct col_stream *s, uint64_t W)
 {
     uint8_t act[RT_SHM_RINGS];
@@ -476,20 +479,28 @@ static void merge(struct col *c, struct col_stream *s, uint64_t W)
             act[nact++] = (uint8_t)i;
     for (;;) {
         int best = -1;
-        const struct rt_rec *br = NULL;
+        const struct rt_rec *br = NULL, *next = NULL;
         for (size_t k = 0; k < nact; k++) {
             struct col_queue *q = &s->q[act[k]];
             if (q->head == q->len)
                 continue;
             const struct rt_rec *r = &q->v[q->head];
             if (r->time_ns < W && (!br || ev_before(r, br))) {
+                if (br && (!next || ev_before(br, next)))
+                    next = br;
                 best = act[k];
                 br = r;
+            } else if (!next || ev_before(r, next)) {
+                next = r;
             }
         }
         if (best < 0)
             break;
-        apply(c, s, (unsigned)best, act, nact, W);
+        struct col_queue *q = &s->q[best];
+        do
+            apply(c, s, (unsigned)best, act, nact, W);
+        while (q->head < q->len && q->v[q->head].time_ns < W &&
+               (!next || !ev_before(next, &q->v[q->head])));
     }
     for (size_t k = 0; k < nact; k++) {
         struct col_queue *q = &s->q[act[k]];
