@@ -345,7 +345,8 @@ static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *
         return 0;
     case RT_REC_BLOB: {
         struct rt_rec h = *r;
-        h.time_ns = col_ev_ns(c, s, r->time_ns);
+        if (r->time_ns) /* 0: no time (rec_time then takes the collector's) */
+            h.time_ns = col_ev_ns(c, s, r->time_ns);
         copy_cont(c, ring, pos, nslots - 1);
         return col_transcode_blob(c, s, &h, c->blob);
     }
