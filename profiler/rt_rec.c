@@ -199,18 +199,27 @@ int rt_pub_begin(uint32_t need)
         return RT_PUB_NONE;
     if (!rt_proc_recording())
         return RT_PUB_NONE;
-    t->pub = 1;
-    atomic_signal_fence(memory_order_seq_cst);
     struct rt_ring *r = t->ring;
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    if (wait_room(t, r, head, need + RT_DQ_SLOTS) < 0) {
-        rt_proc_stop_recording();
+    /* Wait for room before claiming the publication: a signal handler that
+     * runs during a long wait (the collector descheduled) then publishes
+     * directly instead of filling the small deferred queue. If one did
+     * publish, the head moved and the room is checked again. */
+    for (;;) {
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+        if (wait_room(t, r, head, need + RT_DQ_SLOTS) < 0) {
+            rt_proc_stop_recording();
+            return RT_PUB_NONE;
+        }
+        t->pub = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&r->head, memory_order_relaxed) == head) {
+            set_busy(r);
+            t->wpos = head;
+            return RT_PUB_DIRECT;
+        }
         t->pub = 0;
-        return RT_PUB_NONE;
+        atomic_signal_fence(memory_order_seq_cst);
     }
-    set_busy(r);
-    t->wpos = head;
-    return RT_PUB_DIRECT;
 }
 
 static void write_ring(struct rt_tls *t, const struct rt_rec *recs, uint32_t n)

@@ -315,6 +315,10 @@ static void answer(int c, const struct rt_msg *req)
 
 /* Serves images until all have hung up and `child` has exited; returns how
  * many images there were. */
+/* Milliseconds the collector sleeps after the first HELLO, as a descheduled
+ * collector would: the program's rings fill up meanwhile. */
+static int stall_ms;
+
 static int collect(int lfd, pid_t child, struct image *ims, int max, int *status)
 {
     int conns[8], n = 0, open = 0, exited = 0;
@@ -328,6 +332,8 @@ static int collect(int lfd, pid_t child, struct image *ims, int max, int *status
             int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
             memset(&ims[n], 0, sizeof ims[n]);
             if (c >= 0 && recv_hello(c, &ims[n]) == 0) {
+                if (n == 0 && stall_ms)
+                    usleep((useconds_t)stall_ms * 1000);
                 conns[n++] = c;
                 open++;
             }
@@ -653,6 +659,58 @@ static void test_more_threads_than_rings(void)
     CHECK(ims[0].threads >= (int)RT_SHM_RINGS - 1 && ims[0].threads <= 201);
 }
 
+static const char *signal_stall_src =
+    "#include <pthread.h>\n"
+    "#include <signal.h>\n"
+    "#include <stdatomic.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <unistd.h>\n"
+    "#define SIGNALS 100\n"
+    "static atomic_int handled;\n"
+    "static void *volatile sink;\n"
+    "static void handler(int s) { (void)s; void *a = malloc(33), *b = malloc(33); sink = a; sink = b;\n"
+    "    free(a); free(b); atomic_fetch_add(&handled, 1); }\n"
+    "static void *sender(void *arg) {\n"
+    "    usleep(100000); /* the main thread has filled its ring by now */\n"
+    "    for (int i = 0; i < SIGNALS; i++) {\n"
+    "        pthread_kill(*(pthread_t *)arg, SIGUSR1);\n"
+    "        while (atomic_load(&handled) <= i) ;\n"
+    "    }\n"
+    "    return NULL;\n"
+    "}\n"
+    "int main(void) {\n"
+    "    struct sigaction sa = { .sa_handler = handler };\n"
+    "    sigaction(SIGUSR1, &sa, NULL);\n"
+    "    pthread_t self = pthread_self(), t;\n"
+    "    pthread_create(&t, NULL, sender, &self);\n"
+    "    while (atomic_load(&handled) < SIGNALS) { void *p = malloc(100); sink = p; free(p); }\n"
+    "    pthread_join(t, NULL);\n"
+    "    return 0;\n"
+    "}\n";
+
+/* Regression: signal-handler events were lost ("deferred queue full") when
+ * the collector fell behind. A thread waiting for ring room had already
+ * claimed its publication, so every handler that ran during the wait was
+ * queued in the 128-slot deferred queue, which overflowed. Here the collector
+ * stalls for 300 ms while the main thread's ring is full and 100 handlers
+ * allocate 2 blocks of 33 bytes each: all 200 must arrive. */
+static void test_signals_while_ring_full(void)
+{
+    int status = -1;
+    CHECK(build("signal_stall", signal_stall_src, "") == 0);
+    stall_ms = 300;
+    int n = run("signal_stall", ims, 4, &status);
+    stall_ms = 0;
+    CHECK_EQ(n, 1);
+    CHECK_EQ(status, 0);
+    int handler_allocs = 0;
+    for (int i = 0; i < nevents; i++)
+        handler_allocs += !events[i].is_free && events[i].size == 33;
+    CHECK(nevents < MAX_EVENTS);
+    CHECK_EQ(handler_allocs, 200);
+    CHECK_EQ(atomic_load(&ims[0].shm->degraded), 0);
+}
+
 int main(void)
 {
     build_dir = getenv("HG_BUILD_DIR");
@@ -667,5 +725,6 @@ int main(void)
     RUN(test_fork);
     RUN(test_dlopen_runpath);
     RUN(test_more_threads_than_rings);
+    RUN(test_signals_while_ring_full);
     return DONE();
 }
