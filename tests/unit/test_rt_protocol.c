@@ -683,7 +683,8 @@ static const char *signal_stall_src =
     "    sigaction(SIGUSR1, &sa, NULL);\n"
     "    pthread_t self = pthread_self(), t;\n"
     "    pthread_create(&t, NULL, sender, &self);\n"
-    "    while (atomic_load(&handled) < SIGNALS) { void *p = malloc(100); sink = p; free(p); }\n"
+    "    for (int i = 0; i < 20000; i++) { void *p = malloc(100); sink = p; free(p); }\n"
+    "    while (atomic_load(&handled) < SIGNALS) ;\n"
     "    pthread_join(t, NULL);\n"
     "    return 0;\n"
     "}\n";
@@ -693,7 +694,9 @@ static const char *signal_stall_src =
  * claimed its publication, so every handler that ran during the wait was
  * queued in the 128-slot deferred queue, which overflowed. Here the collector
  * stalls for 300 ms while the main thread's ring is full and 100 handlers
- * allocate 2 blocks of 33 bytes each: all 200 must arrive. */
+ * allocate 2 blocks of 33 bytes each: all 200 must arrive. The main thread
+ * makes 20,000 malloc/free pairs, more than a ring holds, so its ring is
+ * full during the stall, and then waits without allocating. */
 static void test_signals_while_ring_full(void)
 {
     int status = -1;
