@@ -401,32 +401,34 @@ size_t sym_resolve(struct sym_ctx *s, uint32_t key, uint64_t addr, int is_return
     return n;
 }
 
-const char *sym_data_symbol(struct sym_ctx *s, uint32_t key, uint64_t addr, uint64_t *start)
+/* The object (data or TLS) symbol containing `a` in module `key`. TLS
+ * symbols are offsets in the module's TLS block, so no bias applies there. */
+static const char *object_symbol(struct sym_ctx *s, uint32_t key, int tls, uint64_t a,
+                                 uint64_t *start)
 {
     struct module *m = s ? find_module(s, key) : NULL;
     struct sym_file *f = s ? usable_file(s, m) : NULL;
-    struct sym_esym *e = f ? sym_table_find(&f->objs, addr - m->bias) : NULL;
+    if (!f)
+        return NULL;
+    uint64_t bias = tls ? 0 : m->bias;
+    struct sym_esym *e = sym_table_find(tls ? &f->tls : &f->objs, a - bias);
     if (!e)
         return NULL;
     if (!e->name)
         e->name = sym_pretty(s, e->raw);
     if (start)
-        *start = e->lo + m->bias;
+        *start = e->lo + bias;
     return e->name;
+}
+
+const char *sym_data_symbol(struct sym_ctx *s, uint32_t key, uint64_t addr, uint64_t *start)
+{
+    return object_symbol(s, key, 0, addr, start);
 }
 
 const char *sym_tls_symbol(struct sym_ctx *s, uint32_t key, uint64_t tls_offset, uint64_t *start)
 {
-    struct module *m = s ? find_module(s, key) : NULL;
-    struct sym_file *f = s ? usable_file(s, m) : NULL;
-    struct sym_esym *e = f ? sym_table_find(&f->tls, tls_offset) : NULL;
-    if (!e)
-        return NULL;
-    if (!e->name)
-        e->name = sym_pretty(s, e->raw);
-    if (start)
-        *start = e->lo;
-    return e->name;
+    return object_symbol(s, key, 1, tls_offset, start);
 }
 
 size_t sym_resolved_count(const struct sym_ctx *s)
