@@ -442,9 +442,6 @@ int rep_ci_sarif(FILE *f, const struct rep_run *run, const struct rep_check *c,
     struct ci_leaks cl;
     if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    const size_t *idx = cl.idx;
-    size_t n = cl.n;
-    const char *flag = cl.flag;
     fputs("{\"version\": \"2.1.0\",\n \"$schema\": "
           "\"https://json.schemastore.org/sarif-2.1.0.json\",\n \"runs\": [{\n"
           "  \"tool\": {\"driver\": {\"name\": \"heapgraph\", \"version\": \"" HG_VERSION "\", "
@@ -457,10 +454,10 @@ int rep_ci_sarif(FILE *f, const struct rep_run *run, const struct rep_check *c,
     rep_json_puts(f, root_uri ? root_uri : "file:///");
     free(root_uri);
     fputs("}},\n  \"results\": [", f);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < cl.n; i++) {
         if (i)
             putc(',', f);
-        sarif_result(f, run, &run->leaks[idx[i]], flag[idx[i]], o->source_root);
+        sarif_result(f, run, &run->leaks[cl.idx[i]], cl.flag[cl.idx[i]], o->source_root);
     }
     fprintf(f, "],\n  \"invocations\": [{\"executionSuccessful\": true, \"exitCode\": %d}]}]}\n",
             c->failed ? 1 : 0);
@@ -541,16 +538,13 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
     unsigned shown = 0;
     if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    const size_t *idx = cl.idx;
-    size_t n = cl.n;
-    const char *flag = cl.flag;
-    for (size_t i = 0; i < n && shown < GITHUB_ANNOTATIONS; i++) {
-        const struct rep_ck_leak *l = &run->leaks[idx[i]];
+    for (size_t i = 0; i < cl.n && shown < GITHUB_ANNOTATIONS; i++) {
+        const struct rep_ck_leak *l = &run->leaks[cl.idx[i]];
         const char *rel = NULL;
         char msg[512];
         const struct rep_ck_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
         leak_message(msg, sizeof msg, run, l);
-        fprintf(f, "::%s ", flag[idx[i]] ? "error" : "warning");
+        fprintf(f, "::%s ", cl.flag[cl.idx[i]] ? "error" : "warning");
         if (loc) {
             fputs("file=", f);
             gh_puts(f, rel, 1);
@@ -576,7 +570,7 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
         putc('\n', f);
     }
     if (summary)
-        gh_summary(summary, run, c, idx, n, o);
+        gh_summary(summary, run, c, cl.idx, cl.n, o);
     ci_leaks_release(&cl);
     return ferror(f) || (summary && ferror(summary)) ? -1 : 0;
 }
@@ -589,12 +583,9 @@ int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
     struct ci_leaks cl;
     if (ci_leaks_get(&cl, run, c, o) < 0)
         return -1;
-    const size_t *idx = cl.idx;
-    size_t n = cl.n;
-    const char *flag = cl.flag;
     fputs("[", f);
-    for (size_t i = 0; i < n; i++) {
-        const struct rep_ck_leak *l = &run->leaks[idx[i]];
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct rep_ck_leak *l = &run->leaks[cl.idx[i]];
         const char *rel = NULL;
         char msg[512];
         const struct rep_ck_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
@@ -604,7 +595,7 @@ int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
         fprintf(f, ", \"check_name\": \"heapgraph-%s\", \"fingerprint\": \"%016" PRIx64
                 "%04zx\", \"severity\": \"%s\", \"location\": {\"path\": ",
                 rep_ck_kind_name(l->kind), fingerprint(l), (size_t)l->process & 0xffff,
-                flag[idx[i]] ? "major" : "minor");
+                cl.flag[cl.idx[i]] ? "major" : "minor");
         rep_json_puts(f, loc ? rel : (l->stack.nframes ? l->stack.frames[0].module : "unknown"));
         fprintf(f, ", \"lines\": {\"begin\": %u}}}", loc && loc->line ? loc->line : 1);
     }
