@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -510,14 +512,26 @@ static void merge(struct col *c, struct col_stream *s, uint64_t W)
     }
 }
 
+/* The watermark: the stream's clock now, once every busy flag set before
+ * it is visible (ring.h). 0 when that cannot be known this time, which only
+ * defers merging to a later drain. */
+static uint64_t watermark(const struct col_stream *s)
+{
+    uint64_t W = stream_now(s);
+    if (s->membarrier &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0)
+        return 0;
+    atomic_thread_fence(memory_order_seq_cst);
+    return W;
+}
+
 /* Drains every ring of a connected stream. `final`: the process is gone or
  * stopped, so everything published is final and busy flags mean nothing. */
 static void drain(struct col *c, struct col_stream *s, int final)
 {
     if (s->state != COL_ST_LIVE || !s->shm)
         return;
-    uint64_t W = final ? UINT64_MAX : stream_now(s);
-    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t W = final ? UINT64_MAX : watermark(s);
     for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
         int busy = 0;
@@ -663,12 +677,14 @@ static int map_rings(struct col *c, struct col_stream *s, int memfd)
     if (shm->magic != RT_SHM_MAGIC || shm->version != RT_PROTO_VERSION ||
         shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS ||
         (clock != RT_CLOCK_MONOTONIC && !(clock == RT_CLOCK_TSC && tsc_read())) ||
+        shm->fence > RT_FENCE_MEMBARRIER ||
         !(s->q = calloc(RT_SHM_RINGS, sizeof *s->q))) {
         munmap(p, RT_SHM_SIZE);
         return -1;
     }
     s->shm = shm;
     s->tsc = clock == RT_CLOCK_TSC;
+    s->membarrier = shm->fence == RT_FENCE_MEMBARRIER;
     if (s->tsc)
         tsc_calibrate(c);
     return 0;
@@ -681,6 +697,7 @@ static void move_conn(struct col *c, struct col_stream *from, struct col_stream 
     to->fd = from->fd;
     to->shm = from->shm;
     to->tsc = from->tsc;
+    to->membarrier = from->membarrier;
     to->q = from->q;
     from->q = NULL;
     to->statm_fd = from->statm_fd;

@@ -57,6 +57,7 @@ struct col_stream {
     int statm_fd;
     uint64_t hello_ns;
     int tsc;             /* its events carry TSC ticks (rt_shm.clock) */
+    int membarrier;      /* the watermark's fence is ours to run (rt_shm.fence) */
     char *argv, *exe;    /* from HELLO (argv NUL-separated) */
     size_t argv_len, exe_len;
     struct col_queue *q; /* RT_SHM_RINGS queues while connected, else NULL */

@@ -28,9 +28,18 @@
  * after the loads through which its allocator saw them; the counters of all
  * CPUs agree.) The collector merges the rings of a process by time and
  * needs a watermark: it reads the clock (T), then for each ring waits while
- * `busy` is 1, then drains it. A producer sets busy = 1 with a full fence
- * before it reads the clock and clears it after publishing; so any event with
- * time < T is either published when the collector looks, or its ring was busy.
+ * `busy` is 1, then drains it. A producer sets busy = 1 before it reads the
+ * clock and clears it after publishing; so any event with time < T is either
+ * published when the collector looks, or its ring was busy. That needs the
+ * store of busy to be visible before the collector reads it, although the
+ * producer's CPU may still hold it in its store buffer after reading the clock.
+ * rt_shm.fence says who pays for that: RT_FENCE_LOCKED, every publication
+ * (a locked exchange, about 20 cycles that also stall the clock read's
+ * lfence); RT_FENCE_MEMBARRIER, the collector, once per drain: the runtime
+ * registered the process for membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) and
+ * the collector calls it between reading T and reading the flags, which runs a
+ * full barrier on every CPU that runs one of the process's threads (a thread
+ * that is not running passed one when it was switched out).
  * Events with time < T are then final and can be merged and written. The
  * collector compares TSC values as read and converts them to nanoseconds
  * only to write them, with one fixed rate per run, so order is kept exactly.
@@ -44,7 +53,7 @@
 #include <stdint.h>
 
 #define RT_SHM_MAGIC 0x48475348u /* "HGSH" */
-#define RT_PROTO_VERSION 2u
+#define RT_PROTO_VERSION 3u
 #define RT_SHM_RINGS 128u        /* threads alive at once; more wait for a ring */
 #define RT_RING_SLOTS 32768u     /* power of two: 1 MiB of slots per ring */
 
@@ -152,6 +161,11 @@ enum rt_clock {
     RT_CLOCK_TSC = 1,       /* x86 time-stamp counter ticks */
 };
 
+enum rt_fence {
+    RT_FENCE_LOCKED = 0,     /* producers set busy with a locked exchange */
+    RT_FENCE_MEMBARRIER = 1, /* producers store busy; the collector calls membarrier */
+};
+
 enum rt_ring_state { RT_RING_FREE = 0, RT_RING_ACTIVE = 1, RT_RING_CLOSED = 2 };
 
 struct rt_ring {
@@ -175,7 +189,8 @@ struct rt_shm {
     _Atomic uint32_t next_thread_index;
     _Atomic uint32_t degraded; /* nonzero once the runtime lost precision (said in a NOTE) */
     uint32_t clock;   /* enum rt_clock: what rt_rec.time_ns counts; set before HELLO */
-    char pad[36];
+    uint32_t fence;   /* enum rt_fence: how busy = 1 is made visible; set before HELLO */
+    char pad[32];
     struct rt_ring rings[]; /* nrings */
 };
 

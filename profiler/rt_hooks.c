@@ -170,7 +170,7 @@ static void record_free(const void *p, uint32_t flags)
     int how = rt_pub_begin(1);
     if (how == RT_PUB_NONE)
         return;
-    struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_event_time(), .a = (uintptr_t)p };
+    struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_free_time(), .a = (uintptr_t)p };
     rt_pub_write(how, &r, 1);
     rt_pub_end(how);
 }
@@ -322,7 +322,7 @@ static void *realloc_pair(void *old, size_t n, struct capture *c)
 {
     identify(c);
     int how = rt_pub_begin(2 + RT_STACK_SLOTS(c->n));
-    uint64_t t1 = rt_event_time();
+    uint64_t t1 = rt_free_time();
     void *p = real.realloc(old, n);
     uint64_t t2 = rt_event_time();
     if (how == RT_PUB_NONE)

@@ -233,6 +233,7 @@ static struct rt_shm *make_shm(int *memfd)
     s->nrings = RT_SHM_RINGS;
     s->ring_slots = RT_RING_SLOTS;
     s->clock = rt_clock_choose();
+    s->fence = rt_fence_choose();
     return s;
 }
 

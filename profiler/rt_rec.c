@@ -3,8 +3,9 @@
  * rt_rec.c - writes records into the calling thread's ring (ring.h).
  *
  * Each thread is the only producer of its ring, so publishing is plain
- * stores and one release store of head; the only cross-thread cost is the
- * full fence after setting busy (the collector's watermark needs it). A
+ * stores and one release store of head; where the kernel has membarrier the
+ * collector pays for the watermark's fence (ring.h), else a full fence after
+ * setting busy is the only cross-thread cost. A
  * thread may still be interrupted by a signal handler that allocates: such a
  * nested publication queues its records (rt_tls.dq) and the interrupted one
  * moves them into the ring before it clears busy. A full ring makes the
@@ -20,8 +21,10 @@
 #include <cpuid.h>
 #endif
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,13 +66,30 @@ uint64_t rt_event_time(void)
 #if defined(__x86_64__)
     if (RT_LIKELY(tsc_clock)) {
         uint32_t lo, hi;
-        /* lfence: the read waits for every earlier load and the busy
-         * exchange (ring.h, "Ordering across threads"). */
+        /* lfence: the read waits for every earlier load (ring.h,
+         * "Ordering across threads") and a locked busy exchange. */
         __asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) :: "memory");
         return (uint64_t)hi << 32 | lo;
     }
 #endif
     return rt_now_ns();
+}
+
+static int locked_fence = 1; /* rt_shm.fence is RT_FENCE_LOCKED */
+
+uint64_t rt_free_time(void)
+{
+#if defined(__x86_64__)
+    /* A free's time only has to come before its own stores, which no CPU
+     * sees before the read retires; and under membarrier the busy flag needs
+     * no lfence either (ring.h). */
+    if (RT_LIKELY(tsc_clock && !locked_fence)) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
+    return rt_event_time();
 }
 
 /* 1 when the kernel keeps time with the TSC: it does so only while the TSC
@@ -97,6 +117,15 @@ uint32_t rt_clock_choose(void)
         tsc_clock = 1;
 #endif
     return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
+}
+
+uint32_t rt_fence_choose(void)
+{
+    /* Registration is per process image: a fork child or a new image
+     * registers again (the kernel does not carry it over). */
+    long r = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
+    locked_fence = r != 0;
+    return locked_fence ? RT_FENCE_LOCKED : RT_FENCE_MEMBARRIER;
 }
 
 void rt_rec_bind(struct rt_shm *s)
@@ -180,11 +209,16 @@ void rt_rec_forget(void)
     rt_tls.dq_head = rt_tls.dq_tail = 0;
 }
 
-/* busy = 1 with a full fence after it: a locked exchange is both, and
- * cheaper than a store followed by mfence. */
+/* busy = 1, ordered before the clock read that follows (ring.h). With the
+ * locked fence: a locked exchange, cheaper than a store and mfence. */
 static void set_busy(struct rt_ring *r)
 {
-    atomic_exchange_explicit(&r->busy, 1, memory_order_seq_cst);
+    if (RT_UNLIKELY(locked_fence)) {
+        atomic_exchange_explicit(&r->busy, 1, memory_order_seq_cst);
+        return;
+    }
+    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
 }
 
 int rt_pub_begin(uint32_t need)

@@ -4,7 +4,7 @@
  * re-entry guard and publication of records.
  *
  * A publication is rt_pub_begin, any number of rt_pub_write, rt_pub_end. Begin
- * waits for room, sets the ring's busy flag with a full fence and returns; the
+ * waits for room, sets the ring's busy flag (ring.h, rt_shm.fence) and returns; the
  * caller then reads the clock, so every record it writes is covered by busy
  * (ring.h, "Ordering across threads"). A signal handler that allocates while
  * its thread is inside a publication gets RT_PUB_DEFERRED: its records go to
@@ -70,6 +70,16 @@ static inline uint32_t rt_blob_slots(uint32_t len)
  * rt_shm.clock): the TSC where it is invariant and the kernel's clocksource,
  * else CLOCK_MONOTONIC. rt_event_time reads it from then on. */
 uint32_t rt_clock_choose(void);
+
+/* The event time of a free (or of the free half of a realloc): taken
+ * before the block is released, so it can skip the lfence that an
+ * allocation's time needs where the fence is the collector's. */
+uint64_t rt_free_time(void);
+
+/* Picks how busy = 1 is made visible for a new shared memory (enum
+ * rt_fence, for rt_shm.fence): registers the process for membarrier where
+ * the kernel allows it. set_busy follows the choice from then on. */
+uint32_t rt_fence_choose(void);
 
 /* The shared memory new rings come from (NULL: none, not recording). */
 void rt_rec_bind(struct rt_shm *shm);
