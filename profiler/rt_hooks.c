@@ -19,6 +19,7 @@
 #include "profiler/rt_rec.h"
 #include "profiler/rt_scan.h"
 #include "profiler/rt_stack.h"
+#include "profiler/unwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -117,14 +118,16 @@ struct capture {
     uint64_t frames[RT_MAX_FRAMES];
 };
 
-/* Unwinds the caller; finds its stack among the thread's recent ones or
- * starts loading its table slot. */
-static inline void capture(struct capture *c)
-{
-    c->n = rt_unwind(c->frames);
-    c->hash = rt_stack_hash(c->frames, c->n);
-    c->id = c->n ? rt_stack_recent(c->hash) : 0;
-}
+/* Unwinds the hook's caller; finds its stack among the thread's recent
+ * ones or starts loading its table slot. A macro, not a function, so that
+ * it reads the frame of the hook it is written in. */
+#define capture(c) \
+    do { \
+        struct rt_unwind_start at_; \
+        RT_UNWIND_HERE(&at_); \
+        (c)->n = rt_unwind(&at_, (c)->frames, &(c)->hash); \
+        (c)->id = (c)->n ? rt_stack_recent((c)->hash) : 0; \
+    } while (0)
 
 /* After the real call: looks the stack up; a stack not seen before first
  * makes sure its code is in the module map. */

@@ -100,33 +100,12 @@ static void grow_up(void)
         atomic_store_explicit(&mapped[i], ~0ull, memory_order_release);
 }
 
-/* Four independent multiply chains (two hashes, each over the even and
- * the odd frames) halve the latency of a walk over the frames, which is
- * what an event waits for; the lanes are mixed once at the end. */
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
 {
-    uint64_t a0 = 0x9E3779B97F4A7C15ull ^ n, a1 = 0x243F6A8885A308D3ull;
-    uint64_t b0 = 0xC2B2AE3D27D4EB4Full + n, b1 = 0x165667B19E3779F9ull;
-    unsigned i = 0;
-    for (; i + 1 < n; i += 2) {
-        a0 = (a0 ^ frames[i]) * 0xff51afd7ed558ccdull;
-        a1 = (a1 ^ frames[i + 1]) * 0xff51afd7ed558ccdull;
-        b0 = (b0 ^ frames[i]) * 0xc4ceb9fe1a85ec53ull;
-        b1 = (b1 ^ frames[i + 1]) * 0xc4ceb9fe1a85ec53ull;
-        a0 ^= a0 >> 32;
-        a1 ^= a1 >> 32;
-        b0 ^= b0 >> 29;
-        b1 ^= b1 >> 29;
-    }
-    if (i < n) {
-        a0 = (a0 ^ frames[i]) * 0xff51afd7ed558ccdull;
-        b0 = (b0 ^ frames[i]) * 0xc4ceb9fe1a85ec53ull;
-    }
-    uint64_t a = (a0 ^ (a1 << 31 | a1 >> 33)) * 0xff51afd7ed558ccdull;
-    uint64_t b = (b0 ^ (b1 << 27 | b1 >> 37)) * 0xc4ceb9fe1a85ec53ull;
-    a ^= a >> 32;
-    b ^= b >> 29;
-    return (struct rt_stack_key){ a | 1, (uint32_t)b };
+    struct rt_stack_hstate h = RT_STACK_HSTATE0;
+    for (unsigned i = n; i-- > 0;)
+        h = rt_stack_hstep(h, frames[i]);
+    return rt_stack_hfinal(h, n);
 }
 
 /* ---- the per-thread cache of recent stacks ---------------------------- */

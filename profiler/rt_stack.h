@@ -7,8 +7,6 @@
 #ifndef HG_RT_STACK_H
 #define HG_RT_STACK_H
 
-#include "profiler/unwind.h"
-
 #include <stdint.h>
 
 /* Slots an RT_REC_STACK of n frames takes. */
@@ -24,6 +22,35 @@ struct rt_stack_key {
     uint32_t check;
 };
 
+/* The hash is one chain over the frames from the outermost to the
+ * innermost, so that an unwinder that knows the outer part of a stack is
+ * unchanged resumes the chain from the state it kept for that part
+ * (rt_unwind.c). Two multiply chains with different constants make the
+ * 96 bits. */
+struct rt_stack_hstate {
+    uint64_t a, b;
+};
+
+#define RT_STACK_HSTATE0 ((struct rt_stack_hstate){ 0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full })
+
+static inline struct rt_stack_hstate rt_stack_hstep(struct rt_stack_hstate h, uint64_t frame)
+{
+    h.a = (h.a ^ frame) * 0xff51afd7ed558ccdull;
+    h.b = (h.b ^ frame) * 0xc4ceb9fe1a85ec53ull;
+    h.a ^= h.a >> 32;
+    h.b ^= h.b >> 29;
+    return h;
+}
+
+static inline struct rt_stack_key rt_stack_hfinal(struct rt_stack_hstate h, unsigned n)
+{
+    uint64_t a = (h.a ^ n) * 0xff51afd7ed558ccdull, b = (h.b + n) * 0xc4ceb9fe1a85ec53ull;
+    a ^= a >> 32;
+    b ^= b >> 29;
+    return (struct rt_stack_key){ a | 1, (uint32_t)b };
+}
+
+/* The same hash over frames[] (innermost first) in one go. */
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n);
 
 /* The id of k when the calling thread used it recently (a small per-thread

@@ -149,6 +149,7 @@ static void register_self(struct rt_tls *t)
     struct rt_thread_info info = { .tid = gettid(), .index = t->thread_index,
                                    .handle = pthread_self(), .is_main = t->is_main };
     stack_bounds(&info);
+    rt_unwind_thread_bounds(info.stack_lo, info.stack_hi);
     reg_add(&info);
     if (have_key) {
         int g = rt_guard_enter();
@@ -210,6 +211,7 @@ static void thread_end(void *v)
     if (!t->registered || t->ended || !reg_remove(t->thread_index, &info))
         return;
     t->ended = 1;
+    rt_unwind_thread_end();
     if (rt_proc_recording())
         send_thread(RT_BLOB_THREAD_END, &info, NULL);
     rt_rec_close();

@@ -18,6 +18,9 @@ with ` * `):
                       report's top-level keys are variables and dict keys read
                       as attributes: processes[0].summary.definite.blocks == 1000
   expect-stderr: TEXT `heapgraph run`'s stderr must contain TEXT
+Every program runs with HEAPGRAPH_UNWIND=check unless its env: says otherwise:
+the runtime's stack walker is compared with libunwind on every stack, and any
+difference it reports on stderr fails the test.
 Helpers usable in EXPR: proc(i) = processes[i], leaks(i, kind) = the leak groups
 of process i of that kind, frames(entry) = function names of its stack.
 Compilation: `cc -O2 -g` for .c, `c++ -O2 -g` for .cc, always with -pthread.
@@ -88,6 +91,7 @@ def main():
     d = directives(src)
     get = lambda k: [v for key, v in d if key == k]
     env = dict(os.environ)
+    env["HEAPGRAPH_UNWIND"] = "check"
     for lib in get("lib"):
         parts = shlex.split(lib)
         lsrc = os.path.join(os.path.dirname(src), parts[0])
@@ -111,6 +115,8 @@ def main():
     want_exit = int((get("exit") or ["0"])[0])
     if r.returncode != want_exit:
         fail(f"heapgraph run exited {r.returncode}, expected {want_exit}\nstderr:\n{r.stderr}")
+    if "unwinder check" in r.stderr:
+        fail(f"the stack walker and libunwind disagree:\n{r.stderr}")
     for s in get("expect-stderr"):
         if s not in r.stderr:
             fail(f"stderr lacks {s!r}:\n{r.stderr}")
