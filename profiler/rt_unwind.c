@@ -197,29 +197,14 @@ static unsigned emit(const uint64_t *kept, unsigned nk, struct rt_stack_hstate h
     return n;
 }
 
-/* Which new frames read the rbp they were entered with (live), from the
- * outermost new one (whose caller is shadow frame r, or none) inward. */
-static void liveness(const struct walker *w, const struct steps *s, unsigned j, int r,
-                     uint8_t *live)
-{
-    int outer = r >= 0 ? w->bp_live[r] : 0;
-    for (unsigned i = j; i-- > 0;) {
-        unsigned how = s->how[i];
-        int computes = !(how & RT_CFI_END);
-        int uses = computes & ((how & RT_CFI_BP) != 0);
-        int saves = computes & ((how & RT_CFI_SAVES_BP) != 0);
-        outer = uses | ((!saves) & outer);
-        live[i] = (uint8_t)outer;
-    }
-}
-
 /* Makes the shadow its frames 0..r followed by the j new frames, and the
- * stack from it. */
+ * stack from it. Goes from the outermost new frame inward, as the hash
+ * chain and rbp liveness do: a frame reads the rbp it was entered with if
+ * its CFA is rbp-based, or if it leaves rbp alone and a frame further out
+ * reads it; a saved rbp it restores is worth checking only in that case. */
 static unsigned splice(struct walker *w, const struct steps *s, unsigned j, int r,
                        uint64_t *out, struct rt_stack_key *key)
 {
-    uint8_t live[WALK_MAX];
-    liveness(w, s, j, r, live);
     unsigned nk = r >= 0 ? w->nkept[r] : 0;
     struct rt_stack_hstate h = RT_STACK_HSTATE0;
     if (r >= 0)
@@ -228,14 +213,19 @@ static unsigned splice(struct walker *w, const struct steps *s, unsigned j, int 
     unsigned idx = (unsigned)(r + 1);
     for (unsigned i = j; i-- > 0; idx++) {
         uint64_t ip = s->ip[i];
+        unsigned how = s->how[i];
+        int computes = !(how & RT_CFI_END);
+        int uses = computes & ((how & RT_CFI_BP) != 0);
+        int saves = computes & ((how & RT_CFI_SAVES_BP) != 0);
+        int live = uses | ((!saves) & outer_live);
         w->ip[idx] = ip;
         w->sp[idx] = s->sp[i];
         w->bp[idx] = s->bp[i];
         int needed = (s->bpw_at[i] != NULL) & outer_live;
         w->bpw_at[idx] = needed ? s->bpw_at[i] : &w->bpw_val[idx];
         w->bpw_val[idx] = s->bpw_val[i];
-        w->bp_live[idx] = live[i];
-        outer_live = live[i];
+        w->bp_live[idx] = (uint8_t)live;
+        outer_live = live;
         if (keep(ip)) {
             h = rt_stack_hstep(h, ip);
             w->kept[nk++] = ip;
