@@ -107,14 +107,6 @@ static void tsc_calibrate(struct col *c)
     c->tsc_ns = n;
 }
 
-uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t)
-{
-    if (!s->tsc)
-        return t;
-    __int128 d = (__int128)(int64_t)(t - c->tsc_at) * (__int128)c->tsc_mult;
-    return c->tsc_ns + (uint64_t)(int64_t)(d >> 32);
-}
-
 /* The stream's event clock now (the watermark). */
 static uint64_t stream_now(const struct col_stream *s)
 {
@@ -402,70 +394,27 @@ static void read_ring(struct col *c, struct col_stream *s, unsigned i, uint64_t 
     atomic_store_explicit(&ring->tail, tail, memory_order_release);
 }
 
-static int ev_before(const struct rt_rec *a, const struct rt_rec *b)
+/* Handles the event at the head of queue q that is neither an allocation
+ * nor a free (col_emit_run takes those). */
+static void apply_other(struct col *c, struct col_stream *s, struct col_queue *q)
 {
-    if (a->time_ns != b->time_ns)
-        return a->time_ns < b->time_ns;
-    return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
-}
-
-/* True when the FREE half of a realloc at the head of queue `qi` can be
- * encoded together with its ALLOC half: that half is next in the same
- * queue, final, and no other queue has an event that must come between. */
-static int realloc_pair(struct col_stream *s, unsigned qi, const uint8_t *act, size_t nact, uint64_t W)
-{
-    struct col_queue *q = &s->q[qi];
-    if (q->head + 1 >= q->len)
-        return 0;
-    const struct rt_rec *n = &q->v[q->head + 1];
-    if ((n->type & 0xff) != RT_REC_ALLOC || !(n->type & RT_F_REALLOC) || n->time_ns >= W)
-        return 0;
-    for (size_t k = 0; k < nact; k++) {
-        const struct col_queue *o = &s->q[act[k]];
-        if (act[k] != qi && o->head < o->len && !ev_before(n, &o->v[o->head]))
-            return 0;
-    }
-    return 1;
-}
-
-static void apply(struct col *c, struct col_stream *s, unsigned qi, const uint8_t *act, size_t nact,
-                  uint64_t W)
-{
-    struct col_queue *q = &s->q[qi];
-    struct rt_rec ev = q->v[q->head];
-    const struct rt_rec *r = &ev;
-    ev.time_ns = col_ev_ns(c, s, ev.time_ns);
-    struct col_block old;
+    const struct rt_rec *r = &q->v[q->head++];
+    uint64_t t = col_ev_ns(c, s, r->time_ns);
     switch (r->type & 0xff) {
-    case RT_REC_ALLOC:
-        col_emit_alloc(c, s, q->thread, r, NULL);
-        break;
-    case RT_REC_FREE:
-        if ((r->type & RT_F_REALLOC) && realloc_pair(s, qi, act, nact, W) &&
-            col_live_remove(&s->live, r->a, &old)) {
-            q->head++;
-            ev = q->v[q->head];
-            ev.time_ns = col_ev_ns(c, s, ev.time_ns);
-            col_emit_alloc(c, s, q->thread, &ev, &old);
-        } else {
-            col_apply_free(c, s, q->thread, r);
-        }
-        break;
     case RT_REC_FORK:
-        on_fork(c, s, q->thread, r->time_ns, (pid_t)r->a);
+        on_fork(c, s, q->thread, t, (pid_t)r->a);
         break;
     case RT_REC_EXEC:
-        col_emit_mark(c, s, q->thread, r->time_ns, HG_MARK_EXEC, r->a);
+        col_emit_mark(c, s, q->thread, t, HG_MARK_EXEC, r->a);
         s->exec_pending = r->a == 0;
         break;
     case RT_REC_EXIT:
         s->have_exit = 1;
-        s->exit_ns = r->time_ns;
+        s->exit_ns = t;
         s->exit_status = r->a;
         s->exit_how = r->b;
         break;
     }
-    q->head++;
 }
 
 /* Merges the queued events with time < W in time order (frees first at
@@ -488,22 +437,25 @@ static void merge(struct col *c, struct col_stream *s, uint64_t W)
             if (q->head == q->len)
                 continue;
             const struct rt_rec *r = &q->v[q->head];
-            if (r->time_ns < W && (!br || ev_before(r, br))) {
-                if (br && (!next || ev_before(br, next)))
+            if (r->time_ns < W && (!br || col_ev_before(r, br))) {
+                if (br && (!next || col_ev_before(br, next)))
                     next = br;
                 best = act[k];
                 br = r;
-            } else if (!next || ev_before(r, next)) {
+            } else if (!next || col_ev_before(r, next)) {
                 next = r;
             }
         }
         if (best < 0)
             break;
         struct col_queue *q = &s->q[best];
-        do
-            apply(c, s, (unsigned)best, act, nact, W);
-        while (q->head < q->len && q->v[q->head].time_ns < W &&
-               (!next || !ev_before(next, &q->v[q->head])));
+        do {
+            size_t n = col_emit_run(c, s, q->thread, q->v + q->head, q->len - q->head, W, next);
+            q->head += n;
+            if (!n)
+                apply_other(c, s, q);
+        } while (q->head < q->len && q->v[q->head].time_ns < W &&
+                 (!next || !col_ev_before(next, &q->v[q->head])));
     }
     for (size_t k = 0; k < nact; k++) {
         struct col_queue *q = &s->q[act[k]];

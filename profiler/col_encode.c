@@ -76,11 +76,51 @@ void col_flush_events(struct col *c, struct col_stream *s)
     s->ev_count = 0;
 }
 
-static void put(struct col_stream *s, int k, uint64_t v)
+/* The encoder's working copy of a stream's event state: where the next byte
+ * of each column goes, and the counters. A store through a byte pointer may
+ * alias any field of the stream, so encoding into s->col directly made the
+ * compiler reload and store back every field around every byte; a local
+ * copy stays in registers. out_load and out_store move it. */
+struct ev_out {
+    uint8_t *p[HG_EV_COLUMNS];
+    size_t bytes, room;  /* s->ev_bytes, s->ev_room */
+    uint64_t count, last_us, nalloc, start_ns;
+    uint32_t last_thread;
+};
+
+/* For everything that takes a struct ev_out: a call that is not inlined
+ * takes its address, and the copy is back in memory that bytes may alias. */
+#define EV_INLINE static inline __attribute__((always_inline))
+
+EV_INLINE void out_load(const struct col *c, const struct col_stream *s, struct ev_out *o)
 {
-    size_t n = col_varint(s->col[k].p + s->col[k].len, v);
-    s->col[k].len += n;
-    s->ev_bytes += n;
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        o->p[k] = s->col[k].p + s->col[k].len;
+    o->bytes = s->ev_bytes;
+    o->room = s->ev_room;
+    o->count = s->ev_count;
+    o->last_us = s->last_us;
+    o->nalloc = s->nalloc;
+    o->start_ns = c->cfg->start_ns;
+    o->last_thread = s->last_thread;
+}
+
+EV_INLINE void out_store(struct col_stream *s, const struct ev_out *o)
+{
+    for (int k = 0; k < HG_EV_COLUMNS; k++)
+        s->col[k].len = (size_t)(o->p[k] - s->col[k].p);
+    s->ev_bytes = o->bytes;
+    s->ev_count = o->count;
+    s->last_us = o->last_us;
+    s->nalloc = o->nalloc;
+    s->last_thread = o->last_thread;
+}
+
+EV_INLINE void put(struct ev_out *o, int k, uint64_t v)
+{
+    size_t n = col_varint(o->p[k], v);
+    o->p[k] += n;
+    o->bytes += n;
 }
 
 /* The encoder state of a thread index, created on first use; NULL when out
@@ -111,7 +151,7 @@ void col_thread_done(struct col_stream *s, uint32_t thread)
     }
 }
 
-static void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
+static inline void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
 {
     int k = size_class(size);
     if (k < 0)
@@ -124,7 +164,7 @@ static void reuse_push(struct col_thr *t, uint64_t size, uint64_t addr)
 }
 
 /* 1 (and pops it) when addr is the top of its class's reuse stack. */
-static int reuse_hit(struct col_thr *t, uint64_t size, uint64_t addr)
+static inline int reuse_hit(struct col_thr *t, uint64_t size, uint64_t addr)
 {
     int k = size_class(size);
     if (k < 0 || !t->n[k] || t->reuse[k][t->n[k] - 1] != addr)
@@ -148,33 +188,46 @@ static int grow_columns(struct col_stream *s, size_t need)
     return 0;
 }
 
-/* Starts an event: room in every column, the tag (and thread), the time
- * delta. Returns the thread's state, NULL when out of memory. */
-static struct col_thr *ev_begin(struct col *c, struct col_stream *s, unsigned op, unsigned flags,
-                                uint32_t thread, uint64_t time_ns)
+/* Writes the pending events once they make a big record, and grows the
+ * columns when an event might not fit. Returns 0 or -1 (out of memory). */
+static int make_room(struct col *c, struct col_stream *s)
 {
     if (s->ev_bytes >= EV_FLUSH_BYTES)
         col_flush_events(c, s);
-    struct col_thr *t = thr(s, thread);
-    if (!t || (s->ev_bytes + EV_MAX > s->ev_room && grow_columns(s, s->ev_bytes + 4096) < 0))
-        return NULL;
-    unsigned code = thread == s->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
-    s->col[HG_EV_COL_TAG].p[s->col[HG_EV_COL_TAG].len++] = (uint8_t)(op | flags | code << 5);
-    s->ev_bytes++;
+    if (s->ev_bytes + EV_MAX > s->ev_room && grow_columns(s, s->ev_bytes + 4096) < 0)
+        return -1;
+    return 0;
+}
+
+/* Starts an event: room in every column, the tag (and thread), the time
+ * delta. Returns 0, or -1 when out of memory (the event is not written). */
+EV_INLINE int ev_begin(struct col *c, struct col_stream *s, struct ev_out *o, unsigned op,
+                           unsigned flags, uint32_t thread, uint64_t time_ns)
+{
+    if (o->bytes >= EV_FLUSH_BYTES || o->bytes + EV_MAX > o->room) {
+        out_store(s, o);
+        int ret = make_room(c, s);
+        out_load(c, s, o);
+        if (ret < 0)
+            return -1;
+    }
+    unsigned code = thread == o->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
+    *o->p[HG_EV_COL_TAG]++ = (uint8_t)(op | flags | code << 5);
+    o->bytes++;
     if (code == 7)
-        put(s, HG_EV_COL_TAG, thread);
-    s->last_thread = thread;
-    uint64_t us = col_to_us(c, time_ns);
-    if (us < s->last_us)
-        us = s->last_us;
-    put(s, HG_EV_COL_TIME, us - s->last_us);
-    s->last_us = us;
-    s->ev_count++;
-    return t;
+        put(o, HG_EV_COL_TAG, thread);
+    o->last_thread = thread;
+    uint64_t us = time_ns > o->start_ns ? (time_ns - o->start_ns) / 1000 : 0;
+    if (us < o->last_us)
+        us = o->last_us;
+    put(o, HG_EV_COL_TIME, us - o->last_us);
+    o->last_us = us;
+    o->count++;
+    return 0;
 }
 
 /* The address delta from the thread's prev_addr, and the flag it needs. */
-static uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *flag)
+static inline uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *flag)
 {
     int64_t d = (int64_t)(addr - t->prev_addr);
     t->prev_addr = addr;
@@ -182,58 +235,56 @@ static uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *flag)
     return col_zz(*flag ? d : d >> 4);
 }
 
-static void emit_free(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                      const struct col_block *b)
+EV_INLINE void emit_free(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
+                      uint32_t thread, uint64_t t, const struct col_block *b)
 {
-    struct col_thr *th = ev_begin(c, s, HG_EV_FREE, 0, thread, t);
-    if (!th)
+    if (ev_begin(c, s, o, HG_EV_FREE, 0, thread, t) < 0)
         return;
-    put(s, HG_EV_COL_REF, s->nalloc - 1 - b->number);
+    put(o, HG_EV_COL_REF, o->nalloc - 1 - b->number);
     reuse_push(th, b->size, b->addr);
 }
 
-static void emit_free_unknown(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                              uint64_t addr)
+EV_INLINE void emit_free_unknown(struct col *c, struct col_stream *s, struct ev_out *o,
+                              struct col_thr *th, uint32_t thread, uint64_t t, uint64_t addr)
 {
-    struct col_thr *th = thr(s, thread);
-    if (!th)
-        return;
     unsigned flag;
     uint64_t v = addr_delta(th, addr, &flag);
-    if (ev_begin(c, s, HG_EV_FREE_UNKNOWN, flag, thread, t))
-        put(s, HG_EV_COL_ADDR, v);
+    if (ev_begin(c, s, o, HG_EV_FREE_UNKNOWN, flag, thread, t) == 0)
+        put(o, HG_EV_COL_ADDR, v);
 }
 
 void col_emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t,
-                      unsigned kind, uint64_t value)
+                   unsigned kind, uint64_t value)
 {
-    if (!ev_begin(c, s, HG_EV_MARK, 0, thread, t))
-        return;
-    put(s, HG_EV_COL_REF, kind);
-    put(s, HG_EV_COL_REF, value);
+    struct ev_out o;
+    out_load(c, s, &o);
+    if (ev_begin(c, s, &o, HG_EV_MARK, 0, thread, t) == 0) {
+        put(&o, HG_EV_COL_REF, kind);
+        put(&o, HG_EV_COL_REF, value);
+    }
+    out_store(s, &o);
 }
 
 /* Encodes an allocation (old == NULL) or a realloc whose old block is *old,
  * and adds the new block to the live map. */
-void col_emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
-                       const struct rt_rec *r, const struct col_block *old)
+EV_INLINE void emit_alloc(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
+                       uint32_t thread, const struct rt_rec *r, const struct col_block *old)
 {
-    uint64_t addr = r->a, size = r->b;
+    uint64_t addr = r->a, size = r->b, t = col_ev_ns(c, s, r->time_ns);
     unsigned align = (r->type & RT_F_ALIGN_MASK) >> RT_F_ALIGN_SHIFT;
     struct col_block stale;
-    int added = col_live_add(&s->live, addr, size, s->nalloc, r->u32, &stale);
+    int added = col_live_add(&s->live, addr, size, o->nalloc, r->u32, &stale);
     if (added < 0 && !s->malformed++)
         col_note(c, s, "out of memory tracking live blocks");
+    if (!th)
+        return;
     if (added == 1) {
         /* A free we never saw (or saw out of order): end the stale block
          * first so the live set stays true. */
         if (!s->conflicts++)
             col_note(c, s, "an allocation returned an address that was still live; its earlier block is counted as freed");
-        emit_free(c, s, thread, r->time_ns, &stale);
+        emit_free(c, s, o, th, thread, t, &stale);
     }
-    struct col_thr *th = thr(s, thread);
-    if (!th)
-        return;
     if (old)
         reuse_push(th, old->size, old->addr);
     unsigned flag = 0;
@@ -242,25 +293,70 @@ void col_emit_alloc(struct col *c, struct col_stream *s, uint32_t thread,
         th->prev_addr = addr;
     else
         naddr = 1 + addr_delta(th, addr, &flag);
-    if (!ev_begin(c, s, old ? HG_EV_REALLOC : HG_EV_ALLOC, flag | (align ? HG_EV_F_ALIGN : 0), thread, r->time_ns))
+    if (ev_begin(c, s, o, old ? HG_EV_REALLOC : HG_EV_ALLOC, flag | (align ? HG_EV_F_ALIGN : 0),
+                 thread, t) < 0)
         return;
     if (old)
-        put(s, HG_EV_COL_REF, s->nalloc - 1 - old->number);
-    put(s, HG_EV_COL_STACK, r->u32);
-    put(s, HG_EV_COL_SIZE, size);
+        put(o, HG_EV_COL_REF, o->nalloc - 1 - old->number);
+    put(o, HG_EV_COL_STACK, r->u32);
+    put(o, HG_EV_COL_SIZE, size);
     if (align)
-        put(s, HG_EV_COL_SIZE, align);
-    put(s, HG_EV_COL_ADDR, naddr);
-    s->nalloc++;
+        put(o, HG_EV_COL_SIZE, align);
+    put(o, HG_EV_COL_ADDR, naddr);
+    o->nalloc++;
 }
 
-void col_apply_free(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *r)
+/* Whether record r of a run may be encoded now (see col_emit_run). */
+static inline int in_run(const struct rt_rec *r, uint64_t W, const struct rt_rec *next)
 {
+    return r->time_ns < W && (!next || !col_ev_before(next, r));
+}
+
+/* The FREE record v[0]: with the ALLOC half of its realloc when that is
+ * v[1] (n > 1) and comes strictly before every other ring's next event, else
+ * a free of its live block or FREE_UNKNOWN. Returns the records used. */
+EV_INLINE size_t emit_free_rec(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
+                            uint32_t thread, const struct rt_rec *v, size_t n, uint64_t W,
+                            const struct rt_rec *next)
+{
+    const struct rt_rec *r = v, *h = v + 1;
     struct col_block b;
-    if (col_live_remove(&s->live, r->a, &b))
-        emit_free(c, s, thread, r->time_ns, &b);
+    int live = col_live_remove(&s->live, r->a, &b);
+    if (!th)
+        return 1;
+    if (live && (r->type & RT_F_REALLOC) && n > 1 && (h->type & 0xff) == RT_REC_ALLOC &&
+        (h->type & RT_F_REALLOC) && h->time_ns < W && (!next || col_ev_before(h, next))) {
+        emit_alloc(c, s, o, th, thread, h, &b);
+        return 2;
+    }
+    uint64_t t = col_ev_ns(c, s, r->time_ns);
+    if (live)
+        emit_free(c, s, o, th, thread, t, &b);
     else
-        emit_free_unknown(c, s, thread, r->time_ns, r->a);
+        emit_free_unknown(c, s, o, th, thread, t, r->a);
+    return 1;
+}
+
+size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *v,
+                    size_t n, uint64_t W, const struct rt_rec *next)
+{
+    struct col_thr *th = thr(s, thread);
+    struct ev_out o;
+    out_load(c, s, &o);
+    size_t i = 0;
+    while (i < n && (i == 0 || in_run(&v[i], W, next))) {
+        unsigned type = v[i].type & 0xff;
+        if (type == RT_REC_ALLOC) {
+            emit_alloc(c, s, &o, th, thread, &v[i], NULL);
+            i++;
+        } else if (type == RT_REC_FREE) {
+            i += emit_free_rec(c, s, &o, th, thread, &v[i], n - i, W, next);
+        } else {
+            break;
+        }
+    }
+    out_store(s, &o);
+    return i;
 }
 
 /* --------------------------------------------------------------- transcode */

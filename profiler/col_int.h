@@ -123,8 +123,24 @@ static inline uint64_t col_to_us(const struct col *c, uint64_t ns)
 }
 
 /* An event time of stream s in CLOCK_MONOTONIC ns (converted when the
- * stream's runtime stamps with the TSC). Defined in col_collect.c. */
-uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t);
+ * stream's runtime stamps with the TSC). */
+static inline uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t)
+{
+    if (!s->tsc)
+        return t;
+    __int128 d = (__int128)(int64_t)(t - c->tsc_at) * (__int128)c->tsc_mult;
+    return c->tsc_ns + (uint64_t)(int64_t)(d >> 32);
+}
+
+/* The merge order of two events of one stream: by time as read, and at
+ * equal times a free first (ring.h: the address it gives back may be the
+ * other's). */
+static inline int col_ev_before(const struct rt_rec *a, const struct rt_rec *b)
+{
+    if (a->time_ns != b->time_ns)
+        return a->time_ns < b->time_ns;
+    return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
+}
 
 /* ------------------------------------------------------------ col_encode.c */
 
@@ -135,13 +151,18 @@ int col_buf_grow(uint8_t **b, size_t *cap, size_t need);
 void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Events, in the stream's order (capture.h "Events"). col_emit_alloc encodes
- * an allocation, or a realloc whose old block (already out of the live map)
- * is *old, and enters the new block in the live map; col_apply_free encodes
- * a free as a reference to its live block, or as FREE_UNKNOWN. */
-void col_emit_alloc(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *r,
-                    const struct col_block *old);
-void col_apply_free(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *r);
+/* Events, in the stream's order (capture.h "Events"). col_emit_run encodes
+ * the ALLOC and FREE records at the start of v[0..n), the queued events of
+ * the ring of thread index `thread`: the first unconditionally, each later
+ * one while it comes before W and no later than *next (the earliest event
+ * of the other rings; NULL: there is none). Allocations enter the live map;
+ * a free becomes a reference to its live block, or FREE_UNKNOWN; the FREE
+ * half of a realloc whose ALLOC half follows and also qualifies (strictly
+ * before *next) becomes one REALLOC. Returns the records consumed: it stops
+ * at any other type of event, which the caller handles. One call per run
+ * of a ring's events keeps the per-event work in this file's inlined code. */
+size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *v,
+                    size_t n, uint64_t W, const struct rt_rec *next);
 void col_emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t, unsigned kind,
                    uint64_t value);
 
