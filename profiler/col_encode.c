@@ -345,6 +345,8 @@ size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const 
     out_load(c, s, &o);
     size_t i = 0;
     while (i < n && (i == 0 || in_run(&v[i], W, next))) {
+        if (i + 2 < n)
+            col_live_prefetch(&s->live, v[i + 2].a);
         unsigned type = v[i].type & 0xff;
         if (type == RT_REC_ALLOC) {
             emit_alloc(c, s, &o, th, thread, &v[i], NULL);

@@ -3,27 +3,24 @@
  * col_live.c - a hash map of live blocks keyed by address. Open addressing
  * with linear probing and backward-shift deletion keeps it one flat array
  * (no allocation per block: churn-like programs do millions of updates a
- * second), at most half full.
+ * second), at most half full. Adding and removing are inline in
+ * col_live.h; this file has the slow paths.
  */
 #include "profiler/col_live.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static size_t slot_of(uint64_t addr, size_t cap)
+int col_live_grow(struct col_live *m)
 {
-    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
-}
-
-static int rehash(struct col_live *m, size_t cap)
-{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
     struct col_block *s = calloc(cap, sizeof *s);
     if (!s)
         return -1;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->slots[i].addr)
             continue;
-        size_t j = slot_of(m->slots[i].addr, cap);
+        size_t j = col_live_slot(m->slots[i].addr, cap);
         while (s[j].addr)
             j = (j + 1) & (cap - 1);
         s[j] = m->slots[i];
@@ -34,51 +31,19 @@ static int rehash(struct col_live *m, size_t cap)
     return 0;
 }
 
-int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack,
-                 struct col_block *old)
+void col_live_unlink(struct col_live *m, size_t j)
 {
-    if ((m->count + 1) * 2 > m->cap && rehash(m, m->cap ? m->cap * 2 : 1024) < 0)
-        return -1;
-    size_t j = slot_of(addr, m->cap);
-    while (m->slots[j].addr && m->slots[j].addr != addr)
-        j = (j + 1) & (m->cap - 1);
-    int replaced = m->slots[j].addr == addr;
-    if (replaced) {
-        *old = m->slots[j];
-        m->count--;
-        m->bytes -= old->size;
-    }
-    m->slots[j] = (struct col_block){.addr = addr, .size = size, .number = number, .stack = stack};
-    m->count++;
-    m->bytes += size;
-    return replaced;
-}
-
-int col_live_remove(struct col_live *m, uint64_t addr, struct col_block *out)
-{
-    if (!m->cap)
-        return 0;
-    size_t mask = m->cap - 1, j = slot_of(addr, m->cap);
-    while (m->slots[j].addr != addr) {
-        if (!m->slots[j].addr)
-            return 0;
-        j = (j + 1) & mask;
-    }
-    *out = m->slots[j];
-    m->count--;
-    m->bytes -= out->size;
     /* Backward shift: pull later members of the probe run into the hole
      * unless their home slot lies cyclically after the hole. */
-    size_t hole = j;
+    size_t mask = m->cap - 1, hole = j;
     for (size_t k = (j + 1) & mask; m->slots[k].addr; k = (k + 1) & mask) {
-        size_t home = slot_of(m->slots[k].addr, m->cap);
+        size_t home = col_live_slot(m->slots[k].addr, m->cap);
         if (((k - home) & mask) >= ((k - hole) & mask)) {
             m->slots[hole] = m->slots[k];
             hole = k;
         }
     }
     m->slots[hole].addr = 0;
-    return 1;
 }
 
 int col_live_clone(struct col_live *dst, const struct col_live *src)

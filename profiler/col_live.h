@@ -26,14 +26,71 @@ struct col_live {     /* open addressing, linear probing; zeroed = empty */
     uint64_t bytes;   /* sum of the sizes */
 };
 
+/* Doubles the table (or makes the first one). Returns 0 or -1 (out of
+ * memory; the map is unchanged). */
+int col_live_grow(struct col_live *m);
+
+static inline size_t col_live_slot(uint64_t addr, size_t cap)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+/* Starts loading the slot where addr's probe begins: the encoder calls it
+ * for an event or two ahead, as the program's own work between two drains
+ * has usually evicted the table from the cache. */
+static inline void col_live_prefetch(const struct col_live *m, uint64_t addr)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[col_live_slot(addr, m->cap)], 1);
+}
+
 /* Adds a block (addr != 0). Returns 0; 1 when addr was already live: that
  * block is replaced and copied to *old (the collector missed its free); -1
- * when out of memory (the map is unchanged). */
-int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number, uint32_t stack,
-                 struct col_block *old);
+ * when out of memory (the map is unchanged). Inline, as are lookups: the
+ * collector does one of the two for every event. */
+static inline int col_live_add(struct col_live *m, uint64_t addr, uint64_t size, uint64_t number,
+                               uint32_t stack, struct col_block *old)
+{
+    if ((m->count + 1) * 2 > m->cap && col_live_grow(m) < 0)
+        return -1;
+    size_t mask = m->cap - 1, j = col_live_slot(addr, m->cap);
+    while (m->slots[j].addr && m->slots[j].addr != addr)
+        j = (j + 1) & mask;
+    int replaced = m->slots[j].addr == addr;
+    if (replaced) {
+        *old = m->slots[j];
+        m->count--;
+        m->bytes -= old->size;
+    }
+    m->slots[j] = (struct col_block){.addr = addr, .size = size, .number = number, .stack = stack};
+    m->count++;
+    m->bytes += size;
+    return replaced;
+}
+
+/* Empties slot j of a probe run (col_live_remove). */
+void col_live_unlink(struct col_live *m, size_t j);
 
 /* Removes the block at addr into *out. Returns 1, or 0 when addr is not live. */
-int col_live_remove(struct col_live *m, uint64_t addr, struct col_block *out);
+static inline int col_live_remove(struct col_live *m, uint64_t addr, struct col_block *out)
+{
+    if (!m->cap)
+        return 0;
+    size_t mask = m->cap - 1, j = col_live_slot(addr, m->cap);
+    while (m->slots[j].addr != addr) {
+        if (!m->slots[j].addr)
+            return 0;
+        j = (j + 1) & mask;
+    }
+    *out = m->slots[j];
+    m->count--;
+    m->bytes -= out->size;
+    if (m->slots[(j + 1) & mask].addr)
+        col_live_unlink(m, j);
+    else
+        m->slots[j].addr = 0;
+    return 1;
+}
 
 /* Makes dst (empty) a copy of src. Returns 0 or -1 (out of memory). */
 int col_live_clone(struct col_live *dst, const struct col_live *src);
