@@ -334,6 +334,9 @@ void rt_pub_end(int how)
         atomic_signal_fence(memory_order_seq_cst);
         set_busy(r);
     }
+    /* The next record's line was last read by the collector: asking for it
+     * now hides the cross-core transfer behind the program's own work. */
+    __builtin_prefetch(&r->slots[t->wpos & SLOT_MASK], 1);
     if (t->ended)
         rt_rec_close();
 }
