@@ -5,10 +5,10 @@
  * (SIGCHLD, SIGTERM, SIGHUP) and a 1 ms timer. Each tick drains every ring
  * of every process (profiler/ring.h): records that are not time-ordered
  * (stacks, modules, threads, snapshot roots and edges) are transcoded at
- * once; events are queued per ring and merged by time up to the busy-flag
- * watermark, then handed in that order to the encoder (col_encode.c), which
- * writes them against the process's live map (frees become back-references)
- * into HG_REC_EVENTS records (profiler/capture.h).
+ * once; events are queued per ring and, every other tick, merged by time up
+ * to the busy-flag watermark, then handed in that order to the encoder
+ * (col_encode.c), which writes them against the process's live map (frees
+ * become back-references) into HG_REC_EVENTS records (profiler/capture.h).
  *
  * Process life: a HELLO starts a stream. A fork child waits until its
  * parent's RT_REC_FORK is merged, which writes the child's PROCESS and the
@@ -42,6 +42,12 @@
 #define RING_MASK (RT_RING_SLOTS - 1)
 #define BUSY_SPINS 8 /* a publication is short; past this, use the ring's last time (many threads!) */
 #define MAX_FRAMES 4096u
+/* Merge (and pay for the watermark: a membarrier that interrupts every CPU
+ * running the program, 10% of the collector's time at one a millisecond)
+ * at most this often; the rings are still drained every tick. */
+#define MERGE_NS 2000000u
+
+enum drain_mode { DRAIN_READ, DRAIN_MERGE, DRAIN_FINAL };
 
 static char tag_listen, tag_sig, tag_timer;
 
@@ -477,12 +483,20 @@ static uint64_t watermark(const struct col_stream *s)
     return W;
 }
 
-/* Drains every ring of a connected stream. `final`: the process is gone or
- * stopped, so everything published is final and busy flags mean nothing. */
-static void drain(struct col *c, struct col_stream *s, int final)
+/* Drains every ring of a connected stream. DRAIN_READ only moves what the
+ * rings hold into the queues, DRAIN_MERGE also merges up to the watermark;
+ * DRAIN_FINAL: the process is gone or stopped, so everything published is
+ * final and busy flags mean nothing. */
+static void drain(struct col *c, struct col_stream *s, enum drain_mode mode)
 {
     if (s->state != COL_ST_LIVE || !s->shm)
         return;
+    if (mode == DRAIN_READ) {
+        for (unsigned i = 0; i < RT_SHM_RINGS; i++)
+            read_ring(c, s, i, atomic_load_explicit(&s->shm->rings[i].head, memory_order_acquire));
+        return;
+    }
+    int final = mode == DRAIN_FINAL;
     uint64_t W = final ? UINT64_MAX : watermark(s);
     for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
@@ -571,7 +585,7 @@ static void resolve_held(struct col *c, struct col_stream *s)
         struct col_stream *p = find_pid(c, s->ppid, 1u << COL_ST_LIVE);
         if (!p || !p->shm)
             break;
-        drain(c, p, 0);
+        drain(c, p, DRAIN_MERGE);
         struct timespec ts = {0, 200000};
         if (s->state == COL_ST_HELD)
             nanosleep(&ts, NULL);
@@ -599,7 +613,7 @@ static void image_gone(struct col *c, struct col_stream *s, int exec_seen)
         return;
     }
     resolve_held(c, s);
-    drain(c, s, 1);
+    drain(c, s, DRAIN_FINAL);
     col_flush_edges(c, s);
     close_conn(c, s);
     int status;
@@ -773,7 +787,7 @@ static void on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg
     resolve_held(c, s);
     if (s->state != COL_ST_LIVE)
         return;
-    drain(c, s, 1);
+    drain(c, s, DRAIN_FINAL);
     col_emit_mark(c, s, s->last_thread, m->time_ns, HG_MARK_SNAPSHOT, m->snapshot_id);
     col_flush_events(c, s);
     size_t n = s->live.count;
@@ -953,9 +967,12 @@ static void on_tick(struct col *c)
     uint64_t t;
     if (read(c->timerfd, &t, sizeof t) < 0 && errno != EAGAIN)
         return;
-    for (size_t i = 0; i < c->ns; i++)
-        drain(c, c->s[i], 0);
     uint64_t now = col_now_ns();
+    enum drain_mode mode = now >= c->next_merge ? DRAIN_MERGE : DRAIN_READ;
+    if (mode == DRAIN_MERGE)
+        c->next_merge = now + MERGE_NS;
+    for (size_t i = 0; i < c->ns; i++)
+        drain(c, c->s[i], mode);
     if (now >= c->next_sample) {
         c->next_sample = now + c->cfg->sample_ns;
         for (size_t i = 0; i < c->ns; i++) {

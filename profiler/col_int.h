@@ -101,7 +101,7 @@ struct col {
     size_t nreaped, reaped_cap;
     int child_done, child_status, no_children;
     size_t open_conns;
-    uint64_t next_sample, next_flush;
+    uint64_t next_sample, next_flush, next_merge;
     long page;
     uint8_t *blob;       /* scratch for multi-slot records */
     /* TSC ticks -> ns: ns = tsc_ns + (ticks - tsc_at) * tsc_mult / 2^32,
