@@ -64,13 +64,15 @@ void col_flush_events(struct col *c, struct col_stream *s)
     col_rec_begin(c->w, HG_REC_EVENTS);
     col_put_u(c->w, s->id);
     col_put_u(c->w, s->ev_count);
-    for (int k = 0; k < HG_EV_COLUMNS; k++)
-        col_put_u(c->w, s->col[k].len);
+    const uint8_t *part[HG_EV_COLUMNS];
+    size_t len[HG_EV_COLUMNS];
     for (int k = 0; k < HG_EV_COLUMNS; k++) {
-        col_put_bytes(c->w, s->col[k].p, s->col[k].len);
+        col_put_u(c->w, s->col[k].len);
+        part[k] = s->col[k].p;
+        len[k] = s->col[k].len;
         s->col[k].len = 0;
     }
-    col_rec_end(c->w);
+    col_rec_end_parts(c->w, part, len, HG_EV_COLUMNS);
     c->events += s->ev_count;
     s->ev_bytes = 0;
     s->ev_count = 0;

@@ -145,11 +145,14 @@ void col_put_str(struct col_writer *w, const void *s, size_t n)
     col_put_bytes(w, s, n);
 }
 
-void col_rec_end(struct col_writer *w)
+void col_rec_end_parts(struct col_writer *w, const uint8_t *const *part, const size_t *len, int n)
 {
     if (w->err)
         return;
-    size_t whole = 1 + 10 + w->rec_len;
+    size_t payload = w->rec_len;
+    for (int i = 0; i < n; i++)
+        payload += len[i];
+    size_t whole = 1 + 10 + payload;
     if (whole > HG_CHUNK_MAX_RAW) {
         fail(w, EMSGSIZE); /* every producer batches far below this */
         return;
@@ -160,12 +163,22 @@ void col_rec_end(struct col_writer *w)
         return;
     uint8_t *p = w->raw + w->raw_len;
     p[0] = (uint8_t)w->rec_type;
-    size_t n = 1 + col_varint(p + 1, w->rec_len);
-    memcpy(p + n, w->rec, w->rec_len);
-    w->raw_len += n + w->rec_len;
+    size_t k = 1 + col_varint(p + 1, payload);
+    memcpy(p + k, w->rec, w->rec_len);
+    k += w->rec_len;
+    for (int i = 0; i < n; i++) {
+        memcpy(p + k, part[i], len[i]);
+        k += len[i];
+    }
+    w->raw_len += k;
     w->rec_len = 0;
     if (w->raw_len >= COL_CHUNK_TARGET)
         col_writer_flush(w);
+}
+
+void col_rec_end(struct col_writer *w)
+{
+    col_rec_end_parts(w, NULL, NULL, 0);
 }
 
 int col_writer_flush(struct col_writer *w)

@@ -50,6 +50,10 @@ int col_writer_open(struct col_writer *w, int fd, uint64_t start_realtime_ns,
 void col_rec_begin(struct col_writer *w, unsigned type);
 void col_rec_end(struct col_writer *w);
 
+/* col_rec_end for a record whose payload goes on with n byte ranges: they
+ * are copied once, straight into the chunk (HG_REC_EVENTS: its columns). */
+void col_rec_end_parts(struct col_writer *w, const uint8_t *const *part, const size_t *len, int n);
+
 /* Makes room for `n` (<= COL_RESERVE_MAX) more payload bytes; returns where
  * they go (a scratch area once the writer failed). The caller advances
  * rec_len itself. */
@@ -74,7 +78,10 @@ static inline uint64_t col_zz(int64_t v)
 
 static inline void col_put_u(struct col_writer *w, uint64_t v)
 {
-    uint8_t *p = col_rec_reserve(w, 10);
+    /* Inline while the record has room: stack records put a varint per frame. */
+    uint8_t *p = w->rec + w->rec_len;
+    if (w->rec_len + 10 > w->rec_cap || w->err)
+        p = col_rec_reserve(w, 10);
     w->rec_len += col_varint(p, v);
 }
 
