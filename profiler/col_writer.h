@@ -79,8 +79,10 @@ static inline uint64_t col_zz(int64_t v)
 static inline void col_put_u(struct col_writer *w, uint64_t v)
 {
     /* Inline while the record has room: stack records put a varint per frame. */
-    uint8_t *p = w->rec + w->rec_len;
-    if (w->rec_len + 10 > w->rec_cap || w->err)
+    uint8_t *p;
+    if (w->rec_len + 10 <= w->rec_cap && !w->err)
+        p = w->rec + w->rec_len;
+    else
         p = col_rec_reserve(w, 10);
     w->rec_len += col_varint(p, v);
 }
