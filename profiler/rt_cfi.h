@@ -18,6 +18,7 @@ enum {
     RT_CFI_SAVES_BP = 2, /* the caller's rbp is at CFA + bp_off */
     RT_CFI_END = 4,      /* the return address is undefined: the outermost frame */
     RT_CFI_OK = 8,       /* the rule is known; without it, ask libunwind */
+    RT_CFI_CALLER = 16,  /* free for the caller's own marks (rt_unwind.c) */
 };
 
 struct rt_cfi_rule {

@@ -90,6 +90,9 @@ struct steps {
     uint16_t how[WALK_MAX];
 };
 
+/* In a cached rule: the frame is not the runtime's or libunwind's. */
+#define KEEP RT_CFI_CALLER
+
 static int keep(uint64_t ip)
 {
     return (ip - skip[0].lo >= skip[0].hi - skip[0].lo) &
@@ -104,6 +107,7 @@ static struct rt_cfi_rule rule_at(struct walker *w, uint64_t ra)
     if (RT_LIKELY(e->ra == ra))
         return e->r;
     e->r = rt_cfi_rule(ra);
+    e->r.how |= keep(ra) ? KEEP : 0;
     e->ra = ra;
     return e->r;
 }
@@ -226,7 +230,7 @@ static unsigned splice(struct walker *w, const struct steps *s, unsigned j, int 
         w->bpw_val[idx] = s->bpw_val[i];
         w->bp_live[idx] = (uint8_t)live;
         outer_live = live;
-        if (keep(ip)) {
+        if (how & KEEP) {
             h = rt_stack_hstep(h, ip);
             w->kept[nk++] = ip;
         }
