@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * rt_stack.c - the stack table: open addressing over a fixed power-of-two
- * array in arena memory, keyed by a 128-bit hash of the frames (two
- * independent 64-bit mixes; 96 bits are kept). The frames themselves are not
+ * rt_stack.c - the stack table: open addressing in two levels of arena
+ * memory, keyed by a 128-bit hash of the frames (two independent 64-bit
+ * mixes; 96 bits are kept). The frames themselves are not
  * kept: comparing them would cost a second cache miss on every event, while
  * two different stacks sharing 96 hash bits is a 1 in 10^19 event for a
  * million stacks. A slot is claimed by CAS on its first key word; its id is
@@ -19,59 +19,84 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define TABLE_BITS 21                      /* 2 Mi slots, 32 MiB */
-#define TABLE_SIZE (1u << TABLE_BITS)
-#define MAX_PROBES 4096
-
 struct entry {
     _Atomic uint64_t key;  /* hash word 1; 0: free */
     uint32_t check;        /* hash word 2, low half */
     _Atomic uint32_t id;   /* 0 until settled */
 };
 
-#define TABLE_BYTES (sizeof(struct entry) * TABLE_SIZE)
+/* The first level holds a stack in the 16 slots from its hash on, if one
+ * is free there; only a stack whose 16 slots are all taken goes to the
+ * second level, made when first needed. Slots are never freed, so a lookup
+ * that meets a free slot in the first level knows the stack is nowhere.
+ * Most programs never need the second level: they touch at most 4 MiB
+ * (two huge pages) instead of the 32 MiB one level of this capacity took. */
+#define L0_BITS 18                         /* 256 Ki slots, 4 MiB */
+#define L0_SIZE (1u << L0_BITS)
+#define WINDOW 16
+#define L1_BITS 21                         /* 2 Mi slots, 32 MiB */
+#define L1_SIZE (1u << L1_BITS)
+#define MAX_PROBES 4096
+
+#define L0_BYTES (sizeof(struct entry) * L0_SIZE)
+#define L1_BYTES (sizeof(struct entry) * L1_SIZE)
 #define HUGE_PAGE (2u << 20)
 #define POPULATE_AFTER 4096                /* stacks before making all of it writable */
 #define RT_MADV_POPULATE_WRITE 23          /* Linux 5.14; older kernels say EINVAL */
 
 #define PAGE_SLOTS (4096 / sizeof(struct entry))
-#define TABLE_PAGES (TABLE_SIZE / PAGE_SLOTS)
+#define L0_PAGES (L0_SIZE / PAGE_SLOTS)
+
+enum probe { FOUND, ABSENT, FULL };
 
 static void *mapping;
-static struct entry *table;
-static _Atomic uint64_t mapped[TABLE_PAGES / 64]; /* pages made writable */
+static struct entry *table;                  /* the first level */
+static _Atomic uint64_t mapped[L0_PAGES / 64]; /* its pages made writable */
+static _Atomic(struct entry *) second;       /* the second level, all writable */
+static void *second_mapping;
 static _Atomic uint32_t next_id;
 static _Atomic uint32_t table_gen = 1; /* per-thread caches are stale after a reset */
 
-/* The table is reserved, not touched: a process pays for the pages its
- * stacks land on. They are huge pages (hence the alignment) where the kernel
- * has them: a lookup is a random access into 32 MiB, and with 4 KiB pages
- * nearly every one also missed the TLB (a nested page walk under
- * virtualization), which cost churn about 9% of its wall time. The price is
- * up to 2 MiB of memory per stack for the first 16 stacks. */
+/* Huge pages, hence the alignment: a mapping of n bytes aligned to one. */
+static struct entry *map_aligned(size_t n, void **base)
+{
+    *base = rt_arena_alloc(n + HUGE_PAGE);
+    if (!*base)
+        return NULL;
+    uintptr_t at = ((uintptr_t)*base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    madvise((void *)at, n, MADV_HUGEPAGE);
+    return (struct entry *)at;
+}
+
+/* The first level is reserved, not touched: a process pays for the pages
+ * its stacks land on. They are huge pages where the kernel has them: a
+ * lookup is a random access, and with 4 KiB pages nearly every one also
+ * missed the TLB (a nested page walk under virtualization), which cost
+ * churn about 9% of its wall time when the table was 32 MiB. */
 int rt_stack_reset(void)
 {
     if (mapping)
-        rt_arena_free(mapping, TABLE_BYTES + HUGE_PAGE);
-    mapping = rt_arena_alloc(TABLE_BYTES + HUGE_PAGE);
+        rt_arena_free(mapping, L0_BYTES + HUGE_PAGE);
+    /* A fork child's only thread: nobody else uses the levels. If the fork
+     * came between another thread's publishing the second level and its
+     * noting the mapping, the mapping is lost, not freed twice. */
+    if (atomic_exchange(&second, NULL) && second_mapping)
+        rt_arena_free(second_mapping, L1_BYTES + HUGE_PAGE);
+    second_mapping = NULL;
     atomic_store(&next_id, 1);
     atomic_fetch_add(&table_gen, 1);
-    for (unsigned i = 0; i < TABLE_PAGES / 64; i++)
+    for (unsigned i = 0; i < L0_PAGES / 64; i++)
         atomic_store_explicit(&mapped[i], 0, memory_order_relaxed);
-    if (!mapping)
-        return -1;
-    uintptr_t at = ((uintptr_t)mapping + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    table = (struct entry *)at;
-    madvise(table, TABLE_BYTES, MADV_HUGEPAGE);
-    return 0;
+    table = map_aligned(L0_BYTES, &mapping);
+    return table ? 0 : -1;
 }
 
-/* Pages of the table are never read before they are written. A read of an
- * untouched page maps the shared zero page, and the first claim in it then
- * takes a copy-on-write fault whose TLB shootdown interrupts every other
- * thread of the process (7% of all CPU on churn). So a lookup treats a page
- * not yet marked in `mapped` as empty, and a claim first makes the page
- * writable (a write fault on an absent page needs no shootdown). */
+/* Pages of the first level are never read before they are written. A read
+ * of an untouched page maps the shared zero page, and the first claim in it
+ * then takes a copy-on-write fault whose TLB shootdown interrupts every
+ * other thread of the process (7% of all CPU on churn). So a lookup treats
+ * a page not yet marked in `mapped` as empty, and a claim first makes the
+ * page writable (a write fault on an absent page needs no shootdown). */
 static int page_ready(uint32_t slot)
 {
     uint32_t page = slot / PAGE_SLOTS;
@@ -90,14 +115,37 @@ static void make_ready(uint32_t slot)
     atomic_fetch_or_explicit(&mapped[page / 64], 1ull << (page % 64), memory_order_release);
 }
 
-/* A process with many stacks touches most of the table: it gets it all
- * writable at once (without huge pages, one fault per 4 KiB page saved). */
+/* A process with many stacks touches most of the first level: it gets it
+ * all writable at once (without huge pages, one fault per 4 KiB page saved). */
 static void grow_up(void)
 {
-    if (madvise(table, TABLE_BYTES, RT_MADV_POPULATE_WRITE) != 0)
+    if (madvise(table, L0_BYTES, RT_MADV_POPULATE_WRITE) != 0)
         return;
-    for (unsigned i = 0; i < TABLE_PAGES / 64; i++)
+    for (unsigned i = 0; i < L0_PAGES / 64; i++)
         atomic_store_explicit(&mapped[i], ~0ull, memory_order_release);
+}
+
+/* The second level, made writable before anyone sees it. Threads that need
+ * it at once each make one and keep the first published; no one waits,
+ * since the maker may be the very thread a signal handler interrupted. */
+static struct entry *second_level(void)
+{
+    struct entry *have = atomic_load_explicit(&second, memory_order_acquire);
+    if (have)
+        return have;
+    void *base;
+    struct entry *mine = map_aligned(L1_BYTES, &base);
+    if (!mine)
+        return NULL;
+    if (madvise(mine, L1_BYTES, RT_MADV_POPULATE_WRITE) != 0)
+        memset(mine, 0, L1_BYTES);
+    struct entry *want = NULL;
+    if (!atomic_compare_exchange_strong(&second, &want, mine)) {
+        rt_arena_free(base, L1_BYTES + HUGE_PAGE);
+        return want;
+    }
+    second_mapping = base;
+    return mine;
 }
 
 struct rt_stack_key rt_stack_hash(const uint64_t *frames, unsigned n)
@@ -157,8 +205,8 @@ uint32_t rt_stack_recent(struct rt_stack_key k)
         if (r->key == k.key)
             return id;
     }
-    if (table && page_ready(k.key & (TABLE_SIZE - 1)))
-        __builtin_prefetch(&table[k.key & (TABLE_SIZE - 1)]);
+    if (table && page_ready(k.key & (L0_SIZE - 1)))
+        __builtin_prefetch(&table[k.key & (L0_SIZE - 1)]);
     return 0;
 }
 
@@ -174,27 +222,54 @@ static uint32_t settled_id(struct entry *e)
     return 0;
 }
 
-uint32_t rt_stack_find(struct rt_stack_key k, unsigned n)
+/* Looks k up in the first level's window. */
+static enum probe find_first(struct rt_stack_key k, uint32_t *id)
 {
-    if (n == 0 || !table)
-        return 0;
-    for (uint32_t i = 0; i < MAX_PROBES; i++) {
-        uint32_t slot = (k.key + i) & (TABLE_SIZE - 1);
+    for (uint32_t i = 0; i < WINDOW; i++) {
+        uint32_t slot = (k.key + i) & (L0_SIZE - 1);
         if (!page_ready(slot))
-            return 0;
+            return ABSENT;
         struct entry *e = &table[slot];
+        uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (h == 0)
+            return ABSENT;
+        if (h != k.key)
+            continue;
+        *id = settled_id(e);
+        if (*id && e->check == k.check)
+            return FOUND;
+    }
+    return FULL;
+}
+
+static uint32_t find_second(struct rt_stack_key k)
+{
+    struct entry *t = atomic_load_explicit(&second, memory_order_acquire);
+    for (uint32_t i = 0; t && i < MAX_PROBES; i++) {
+        struct entry *e = &t[(k.key + i) & (L1_SIZE - 1)];
         uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
         if (h == 0)
             return 0;
         if (h != k.key)
             continue;
         uint32_t id = settled_id(e);
-        if (id && e->check == k.check) {
-            remember(k, id);
+        if (id && e->check == k.check)
             return id;
-        }
     }
     return 0;
+}
+
+uint32_t rt_stack_find(struct rt_stack_key k, unsigned n)
+{
+    if (n == 0 || !table)
+        return 0;
+    uint32_t id = 0;
+    enum probe p = find_first(k, &id);
+    if (p == FULL)
+        id = find_second(k);
+    if (id)
+        remember(k, id);
+    return id;
 }
 
 static void emit(int how, uint32_t id, const uint64_t *frames, unsigned n, uint64_t time)
@@ -211,30 +286,43 @@ static void emit(int how, uint32_t id, const uint64_t *frames, unsigned n, uint6
     }
 }
 
+/* Claims e for k if it is free; the id, or 0 if e holds another stack. */
+static uint32_t claim(struct entry *e, struct rt_stack_key k, int how, const uint64_t *frames,
+                      unsigned n, uint64_t time, int first)
+{
+    uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
+    if (h == 0 && atomic_compare_exchange_strong(&e->key, &h, k.key)) {
+        e->check = k.check;
+        uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+        if (first && id == POPULATE_AFTER)
+            grow_up();
+        emit(how, id, frames, n, time);
+        atomic_store_explicit(&e->id, id, memory_order_release);
+        remember(k, id);
+        return id;
+    }
+    if (h != k.key)
+        return 0;
+    uint32_t id = settled_id(e);
+    return id && e->check == k.check ? id : 0;
+}
+
 uint32_t rt_stack_intern(int how, struct rt_stack_key k, const uint64_t *frames, unsigned n,
                          uint64_t time)
 {
     if (n == 0 || !table)
         return 0;
-    for (uint32_t i = 0; i < MAX_PROBES; i++) {
-        uint32_t slot = (k.key + i) & (TABLE_SIZE - 1);
+    for (uint32_t i = 0; i < WINDOW; i++) {
+        uint32_t slot = (k.key + i) & (L0_SIZE - 1);
         make_ready(slot);
-        struct entry *e = &table[slot];
-        uint64_t h = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (h == 0 && atomic_compare_exchange_strong(&e->key, &h, k.key)) {
-            e->check = k.check;
-            uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
-            if (id == POPULATE_AFTER)
-                grow_up();
-            emit(how, id, frames, n, time);
-            atomic_store_explicit(&e->id, id, memory_order_release);
-            remember(k, id);
+        uint32_t id = claim(&table[slot], k, how, frames, n, time, 1);
+        if (id)
             return id;
-        }
-        if (h != k.key)
-            continue;
-        uint32_t id = settled_id(e);
-        if (id && e->check == k.check)
+    }
+    struct entry *t = second_level();
+    for (uint32_t i = 0; t && i < MAX_PROBES; i++) {
+        uint32_t id = claim(&t[(k.key + i) & (L1_SIZE - 1)], k, how, frames, n, time, 0);
+        if (id)
             return id;
     }
     rt_degrade("stack table full: later stacks are not recorded");
