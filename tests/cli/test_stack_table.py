@@ -23,28 +23,20 @@ PATHS = r"""
 static void *volatile sink;
 static unsigned bits;
 NI static void leaf(void) { sink = malloc(16); free(sink); }
-NI static void b(int d);
-/* Each level calls a or b from a call site chosen by one bit of `bits`:
- * every value of `bits` is its own call path. */
+/* Each level calls on from one of two call sites, chosen by one bit of
+ * `bits` (the different asm after each keeps the compiler from merging
+ * them): every value of `bits` is its own call path. */
 NI static void a(int d)
 {
-    if (d == 0)
+    if (d == 0) {
         leaf();
-    else if (bits >> (d - 1) & 1)
-        b(d - 1);
-    else
+    } else if (bits >> (d - 1) & 1) {
         a(d - 1);
-    __asm__ volatile("" ::: "memory");
-}
-NI static void b(int d)
-{
-    if (d == 0)
-        leaf();
-    else if (bits >> (d - 1) & 1)
-        b(d - 1);
-    else
+        __asm__ volatile("nop" ::: "memory");
+    } else {
         a(d - 1);
-    __asm__ volatile("" ::: "memory");
+        __asm__ volatile("nop\n\tnop" ::: "memory");
+    }
 }
 int main(int argc, char **argv)
 {
