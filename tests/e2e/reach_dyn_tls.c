@@ -22,20 +22,5 @@ void lib_fill(void)
     lib_tls = malloc(1500);
 }
 #else
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-int main(void)
-{
-    const char *path = getenv("HG_TEST_LIB");
-    void *h = path ? dlopen(path, RTLD_NOW) : NULL;
-    void (*fill)(void) = h ? (void (*)(void))dlsym(h, "lib_fill") : NULL;
-    if (!fill) {
-        fprintf(stderr, "cannot load %s\n", path ? path : "(HG_TEST_LIB unset)");
-        return 1;
-    }
-    fill();
-    return 0;
-}
+#include "lib_fill_main.h"
 #endif
