@@ -1,6 +1,6 @@
-"""Shared by the CI-gating tests (test_check*.py, test_diff*.py): compiles small
-target programs with -O2 -g, records them with `heapgraph run`, and runs
-heapgraph subcommands. Standard library only; HEAPGRAPH comes from ctest."""
+"""Shared by the command-line tests (test_check*.py, test_diff.py and others):
+compiles small target programs with -O2 -g, records them with `heapgraph run`,
+and runs heapgraph subcommands. Standard library only; HEAPGRAPH comes from ctest."""
 import os
 import subprocess
 

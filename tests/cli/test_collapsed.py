@@ -5,7 +5,8 @@ buffer and the 96-byte cycle at their own stacks; allocations, allocated and
 peak add up to the JSON report's summary; a bad metric is a usage error."""
 import json, os, subprocess, sys, tempfile
 
-HG = os.environ["HEAPGRAPH"]
+from ci_helpers import hg
+
 SRC = os.path.join(os.environ["HG_SOURCE_DIR"], "tests/e2e/html_leak_cycle.c")
 failures = 0
 
@@ -14,10 +15,6 @@ def check(ok, what):
     global failures
     print(("ok   " if ok else "FAIL ") + what)
     failures += not ok
-
-
-def hg(*args):
-    return subprocess.run([HG] + list(args), capture_output=True, text=True, timeout=120)
 
 
 def folded(cap, metric):

@@ -7,7 +7,8 @@ and one-line errors for an unwritable output and an unknown pid.
 (tests/browser/test_html_report.js drives the page in chromium.)"""
 import json, os, re, subprocess, sys, tempfile
 
-HG = os.environ["HEAPGRAPH"]
+from ci_helpers import hg
+
 SRC = os.path.join(os.environ["HG_SOURCE_DIR"], "tests/e2e/html_leak_cycle.c")
 XSS = "</script><img src=x onerror=alert(1)>.c"
 failures = 0
@@ -17,10 +18,6 @@ def check(ok, what):
     global failures
     print(("ok   " if ok else "FAIL ") + what)
     failures += not ok
-
-
-def hg(*args):
-    return subprocess.run([HG] + list(args), capture_output=True, text=True, timeout=120)
 
 
 def decode_lifetimes(lst):

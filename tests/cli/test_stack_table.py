@@ -6,13 +6,12 @@ at most 262,144 stacks, so about half of them land in the second level, which
 the runtime makes only then. A small program must not pay for the second
 level: its stack table stays within the first level's 4 MiB. Standard
 library only."""
-import os
 import re
-import subprocess
 import sys
 import tempfile
 
-HG = os.environ["HEAPGRAPH"]
+from ci_helpers import compile_c, hg
+
 failures = []
 
 PATHS = r"""
@@ -65,12 +64,11 @@ def check(cond, what):
 
 
 def record(work, exe, depth):
-    cap = os.path.join(work, "paths%d.hgcap" % depth)
-    r = subprocess.run([HG, "run", "-q", "-o", cap, "--", exe, str(depth)],
-                       capture_output=True, text=True, timeout=300)
+    cap = "paths%d.hgcap" % depth
+    r = hg("run", "-q", "-o", cap, "--", exe, depth, cwd=work, timeout=300)
     check(r.returncode == 0, "run exited %d: %s" % (r.returncode, r.stderr))
     rss = re.search(r"RssAnon:\s+(\d+) kB", r.stderr)
-    info = subprocess.run([HG, "info", cap], capture_output=True, text=True).stdout
+    info = hg("info", cap, cwd=work).stdout
     stacks = re.search(r"stacks\s+(\d+) distinct", info)
     allocs = re.search(r"events\s+[\d,]+: ([\d,]+) allocations", info)
     return (int(rss.group(1)) if rss else None,
@@ -80,11 +78,7 @@ def record(work, exe, depth):
 
 def main():
     with tempfile.TemporaryDirectory() as work:
-        src = os.path.join(work, "paths.c")
-        exe = os.path.join(work, "paths")
-        with open(src, "w") as f:
-            f.write(PATHS)
-        subprocess.run(["cc", "-O2", "-g", src, "-o", exe], check=True)
+        exe = compile_c(work, "paths", PATHS)
         _, stacks, allocs = record(work, exe, 19)
         check(allocs == 2 * 2**19, "allocations %r, expected %d" % (allocs, 2 * 2**19))
         check(stacks == 2**19, "distinct stacks %r, expected %d" % (stacks, 2**19))
