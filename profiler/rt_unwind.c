@@ -129,8 +129,8 @@ static unsigned intact(const struct walker *w)
 enum { END_NONE = -1, END_CUT = -2 };
 
 /* One step from frame j (ip, sp, bp) to its caller. 1: stop after frame j
- * (*end says why); -1: ask libunwind. Which functions save rbp varies from
- * frame to frame, so the step selects instead of branching on it. */
+ * (*end says why); -1: ask libunwind. The checks that send a frame to
+ * libunwind are folded into one rarely taken branch. */
 static int step(struct walker *w, struct steps *s, unsigned j, uint64_t *ip, uint64_t *sp,
                 uint64_t *bp, int *end)
 {
@@ -249,7 +249,7 @@ static unsigned cut(struct walker *w, const struct steps *s, unsigned j,
     unsigned n = 0;
     w->n = 0;
     for (unsigned i = 0; i < j && n < RT_MAX_FRAMES; i++)
-        if (keep(s->ip[i]))
+        if (s->how[i] & KEEP)
             out[n++] = s->ip[i];
     *key = rt_stack_hash(out, n);
     return n;
