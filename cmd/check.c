@@ -17,12 +17,13 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "report/baseline.h"
-#include "report/check.h"
-#include "report/ci.h"
-#include "report/conf.h"
-#include "report/model.h"
-#include "report/suppress.h"
+#include "report/gate/baseline.h"
+#include "report/gate/gates.h"
+#include "report/gate/ci.h"
+#include "cmd/conf.h"
+#include "report/analysis/classify.h"
+#include "report/model/model.h"
+#include "report/gate/suppress.h"
 
 #define USAGE \
     "usage: heapgraph check [OPTIONS] CAPTURE\n" \

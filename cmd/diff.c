@@ -13,9 +13,9 @@
 
 #include "cmd/check.h"
 #include "cmd/cmd.h"
-#include "report/check.h"
-#include "report/diff.h"
-#include "report/suppress.h"
+#include "report/gate/gates.h"
+#include "report/gate/compare.h"
+#include "report/gate/suppress.h"
 
 #define USAGE \
     "usage: heapgraph diff [OPTIONS] BASE NEW\n" \

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "report/model.h"
-#include "report/render.h"
+#include "report/model/model.h"
+#include "report/render/render.h"
 
 static const char usage_text[] =
     "usage: heapgraph info CAPTURE\n"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * report.c - `heapgraph report`: reads a capture (report/model.h),
+ * report.c - `heapgraph report`: reads a capture (report/model/model.h),
  * symbolizes and classifies it, and writes it in one of the formats of the
  * table below. Parsing and output handling only; the analysis lives in
  * report/. A damaged capture is reported up to its damage, with one stderr
@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "cmd/supp.h"
-#include "report/collapsed.h"
-#include "report/html.h"
-#include "report/model.h"
-#include "report/render.h"
+#include "report/render/collapsed.h"
+#include "report/render/html.h"
+#include "report/analysis/classify.h"
+#include "report/model/model.h"
+#include "report/render/render.h"
 
 static const char usage_text[] =
     "usage: heapgraph report [OPTIONS] CAPTURE\n"

@@ -4,14 +4,14 @@
  * anything, programs that LD_PRELOAD cannot reach (missing, not executable,
  * statically linked, setuid), creates the capture (mode 0600), starts the
  * program with the runtime in front of LD_PRELOAD, and stays alive as the
- * collector (profiler/col_collect.h) until the program and every descendant
+ * collector (profiler/collector/col_collect.h) until the program and every descendant
  * have ended. The program's exit status passes through (128+N for signal N).
  */
 #include "cmd/cmd.h"
 #include "cmd/check.h"
 
-#include "profiler/col_collect.h"
-#include "profiler/col_writer.h"
+#include "profiler/collector/col_collect.h"
+#include "profiler/collector/col_writer.h"
 #include "profiler/ring.h"
 
 #include <elf.h>

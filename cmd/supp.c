@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * supp.c - suppression options of `heapgraph report` (see supp.h): load the
- * lists, filter the capture's leak entries through report/suppress.h, and
+ * lists, filter the capture's leak entries through report/gate/suppress.h, and
  * --gen-suppressions, which prints a block per leak entry that, saved to a
  * file and passed back with --suppressions, hides exactly that entry.
  */
@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "report/conf.h"
-#include "report/model.h"
-#include "report/suppress.h"
+#include "cmd/conf.h"
+#include "report/model/model.h"
+#include "report/gate/suppress.h"
 
 int cmd_supp_option(struct cmd_supp_opts *s, int opt, const char *arg)
 {

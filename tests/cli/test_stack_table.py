@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The runtime's stack table (profiler/rt_stack.c) deduplicates exactly, in
+"""The runtime's stack table (profiler/runtime/rt_stack.c) deduplicates exactly, in
 both of its levels: a program allocates from 2^19 distinct call paths, twice
 over, and `heapgraph info` must count each path once. The first level holds
 at most 262,144 stacks, so about half of them land in the second level, which

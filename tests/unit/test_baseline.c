@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_baseline.c - heapgraph-baseline/1 files (report/baseline.h) and the
- * JSON reader under them (report/jsonread.h): a round trip keeps every
+ * test_baseline.c - heapgraph-baseline/1 files (report/gate/baseline.h) and the
+ * JSON reader under them (report/gate/jsonread.h): a round trip keeps every
  * figure and frame exactly, suppressed entries stay out, and bad files
  * (wrong schema, missing or ill-typed fields, every truncation of a valid
  * file, deep nesting) give an error rather than a crash.
  */
-#include "report/baseline.h"
+#include "report/gate/baseline.h"
 
 #include <stdlib.h>
 
-#include "report/jsonread.h"
+#include "report/gate/jsonread.h"
 #include "tests/unit/harness.h"
 
 static void fill(struct rep_run *r)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_check.c - gates of report/check.h: size parsing at exact unit
+ * test_check.c - gates of report/gate/gates.h: size parsing at exact unit
  * boundaries, every gate passing at value == limit and failing at limit+1,
  * leak kinds, multi-process totals, growth gates with --min-delta, and
  * baseline matching by function names across shifted lines.
  */
-#include "report/check.h"
+#include "report/gate/gates.h"
 
 #include <stdlib.h>
 

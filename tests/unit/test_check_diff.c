@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_check_diff.c - the rest of CI gating: diff of two runs matched by
- * function names (report/diff.h), .heapgraph.conf parsing (report/conf.h),
+ * function names (report/gate/compare.h), .heapgraph.conf parsing (cmd/conf.h),
  * the location CI systems point at and the GitHub/GitLab/text writers
- * (report/ci.h).
+ * (report/gate/ci.h).
  */
-#include "report/ci.h"
-#include "report/conf.h"
-#include "report/diff.h"
+#include "report/gate/ci.h"
+#include "cmd/conf.h"
+#include "report/gate/compare.h"
 
 #include <stdlib.h>
 

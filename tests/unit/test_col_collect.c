@@ -8,8 +8,8 @@
  * roots and edges, and exits 7. The test decodes the capture with its own
  * tiny decoder and compares every field with what the child did.
  */
-#include "profiler/col_collect.h"
-#include "profiler/col_writer.h"
+#include "profiler/collector/col_collect.h"
+#include "profiler/collector/col_writer.h"
 #include "profiler/ring.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/test_col_decode.h"

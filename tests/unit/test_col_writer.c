@@ -6,8 +6,8 @@
  * keeps its whole chunks and stays readable), and the live map's add/remove
  * under heavy collisions, clone and sorted listing.
  */
-#include "profiler/col_live.h"
-#include "profiler/col_writer.h"
+#include "profiler/collector/col_live.h"
+#include "profiler/collector/col_writer.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/test_col_decode.h"
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_graph.c - report/graph.c on small graphs whose classification is known
+ * test_graph.c - report/analysis/graph.c on small graphs whose classification is known
  * by hand (the shapes of issue 4's acceptance list), and on 10-million-block
  * lists and chains that would overflow any recursive walk.
  */
-#include "report/graph.h"
+#include "report/analysis/graph.h"
 
 #include "tests/unit/harness.h"
 

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_html.c - the HTML report's writer (report/html.c) and the folded
- * stacks (report/collapsed.c) on a model built by hand: a cycle of three
+ * test_html.c - the HTML report's writer (report/render/html.c) and the folded
+ * stacks (report/render/collapsed.c) on a model built by hand: a cycle of three
  * 32-byte nodes allocated in a file named like an XSS attack, one definite
  * 100-byte leak, ten temporaries. Checks the escaping of the embedded data,
  * the exact per-site figures and lifetime lists, bucket widening, and the
  * folded lines. Also leaves the page in $HG_BUILD_DIR/tests/html_mock.html
  * for looking at.
  */
-#include "report/html.h"
+#include "report/render/html.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/collapsed.h"
+#include "report/render/collapsed.h"
 #include "tests/unit/harness.h"
 
 #define XSS_FILE "</script><img src=x onerror=alert(1)>.c"

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_model.c - symbolization and classification of the model
- * (report/symbolize.c, report/classify.c) on captures whose module map is
+ * (report/model/symbols.c, report/analysis/classify.c) on captures whose module map is
  * this test program itself: addresses of its own functions resolve to their
  * names, the module map of a stack's generation is the one used (a module
  * unloaded and another loaded at the same address stay apart), runtime frames
  * are dropped anywhere and allocation wrappers at the top, and a GLOBAL root
  * is named after the global variable it lies in.
  */
-#include "report/model.h"
-#include "report/index.h"
-#include "report/render.h"
+#include "report/analysis/classify.h"
+#include "report/model/model.h"
+#include "report/model/index.h"
+#include "report/render/render.h"
 
 #include <link.h>
 #include <stdlib.h>

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_reader.c - the capture reader and the replay (report/reader.c,
- * report/replay.c) on captures built in memory by test_reader_writer.h:
+ * test_reader.c - the capture reader and the replay (report/model/reader.c,
+ * report/model/replay.c) on captures built in memory by test_reader_writer.h:
  * exact counts, temporaries, the peak and its sites, back-references,
  * inherited blocks, realloc, snapshots, and damage at every byte offset
  * (never a crash, and the events before the damage still counted).
  *
  * `test_reader --golden DIR` writes the captures of tests/golden/ instead.
  */
-#include "report/model.h"
+#include "report/analysis/classify.h"
+#include "report/model/model.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_suppress.c - both suppression syntaxes of report/suppress.h: the
+ * test_suppress.c - both suppression syntaxes of report/gate/suppress.h: the
  * LeakSanitizer pattern rules (substring, '*', '^', '$' over function, file
  * and module of any frame), valgrind blocks (fun:, obj:, src:, "...",
  * match-leak-kinds, allocator frames heapgraph drops), errors with line
  * numbers, usage counts, the built-in list, and --gen-suppressions output
  * parsing back to a suppression that matches its own stack.
  */
-#include "report/suppress.h"
+#include "report/gate/suppress.h"
 
 #include <stdlib.h>
 

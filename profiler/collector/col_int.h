@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * col_int.h - what the collector's two files share: the per-process stream
+ * state and the session, and the encoder's entry points. col_collect.c owns
+ * the rings, the processes and the event loop (when to write); col_encode.c
+ * turns events and runtime records into capture records (what to write).
+ * Not an interface for anything outside profiler/col_*.c.
+ */
+#ifndef HG_COL_INT_H
+#define HG_COL_INT_H
+
+#include "profiler/capture.h"
+#include "profiler/collector/col_collect.h"
+#include "profiler/collector/col_live.h"
+#include "profiler/ring.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+enum col_state { COL_ST_NEW, COL_ST_HELD, COL_ST_LIVE, COL_ST_ENDED, COL_ST_MOVED };
+
+/* Events taken out of one ring and not yet merged (time >= the watermark). */
+struct col_queue {
+    struct rt_rec *v;
+    size_t head, len, cap;
+    uint32_t thread;  /* the ring's thread index when these were read */
+    uint64_t last_ns; /* time of the last event read from the ring */
+};
+
+struct col_column {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+#define COL_REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
+
+/* Per thread index: the address delta base and the reuse stacks. */
+struct col_thr {
+    uint64_t prev_addr;
+    uint8_t n[COL_REUSE_CLASSES];
+    uint64_t reuse[COL_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+};
+
+/* One process image: its connection and rings, the events waiting to be
+ * merged, its live blocks and the encoder's state. NEW: connected, no HELLO
+ * yet; HELD: a fork child waiting for its parent's RT_REC_FORK; LIVE: has a
+ * stream number (connected, or started by its parent's fork and not yet
+ * connected); ENDED: PROCESS_END written; MOVED: a connection handed over. */
+struct col_stream {
+    enum col_state state;
+    uint32_t id, parent_id, origin;
+    pid_t pid, ppid;
+    int fd;              /* connection, -1 once closed */
+    struct rt_shm *shm;  /* NULL when not connected */
+    int statm_fd;
+    uint64_t hello_ns;
+    int tsc;             /* its events carry TSC ticks (rt_shm.clock) */
+    int membarrier;      /* the watermark's fence is ours to run (rt_shm.fence) */
+    char *argv, *exe;    /* from HELLO (argv NUL-separated) */
+    size_t argv_len, exe_len;
+    struct col_queue *q; /* RT_SHM_RINGS queues while connected, else NULL */
+    struct col_live live;
+    uint64_t nalloc;
+    /* event encoder (capture.h "Events") */
+    struct col_column col[HG_EV_COLUMNS];
+    size_t ev_bytes;     /* in all columns */
+    size_t ev_room;      /* every column has room for this many bytes */
+    uint64_t ev_count, last_us;
+    uint32_t last_thread;
+    struct col_thr **thr;/* per thread index */
+    size_t nthr;
+    /* life */
+    int exec_pending, have_exit, exit_snapshot, end_pending;
+    uint64_t exit_status, exit_how, exit_ns;
+    /* snapshot in progress */
+    uint32_t snap_id, snap_reason;
+    uint8_t *ed;
+    size_t ed_len, ed_cap;
+    uint64_t ed_batch, ed_total;
+    uint64_t conflicts, malformed;
+};
+
+struct col_reaped {
+    pid_t pid;
+    int status;
+};
+
+/* The session: every stream ever seen (freed at the end), the statuses
+ * reaped before their stream ended, the timers. */
+struct col {
+    const struct col_config *cfg;
+    struct col_writer *w;
+    int ep, sigfd, timerfd;
+    struct col_stream **s;
+    size_t ns, cap;
+    uint32_t next_id;
+    uint64_t events;
+    struct col_reaped *reaped;
+    size_t nreaped, reaped_cap;
+    int child_done, child_status, no_children;
+    size_t open_conns;
+    uint64_t next_sample, next_flush, next_merge;
+    long page;
+    uint8_t *blob;       /* scratch for multi-slot records */
+    /* TSC ticks -> ns: ns = tsc_ns + (ticks - tsc_at) * tsc_mult / 2^32,
+     * fixed once the first TSC stream says HELLO (tsc_mult 0 before). */
+    uint64_t tsc_at, tsc_ns, tsc_mult;
+    uint64_t cal_tsc, cal_ns; /* the pair read at setup */
+};
+
+static inline uint64_t col_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t col_to_us(const struct col *c, uint64_t ns)
+{
+    return ns > c->cfg->start_ns ? (ns - c->cfg->start_ns) / 1000 : 0;
+}
+
+/* An event time of stream s in CLOCK_MONOTONIC ns (converted when the
+ * stream's runtime stamps with the TSC). */
+static inline uint64_t col_ev_ns(const struct col *c, const struct col_stream *s, uint64_t t)
+{
+    if (!s->tsc)
+        return t;
+    __int128 d = (__int128)(int64_t)(t - c->tsc_at) * (__int128)c->tsc_mult;
+    return c->tsc_ns + (uint64_t)(int64_t)(d >> 32);
+}
+
+/* The merge order of two events of one stream: by time as read, and at
+ * equal times a free first (ring.h: the address it gives back may be the
+ * other's). */
+static inline int col_ev_before(const struct rt_rec *a, const struct rt_rec *b)
+{
+    if (a->time_ns != b->time_ns)
+        return a->time_ns < b->time_ns;
+    return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
+}
+
+/* ------------------------------------------------------------ col_encode.c */
+
+/* Grows *b to hold `need` bytes. Returns 0 or -1 (out of memory). */
+int col_buf_grow(uint8_t **b, size_t *cap, size_t need);
+
+/* Writes an HG_REC_NOTE for stream s (NULL: the capture), printf-style. */
+void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Events, in the stream's order (capture.h "Events"). col_emit_run encodes
+ * the ALLOC and FREE records at the start of v[0..n), the queued events of
+ * the ring of thread index `thread`: the first unconditionally, each later
+ * one while it comes before W and no later than *next (the earliest event
+ * of the other rings; NULL: there is none). Allocations enter the live map;
+ * a free becomes a reference to its live block, or FREE_UNKNOWN; the FREE
+ * half of a realloc whose ALLOC half follows and also qualifies (strictly
+ * before *next) becomes one REALLOC. Returns the records consumed: it stops
+ * at any other type of event, which the caller handles. One call per run
+ * of a ring's events keeps the per-event work in this file's inlined code. */
+size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const struct rt_rec *v,
+                    size_t n, uint64_t W, const struct rt_rec *next);
+void col_emit_mark(struct col *c, struct col_stream *s, uint32_t thread, uint64_t t, unsigned kind,
+                   uint64_t value);
+
+/* Frees the encoder state of a thread index whose thread has ended and
+ * whose events are all written (its ring went from CLOSED to FREE): thread
+ * indexes are never reused, so a program that starts threads all its life
+ * does not grow the collector. */
+void col_thread_done(struct col_stream *s, uint32_t thread);
+
+/* Writes the stream's pending events as one HG_REC_EVENTS record (none if
+ * there are none); before any record that must follow them. */
+void col_flush_events(struct col *c, struct col_stream *s);
+
+/* Runtime records that are not time-ordered, written as they are drained.
+ * col_transcode_blob returns -1 when the payload is malformed. */
+void col_transcode_stack(struct col *c, struct col_stream *s, const struct rt_rec *r,
+                         const uint64_t *frames);
+int col_transcode_blob(struct col *c, struct col_stream *s, const struct rt_rec *r, const uint8_t *p);
+void col_transcode_edge(struct col *c, struct col_stream *s, const struct rt_rec *r);
+void col_transcode_snap_end(struct col *c, struct col_stream *s, const struct rt_rec *r);
+void col_flush_edges(struct col *c, struct col_stream *s);
+
+/* Writes the HG_REC_INHERIT records of a fork child (the parent's live
+ * blocks) and makes them the child's live map. */
+void col_write_inherit(struct col *c, struct col_stream *child, const struct col_stream *parent);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * col_live.c - a hash map of live blocks keyed by address. Open addressing
+ * with linear probing and backward-shift deletion keeps it one flat array
+ * (no allocation per block: churn-like programs do millions of updates a
+ * second), at most half full. Adding and removing are inline in
+ * col_live.h; this file has the slow paths.
+ */
+#include "profiler/collector/col_live.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int col_live_grow(struct col_live *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    struct col_block *s = calloc(cap, sizeof *s);
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].addr)
+            continue;
+        size_t j = col_live_slot(m->slots[i].addr, cap);
+        while (s[j].addr)
+            j = (j + 1) & (cap - 1);
+        s[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = s;
+    m->cap = cap;
+    return 0;
+}
+
+void col_live_unlink(struct col_live *m, size_t j)
+{
+    /* Backward shift: pull later members of the probe run into the hole
+     * unless their home slot lies cyclically after the hole. */
+    size_t mask = m->cap - 1, hole = j;
+    for (size_t k = (j + 1) & mask; m->slots[k].addr; k = (k + 1) & mask) {
+        size_t home = col_live_slot(m->slots[k].addr, m->cap);
+        if (((k - home) & mask) >= ((k - hole) & mask)) {
+            m->slots[hole] = m->slots[k];
+            hole = k;
+        }
+    }
+    m->slots[hole].addr = 0;
+}
+
+int col_live_clone(struct col_live *dst, const struct col_live *src)
+{
+    *dst = *src;
+    if (!src->cap)
+        return 0;
+    dst->slots = malloc(src->cap * sizeof *src->slots);
+    if (!dst->slots) {
+        memset(dst, 0, sizeof *dst);
+        return -1;
+    }
+    memcpy(dst->slots, src->slots, src->cap * sizeof *src->slots);
+    return 0;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    uint64_t x = ((const struct col_block *)a)->addr, y = ((const struct col_block *)b)->addr;
+    return (x > y) - (x < y);
+}
+
+struct col_block *col_live_sorted(const struct col_live *m)
+{
+    if (!m->count)
+        return NULL;
+    struct col_block *v = malloc(m->count * sizeof *v);
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].addr)
+            v[n++] = m->slots[i];
+    qsort(v, n, sizeof *v, by_addr);
+    return v;
+}
+
+void col_live_release(struct col_live *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}

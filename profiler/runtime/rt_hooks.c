@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_hooks.c - the allocation hooks.
+ *
+ * Each hook is a few straight-line steps: pass through unless recording (and
+ * not inside the runtime's own calls), unwind, call the real allocator,
+ * publish. Timing follows ring.h: an allocation is stamped after the real
+ * allocator returned, a free before the real free runs, a realloc on both
+ * sides of one busy section; so a free is always ordered before the
+ * allocation that gets its address back, on any thread. A signal handler
+ * that allocates inside a hook is recorded like any caller (rt_rec.c queues
+ * its records). Before the real functions are known, calls are served from
+ * a static buffer whose blocks are never freed.
+ */
+#include "profiler/runtime/rt_hooks.h"
+
+#include "profiler/runtime/rt_module.h"
+#include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_rec.h"
+#include "profiler/runtime/rt_scan.h"
+#include "profiler/runtime/rt_stack.h"
+#include "profiler/runtime/unwind.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+#include <unistd.h>
+
+struct real_fns {
+#define RT_HOOK(name, ret, params, optional) ret (*name) params;
+#include "profiler/runtime/hooks.def"
+#undef RT_HOOK
+};
+
+static struct real_fns real;
+
+/* ---- bootstrap -------------------------------------------------------- */
+
+#define BOOT_SIZE (256u << 10)
+
+static alignas(64) char boot_buf[BOOT_SIZE];
+static _Atomic size_t boot_used;
+
+/* A bootstrap block: 16 bytes holding its size, then the data. Zeroed,
+ * since the buffer is never reused. */
+static void *boot_alloc(size_t n)
+{
+    size_t need = 16 + ((n + 15) & ~(size_t)15);
+    size_t at = atomic_fetch_add(&boot_used, need);
+    if (at + need > BOOT_SIZE)
+        return NULL;
+    memcpy(boot_buf + at, &n, sizeof n);
+    return boot_buf + at + 16;
+}
+
+static int is_boot(const void *p)
+{
+    return (const char *)p >= boot_buf && (const char *)p < boot_buf + BOOT_SIZE;
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const char *)p - 16, sizeof n);
+    return n;
+}
+
+int rt_hooks_resolve(void)
+{
+    struct real_fns found;
+#define RT_HOOK(name, ret, params, optional) \
+    found.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+#include "profiler/runtime/hooks.def"
+#undef RT_HOOK
+    real = found;
+#define RT_HOOK(name, ret, params, optional) \
+    if (!optional && !real.name) return -1;
+#include "profiler/runtime/hooks.def"
+#undef RT_HOOK
+    return 0;
+}
+
+/* ---- the common steps ------------------------------------------------- */
+
+/* 1 when this call is to be recorded. Starts the runtime on first use and
+ * takes a requested snapshot at a safe point (outside any hook). */
+static inline int hook_begin(int *prev)
+{
+    if (RT_UNLIKELY(atomic_load_explicit(&rt_mode, memory_order_relaxed) != RT_MODE_RECORD)) {
+        if (atomic_load(&rt_mode) == RT_MODE_BOOT)
+            rt_proc_boot();
+        if (atomic_load(&rt_mode) != RT_MODE_RECORD)
+            return 0;
+    }
+    struct rt_tls *t = &rt_tls;
+    if (t->guard)
+        return 0;
+    if (RT_UNLIKELY(atomic_load_explicit(&rt_scan_pending, memory_order_relaxed)) &&
+        !t->in_hook && !t->pub)
+        rt_scan_snapshot(1);
+    *prev = t->in_hook;
+    t->in_hook = 1;
+    return 1;
+}
+
+static inline void hook_end(int prev)
+{
+    rt_tls.in_hook = prev;
+    if (!prev)
+        rt_scan_park_if_requested();
+}
+
+struct capture {
+    struct rt_stack_key hash;
+    uint32_t id;
+    unsigned n;
+    uint64_t frames[RT_MAX_FRAMES];
+};
+
+/* Unwinds the hook's caller; finds its stack among the thread's recent
+ * ones or starts loading its table slot. A macro, not a function, so that
+ * it reads the frame of the hook it is written in. */
+#define capture(c) \
+    do { \
+        struct rt_unwind_start at_; \
+        RT_UNWIND_HERE(&at_); \
+        (c)->n = rt_unwind(&at_, (c)->frames, &(c)->hash); \
+        (c)->id = (c)->n ? rt_stack_recent((c)->hash) : 0; \
+    } while (0)
+
+/* After the real call: looks the stack up; a stack not seen before first
+ * makes sure its code is in the module map. */
+static inline void identify(struct capture *c)
+{
+    if (c->id)
+        return;
+    c->id = rt_stack_find(c->hash, c->n);
+    if (!c->id && c->n)
+        rt_modules_cover(c->frames, c->n);
+}
+
+static uint32_t align_flags(size_t align)
+{
+    if (align == 0)
+        return 0;
+    return (uint32_t)__builtin_ctzl(align) << RT_F_ALIGN_SHIFT;
+}
+
+/* Writes ALLOC at `time` into an open publication, with the stack. */
+static void write_alloc(int how, struct capture *c, const void *p, size_t size,
+                        uint32_t flags, uint64_t time)
+{
+    if (!c->id)
+        c->id = rt_stack_intern(how, c->hash, c->frames, c->n, time);
+    struct rt_rec r = { .type = RT_REC_ALLOC | flags, .u32 = c->id, .time_ns = time,
+                        .a = (uintptr_t)p, .b = size };
+    rt_pub_write(how, &r, 1);
+}
+
+static void record_alloc(struct capture *c, const void *p, size_t size, uint32_t flags)
+{
+    identify(c);
+    int how = rt_pub_begin(1 + (c->id ? 0 : RT_STACK_SLOTS(c->n)));
+    if (how == RT_PUB_NONE)
+        return;
+    write_alloc(how, c, p, size, flags, rt_event_time());
+    rt_pub_end(how);
+}
+
+static void record_free(const void *p, uint32_t flags)
+{
+    int how = rt_pub_begin(1);
+    if (how == RT_PUB_NONE)
+        return;
+    struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_free_time(), .a = (uintptr_t)p };
+    rt_pub_write(how, &r, 1);
+    rt_pub_end(how);
+}
+
+/* ---- allocation ------------------------------------------------------- */
+
+static void *pass_malloc(size_t n)
+{
+    return real.malloc ? real.malloc(n) : boot_alloc(n);
+}
+
+RT_EXPORT void *malloc(size_t n)
+{
+    int prev;
+    if (!hook_begin(&prev))
+        return pass_malloc(n);
+    struct capture c;
+    capture(&c);
+    void *p = real.malloc(n);
+    if (p)
+        record_alloc(&c, p, n, 0);
+    hook_end(prev);
+    return p;
+}
+
+RT_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+    int prev;
+    if (!hook_begin(&prev))
+        return real.calloc ? real.calloc(nmemb, size) : boot_alloc(nmemb * size);
+    struct capture c;
+    capture(&c);
+    void *p = real.calloc(nmemb, size);
+    if (p)
+        record_alloc(&c, p, nmemb * size, 0);
+    hook_end(prev);
+    return p;
+}
+
+static void *aligned_common(void *p, size_t size, size_t align, struct capture *c)
+{
+    if (p)
+        record_alloc(c, p, size, align_flags(align));
+    return p;
+}
+
+RT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    int prev;
+    if (!real.posix_memalign)
+        rt_proc_boot();
+    if (!hook_begin(&prev))
+        return real.posix_memalign(out, align, size);
+    struct capture c;
+    capture(&c);
+    int rc = real.posix_memalign(out, align, size);
+    if (rc == 0)
+        aligned_common(*out, size, align, &c);
+    hook_end(prev);
+    return rc;
+}
+
+/* The memalign family proper: aligned_alloc, memalign, valloc, pvalloc. */
+#define ALIGNED_HOOK(name, params, call, align_expr, size_expr) \
+    RT_EXPORT void *name params \
+    { \
+        int prev; \
+        if (!real.name) \
+            rt_proc_boot(); \
+        if (!hook_begin(&prev)) \
+            return real.name call; \
+        struct capture c; \
+        capture(&c); \
+        void *p = aligned_common(real.name call, size_expr, align_expr, &c); \
+        hook_end(prev); \
+        return p; \
+    }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), align, size)
+ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), align, size)
+ALIGNED_HOOK(valloc, (size_t size), (size), (size_t)getpagesize(), size)
+ALIGNED_HOOK(pvalloc, (size_t size), (size), (size_t)getpagesize(), size)
+
+/* ---- free ------------------------------------------------------------- */
+
+RT_EXPORT void free(void *p)
+{
+    int prev;
+    if (!p || is_boot(p))
+        return;
+    if (!hook_begin(&prev)) {
+        if (real.free)
+            real.free(p);
+        return;
+    }
+    record_free(p, 0);
+    real.free(p);
+    hook_end(prev);
+}
+
+RT_EXPORT void free_sized(void *p, size_t size)
+{
+    int prev;
+    if (!p || is_boot(p))
+        return;
+    int rec = hook_begin(&prev);
+    if (rec)
+        record_free(p, 0);
+    if (real.free_sized)
+        real.free_sized(p, size);
+    else
+        real.free(p);
+    if (rec)
+        hook_end(prev);
+}
+
+RT_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    int prev;
+    if (!p || is_boot(p))
+        return;
+    int rec = hook_begin(&prev);
+    if (rec)
+        record_free(p, 0);
+    if (real.free_aligned_sized)
+        real.free_aligned_sized(p, align, size);
+    else
+        real.free(p);
+    if (rec)
+        hook_end(prev);
+}
+
+/* ---- realloc ---------------------------------------------------------- */
+
+/* realloc of a bootstrap block: a fresh block, the old one stays put. */
+static void *realloc_boot(void *old, size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        size_t have = boot_size(old);
+        memcpy(p, old, have < n ? have : n);
+    }
+    return p;
+}
+
+/* The FREE(old) + ALLOC(new) pair of a realloc that moved or kept the
+ * block, under one busy section around the real call. */
+static void *realloc_pair(void *old, size_t n, struct capture *c)
+{
+    identify(c);
+    int how = rt_pub_begin(2 + RT_STACK_SLOTS(c->n));
+    uint64_t t1 = rt_free_time();
+    void *p = real.realloc(old, n);
+    uint64_t t2 = rt_event_time();
+    if (how == RT_PUB_NONE)
+        return p;
+    if (p || n == 0) {
+        struct rt_rec f = { .type = RT_REC_FREE | (p ? RT_F_REALLOC : 0), .time_ns = t1,
+                            .a = (uintptr_t)old };
+        rt_pub_write(how, &f, 1);
+    }
+    if (p)
+        write_alloc(how, c, p, n, RT_F_REALLOC, t2);
+    rt_pub_end(how);
+    return p;
+}
+
+RT_EXPORT void *realloc(void *old, size_t n)
+{
+    int prev;
+    if (old && is_boot(old))
+        return realloc_boot(old, n);
+    if (!hook_begin(&prev))
+        return real.realloc ? real.realloc(old, n) : boot_alloc(n);
+    struct capture c;
+    capture(&c);
+    void *p;
+    if (!old) {
+        p = real.realloc(NULL, n);
+        if (p)
+            record_alloc(&c, p, n, 0);
+    } else {
+        p = realloc_pair(old, n, &c);
+    }
+    hook_end(prev);
+    return p;
+}
+
+RT_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, n);
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_rec.h - the producer side of the rings (ring.h): per-thread state, the
+ * re-entry guard and publication of records.
+ *
+ * A publication is rt_pub_begin, any number of rt_pub_write, rt_pub_end. Begin
+ * waits for room, sets the ring's busy flag (ring.h, rt_shm.fence) and returns; the
+ * caller then reads the clock, so every record it writes is covered by busy
+ * (ring.h, "Ordering across threads"). A signal handler that allocates while
+ * its thread is inside a publication gets RT_PUB_DEFERRED: its records go to
+ * a small per-thread queue that the interrupted publication moves into the
+ * ring before it ends, so the ring is never written by two contexts at once.
+ */
+#ifndef HG_RT_REC_H
+#define HG_RT_REC_H
+
+#include "profiler/runtime/rt_core.h"
+
+#include <stdint.h>
+
+#define RT_EXPORT __attribute__((visibility("default")))
+#define RT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Slots of the deferred queue: room for a few signal-handler events with
+ * their stack records. A publication reserves this much extra ring space so
+ * that draining the queue never has to wait while busy is set. */
+#define RT_DQ_SLOTS 128u
+
+struct rt_tls {
+    int guard;           /* rt_guard_enter depth: allocations pass unrecorded */
+    int in_hook;         /* inside a recording hook */
+    int pub;             /* a publication owns this thread's ring */
+    int unwinding;       /* inside the unwinder (not re-entrant) */
+    int has_index;       /* thread_index is assigned */
+    int registered;      /* RT_BLOB_THREAD was sent */
+    int ringless;        /* found no free ring: later tries do not wait */
+    int ended;           /* RT_BLOB_THREAD_END was sent */
+    int is_main;
+    uint32_t thread_index;
+    struct rt_ring *ring;
+    uint64_t wpos;       /* next slot to fill while pub is set */
+    uint64_t room_end;   /* head may grow to here without reloading tail */
+    volatile uint32_t dq_head, dq_tail;
+    struct rt_rec dq[RT_DQ_SLOTS];
+};
+
+extern __thread struct rt_tls rt_tls __attribute__((tls_model("initial-exec")));
+
+enum rt_pub_how {
+    RT_PUB_NONE = -1,    /* not recording (collector gone): write nothing */
+    RT_PUB_DIRECT = 0,
+    RT_PUB_DEFERRED = 1,
+};
+
+/* Opens a publication of at most `need` slots (at most RT_RING_SLOTS / 2). */
+int rt_pub_begin(uint32_t need);
+void rt_pub_write(int how, const struct rt_rec *recs, uint32_t n);
+/* Writes the header slot and payload of an RT_REC_BLOB at `time`. */
+void rt_pub_blob(int how, uint32_t kind, const void *payload, uint32_t len, uint64_t time);
+void rt_pub_end(int how);
+
+/* Slots an RT_REC_BLOB of `len` payload bytes takes. */
+static inline uint32_t rt_blob_slots(uint32_t len)
+{
+    return 1 + (len + sizeof(struct rt_rec) - 1) / sizeof(struct rt_rec);
+}
+
+/* Picks the event clock for a new shared memory (enum rt_clock, for
+ * rt_shm.clock): the TSC where it is invariant and the kernel's clocksource,
+ * else CLOCK_MONOTONIC. rt_event_time reads it from then on. */
+uint32_t rt_clock_choose(void);
+
+/* The event time of a free (or of the free half of a realloc): taken
+ * before the block is released, so it can skip the lfence that an
+ * allocation's time needs where the fence is the collector's. */
+uint64_t rt_free_time(void);
+
+/* Picks how busy = 1 is made visible for a new shared memory (enum
+ * rt_fence, for rt_shm.fence): registers the process for membarrier where
+ * the kernel allows it. set_busy follows the choice from then on. */
+uint32_t rt_fence_choose(void);
+
+/* The shared memory new rings come from (NULL: none, not recording). */
+void rt_rec_bind(struct rt_shm *shm);
+
+/* Claims a free ring for the calling thread (CAS FREE -> ACTIVE). With
+ * `wait`, waits about half a second while none is free (threads that end
+ * give theirs back); not forever, since a program whose threads wait for
+ * each other (a barrier of 200) would never go on. Returns NULL when no ring
+ * became free, or when the collector went away (*gone = 1). */
+struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *gone);
+
+/* Marks the calling thread's ring closed after its last record. */
+void rt_rec_close(void);
+
+/* In a forked child: forget the parent's rings and queue. */
+void rt_rec_forget(void);
+
+/* Reports that the runtime lost precision: one stderr line (once per
+ * process), an RT_BLOB_NOTE and rt_shm.degraded. Never ends the target. */
+void rt_degrade(const char *msg);
+
+#endif

@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_scan.c - heap snapshots inside the target process. A snapshot
+ *   1. lists the writable segments of every loaded module but the runtime
+ *      (before stopping anyone: dl_iterate_phdr takes the loader lock),
+ *   2. stops every other thread (rt_scan_stop.c),
+ *   3. asks the collector for the live blocks, sorted by address,
+ *   4. lists the roots: module segments, each thread's stack from its stack
+ *      pointer up, its registers, its static TLS and TCB, its DTV (so that
+ *      dynamic TLS blocks and the DTV block itself are held), the DTVs of
+ *      exited threads whose stacks glibc keeps cached,
+ *   5. scans the roots and then every live block word by word, and
+ *      publishes an RT_BLOB_ROOT per root, an RT_REC_EDGE per pointer into a
+ *      live block and RT_REC_SNAP_END,
+ *   6. lets the threads go.
+ * It never allocates from the watched heap (arena memory only) and never
+ * ends the target. The reporter classifies; see report/analysis/graph.c.
+ *
+ * Signals: the snapshot request is HEAPGRAPH_SNAPSHOT_SIGNAL (a signal
+ * number) or SIGRTMIN + 7, installed only while the program leaves it at
+ * SIG_DFL; the handler only sets rt_scan_pending and the next allocation
+ * takes the snapshot. Thread stops use SIGRTMIN + 6 (rt_scan_stop.h).
+ */
+#include "profiler/runtime/rt_scan.h"
+
+#include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_scan_stop.h"
+
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+_Atomic int rt_scan_pending;
+
+static _Atomic int g_busy;
+static uint32_t g_next_id = 1;
+
+#define RED_ZONE 128        /* x86_64 ABI: below the stack pointer, still live */
+#define DTV_OFFSET 8        /* tcbhead_t.dtv on x86_64 */
+#define DTV_MAX 65536       /* a DTV longer than this is not one */
+#define EDGE_BATCH 256
+#define MAX_SEG_ROOTS 4096
+
+struct root {
+    uint32_t kind;          /* enum rt_root_kind */
+    uint32_t owner;         /* module id or thread index */
+    uintptr_t start, size;
+    int block;              /* the region is the live block at start: add a start edge */
+    int loader;             /* the dynamic linker's data: its pointers hold whole blocks */
+    const void *copy;       /* read this copy of the region instead (arena memory) */
+};
+
+struct map {                /* one line of /proc/self/maps */
+    uintptr_t start, end;
+    char perms[4];
+    int anon;
+};
+
+struct scan {
+    uint32_t id;
+    uint32_t reason;
+    const struct rt_live *live;
+    int64_t nlive;
+    uintptr_t lo, span;     /* the blocks lie in [lo, lo + span) */
+    uint32_t *first;        /* per bucket: first block that ends above its start */
+    size_t nbuckets;
+    unsigned shift;
+    struct root *roots;
+    size_t nroots, roots_cap;
+    struct map *maps;
+    size_t nmaps, maps_bytes;
+    struct rt_stop_set stop;
+    uint64_t nedges;
+    struct rt_rec batch[EDGE_BATCH];
+    uint32_t nbatch;
+};
+
+/* ------------------------------------------------------------- roots */
+
+/* Adds the root [start, end); returns it, or NULL when it is empty or the
+ * list is full. */
+static struct root *add_root(struct scan *s, uint32_t kind, uint32_t owner, uintptr_t start, uintptr_t end)
+{
+    if (end <= start || s->nroots == s->roots_cap)
+        return NULL;
+    struct root *r = &s->roots[s->nroots++];
+    *r = (struct root){.kind = kind, .owner = owner, .start = start, .size = end - start};
+    return r;
+}
+
+static int module_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct scan *s = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        uint32_t id = rt_modules_id_at(start);
+        if (id && id == rt_modules_self())
+            continue;
+        struct root *r = add_root(s, RT_ROOT_GLOBAL, id, start, end);
+        /* _r_debug lives in the dynamic linker's data */
+        if (r && (uintptr_t)&_r_debug >= start && (uintptr_t)&_r_debug < end)
+            r->loader = 1;
+    }
+    return 0;
+}
+
+/* Reads /proc/self/maps into arena memory. Without it, exited threads'
+ * DTVs and the stack ends of unknown threads are not found. */
+static void read_maps(struct scan *s)
+{
+    size_t cap = 1 << 16;
+    char *buf = NULL;
+    size_t len = 0;
+    for (;;) {
+        buf = rt_arena_alloc(cap);
+        int fd = buf ? open("/proc/self/maps", O_RDONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+            break;
+        ssize_t r;
+        len = 0;
+        while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
+            len += (size_t)r;
+        close(fd);
+        if (len < cap)
+            break;
+        rt_arena_free(buf, cap);
+        buf = NULL;
+        cap *= 2;
+    }
+    if (!buf)
+        return;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    s->maps_bytes = (lines + 1) * sizeof *s->maps;
+    s->maps = rt_arena_alloc(s->maps_bytes);
+    for (size_t at = 0; s->maps && at < len;) {
+        char *end;
+        struct map *m = &s->maps[s->nmaps];
+        m->start = strtoul(buf + at, &end, 16);
+        m->end = strtoul(end + 1, &end, 16);
+        memcpy(m->perms, end + 1, 4);
+        size_t fields = 0;
+        char *p = end + 1;
+        while (p < buf + len && *p != '\n') {
+            if (*p == ' ' && p + 1 < buf + len && p[1] != ' ' && p[1] != '\n')
+                fields++;
+            p++;
+        }
+        /* perms offset dev inode [path]: a path is a fifth field */
+        m->anon = fields < 4;
+        s->nmaps++;
+        at = (size_t)(p - buf) + 1;
+    }
+    rt_arena_free(buf, cap);
+}
+
+static const struct map *map_at(const struct scan *s, uintptr_t addr)
+{
+    for (size_t i = 0; i < s->nmaps; i++)
+        if (addr >= s->maps[i].start && addr < s->maps[i].end)
+            return &s->maps[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------- block lookup */
+
+/* Blocks cover [addr, addr + max(size, 1)): a pointer to a malloc(0)
+ * block still holds it. */
+static uintptr_t block_end(const struct rt_live *b)
+{
+    return b->addr + (b->size ? b->size : 1);
+}
+
+/* A bucket index over [lo, lo + span): about four buckets per block, so a
+ * lookup is a short binary search even when the heap is split in far
+ * apart regions (brk heap, mmap chunks, thread arenas). */
+static int build_index(struct scan *s)
+{
+    if (s->nlive <= 0)
+        return 0;
+    const struct rt_live *last = &s->live[s->nlive - 1];
+    s->lo = s->live[0].addr;
+    s->span = block_end(last) - s->lo;
+    size_t want = (size_t)s->nlive * 4 + 1024;
+    s->shift = 4;
+    while ((s->span >> s->shift) >= want)
+        s->shift++;
+    s->nbuckets = (s->span >> s->shift) + 1;
+    s->first = rt_arena_alloc((s->nbuckets + 1) * sizeof *s->first);
+    if (!s->first)
+        return -1;
+    uint32_t i = 0;
+    for (size_t k = 0; k <= s->nbuckets; k++) {
+        uintptr_t start = s->lo + ((uintptr_t)k << s->shift);
+        while (i < s->nlive && block_end(&s->live[i]) <= start)
+            i++;
+        s->first[k] = i;
+    }
+    return 0;
+}
+
+/* Index of the live block containing p, or -1. */
+static int64_t find_block(const struct scan *s, uintptr_t p)
+{
+    uintptr_t rel = p - s->lo;
+    if (rel >= s->span)
+        return -1;
+    size_t k = rel >> s->shift;
+    int64_t a = s->first[k], b = s->first[k + 1];
+    if (b >= s->nlive)
+        b = s->nlive - 1;
+    while (a < b) { /* the last block in [a, b] starting at or below p */
+        int64_t m = (a + b + 1) / 2;
+        if (s->live[m].addr <= p)
+            a = m;
+        else
+            b = m - 1;
+    }
+    if (a >= s->nlive || s->live[a].addr > p || p >= block_end(&s->live[a]))
+        return -1;
+    return a;
+}
+
+/* ------------------------------------------------------------ emitting */
+
+static void flush_edges(struct scan *s)
+{
+    if (s->nbatch)
+        rt_ring_push(s->batch, s->nbatch);
+    s->nbatch = 0;
+}
+
+static void emit_edge(struct scan *s, uint64_t src, uint64_t src_off, uint64_t dst, uint64_t dst_off)
+{
+    struct rt_rec *r = &s->batch[s->nbatch++];
+    r->type = RT_REC_EDGE;
+    r->u32 = dst_off > UINT32_MAX ? UINT32_MAX : (uint32_t)dst_off;
+    r->time_ns = src_off;
+    r->a = src;
+    r->b = dst;
+    s->nedges++;
+    if (s->nbatch == EDGE_BATCH)
+        flush_edges(s);
+}
+
+/* glibc's malloc state (main_arena.top, bin heads) points at chunk headers.
+ * A block of n bytes sits in a chunk of max(32, (n + 8 + 15) & ~15) bytes
+ * whose user part starts 16 bytes in; the next chunk's header is then
+ * chunk - 16 bytes into the block, which is inside it when the block uses
+ * its whole chunk. A pointer at exactly that offset is malloc's, not the
+ * program's, and must not make the block "possible". */
+static int is_chunk_header(uintptr_t p, const struct rt_live *b)
+{
+    uint64_t chunk = (b->size + 8 + 15) & ~(uint64_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    return p - b->addr == chunk - 16;
+}
+
+/* Scans [start, start + size) for pointers into live blocks, reading it at
+ * `data` (the region itself, or a copy). With `whole`, an interior pointer
+ * holds its block like a start pointer: the dynamic linker keeps aligned
+ * structures inside its blocks (the _dl_find_object segments) and points
+ * only into them. */
+static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t size,
+                       const void *data, int whole)
+{
+    uintptr_t first = (start + 7) & ~(uintptr_t)7, end = start + size;
+    const char *base = (const char *)data - start;
+    for (uintptr_t at = first; at + 8 <= end; at += 8) {
+        uintptr_t p;
+        memcpy(&p, base + at, sizeof p);
+        if (p - s->lo >= s->span)
+            continue;
+        int64_t b = find_block(s, p);
+        if (b < 0 || is_chunk_header(p, &s->live[b]))
+            continue;
+        emit_edge(s, src, at - start, (uint64_t)b, whole ? 0 : p - s->live[b].addr);
+    }
+}
+
+static void emit_roots(struct scan *s)
+{
+    for (size_t i = 0; i < s->nroots; i++) {
+        const struct root *r = &s->roots[i];
+        struct rt_blob_root blob = {
+            .snapshot_id = s->id, .root_id = (uint32_t)i, .kind = r->kind,
+            .owner = r->owner, .start = r->start, .size = r->size,
+        };
+        rt_ring_push_blob(RT_BLOB_ROOT, &blob, sizeof blob);
+    }
+}
+
+/* 1 if [addr, end) lies in readable mappings; *k walks the (sorted)
+ * mappings along the (sorted) blocks. Without a map, trust the block. */
+static int readable(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t end)
+{
+    if (!s->nmaps)
+        return 1;
+    while (*k < s->nmaps && s->maps[*k].end <= addr)
+        (*k)++;
+    for (size_t j = *k; j < s->nmaps && s->maps[j].start <= addr; j++) {
+        if (s->maps[j].perms[0] != 'r')
+            return 0;
+        if (end <= s->maps[j].end)
+            return 1;
+        addr = s->maps[j].end; /* continues in the next mapping, if adjacent */
+    }
+    return 0;
+}
+
+/* Scans the roots, then the blocks. A block the collector lists but that
+ * is not mapped readable (it should not happen) is skipped, not read: the
+ * scan must never crash the program. */
+static void scan_all(struct scan *s)
+{
+    for (size_t i = 0; i < s->nroots; i++) {
+        const struct root *r = &s->roots[i];
+        uint64_t src = (uint64_t)i | RT_EDGE_ROOT;
+        if (r->block)
+            emit_edge(s, src, 0, (uint64_t)find_block(s, r->start), 0);
+        scan_range(s, src, r->start, r->size, r->copy ? r->copy : (const void *)r->start, r->loader);
+    }
+    size_t k = 0;
+    for (int64_t i = 0; i < s->nlive; i++)
+        if (readable(s, &k, s->live[i].addr, s->live[i].addr + s->live[i].size))
+            scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, (const void *)s->live[i].addr, 0);
+    flush_edges(s);
+}
+
+/* ------------------------------------------------------- thread roots */
+
+/* The DTV of the thread whose thread pointer is tp. The TCB points one
+ * entry past the start of the DTV block, so a scan alone would make that
+ * block only "possible"; the root says it is held, and scanning it holds
+ * the dynamic TLS blocks it lists. A DTV that is not a heap block (the
+ * main thread's first one comes from the dynamic linker) is read only for
+ * live threads (`trusted`): a cached stack may hold anything. */
+static void add_dtv(struct scan *s, uintptr_t tp, uint32_t kind, uint32_t owner, int trusted)
+{
+    uintptr_t dtv = *(const uintptr_t *)(tp + DTV_OFFSET);
+    if (dtv < 16)
+        return;
+    uintptr_t base = dtv - 16;
+    int64_t b = find_block(s, base);
+    int is_block = b >= 0 && s->live[b].addr == base;
+    if (!is_block && !trusted)
+        return;
+    uint64_t len = *(const uint64_t *)base;
+    if (len > DTV_MAX)
+        return;
+    uintptr_t size = (uintptr_t)(len + 2) * 16;
+    if (is_block && size > s->live[b].size)
+        size = s->live[b].size;
+    struct root *r = add_root(s, kind, owner, base, base + size);
+    if (r)
+        r->block = is_block;
+}
+
+/* A thread's stack from `sp` up, split at its static TLS + TCB when those
+ * lie at the top of the stack mapping (every thread but the main one);
+ * otherwise the TLS area is a root of its own. */
+static void add_stack_and_tls(struct scan *s, const struct rt_stopped *t, uintptr_t sp)
+{
+    uintptr_t tls_lo = 0, tls_hi = 0, hi = t->stack_hi;
+    if (!hi) {
+        const struct map *m = map_at(s, sp);
+        hi = m ? m->end : sp;
+    }
+    int have_tls = t->tp && !rt_stop_tls_area(t->tp, &tls_lo, &tls_hi);
+    if (have_tls && tls_lo > sp && tls_hi <= hi) {
+        add_root(s, RT_ROOT_STACK, t->index, sp, tls_lo);
+        add_root(s, RT_ROOT_TLS, t->index, tls_lo, hi);
+    } else {
+        add_root(s, RT_ROOT_STACK, t->index, sp, hi);
+        if (have_tls)
+            add_root(s, RT_ROOT_TLS, t->index, tls_lo, tls_hi);
+    }
+    if (t->tp)
+        add_dtv(s, t->tp, RT_ROOT_TLS, t->index, 1);
+}
+
+/* A thread's whole stack, for a thread whose stack pointer is not known
+ * or not on it. The main thread's stack_lo is where its stack may grow
+ * to, not what is mapped: start at the mapping below stack_hi. */
+static struct root *add_whole_stack(struct scan *s, const struct rt_stopped *t)
+{
+    const struct map *m = t->stack_hi ? map_at(s, t->stack_hi - 1) : NULL;
+    uintptr_t lo = t->stack_lo;
+    if (m && m->start > lo)
+        lo = m->start;
+    return add_root(s, RT_ROOT_STACK, t->index, lo, t->stack_hi);
+}
+
+/* Copies a root of a thread that is still running into arena memory with
+ * process_vm_readv, which fails where a plain read would fault (the thread
+ * may exit and unmap its stack meanwhile). What cannot be read stays zero;
+ * without memory for the copy the root is dropped. */
+static void copy_root(struct scan *s, struct root *r)
+{
+    void *copy = rt_arena_alloc(r->size);
+    if (!copy) {
+        s->nroots--;
+        return;
+    }
+    for (uintptr_t at = 0; at < r->size;) {
+        struct iovec local = {(char *)copy + at, r->size - at};
+        struct iovec remote = {(void *)(r->start + at), r->size - at};
+        ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        if (n <= 0)
+            break;
+        at += (uintptr_t)n;
+    }
+    r->copy = copy;
+}
+
+static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
+{
+    int state = atomic_load(&t->state);
+    if (state == RT_STOP_GONE)
+        return;
+    if (state != RT_STOP_PARKED) {
+        /* still running: a copy of its whole stack, no registers */
+        struct root *r = add_whole_stack(s, t);
+        if (r)
+            copy_root(s, r);
+        return;
+    }
+    /* registers first: the walk from the roots prefers the first root that
+     * holds a block, and a stale copy below the stack pointer is not it */
+    add_root(s, RT_ROOT_REGISTER, t->index, (uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs));
+    uintptr_t sp = t->sp - RED_ZONE;
+    const struct map *own = t->stack_hi ? NULL : map_at(s, t->sp);
+    if (own && sp < own->start)
+        sp = own->start;
+    if (t->stack_hi && (t->sp < t->stack_lo || t->sp > t->stack_hi)) {
+        /* on an alternate signal stack: keep the whole thread stack too */
+        add_whole_stack(s, t);
+        const struct map *m = map_at(s, t->sp);
+        if (m)
+            add_root(s, RT_ROOT_STACK, t->index, sp < m->start ? m->start : sp, m->end);
+    } else {
+        if (t->stack_lo && sp < t->stack_lo)
+            sp = t->stack_lo;
+        add_stack_and_tls(s, t, sp);
+    }
+}
+
+/* The calling thread: from its own stack pointer, or at exit from the
+ * point where nothing below is live any more. */
+static void add_self(struct scan *s, uintptr_t sp)
+{
+    const struct rt_stopped *t = &s->stop.self;
+    if (s->reason == 0) {
+        uintptr_t exit_sp = rt_proc_exit_sp(), clean_sp = rt_proc_clean_sp();
+        if (exit_sp && rt_proc_exit_tid() == t->tid)
+            sp = exit_sp;
+        else if (t->is_main && clean_sp)
+            sp = clean_sp;
+    }
+    add_stack_and_tls(s, t, sp);
+}
+
+static int is_thread_stack(const struct scan *s, const struct map *m)
+{
+    const struct rt_stopped *self = &s->stop.self;
+    if (self->stack_hi > m->start && self->stack_lo < m->end)
+        return 1;
+    for (size_t i = 0; i < s->stop.n; i++) {
+        const struct rt_stopped *t = &s->stop.t[i];
+        if ((t->stack_hi > m->start && t->stack_lo < m->end) || (t->sp >= m->start && t->sp < m->end))
+            return 1;
+    }
+    return 0;
+}
+
+/* Exited threads whose stacks glibc keeps for reuse still own a DTV and
+ * dynamic TLS blocks: glibc's, not the program's. Such a stack is an
+ * anonymous read-write mapping right above its PROT_NONE guard, with a TCB
+ * at its top that points to itself (tcbhead_t.tcb and .self). */
+static void add_cached_stacks(struct scan *s)
+{
+    for (size_t i = 1; i < s->nmaps; i++) {
+        const struct map *m = &s->maps[i], *g = &s->maps[i - 1];
+        if (!m->anon || memcmp(m->perms, "rw-p", 4) || g->end != m->start || memcmp(g->perms, "---p", 4))
+            continue;
+        if (is_thread_stack(s, m))
+            continue;
+        uintptr_t tp = rt_stop_tp_for_stack_end(m->end);
+        if (tp < m->start || tp + 24 > m->end)
+            continue;
+        const uintptr_t *tcb = (const uintptr_t *)tp;
+        if (tcb[0] == tp && tcb[2] == tp)
+            add_dtv(s, tp, RT_ROOT_OTHER, 0, 0);
+    }
+}
+
+static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
+{
+    size_t want = s->nroots + 8 * (s->stop.n + 1) + s->nmaps + 16;
+    struct root *more = rt_arena_alloc(want * sizeof *more);
+    if (!more)
+        return -1;
+    memcpy(more, s->roots, s->nroots * sizeof *more);
+    rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
+    s->roots = more;
+    s->roots_cap = want;
+    add_self(s, self_sp);
+    for (size_t i = 0; i < s->stop.n; i++)
+        add_stopped_thread(s, &s->stop.t[i]);
+    add_cached_stacks(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+static void end_snapshot(struct scan *s)
+{
+    struct rt_rec r = {
+        .type = RT_REC_SNAP_END,
+        .u32 = s->stop.partial ? RT_SNAP_PARTIAL : RT_SNAP_OK,
+        .time_ns = rt_event_time(),
+        .a = s->id,
+        .b = s->nedges,
+    };
+    rt_ring_push(&r, 1);
+}
+
+static void release_scan(struct scan *s)
+{
+    for (size_t i = 0; i < s->nroots; i++)
+        if (s->roots[i].copy)
+            rt_arena_free((void *)s->roots[i].copy, s->roots[i].size);
+    if (s->roots)
+        rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
+    if (s->maps)
+        rt_arena_free(s->maps, s->maps_bytes);
+    if (s->first)
+        rt_arena_free(s->first, (s->nbuckets + 1) * sizeof *s->first);
+    rt_arena_free(s, sizeof *s);
+}
+
+/* Everything between stopping and releasing the threads. */
+static void scan_stopped(struct scan *s, uintptr_t self_sp)
+{
+    s->nlive = rt_proc_request_live(s->id, s->reason, &s->live);
+    if (s->nlive < 0)
+        return;
+    read_maps(s);
+    if (!build_index(s) && !collect_thread_roots(s, self_sp)) {
+        emit_roots(s);
+        scan_all(s);
+        end_snapshot(s);
+    }
+    rt_proc_release_live(s->live, s->nlive);
+}
+
+/* One snapshot at a time. A request finding another snapshot under way is
+ * served by it; the exit snapshot waits for it (meanwhile the running one
+ * stops this thread like any other). */
+static int take_turn(uint32_t reason)
+{
+    while (atomic_exchange(&g_busy, 1)) {
+        if (reason != 0)
+            return 0;
+        sched_yield();
+    }
+    return 1;
+}
+
+void rt_scan_snapshot(uint32_t reason)
+{
+    if (!rt_proc_recording() || !take_turn(reason))
+        return;
+    int guard = rt_guard_enter();
+    atomic_store(&rt_scan_pending, 0);
+    /* spill callee-saved registers so that the caller's pointers held in
+     * them lie in this frame, above the stack pointer read next */
+    __builtin_unwind_init();
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    struct scan *s = rt_arena_alloc(sizeof *s);
+    if (s) {
+        s->id = g_next_id++;
+        s->reason = reason;
+        s->roots_cap = MAX_SEG_ROOTS;
+        s->roots = rt_arena_alloc(s->roots_cap * sizeof *s->roots);
+    }
+    if (s && s->roots) {
+        dl_iterate_phdr(module_segments, s);
+        if (!rt_stop_all(&s->stop)) {
+            scan_stopped(s, sp);
+            rt_stop_release(&s->stop);
+        }
+    }
+    if (s)
+        release_scan(s);
+    rt_guard_leave(guard);
+    atomic_store(&g_busy, 0);
+}
+
+/* ------------------------------------------------------------- signals */
+
+static void request_handler(int sig)
+{
+    (void)sig;
+    atomic_store_explicit(&rt_scan_pending, 1, memory_order_relaxed);
+}
+
+static int request_signal(void)
+{
+    const char *env = getenv(RT_ENV_SNAPSIG);
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        if (!*end && n > 0 && n <= SIGRTMAX && n != RT_STOP_SIGNAL)
+            return (int)n;
+    }
+    return SIGRTMIN + RT_SNAPSHOT_SIGNAL_OFFSET;
+}
+
+void rt_scan_init(void)
+{
+    rt_stop_init();
+    int sig = request_signal();
+    struct sigaction old, sa;
+    if (sigaction(sig, NULL, &old) || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+        return; /* the program's own signal: leave it alone */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = request_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}

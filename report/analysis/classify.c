@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * classify.c - rep_capture_classify(): runs rep_graph_classify() (graph.c) on
+ * every snapshot and turns its per-block answer into what reports show: the
+ * summary counts, leak entries aggregated by allocation site (a leak group
+ * counts under the site of its lowest-address root block), the cycles with
+ * their closing edges, one retention path per reachable entry, and the
+ * entries that grew since the previous snapshot of the same process.
+ */
+#include "report/analysis/classify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/analysis/graph.h"
+#include "report/model/arena.h"
+#include "report/model/index.h"
+#include "report/model/replay.h"
+#include "symbolize/sym.h"
+
+#define MAX_PATH 64     /* retention steps kept, counted from the root */
+#define NKINDS 4        /* DEFINITE, CYCLE, POSSIBLE, REACHABLE */
+
+struct acc {
+    uint64_t blocks, bytes, ind_blocks, ind_bytes;
+    uint32_t ngroups, cycle, first;
+};
+
+struct job {
+    struct rep_capture *cap;
+    const struct rep_process *p;
+    struct rep_snapshot *snap;
+    struct rep_graph g;
+};
+
+static void add_count(struct rep_class_count *c, uint64_t size)
+{
+    c->blocks++;
+    c->bytes += size;
+}
+
+static void summarize(struct job *j)
+{
+    struct rep_summary *s = &j->snap->summary;
+    for (uint32_t i = 0; i < j->g.nblocks; i++) {
+        uint64_t size = j->snap->blocks[i].size;
+        switch (j->g.kind[i]) {
+        case REP_KIND_REACHABLE: add_count(&s->reachable, size); break;
+        case REP_KIND_POSSIBLE: add_count(&s->possible, size); break;
+        case REP_KIND_DEFINITE: add_count(&s->definite, size); break;
+        case REP_KIND_CYCLE: add_count(&s->cycle, size); break;
+        default: add_count(&s->indirect, size); break;
+        }
+    }
+}
+
+static int copy_cycles(struct job *j)
+{
+    struct rep_arena *a = j->cap->arena;
+    struct rep_cycle *c = rep_arena_alloc(a, (j->g.ncycles + 1) * sizeof *c);
+    if (!c)
+        return -1;
+    for (uint32_t i = 0; i < j->g.ncycles; i++) {
+        const struct rep_graph_cycle *gc = &j->g.cycles[i];
+        c[i].root = gc->root;
+        c[i].bytes = gc->bytes;
+        c[i].nmembers = gc->nmembers;
+        c[i].members = rep_arena_dup(a, gc->members, gc->nmembers * sizeof *gc->members);
+        c[i].nedges = gc->nedges;
+        c[i].edges = rep_arena_dup(a, gc->edges, gc->nedges * sizeof *gc->edges);
+        if (!c[i].members || !c[i].edges)
+            return -1;
+    }
+    j->snap->cycles = c;
+    j->snap->ncycles = j->g.ncycles;
+    return 0;
+}
+
+/* The chain of blocks from a root down to block b, root side first. */
+static struct rep_retention *retention(struct job *j, uint32_t b)
+{
+    uint32_t chain[MAX_PATH];
+    size_t n = 0;
+    uint32_t cur = b;
+    /* Walk up; keep the last MAX_PATH blocks seen, which are the root side. */
+    for (size_t guard = 0; !(cur & REP_GRAPH_ROOT) && guard <= j->g.nblocks; guard++) {
+        if (cur >= j->g.nblocks || j->g.parent[cur] == UINT32_MAX)
+            return NULL;
+        if (n == MAX_PATH)
+            memmove(chain, chain + 1, (MAX_PATH - 1) * sizeof *chain), n--;
+        chain[n++] = cur;
+        cur = j->g.parent[cur];
+    }
+    if (!(cur & REP_GRAPH_ROOT) || n == 0)
+        return NULL;
+    struct rep_retention *r = rep_arena_alloc(j->cap->arena, sizeof *r);
+    struct rep_path_step *path = rep_arena_alloc(j->cap->arena, n * sizeof *path);
+    if (!r || !path)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t blk = chain[n - 1 - i];
+        path[i] = (struct rep_path_step){blk, j->snap->blocks[blk].size, j->g.parent_off[blk],
+                                         j->snap->blocks[blk].site};
+    }
+    const struct rep_root *root = rep_snapshot_root(j->snap, cur & ~REP_GRAPH_ROOT);
+    r->root_id = cur & ~REP_GRAPH_ROOT;
+    r->root_kind = root ? root->kind : REP_ROOT_OTHER;
+    r->owner = root ? root->owner : 0;
+    r->root_addr = (root ? root->start : 0) + path[0].offset;
+    r->npath = (uint32_t)n;
+    r->path = path;
+    return r;
+}
+
+static void gather(struct job *j, struct acc *acc, size_t nsites)
+{
+    for (uint32_t i = 0; i < j->g.ngroups; i++) {
+        const struct rep_graph_group *gr = &j->g.groups[i];
+        int k = gr->kind == REP_KIND_CYCLE ? REP_LEAK_CYCLE : REP_LEAK_DEFINITE;
+        struct acc *a = &acc[k * nsites + j->snap->blocks[gr->members[0]].site];
+        a->blocks += gr->nmembers;
+        a->bytes += gr->bytes;
+        a->ind_blocks += gr->indirect_blocks;
+        a->ind_bytes += gr->indirect_bytes;
+        if (gr->cycle < a->cycle)
+            a->cycle = gr->cycle;
+        a->ngroups++;
+    }
+    for (uint32_t i = 0; i < j->g.nblocks; i++) {
+        int k = j->g.kind[i] == REP_KIND_REACHABLE  ? REP_LEAK_REACHABLE
+                : j->g.kind[i] == REP_KIND_POSSIBLE ? REP_LEAK_POSSIBLE
+                                                    : -1;
+        if (k < 0)
+            continue;
+        struct acc *a = &acc[k * nsites + j->snap->blocks[i].site];
+        if (!a->blocks)
+            a->first = i;
+        a->blocks++;
+        a->bytes += j->snap->blocks[i].size;
+    }
+}
+
+static int leak_rank(unsigned kind)
+{
+    return kind <= REP_LEAK_CYCLE ? 0 : (int)kind - 1;
+}
+
+static int cmp_leak(const void *x, const void *y)
+{
+    const struct rep_leak *a = x, *b = y;
+    if (leak_rank(a->kind) != leak_rank(b->kind))
+        return leak_rank(a->kind) - leak_rank(b->kind);
+    uint64_t ta = a->bytes + a->indirect_bytes, tb = b->bytes + b->indirect_bytes;
+    if (ta != tb)
+        return ta > tb ? -1 : 1;
+    if (a->site != b->site)
+        return a->site < b->site ? -1 : 1;
+    return (int)a->kind - (int)b->kind;
+}
+
+static int build_leaks(struct job *j)
+{
+    size_t nsites = j->p->nstacks;
+    struct acc *acc = calloc(NKINDS * nsites + 1, sizeof *acc);
+    if (!acc)
+        return -1;
+    for (size_t i = 0; i < NKINDS * nsites; i++)
+        acc[i].cycle = UINT32_MAX;
+    gather(j, acc, nsites);
+    size_t n = 0;
+    for (size_t i = 0; i < NKINDS * nsites; i++)
+        n += acc[i].blocks != 0;
+    struct rep_leak *leaks = rep_arena_alloc(j->cap->arena, (n + 1) * sizeof *leaks);
+    if (!leaks)
+        return free(acc), -1;
+    size_t k = 0;
+    for (size_t i = 0; i < NKINDS * nsites; i++) {
+        const struct acc *a = &acc[i];
+        if (!a->blocks)
+            continue;
+        unsigned kind = (unsigned)(i / nsites);
+        leaks[k] = (struct rep_leak){(uint8_t)kind, (uint32_t)(i % nsites), a->blocks, a->bytes,
+                                     a->ind_blocks, a->ind_bytes, a->ngroups, a->cycle, NULL};
+        if (kind == REP_LEAK_REACHABLE)
+            leaks[k].retained_by = retention(j, a->first);
+        k++;
+    }
+    free(acc);
+    qsort(leaks, k, sizeof *leaks, cmp_leak);
+    j->snap->leaks = leaks;
+    j->snap->nleaks = k;
+    return 0;
+}
+
+/* Edges past a short block list (a snapshot cut by damage) are dropped. */
+static struct rep_graph_edge *usable_edges(const struct rep_snapshot *s, size_t *n)
+{
+    struct rep_graph_edge *e = malloc((s->nedges + 1) * sizeof *e);
+    if (!e)
+        return NULL;
+    *n = 0;
+    for (size_t i = 0; i < s->nedges; i++) {
+        const struct rep_graph_edge *x = &s->edges[i];
+        if (x->dst < s->nblocks && ((x->src & REP_GRAPH_ROOT) || x->src < s->nblocks))
+            e[(*n)++] = *x;
+    }
+    return e;
+}
+
+static int classify_snapshot(struct job *j, char *err, size_t errlen)
+{
+    struct rep_snapshot *s = j->snap;
+    size_t nedges;
+    uint64_t *sizes = malloc((s->nblocks + 1) * sizeof *sizes);
+    struct rep_graph_edge *edges = usable_edges(s, &nedges);
+    int rc = -1;
+    if (!sizes || !edges) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->nblocks; i++)
+        sizes[i] = s->blocks[i].size;
+    memset(&j->g, 0, sizeof j->g);
+    j->g.nblocks = (uint32_t)s->nblocks;
+    j->g.size = sizes;
+    j->g.nedges = nedges;
+    j->g.edges = edges;
+    if (rep_graph_classify(&j->g, err, errlen) < 0)
+        goto out;
+    s->kind = rep_arena_dup(j->cap->arena, j->g.kind, s->nblocks);
+    summarize(j);
+    if (!s->kind || copy_cycles(j) < 0 || build_leaks(j) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    s->classified = 1;
+    rc = 0;
+out:
+    rep_graph_release(&j->g);
+    free(sizes);
+    free(edges);
+    return rc;
+}
+
+/* Entries of `cur` whose bytes grew since `prev` (new entries count whole). */
+static int growth(struct rep_arena *a, const struct rep_snapshot *prev, struct rep_snapshot *cur)
+{
+    struct rep_index idx = {0};
+    struct rep_growth *g = rep_arena_alloc(a, (cur->nleaks + 1) * sizeof *g);
+    if (!g)
+        return -1;
+    for (size_t i = 0; i < prev->nleaks; i++)
+        if (rep_index_put(&idx, (uint64_t)prev->leaks[i].kind << 32 | prev->leaks[i].site,
+                          (uint32_t)i) < 0)
+            return rep_index_release(&idx), -1;
+    size_t n = 0;
+    for (size_t i = 0; i < cur->nleaks; i++) {
+        const struct rep_leak *l = &cur->leaks[i];
+        uint32_t k = rep_index_get(&idx, (uint64_t)l->kind << 32 | l->site);
+        uint64_t before = k == REP_INDEX_NONE ? 0 : prev->leaks[k].bytes;
+        if (l->bytes > before)
+            g[n++] = (struct rep_growth){l->kind, l->site, l->blocks, l->bytes,
+                                         (int64_t)(l->bytes - before)};
+    }
+    rep_index_release(&idx);
+    cur->grew = g;
+    cur->ngrew = n;
+    return 0;
+}
+
+static int classify_process(struct rep_capture *cap, struct rep_process *p, char *err,
+                            size_t errlen)
+{
+    struct job j = {.cap = cap, .p = p};
+    struct rep_snapshot *prev = NULL;
+    for (size_t i = 0; i < p->nsnapshots; i++) {
+        struct rep_snapshot *s = (struct rep_snapshot *)&p->snapshots[i];
+        if (!s->have_blocks)
+            continue;
+        j.snap = s;
+        if (classify_snapshot(&j, err, errlen) < 0)
+            return -1;
+        if (prev && growth(cap->arena, prev, s) < 0)
+            return snprintf(err, errlen, "out of memory"), -1;
+        prev = s;
+    }
+    if (p->exit_snapshot) {
+        p->leaks = p->exit_snapshot->leaks;
+        p->nleaks = p->exit_snapshot->nleaks;
+    }
+    return 0;
+}
+
+int rep_capture_classify(struct rep_capture *cap, char *err, size_t errlen)
+{
+    if (cap->classified)
+        return 0;
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        if (classify_process(cap, (struct rep_process *)&cap->processes[i], err, errlen) < 0)
+            return -1;
+    cap->classified = 1;
+    rep_retention_symbols(cap);
+    return 0;
+}

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * model.h - the in-memory model of a capture: what the reader and the replay
+ * of its event streams produce, and what every renderer (text, JSON, HTML,
+ * folded stacks) and every CI consumer (check, diff, suppressions, baselines)
+ * reads. Nothing downstream re-reads a capture file.
+ *
+ * Life cycle:
+ *
+ *     char err[256];
+ *     struct rep_capture *cap = rep_capture_open(path, NULL, err, sizeof err);
+ *     if (!cap) -> err says why (not a capture, newer version, unreadable)
+ *     rep_capture_symbolize(cap, err, sizeof err);   stacks get names
+ *     rep_capture_classify(cap, err, sizeof err);    snapshots get leak classes
+ *                                  (report/analysis/classify.h)
+ *     ... read cap ...
+ *     rep_capture_close(cap);                        frees everything below
+ *
+ * Ownership: one capture owns all its memory. Every pointer reachable from a
+ * struct rep_capture (strings, arrays, stacks, frames, snapshots, leaks) is
+ * valid until rep_capture_close() and must not be freed or modified by the
+ * caller. Symbol strings belong to the capture's symbolizer, also freed by
+ * rep_capture_close().
+ *
+ * Damage: a corrupt or truncated capture is not an error. The reader stops at
+ * the first damaged chunk or record, keeps everything before it, and records
+ * where and why in damage_offset / damage_message. Only a file that is not a
+ * capture at all, a newer format version, or an I/O or memory failure make
+ * rep_capture_open() return NULL.
+ *
+ * Counting conventions (docs/report.md says the same for users):
+ * - allocations: every block made in this process (malloc & co, and the new
+ *   block of each realloc). Blocks inherited at fork are not allocations of
+ *   the child; they are counted in inherited_blocks and are live from the
+ *   start.
+ * - frees: every known block that ended (free, and the old block of each
+ *   realloc). frees_unknown: frees of addresses that were not live blocks.
+ *   So inherited_blocks + allocations - frees == live_blocks at the end.
+ * - temporary: a block freed (by free, not by realloc) by the thread that
+ *   made it, with no other allocation by that thread in between.
+ * - peak: the largest heap in use (sum of live block sizes, inherited blocks
+ *   included) over the event order; the first moment it was reached. Every
+ *   site's bytes and blocks at that moment are exact.
+ */
+#ifndef HG_REP_MODEL_H
+#define HG_REP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How a process began, how it ended, and the kinds of scan roots. The values
+ * are the capture's own (reader.c asserts it), so that renderers need not
+ * include the capture format. */
+enum rep_origin { REP_ORIGIN_ROOT = 0, REP_ORIGIN_FORK, REP_ORIGIN_EXEC, REP_ORIGIN_SPAWN };
+enum rep_end { REP_END_EXIT = 0, REP_END_SIGNAL, REP_END_EXEC, REP_END_UNKNOWN };
+#define REP_END_F_CORE 1u       /* core dumped */
+#define REP_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
+enum rep_root_kind { REP_ROOT_GLOBAL = 0, REP_ROOT_STACK, REP_ROOT_TLS, REP_ROOT_REGISTER,
+                     REP_ROOT_OTHER };
+
+/* Reachability classes of a snapshot's blocks (report/analysis/graph.h). */
+enum rep_kind { REP_KIND_REACHABLE = 0, REP_KIND_POSSIBLE, REP_KIND_DEFINITE,
+                REP_KIND_CYCLE, REP_KIND_INDIRECT };
+
+#define REP_GRAPH_ROOT 0x80000000u      /* src = REP_GRAPH_ROOT | root id */
+
+/* One pointer found by the scanner: the word at src_off inside block (or
+ * root) src points dst_off bytes into block dst; dst_off 0 is a start pointer,
+ * anything else an interior pointer. A block pointing to itself is an edge. */
+struct rep_graph_edge {
+    uint32_t src, dst;
+    uint64_t src_off;
+    uint32_t dst_off;
+};
+
+struct sym_ctx;
+struct rep_arena;
+struct rep_replay;
+
+/* One frame of a symbolized stack. */
+struct rep_frame {
+    const char *function;   /* demangled; NULL when unknown */
+    const char *file;       /* NULL when unknown */
+    unsigned line;          /* 0 when unknown */
+    const char *module;     /* module path, never NULL ("?" when none; "python" for
+                               Python frames) */
+    uint64_t address;       /* runtime address (0 for Python frames) */
+    uint64_t offset;        /* address - module bias, for "module+0xoffset" */
+    int inlined;            /* 1 for an inline frame inside the next (outer) frame */
+};
+
+/* A stack as recorded (stack id of its stream) and, after
+ * rep_capture_symbolize(), as shown: frames innermost first, with the frames
+ * of the runtime and of allocation wrappers (operator new, strdup, ...)
+ * dropped from the top. */
+struct rep_stack {
+    uint32_t id;            /* stack id within the stream */
+    uint32_t generation;    /* module-map generation the addresses belong to */
+    int defined;            /* 0: events used the id but no STACK record came */
+    uint32_t nraw;
+    const uint64_t *raw;    /* return addresses, innermost first; bit 63 set: a
+                               Python frame id (HG_REC_PYFRAME) */
+    uint32_t nframes;       /* 0 until symbolized (or when nothing is left) */
+    const struct rep_frame *frames;
+};
+
+/* An allocation site: everything allocated from one stack. sites[i] of a
+ * process describes stacks[i] of the same process (site->stack ==
+ * &process->stacks[i]). */
+struct rep_site {
+    const struct rep_stack *stack;
+    uint64_t allocations, bytes;       /* made here over the whole run */
+    uint64_t temporary;                /* of which were temporaries */
+    uint64_t live_blocks, live_bytes;  /* live at the end of the stream */
+    uint64_t peak_blocks, peak_bytes;  /* live at the moment of the process's peak */
+};
+
+struct rep_segment {
+    uint64_t vaddr, memsz;  /* as in the program header; runtime address = bias + vaddr */
+    uint32_t flags;         /* p_flags */
+};
+
+/* A module mapping. It is part of the module map of generations
+ * [generation, unload_generation). */
+struct rep_module {
+    uint32_t id;                 /* module id within the stream */
+    uint32_t generation, unload_generation;   /* UINT32_MAX: never unloaded */
+    uint64_t load_us, unload_us;
+    uint64_t bias;
+    const char *path;
+    const uint8_t *build_id;
+    size_t build_id_len;
+    uint32_t nsegments;
+    const struct rep_segment *segments;
+    uint32_t sym_key;            /* key of this module in the capture's sym_ctx */
+};
+
+struct rep_thread {
+    uint32_t index;              /* thread index within the stream */
+    int32_t tid;
+    int seen;                    /* 0: events used the index but no THREAD record came */
+    uint64_t start_us, end_us;   /* end_us 0: no THREAD_END */
+    uint64_t stack_lo, stack_hi;
+    const char *name;            /* NULL when unnamed */
+};
+
+struct rep_sample {
+    uint64_t time_us, heap_bytes, rss_bytes;
+};
+
+/* A live block of a snapshot. */
+struct rep_block {
+    uint64_t addr, size;
+    uint64_t number;             /* allocation number within the stream */
+    uint32_t site;               /* index into the process's sites */
+    const char *type;            /* Python type name (HG_REC_BLOCKTYPE) or NULL */
+};
+
+struct rep_root {
+    uint32_t id;
+    uint8_t kind;                /* enum rep_root_kind */
+    uint32_t owner;              /* module id (GLOBAL, module TLS) or thread index */
+    uint64_t start, size;
+};
+
+struct rep_class_count {
+    uint64_t blocks, bytes;
+};
+
+/* The summary counts of one classified snapshot: definite + cycle + indirect
+ * is every lost block, each counted once; possible and reachable complete
+ * the live set. */
+struct rep_summary {
+    struct rep_class_count definite, cycle, indirect, possible, reachable;
+};
+
+/* Kinds of leak entries, in the order the text report lists them. */
+enum rep_leak_kind {
+    REP_LEAK_DEFINITE = 0,  /* groups rooted at a definite block */
+    REP_LEAK_CYCLE,         /* groups rooted at a root cycle */
+    REP_LEAK_POSSIBLE,
+    REP_LEAK_REACHABLE,
+    REP_LEAK_NOT_FREED      /* live at the end of a process with no exit snapshot */
+};
+
+/* One step of a retention path: a block below the root. */
+struct rep_path_step {
+    uint32_t block;              /* index into the snapshot's blocks */
+    uint64_t size;
+    uint64_t offset;             /* offset of the pointer to this block inside the
+                                    previous step (or inside the root) */
+    uint32_t site;
+};
+
+/* What keeps a reachable entry alive: the root and the chain of blocks from
+ * it down to the entry's first (lowest-address) block. */
+struct rep_retention {
+    uint8_t root_kind;           /* enum rep_root_kind */
+    uint32_t root_id;
+    uint32_t owner;              /* as in struct rep_root */
+    uint64_t root_addr;          /* address of the pointer inside the root */
+    const char *symbol;          /* GLOBAL: data symbol containing root_addr, after
+                                    symbolization; else NULL */
+    const char *module;          /* GLOBAL, TLS: module path; else NULL */
+    const char *thread;          /* STACK, REGISTER, thread TLS: thread name or NULL */
+    uint32_t npath;
+    const struct rep_path_step *path;   /* path[npath-1] is the entry's block */
+};
+
+/* Leak entries aggregated by allocation stack (site), as the JSON "leaks"
+ * array has them. For DEFINITE and CYCLE, blocks/bytes count the group roots
+ * (the definite block, the members of the root cycle) allocated at the site
+ * and indirect_* the blocks those groups hold; a cycle group counts under the
+ * site of its first (lowest-address) member. For POSSIBLE, REACHABLE and
+ * NOT_FREED, blocks/bytes are the blocks of that class allocated at the site
+ * and indirect_* are 0. */
+struct rep_leak {
+    uint8_t kind;                /* enum rep_leak_kind */
+    uint32_t site;               /* index into the process's sites */
+    uint64_t blocks, bytes;
+    uint64_t indirect_blocks, indirect_bytes;
+    uint32_t ngroups;            /* leak groups merged into this entry (DEFINITE/CYCLE) */
+    uint32_t cycle;              /* CYCLE: index of its biggest cycle in snapshot cycles;
+                                    else UINT32_MAX */
+    const struct rep_retention *retained_by;   /* REACHABLE only, else NULL */
+};
+
+/* An unreachable cycle (root or not) with the edges that close it. */
+struct rep_cycle {
+    int root;                    /* 1: a leak group of its own; 0: held by other lost blocks */
+    uint64_t bytes;
+    uint32_t nmembers;
+    const uint32_t *members;     /* block indexes, ascending */
+    uint32_t nedges;
+    const struct rep_graph_edge *edges;  /* src, dst are block indexes */
+};
+
+/* A leak entry that grew between the previous snapshot and this one. */
+struct rep_growth {
+    uint8_t kind;                /* enum rep_leak_kind */
+    uint32_t site;
+    uint64_t blocks, bytes;      /* in this snapshot */
+    int64_t delta_bytes;         /* minus the previous snapshot's entry (0 if none) */
+};
+
+struct rep_snapshot {
+    uint32_t id;
+    uint64_t time_us;
+    uint8_t reason;              /* 0 exit, 1 request */
+    int have_blocks;             /* the HG_EV_MARK was replayed: blocks[] is set */
+    int ended;                   /* HG_REC_SNAPSHOT_END seen */
+    int partial;                 /* the runtime said partial, or the snapshot is incomplete */
+    uint64_t bytes;              /* sum of block sizes */
+    size_t nblocks;
+    const struct rep_block *blocks;      /* sorted by address */
+    size_t nroots;
+    const struct rep_root *roots;
+    size_t nedges;
+    const struct rep_graph_edge *edges;  /* src: block index or REP_GRAPH_ROOT|root id */
+
+    /* Set by rep_capture_classify(); zero before. */
+    int classified;
+    const uint8_t *kind;         /* per block: enum rep_kind */
+    struct rep_summary summary;
+    size_t nleaks;
+    const struct rep_leak *leaks;   /* DEFINITE and CYCLE by bytes+indirect bytes desc,
+                                       then POSSIBLE by bytes, then REACHABLE by bytes */
+    size_t ncycles;
+    const struct rep_cycle *cycles;   /* by bytes desc */
+    size_t ngrew;
+    const struct rep_growth *grew;    /* vs the previous snapshot of the process */
+};
+
+struct rep_process {
+    uint32_t stream;             /* 1-based stream number */
+    int32_t pid, ppid;
+    const struct rep_process *parent;   /* the stream it forked/exec'd from, or NULL */
+    uint8_t origin;              /* enum rep_origin */
+    const char *exe;
+    size_t argc;
+    const char *const *argv;
+
+    int ended;                   /* a PROCESS_END record was read */
+    uint8_t end_how;             /* enum rep_end; REP_END_UNKNOWN when !ended */
+    int32_t end_code;            /* exit status or signal number */
+    uint32_t end_flags;          /* REP_END_F_* */
+    uint64_t start_us, end_us;   /* end_us: PROCESS_END time, else the last time seen */
+
+    uint64_t events;             /* events replayed */
+    uint64_t allocations, frees, frees_unknown, reallocs;
+    uint64_t allocated_bytes;
+    uint64_t inherited_blocks, inherited_bytes;
+    uint64_t peak_bytes, peak_blocks, peak_time_us;
+    uint64_t live_blocks, live_bytes;      /* at the end of the stream */
+
+    size_t nstacks;
+    const struct rep_stack *stacks;        /* in order of first appearance */
+    const struct rep_site *sites;          /* nstacks of them, sites[i] <-> stacks[i] */
+    size_t npeak_sites;
+    const uint32_t *peak_sites;            /* site indexes with bytes at the peak, by
+                                              peak_bytes desc */
+    size_t nmodules;
+    const struct rep_module *modules;      /* in order of loading */
+    size_t nthreads;
+    const struct rep_thread *threads;      /* indexed by thread index */
+    size_t nsamples;
+    const struct rep_sample *samples;      /* by time */
+    size_t nsnapshots;
+    const struct rep_snapshot *snapshots;  /* by id */
+    const struct rep_snapshot *exit_snapshot;   /* the reason-0 snapshot, or NULL */
+    size_t nnotes;
+    const char *const *notes;              /* the stream's HG_REC_NOTEs */
+
+    /* The report's leak list: the exit snapshot's leaks once classified; for
+     * a process without an exit snapshot, one REP_LEAK_NOT_FREED entry per
+     * site with live blocks at the end (by live bytes desc), set by
+     * rep_capture_open(). */
+    size_t nleaks;
+    const struct rep_leak *leaks;
+};
+
+struct rep_capture {
+    const char *path;
+    uint32_t version;
+    uint64_t start_realtime_ns, start_monotonic_ns;
+    uint64_t file_size;
+
+    int complete;                /* HG_REC_END was read */
+    int damaged;                 /* reading stopped early */
+    uint64_t damage_offset;      /* file offset of the first damaged chunk */
+    const char *damage_message;  /* NULL when !damaged */
+    uint64_t events;             /* events replayed, all streams */
+    uint64_t chunks;             /* whole chunks read */
+
+    size_t nnotes;
+    const char *const *notes;    /* capture notes and reader notes (e.g. counts that
+                                    disagree with HG_REC_END) */
+    size_t nprocesses;
+    const struct rep_process *processes;   /* by stream number (processes[i].stream == i+1) */
+
+    int symbolized, classified;
+    size_t nwarnings;
+    const char *const *warnings; /* the symbolizer's warnings, after symbolization */
+
+    /* private */
+    struct rep_arena *arena;
+    struct sym_ctx *sym;
+    struct rep_replay *replay;
+};
+
+/* Progress callback for long reads: done and total are file bytes. */
+struct rep_open_opts {
+    void (*progress)(void *progress_arg, uint64_t done, uint64_t total);
+    void *progress_arg;
+    void *arg;                   /* for block() below */
+    /* Optional (NULL: never called), for renderers that show block lifetimes
+     * (the HTML report's time-range selection): called as the replay applies
+     * each event, in event order per stream. op 0: block `number` of `size`
+     * bytes was made at `site` (index into the stream's sites); op 1: block
+     * `number` (of that site and size) ended: a free, or the old block of a
+     * realloc; temporary is 1 when that end made it a temporary. time_us is
+     * the event's time. Inherited blocks have no op 0. */
+    void (*block)(void *arg, uint32_t stream, int op, uint64_t number, uint32_t site,
+                  uint64_t size, uint64_t time_us, int temporary);
+};
+
+/* Reads the capture at `path` and replays every stream, streaming: memory
+ * grows with live blocks and distinct stacks, not with events. opts may be
+ * NULL. Returns the capture (damaged or not; see damage_* above), or NULL
+ * with a one-line message in err: "not a heapgraph capture", "capture format
+ * version N is newer than this heapgraph (1)", an I/O error, out of memory. */
+struct rep_capture *rep_capture_open(const char *path, const struct rep_open_opts *opts,
+                                     char *err, size_t errlen);
+
+/* Resolves every stack's addresses to frames (each distinct address once,
+ * against the module map of the stack's generation), drops the runtime's
+ * frames wherever they are and the allocation wrappers' from the top of each
+ * stack (operator new/delete, malloc & co, strdup & co, the C++ allocator
+ * plumbing). Missing debug info degrades to module+offset and a warning,
+ * never a failure. Returns 0, or -1 + err (out of memory, the
+ * symbolizer could not start). Calling it twice does nothing the second time. */
+int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen);
+
+/* Frees the capture and everything it owns. NULL is fine. */
+void rep_capture_close(struct rep_capture *cap);
+
+/* Small helpers every renderer needs. */
+
+/* The first frame worth naming in a stack (the first with a function name,
+ * else the first), or NULL for an empty stack. */
+const struct rep_frame *rep_stack_top(const struct rep_stack *s);
+
+/* The thread of `index` in process p, or NULL. */
+const struct rep_thread *rep_process_thread(const struct rep_process *p, uint32_t index);
+
+/* The root with id `id` in snapshot s, or NULL. */
+const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t id);
+
+/* Name of a leak kind as the JSON writes it: "definite", "cycle", "possible",
+ * "reachable", "not_freed". */
+const char *rep_leak_kind_name(unsigned kind);
+
+#endif

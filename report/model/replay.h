@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * replay.h - private to report/: the working state of rep_capture_open()
+ * while it reads a capture (reader.c) and replays each stream's events
+ * (replay.c). Nothing here survives rep_capture_open() except what
+ * rep_replay_publish() copies into the model's arena.
+ */
+#ifndef HG_REP_REPLAY_H
+#define HG_REP_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/model/arena.h"
+#include "report/model/index.h"
+#include "report/model/model.h"
+
+/* A bounded view of a record payload. Every read checks the bytes left. */
+struct rep_cursor {
+    const uint8_t *p, *end;
+};
+
+/* Reads one LEB128 varint; -1 when it runs past the end or exceeds 64 bits. */
+static inline int rep_cur_u64(struct rep_cursor *c, uint64_t *v)
+{
+    const uint8_t *p = c->p;
+    if (p < c->end && *p < 0x80) {
+        *v = *p;
+        c->p = p + 1;
+        return 0;
+    }
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (p >= c->end)
+            return -1;
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            c->p = p;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static inline int64_t rep_unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* A live block during replay, in an open-addressing table keyed by its
+ * allocation number (UINT64_MAX marks an empty slot). */
+struct rep_live {
+    uint64_t number, addr, size;
+    uint32_t site;
+};
+
+struct rep_live_table {
+    struct rep_live *slots;
+    size_t mask, count;
+};
+
+/* Per-site counters during replay. peak_* hold the site's live figures at the
+ * last peak once `stamp` equals the stream's peak_id (see replay.c). */
+struct rep_site_rt {
+    uint64_t allocations, bytes, temporary;
+    uint64_t live_blocks, live_bytes;
+    uint64_t peak_blocks, peak_bytes;
+    uint64_t stamp;
+};
+
+struct rep_reuse;
+
+struct rep_thread_rt {
+    uint64_t prev_addr;      /* the event address delta base of this thread */
+    uint64_t last_alloc;     /* allocation number of its last allocation, or UINT64_MAX */
+    struct rep_reuse *reuse; /* its address reuse stacks (replay.c), NULL until used */
+};
+
+struct rep_pyframe {
+    const char *function, *file;
+    unsigned line;
+};
+
+/* A snapshot being assembled: the public struct plus capacities. */
+struct rep_snap_rt {
+    struct rep_snapshot pub;
+    struct rep_block *blocks;
+    struct rep_root *roots;
+    struct rep_graph_edge *edges;
+    size_t roots_cap, edges_cap;
+    int have_record;
+    uint64_t declared_blocks;
+};
+
+struct rep_stream {
+    struct rep_process p;            /* scalar fields filled as records come */
+    uint32_t parent_stream;
+    int have_process;
+
+    /* event decoder state, carried across HG_REC_EVENTS records */
+    uint64_t time, nalloc;
+    uint32_t thread;
+    struct rep_thread_rt *thr;
+    size_t nthr;                     /* entries of thr in use (max index + 1) */
+    size_t thr_cap;
+
+    struct rep_live_table live;
+    uint64_t heap, heap_blocks;      /* in use now */
+    uint64_t peak_id;
+
+    struct rep_stack *stacks;        /* raw part only during replay */
+    struct rep_site_rt *sites;
+    size_t nstacks, stacks_cap;
+    uint32_t *direct;                /* stack id -> index, for small ids */
+    size_t direct_cap;
+    struct rep_index stack_index;    /* stack id -> index, for the others */
+
+    struct rep_module *modules;
+    size_t nmodules, modules_cap;
+    struct rep_thread *threads;
+    size_t nthreads, threads_cap;
+    struct rep_sample *samples;
+    size_t nsamples, samples_cap;
+    struct rep_snap_rt *snaps;
+    size_t nsnaps, snaps_cap;
+    const char **notes;
+    size_t nnotes, notes_cap;
+
+    struct rep_pyframe *pyframes;
+    size_t npyframes, pyframes_cap;
+    struct rep_index pyframe_index;  /* frame id -> index */
+    /* Python type names: per allocation number of a live (or not yet
+     * replayed) block, an index into the distinct names. Entries go when the
+     * block is freed, so this stays bounded by live blocks. */
+    struct rep_index type_index;
+    struct rep_index type_names;     /* hash of a name -> index into types */
+    const char **types;              /* distinct names */
+    size_t ntypes, types_cap;
+};
+
+struct rep_replay {
+    struct rep_arena *arena;
+    const struct rep_open_opts *opts;   /* may be NULL */
+    struct rep_stream **streams;     /* streams[i] is stream i+1 */
+    size_t nstreams, streams_cap;
+    const char **notes;
+    size_t nnotes, notes_cap;
+    uint64_t events;
+};
+
+/* The stream with number `stream`, created (with every lower one) if new.
+ * NULL for stream 0, a number absurdly far ahead, or out of memory. */
+struct rep_stream *rep_replay_stream(struct rep_replay *r, uint64_t stream);
+
+/* Index of the stack with id `id` in s, created undefined if new; -1 when
+ * out of memory. */
+int64_t rep_stream_stack(struct rep_stream *s, uint64_t id);
+
+/* Thread record for `index`, created unseen if new; NULL when the index is
+ * absurd or out of memory. */
+struct rep_thread *rep_stream_thread(struct rep_stream *s, uint64_t index);
+
+/* The snapshot with `id`, created if new; NULL when out of memory. */
+struct rep_snap_rt *rep_stream_snapshot(struct rep_stream *s, uint64_t id);
+
+/* Adds a note (copied into the arena). -1 when out of memory. */
+int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text, size_t len);
+
+/* Replays the payload of an HG_REC_EVENTS record after its stream field.
+ * Events before a malformed one stay applied. 0, or -1 + err. */
+int rep_replay_events(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
+                      char *err, size_t errlen);
+
+/* Replays an HG_REC_INHERIT payload after its stream field. 0, or -1 + err. */
+int rep_replay_inherit(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
+                       char *err, size_t errlen);
+
+/* Copies everything into the capture's arena as the public model and sets
+ * the final per-site and per-process figures. 0, or -1 + err. */
+int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err, size_t errlen);
+
+/* Fills symbol, module and thread names of every retention path of a
+ * classified capture (symbols.c); needs cap->sym for symbol names. */
+void rep_retention_symbols(struct rep_capture *cap);
+
+/* Frees the working state (not the arena). */
+void rep_replay_free(struct rep_replay *r);
+
+#endif

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * symbolize.c - rep_capture_symbolize(): turns every recorded stack into
+ * frames through symbolize/sym.h. Each address is looked up in the module map
+ * of its stack's generation (a dlclose'd library and the one later loaded at
+ * the same address stay apart); sym_resolve caches per address, so each
+ * distinct address is resolved once. The frames of the runtime are dropped
+ * wherever they are, and those of allocation wrappers (operator new, strdup,
+ * ...) from the top of each stack: the user wants the line that asked for
+ * memory, not malloc.
+ */
+#include "report/model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/capture.h"
+#include "report/model/arena.h"
+#include "report/model/replay.h"
+#include "symbolize/sym.h"
+
+#define MAX_INLINE 16
+#define PY_FRAME (1ull << 63)
+
+/* Functions that only pass an allocation on: never the site a user wants. */
+static const char *const wrappers[] = {
+    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+    "aligned_alloc", "memalign", "valloc", "pvalloc", "strdup", "strndup", "__strdup",
+    "__strndup", "wcsdup", "asprintf", "vasprintf", "__asprintf", "__vasprintf",
+    "__asprintf_chk", "__vasprintf_chk", "__vasprintf_internal", "open_memstream",
+    "open_wmemstream", "getline", "getdelim", "__getdelim", "realpath", "tempnam",
+};
+
+static int is_runtime(const struct rep_frame *f)
+{
+    const char *base = strrchr(f->module, '/');
+    base = base ? base + 1 : f->module;
+    return !strncmp(base, "libheapgraph-rt", 15);
+}
+
+static int is_wrapper(const struct rep_frame *f)
+{
+    if (!f->function)
+        return 0;
+    const char *fn = f->function;
+    if (!strncmp(fn, "operator new", 12) || !strncmp(fn, "operator delete", 15) ||
+        !strncmp(fn, "__libc_", 7) || !strncmp(fn, "__GI_", 5))
+        return 1;
+    /* The C++ library's allocator plumbing (std::allocator_traits<...>::allocate,
+     * std::__new_allocator, std::__allocated_ptr, ...) between new and the caller. */
+    if ((!strncmp(fn, "std::", 5) || !strncmp(fn, "__gnu_cxx::", 11)) && strstr(fn, "allocat"))
+        return 1;
+    for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++)
+        if (!strcmp(fn, wrappers[i]))
+            return 1;
+    return 0;
+}
+
+static int in_module(const struct rep_module *m, uint32_t gen, uint64_t addr)
+{
+    if (gen < m->generation || gen >= m->unload_generation)
+        return 0;
+    for (uint32_t i = 0; i < m->nsegments; i++) {
+        uint64_t lo = m->bias + m->segments[i].vaddr;
+        if (addr >= lo && addr - lo < m->segments[i].memsz)
+            return 1;
+    }
+    return 0;
+}
+
+/* The module of addr in generation gen; the cache remembers the last answer
+ * per address and is checked before use. */
+static const struct rep_module *find_module(const struct rep_process *p, struct rep_index *cache,
+                                            uint32_t gen, uint64_t addr)
+{
+    uint32_t hit = rep_index_get(cache, addr);
+    if (hit != REP_INDEX_NONE && in_module(&p->modules[hit], gen, addr))
+        return &p->modules[hit];
+    for (size_t i = p->nmodules; i-- > 0;) {
+        if (in_module(&p->modules[i], gen, addr)) {
+            rep_index_put(cache, addr, (uint32_t)i);
+            return &p->modules[i];
+        }
+    }
+    return NULL;
+}
+
+/* Appends the frames of one raw address to out (room for MAX_INLINE). */
+static size_t resolve_one(struct rep_capture *cap, const struct rep_process *p,
+                          const struct rep_stream *rs, struct rep_index *cache, uint32_t gen,
+                          uint64_t addr, struct rep_frame *out)
+{
+    if (addr & PY_FRAME) {
+        uint32_t i = rep_index_get(&rs->pyframe_index, addr & ~PY_FRAME);
+        const struct rep_pyframe *pf = i == REP_INDEX_NONE ? NULL : &rs->pyframes[i];
+        out[0] = (struct rep_frame){pf ? pf->function : NULL, pf ? pf->file : NULL,
+                                    pf ? pf->line : 0, "python", 0, addr & ~PY_FRAME, 0};
+        return 1;
+    }
+    const struct rep_module *m = find_module(p, cache, gen, addr);
+    if (!m) {
+        out[0] = (struct rep_frame){NULL, NULL, 0, "?", addr, addr, 0};
+        return 1;
+    }
+    struct sym_frame sf[MAX_INLINE];
+    size_t n = sym_resolve(cap->sym, m->sym_key, addr, 1, sf, MAX_INLINE);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct rep_frame){sf[i].function, sf[i].file, sf[i].line, sf[i].module,
+                                    addr, sf[i].offset, sf[i].inlined};
+    return n;
+}
+
+/* Frames are resolved into `scratch` (room for MAX_INLINE per address, reused
+ * for every stack) and only the kept ones are copied into the arena. */
+struct scratch {
+    struct rep_frame *fr;
+    size_t cap;
+};
+
+static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
+                           const struct rep_stream *rs, struct rep_index *cache,
+                           struct scratch *sc, struct rep_stack *st)
+{
+    if (!st->nraw)
+        return 0;
+    if (rep_grow((void **)&sc->fr, &sc->cap, (size_t)st->nraw * MAX_INLINE, sizeof *sc->fr) < 0)
+        return -1;
+    struct rep_frame *fr = sc->fr;
+    size_t n = 0;
+    for (uint32_t i = 0; i < st->nraw; i++) {
+        size_t k = resolve_one(cap, p, rs, cache, st->generation, st->raw[i], fr + n);
+        /* The runtime's frames (its hooks, its wrapper around main) go
+         * wherever they are. */
+        if (!is_runtime(&fr[n]))
+            n += k;
+    }
+    size_t skip = 0;
+    while (skip < n && is_wrapper(&fr[skip]))
+        skip++;
+    if (skip == n)
+        skip = 0;   /* nothing but wrappers: show them rather than nothing */
+    st->nframes = (uint32_t)(n - skip);
+    st->frames = rep_arena_dup(cap->arena, fr + skip, st->nframes * sizeof *fr);
+    return st->frames ? 0 : -1;
+}
+
+static int register_modules(struct rep_capture *cap, uint32_t *key, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        const struct rep_process *p = &cap->processes[i];
+        for (size_t j = 0; j < p->nmodules; j++) {
+            struct rep_module *m = (struct rep_module *)&p->modules[j];
+            m->sym_key = (*key)++;
+            if (sym_add_module(cap->sym, m->sym_key, m->path, m->bias, m->build_id,
+                               m->build_id_len, err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen)
+{
+    if (cap->symbolized)
+        return 0;
+    uint32_t key = 0;
+    if (!(cap->sym = sym_open(err, errlen)) || register_modules(cap, &key, err, errlen) < 0)
+        return -1;
+    struct scratch sc = {0};
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        const struct rep_process *p = &cap->processes[i];
+        struct rep_index cache = {0};
+        for (size_t j = 0; j < p->nstacks; j++) {
+            if (symbolize_stack(cap, p, cap->replay->streams[i], &cache, &sc,
+                                (struct rep_stack *)&p->stacks[j]) < 0) {
+                rep_index_release(&cache);
+                free(sc.fr);
+                return snprintf(err, errlen, "out of memory"), -1;
+            }
+        }
+        rep_index_release(&cache);
+    }
+    free(sc.fr);
+    size_t nw = sym_warning_count(cap->sym);
+    const char **w = rep_arena_alloc(cap->arena, (nw + 1) * sizeof *w);
+    if (!w)
+        return snprintf(err, errlen, "out of memory"), -1;
+    for (size_t i = 0; i < nw; i++)
+        w[i] = sym_warning(cap->sym, i);
+    cap->warnings = w;
+    cap->nwarnings = nw;
+    cap->symbolized = 1;
+    if (cap->classified)
+        rep_retention_symbols(cap);
+    return 0;
+}
+
+/* ---- names along retention paths ------------------------------------------ */
+
+/* The mapping of module `id` loaded at `time` (the latest one loaded by then). */
+static const struct rep_module *module_by_id(const struct rep_process *p, uint32_t id,
+                                             uint64_t time)
+{
+    const struct rep_module *best = NULL;
+    for (size_t i = 0; i < p->nmodules; i++)
+        if (p->modules[i].id == id && p->modules[i].load_us <= time)
+            best = &p->modules[i];
+    return best;
+}
+
+static void name_root(struct rep_capture *cap, const struct rep_process *p,
+                      const struct rep_snapshot *s, struct rep_retention *r)
+{
+    const struct rep_thread *t = rep_process_thread(p, r->owner);
+    const struct rep_module *m = module_by_id(p, r->owner, s->time_us);
+    const struct rep_root *root = rep_snapshot_root(s, r->root_id);
+    switch (r->root_kind) {
+    case REP_ROOT_GLOBAL:
+        r->module = m ? m->path : NULL;
+        if (m && cap->sym)
+            r->symbol = sym_data_symbol(cap->sym, m->sym_key, r->root_addr, NULL);
+        break;
+    case REP_ROOT_TLS:
+        /* The owner is a module id for module TLS, a thread index for thread TLS. */
+        r->module = m ? m->path : NULL;
+        r->thread = t ? t->name : NULL;
+        if (m && cap->sym && root)
+            r->symbol = sym_tls_symbol(cap->sym, m->sym_key, r->root_addr - root->start, NULL);
+        break;
+    case REP_ROOT_STACK:
+    case REP_ROOT_REGISTER:
+        r->thread = t ? t->name : NULL;
+        break;
+    default:
+        break;
+    }
+}
+
+void rep_retention_symbols(struct rep_capture *cap)
+{
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        const struct rep_process *p = &cap->processes[i];
+        for (size_t k = 0; k < p->nsnapshots; k++) {
+            const struct rep_snapshot *s = &p->snapshots[k];
+            for (size_t l = 0; l < s->nleaks; l++)
+                if (s->leaks[l].retained_by)
+                    name_root(cap, p, s, (struct rep_retention *)s->leaks[l].retained_by);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * render_util.c - formatting helpers shared by the renderers: binary units,
+ * thousands separators, how a process ended, and the top-N site lists.
+ */
+#include "report/render/render.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (bytes < 1024) {
+        snprintf(buf, len, "%" PRIu64 " B", bytes);
+        return buf;
+    }
+    double v = (double)bytes / 1024;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+const char *rep_fmt_count(char *buf, size_t len, uint64_t n)
+{
+    char digits[32];
+    int nd = snprintf(digits, sizeof digits, "%" PRIu64, n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+const char *rep_fmt_duration(char *buf, size_t len, uint64_t us)
+{
+    if (us < 1000)
+        snprintf(buf, len, "%" PRIu64 " us", us);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1f ms", (double)us / 1e3);
+    else
+        snprintf(buf, len, "%.3f s", (double)us / 1e6);
+    return buf;
+}
+
+const char *rep_fmt_end(char *buf, size_t len, const struct rep_process *p)
+{
+    switch (p->ended ? p->end_how : REP_END_UNKNOWN) {
+    case REP_END_EXIT:
+        snprintf(buf, len, "exited with status %d", (int)p->end_code);
+        break;
+    case REP_END_SIGNAL: {
+        const char *name = sigabbrev_np(p->end_code);
+        snprintf(buf, len, "killed by signal %d%s%s%s%s", (int)p->end_code, name ? " (SIG" : "",
+                 name ? name : "", name ? ")" : "",
+                 (p->end_flags & REP_END_F_CORE) ? ", core dumped" : "");
+        break;
+    }
+    case REP_END_EXEC:
+        snprintf(buf, len, "replaced by exec");
+        break;
+    default:
+        snprintf(buf, len, "end not recorded");
+        break;
+    }
+    return buf;
+}
+
+const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_process *p)
+{
+    if (p->exit_snapshot)
+        return NULL;
+    char end[96];
+    rep_fmt_end(end, sizeof end, p);
+    if (p->ended && p->end_how == REP_END_EXIT)
+        snprintf(buf, len, "no exit snapshot: it %s through _exit or without reaching the heap "
+                 "scan", end);
+    else if (p->ended && p->end_how == REP_END_SIGNAL)
+        snprintf(buf, len, "no exit snapshot: it was %s", end);
+    else if (p->ended && p->end_how == REP_END_EXEC)
+        snprintf(buf, len, "no exit snapshot: it was replaced by exec");
+    else
+        snprintf(buf, len, "no exit snapshot: the capture ends before this process did");
+    return buf;
+}
+
+static uint64_t site_key(const struct rep_site *s, int key)
+{
+    return key == 0 ? s->bytes : key == 1 ? s->allocations : s->temporary;
+}
+
+struct sort_ctx {
+    const struct rep_site *sites;
+    int key;
+};
+
+static int cmp_site(const void *a, const void *b, void *arg)
+{
+    const struct sort_ctx *c = arg;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t kx = site_key(&c->sites[x], c->key), ky = site_key(&c->sites[y], c->key);
+    if (kx != ky)
+        return kx > ky ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+uint32_t *rep_top_sites(const struct rep_process *p, int key, size_t max, size_t *n)
+{
+    uint32_t *idx = malloc((p->nstacks + 1) * sizeof *idx);
+    if (!idx)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < p->nstacks; i++)
+        if (site_key(&p->sites[i], key))
+            idx[k++] = (uint32_t)i;
+    struct sort_ctx c = {p->sites, key};
+    qsort_r(idx, k, sizeof *idx, cmp_site, &c);
+    *n = k < max ? k : max;
+    return idx;
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * json.c - the JSON report, schema heapgraph-report/1: the required fields of
+ * DESIGN.md plus the additions fixed for every helper (complete, damage,
+ * notes, warnings, per-process peak, sites, threads, snapshots, retention
+ * paths, cycle members). docs/report.schema.json is its schema and
+ * docs/report.md explains each field. Numbers are exact integers.
+ */
+#include "report/render/render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jw {
+    FILE *f;
+    const struct rep_render_opts *o;
+    const struct rep_process *p;
+};
+
+/* Length of the well-formed UTF-8 sequence at c, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *c)
+{
+    size_t n = *c < 0xc2 ? 0 : *c < 0xe0 ? 2 : *c < 0xf0 ? 3 : *c < 0xf5 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)   /* stops at the NUL: it is no continuation byte */
+        if ((c[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 (paths and names come from the
+ * program) become U+FFFD so that the document stays valid. */
+static void str(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    putc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            fprintf(f, "\\%c", *c);
+        } else if (*c == '\n') {
+            fputs("\\n", f);
+        } else if (*c < 0x20 || *c == 0x7f) {
+            fprintf(f, "\\u%04x", *c);
+        } else if (*c < 0x80) {
+            putc(*c, f);
+        } else {
+            size_t n = utf8_len(c);
+            if (!n) {
+                fputs("\\ufffd", f);
+                continue;
+            }
+            fwrite(c, 1, n, f);
+            c += n - 1;
+        }
+    }
+    putc('"', f);
+}
+
+static void key(FILE *f, const char *k)
+{
+    str(f, k);
+    putc(':', f);
+}
+
+/* "k":"v", (or null) followed by a comma. */
+static void kstr(FILE *f, const char *k, const char *v)
+{
+    key(f, k);
+    str(f, v);
+    putc(',', f);
+}
+
+/* A JSON array of strings. */
+static void str_array(FILE *f, const char *const *s, size_t n)
+{
+    putc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putc(',', f);
+        str(f, s[i]);
+    }
+    putc(']', f);
+}
+
+static void num(FILE *f, const char *k, uint64_t v, int comma)
+{
+    key(f, k);
+    fprintf(f, "%" PRIu64 "%s", v, comma ? "," : "");
+}
+
+static void frame(FILE *f, const struct rep_frame *fr)
+{
+    fputs("{", f);
+    kstr(f, "function", fr->function);
+    kstr(f, "file", fr->file);
+    num(f, "line", fr->line, 1);
+    kstr(f, "module", fr->module);
+    num(f, "address", fr->address, 1);
+    num(f, "offset", fr->offset, 1);
+    fprintf(f, "\"inlined\":%s}", fr->inlined ? "true" : "false");
+}
+
+static void stack(struct jw *w, uint32_t site)
+{
+    const struct rep_stack *s = w->p->sites[site].stack;
+    uint32_t n = s->nframes;
+    if (w->o->stack_depth && n > w->o->stack_depth)
+        n = w->o->stack_depth;
+    putc('[', w->f);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            putc(',', w->f);
+        frame(w->f, &s->frames[i]);
+    }
+    putc(']', w->f);
+}
+
+static void counts(FILE *f, const char *k, const struct rep_class_count *c, int comma)
+{
+    key(f, k);
+    fprintf(f, "{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 "}%s", c->blocks, c->bytes,
+            comma ? "," : "");
+}
+
+static void summary(struct jw *w)
+{
+    const struct rep_process *p = w->p;
+    static const struct rep_summary zero;
+    const struct rep_summary *s =
+        p->exit_snapshot && p->exit_snapshot->classified ? &p->exit_snapshot->summary : &zero;
+    FILE *f = w->f;
+    key(f, "summary");
+    putc('{', f);
+    num(f, "allocations", p->allocations, 1);
+    num(f, "frees", p->frees, 1);
+    num(f, "allocated_bytes", p->allocated_bytes, 1);
+    num(f, "peak_bytes", p->peak_bytes, 1);
+    num(f, "live_blocks", p->live_blocks, 1);
+    num(f, "live_bytes", p->live_bytes, 1);
+    counts(f, "definite", &s->definite, 1);
+    counts(f, "cycle", &s->cycle, 1);
+    counts(f, "indirect", &s->indirect, 1);
+    counts(f, "possible", &s->possible, 1);
+    counts(f, "reachable", &s->reachable, 0);
+    fputs("},", f);
+}
+
+static void site_entry(struct jw *w, uint32_t i)
+{
+    const struct rep_site *s = &w->p->sites[i];
+    FILE *f = w->f;
+    putc('{', f);
+    key(f, "stack");
+    stack(w, i);
+    putc(',', f);
+    num(f, "allocations", s->allocations, 1);
+    num(f, "bytes", s->bytes, 1);
+    num(f, "temporary", s->temporary, 1);
+    num(f, "live_blocks", s->live_blocks, 1);
+    num(f, "live_bytes", s->live_bytes, 1);
+    num(f, "peak_bytes", s->peak_bytes, 0);
+    putc('}', f);
+}
+
+static int site_list(struct jw *w, const char *name, int sort_key)
+{
+    size_t n;
+    uint32_t *idx = rep_top_sites(w->p, sort_key, w->o->top ? w->o->top : 10, &n);
+    if (!idx)
+        return -1;
+    key(w->f, name);
+    putc('[', w->f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putc(',', w->f);
+        site_entry(w, idx[i]);
+    }
+    fputs("],", w->f);
+    free(idx);
+    return 0;
+}
+
+static void peak(struct jw *w)
+{
+    const struct rep_process *p = w->p;
+    FILE *f = w->f;
+    size_t n = p->npeak_sites, top = w->o->top ? w->o->top : 10;
+    key(f, "peak");
+    putc('{', f);
+    num(f, "bytes", p->peak_bytes, 1);
+    num(f, "blocks", p->peak_blocks, 1);
+    num(f, "time_us", p->peak_time_us, 1);
+    key(f, "sites");
+    putc('[', f);
+    for (size_t i = 0; i < n && i < top; i++) {
+        const struct rep_site *s = &p->sites[p->peak_sites[i]];
+        fputs(i ? ",{" : "{", f);
+        key(f, "stack");
+        stack(w, p->peak_sites[i]);
+        putc(',', f);
+        num(f, "bytes", s->peak_bytes, 1);
+        num(f, "blocks", s->peak_blocks, 0);
+        putc('}', f);
+    }
+    fputs("]},", f);
+}
+
+static const char *root_kind_name(unsigned k)
+{
+    static const char *const names[] = {"global", "stack", "tls", "register", "other"};
+    return k < 5 ? names[k] : "other";
+}
+
+static void retained_by(struct jw *w, const struct rep_retention *r)
+{
+    FILE *f = w->f;
+    fputs(",\"retained_by\":{", f);
+    kstr(f, "kind", root_kind_name(r->root_kind));
+    kstr(f, "symbol", r->symbol);
+    kstr(f, "module", r->module);
+    kstr(f, "thread", r->thread);
+    key(f, "path");
+    putc('[', f);
+    for (uint32_t i = 0; i < r->npath; i++) {
+        const struct rep_frame *top = rep_stack_top(w->p->sites[r->path[i].site].stack);
+        fprintf(f, "%s{\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"function\":", i ? "," : "",
+                r->path[i].size, r->path[i].offset);
+        str(f, top ? top->function : NULL);
+        putc('}', f);
+    }
+    fputs("]}", f);
+}
+
+static void leaks(struct jw *w)
+{
+    const struct rep_process *p = w->p;
+    FILE *f = w->f;
+    key(f, "leaks");
+    putc('[', f);
+    for (size_t i = 0; i < p->nleaks; i++) {
+        const struct rep_leak *l = &p->leaks[i];
+        fputs(i ? ",{" : "{", f);
+        kstr(f, "kind", rep_leak_kind_name(l->kind));
+        num(f, "blocks", l->blocks, 1);
+        num(f, "allocations", l->blocks, 1);
+        num(f, "bytes", l->bytes, 1);
+        num(f, "indirect_blocks", l->indirect_blocks, 1);
+        num(f, "indirect_bytes", l->indirect_bytes, 1);
+        num(f, "groups", l->ngroups, 1);
+        key(f, "stack");
+        stack(w, l->site);
+        if (l->retained_by)
+            retained_by(w, l->retained_by);
+        putc('}', f);
+    }
+    fputs("],", f);
+}
+
+static uint32_t member_of(const struct rep_cycle *c, uint32_t block)
+{
+    uint32_t lo = 0, hi = c->nmembers;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->members[mid] < block)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void cycle(struct jw *w, const struct rep_snapshot *s, const struct rep_cycle *c)
+{
+    FILE *f = w->f;
+    fprintf(f, "{\"blocks\":%" PRIu32 ",\"bytes\":%" PRIu64 ",\"root\":%s,\"members\":[",
+            c->nmembers, c->bytes, c->root ? "true" : "false");
+    for (uint32_t m = 0; m < c->nmembers; m++) {
+        const struct rep_block *b = &s->blocks[c->members[m]];
+        fprintf(f, "%s{\"size\":%" PRIu64 ",\"stack\":", m ? "," : "", b->size);
+        stack(w, b->site);
+        fputs(",\"points_to\":[", f);
+        int first = 1;
+        for (uint32_t e = 0; e < c->nedges; e++) {
+            if (c->edges[e].src != c->members[m])
+                continue;
+            fprintf(f, "%s{\"member\":%" PRIu32 ",\"offset\":%" PRIu64 "}", first ? "" : ",",
+                    member_of(c, c->edges[e].dst), c->edges[e].src_off);
+            first = 0;
+        }
+        fputs("],\"type\":", f);
+        str(f, b->type);
+        putc('}', f);
+    }
+    fputs("]}", f);
+}
+
+static void cycles(struct jw *w)
+{
+    const struct rep_snapshot *s = w->p->exit_snapshot;
+    key(w->f, "cycles");
+    putc('[', w->f);
+    for (size_t i = 0; s && i < s->ncycles; i++) {
+        if (i)
+            putc(',', w->f);
+        cycle(w, s, &s->cycles[i]);
+    }
+    fputs("],", w->f);
+}
+
+static void snapshots(struct jw *w)
+{
+    const struct rep_process *p = w->p;
+    FILE *f = w->f;
+    key(f, "snapshots");
+    putc('[', f);
+    for (size_t i = 0; i < p->nsnapshots; i++) {
+        const struct rep_snapshot *s = &p->snapshots[i];
+        fprintf(f, "%s{\"id\":%" PRIu32 ",\"time_us\":%" PRIu64 ",\"reason\":\"%s\","
+                "\"blocks\":%zu,\"bytes\":%" PRIu64 ",\"partial\":%s,\"grew\":[",
+                i ? "," : "", s->id, s->time_us, s->reason ? "request" : "exit", s->nblocks,
+                s->bytes, s->partial ? "true" : "false");
+        for (size_t g = 0; g < s->ngrew; g++) {
+            const struct rep_growth *gr = &s->grew[g];
+            fprintf(f, "%s{\"kind\":\"%s\",\"stack\":", g ? "," : "", rep_leak_kind_name(gr->kind));
+            stack(w, gr->site);
+            fprintf(f, ",\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"delta_bytes\":%" PRId64 "}",
+                    gr->blocks, gr->bytes, gr->delta_bytes);
+        }
+        fputs("]}", f);
+    }
+    fputs("],", f);
+}
+
+static void threads(struct jw *w)
+{
+    FILE *f = w->f;
+    key(f, "threads");
+    putc('[', f);
+    for (size_t i = 0; i < w->p->nthreads; i++) {
+        const struct rep_thread *t = &w->p->threads[i];
+        fprintf(f, "%s{\"index\":%" PRIu32 ",\"tid\":%" PRId32 ",\"name\":", i ? "," : "",
+                t->index, t->tid);
+        str(f, t->name);
+        putc('}', f);
+    }
+    fputs("],", f);
+}
+
+static void exit_field(FILE *f, const struct rep_process *p)
+{
+    key(f, "exit");
+    if (p->ended && p->end_how == REP_END_EXIT)
+        fprintf(f, "{\"status\":%d},", (int)p->end_code);
+    else if (p->ended && p->end_how == REP_END_SIGNAL)
+        fprintf(f, "{\"signal\":%d,\"core\":%s},", (int)p->end_code,
+                (p->end_flags & REP_END_F_CORE) ? "true" : "false");
+    else if (p->ended && p->end_how == REP_END_EXEC)
+        fputs("{\"exec\":true},", f);
+    else
+        fputs("{\"unknown\":true},", f);
+}
+
+static int process(struct jw *w)
+{
+    static const char *const origins[] = {"root", "fork", "exec", "spawn"};
+    const struct rep_process *p = w->p;
+    FILE *f = w->f;
+    putc('{', f);
+    fprintf(f, "\"pid\":%" PRId32 ",\"ppid\":%" PRId32 ",\"stream\":%" PRIu32 ",", p->pid,
+            p->ppid, p->stream);
+    key(f, "command");
+    str_array(f, p->argv, p->argc);
+    putc(',', f);
+    kstr(f, "exe", p->exe);
+    kstr(f, "origin", p->origin < 4 ? origins[p->origin] : "root");
+    num(f, "start_us", p->start_us, 1);
+    num(f, "end_us", p->end_us, 1);
+    num(f, "duration_us", p->end_us > p->start_us ? p->end_us - p->start_us : 0, 1);
+    exit_field(f, p);
+    fprintf(f, "\"snapshot\":%s,", p->exit_snapshot ? "true" : "false");
+    num(f, "events", p->events, 1);
+    num(f, "frees_unknown", p->frees_unknown, 1);
+    num(f, "reallocs", p->reallocs, 1);
+    num(f, "inherited_blocks", p->inherited_blocks, 1);
+    summary(w);
+    peak(w);
+    if (site_list(w, "sites", 0) < 0 || site_list(w, "sites_by_count", 1) < 0 ||
+        site_list(w, "sites_by_temporary", 2) < 0)
+        return -1;
+    threads(w);
+    snapshots(w);
+    cycles(w);
+    leaks(w);
+    key(f, "notes");
+    str_array(f, p->notes, p->nnotes);
+    putc('}', f);
+    return 0;
+}
+
+static void strings(FILE *f, const char *k, const char *const *s, size_t n)
+{
+    key(f, k);
+    str_array(f, s, n);
+    putc(',', f);
+}
+
+int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
+                    char *err, size_t errlen)
+{
+    struct jw w = {out, o, NULL};
+    fputs("{\"schema\":\"heapgraph-report/1\",", out);
+    kstr(out, "capture", cap->path);
+    fprintf(out, "\"complete\":%s,\"damage\":", cap->complete ? "true" : "false");
+    if (cap->damaged) {
+        fprintf(out, "{\"offset\":%" PRIu64 ",\"message\":", cap->damage_offset);
+        str(out, cap->damage_message);
+        fputs("},", out);
+    } else {
+        fputs("null,", out);
+    }
+    num(out, "events", cap->events, 1);
+    strings(out, "notes", cap->notes, cap->nnotes);
+    strings(out, "warnings", cap->warnings, cap->nwarnings);
+    key(out, "processes");
+    putc('[', out);
+    int first = 1;
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        w.p = &cap->processes[i];
+        if (o->pid && w.p->pid != o->pid)
+            continue;
+        if (!first)
+            putc(',', out);
+        first = 0;
+        if (process(&w) < 0)
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    fputs("]}\n", out);
+    if (ferror(out))
+        return snprintf(err, errlen, "%s", strerror(errno)), -1;
+    return 0;
+}

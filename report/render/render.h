@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * render.h - the text and JSON renderers of a classified, symbolized capture
+ * (report/model/model.h), and the small formatting helpers other renderers share.
+ * Text is for people (100 columns, binary units, optional ANSI colour); JSON
+ * is schema heapgraph-report/1 (DESIGN.md, docs/report.schema.json) for tools.
+ * Both carry the same facts. Renderers only write to `out`; they never print
+ * elsewhere and never exit.
+ */
+#ifndef HG_REP_RENDER_H
+#define HG_REP_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "report/model/model.h"
+
+struct rep_render_opts {
+    unsigned top;            /* entries per site list; 0: 10 */
+    unsigned stack_depth;    /* frames per stack; 0: text 6, JSON all */
+    int32_t pid;             /* only this process; 0: all */
+    int show_reachable;      /* text: list reachable entries with their retention path */
+    int color;               /* text: ANSI colour */
+};
+
+/* Each returns 0, or -1 + err when writing failed (errno-based message). */
+int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
+                    char *err, size_t errlen);
+int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
+                    char *err, size_t errlen);
+
+/* "512 B", "1.5 KiB", "12.0 MiB", "3.2 GiB" into buf; returns buf. */
+const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* "1,234,567" into buf; returns buf. */
+const char *rep_fmt_count(char *buf, size_t len, uint64_t n);
+
+/* "850 us", "12.5 ms", "3.250 s" into buf; returns buf. */
+const char *rep_fmt_duration(char *buf, size_t len, uint64_t us);
+
+/* How a process ended, in words: "exited with status 0", "killed by signal 9
+ * (SIGKILL)", "replaced by exec", "end not recorded". */
+const char *rep_fmt_end(char *buf, size_t len, const struct rep_process *p);
+
+/* Why a process has no exit snapshot, or NULL when it has one. */
+const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_process *p);
+
+/* Site indexes of p sorted by key (0 bytes, 1 allocations, 2 temporaries),
+ * descending, only those with a non-zero key, at most `max`. Caller frees;
+ * NULL when out of memory. *n gets the count. */
+uint32_t *rep_top_sites(const struct rep_process *p, int key, size_t max, size_t *n);
+
+#endif

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * text.c - the report people read first, in a terminal: per process who it
+ * was and how it ended, allocation totals, the peak and what made it up, the
+ * top sites, then the leaks (definite and cycle groups, possible, reachable
+ * with --show-reachable), every unreachable cycle with the pointers that
+ * close it, and a LEAK SUMMARY in valgrind's spirit with the cycle class
+ * added. Lines fit 100 columns; sizes use binary units; colour is optional.
+ */
+#include "report/render/render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WIDTH 100
+
+struct tx {
+    FILE *f;
+    const struct rep_render_opts *o;
+    const struct rep_process *p;
+    unsigned depth, top;
+};
+
+enum { C_BOLD, C_RED, C_YELLOW, C_GREEN, C_DIM };
+
+static const char *on(const struct tx *t, int c)
+{
+    static const char *const codes[] = {"\033[1m", "\033[31m", "\033[33m", "\033[32m", "\033[2m"};
+    return t->o->color ? codes[c] : "";
+}
+
+static const char *off(const struct tx *t)
+{
+    return t->o->color ? "\033[0m" : "";
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Cuts buf to at most max characters, marking the cut with "...". */
+static void clip(char *buf, size_t max)
+{
+    if (max > 3 && strlen(buf) > max)
+        memcpy(buf + max - 3, "...", 4);
+}
+
+/* "function (file:line)", or "module+0xoffset" when the function is unknown. */
+static void frame_label(char *buf, size_t len, const struct rep_frame *fr, int with_file)
+{
+    if (!fr->function)
+        snprintf(buf, len, "%s+0x%" PRIx64, base_name(fr->module), fr->offset);
+    else if (with_file && fr->file)
+        snprintf(buf, len, "%s (%s:%u)", fr->function, base_name(fr->file), fr->line);
+    else
+        snprintf(buf, len, "%s", fr->function);
+}
+
+/* One line for a site: its first frame with file:line, then callers. */
+static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site)
+{
+    const struct rep_stack *s = t->p->sites[site].stack;
+    size_t o = 0;
+    buf[0] = 0;
+    if (!s->nframes) {
+        snprintf(buf, width, "stack %" PRIu32 " (%s)", s->id, s->defined ? "empty" : "not recorded");
+        return;
+    }
+    for (uint32_t i = 0; i < s->nframes && i < t->depth && o + 1 < width; i++) {
+        char one[512];
+        frame_label(one, sizeof one, &s->frames[i], i == 0);
+        o += (size_t)snprintf(buf + o, width - o, "%s%s", i ? " < " : "", one);
+        if (s->frames[i].function && !strcmp(s->frames[i].function, "main"))
+            break;   /* what runs main says nothing about the site */
+    }
+    if (o >= width - 1 && width > 4)
+        memcpy(buf + width - 4, "...", 4);
+}
+
+static void print_stack(const struct tx *t, uint32_t site, const char *indent)
+{
+    const struct rep_stack *s = t->p->sites[site].stack;
+    if (!s->nframes)
+        fprintf(t->f, "%s(stack %" PRIu32 " %s)\n", indent, s->id,
+                s->defined ? "is empty" : "was not recorded");
+    for (uint32_t i = 0; i < s->nframes && i < t->depth; i++) {
+        char one[600];
+        frame_label(one, sizeof one, &s->frames[i], 1);
+        clip(one, WIDTH - strlen(indent) - 5 - (s->frames[i].inlined ? 10 : 0));
+        fprintf(t->f, "%s#%-2u %s%s\n", indent, i, one, s->frames[i].inlined ? " [inlined]" : "");
+    }
+    if (s->nframes > t->depth)
+        fprintf(t->f, "%s... %u more frames (--stack-depth)\n", indent, s->nframes - t->depth);
+}
+
+/* Prints prefix + text, wrapped at spaces to fit WIDTH; continuation lines
+ * are indented by the prefix's width. A word longer than a line is cut. */
+static void wrapped(const struct tx *t, const char *prefix, const char *text)
+{
+    size_t indent = strlen(prefix), room = WIDTH - indent;
+    const char *p = text;
+    fputs(prefix, t->f);
+    for (int first = 1; first || *p; first = 0) {
+        size_t n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > room / 2 && p[n] != ' ')
+                n--;
+            if (p[n] != ' ')
+                n = room;
+        }
+        if (!first)
+            fprintf(t->f, "%*s", (int)indent, "");
+        fprintf(t->f, "%.*s\n", (int)n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static void header(const struct tx *t, const struct rep_capture *cap)
+{
+    fprintf(t->f, "%sheapgraph report%s: %s\n", on(t, C_BOLD), off(t), cap->path);
+    if (cap->damaged) {
+        fprintf(t->f, "%sdamaged capture%s: reading stopped at byte %" PRIu64 ":\n", on(t, C_RED),
+                off(t), cap->damage_offset);
+        wrapped(t, "  ", cap->damage_message);
+        fputs("  the report covers what was recorded before it\n", t->f);
+    }
+    else if (!cap->complete)
+        fprintf(t->f, "%sincomplete capture%s: it ends without an end record (the recording "
+                "was cut short)\n", on(t, C_YELLOW), off(t));
+    for (size_t i = 0; i < cap->nnotes; i++)
+        wrapped(t, "note: ", cap->notes[i]);
+    for (size_t i = 0; i < cap->nwarnings; i++)
+        wrapped(t, "warning: ", cap->warnings[i]);
+}
+
+static void identity(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    char cmd[WIDTH * 4], end[128];
+    size_t o = 0;
+    cmd[0] = 0;
+    for (size_t i = 0; i < p->argc && o + 1 < sizeof cmd; i++)
+        o += (size_t)snprintf(cmd + o, sizeof cmd - o, "%s%s", i ? " " : "", p->argv[i]);
+    if (o > WIDTH - 14)
+        memcpy(cmd + WIDTH - 17, "...", 4);
+    fprintf(t->f, "\n%s== process %" PRId32 " ==%s\n", on(t, C_BOLD), p->pid, off(t));
+    fprintf(t->f, "  command    %s\n", p->argc ? cmd : p->exe);
+    fprintf(t->f, "  pid        %" PRId32 ", parent %" PRId32 "%s%s\n", p->pid, p->ppid,
+            p->origin == REP_ORIGIN_FORK ? " (forked)" : "",
+            p->origin == REP_ORIGIN_EXEC ? " (exec'd)" : "");
+    uint64_t dur = p->end_us > p->start_us ? p->end_us - p->start_us : 0;
+    char d[32];
+    fprintf(t->f, "  ended      %s after %s\n", rep_fmt_end(end, sizeof end, p),
+            rep_fmt_duration(d, sizeof d, dur));
+}
+
+static void totals(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    char a[32], b[32], c[32], d[32];
+    fprintf(t->f, "  memory     %s allocations, %s frees, %s allocated\n",
+            rep_fmt_count(a, sizeof a, p->allocations), rep_fmt_count(b, sizeof b, p->frees),
+            rep_fmt_bytes(c, sizeof c, p->allocated_bytes));
+    if (p->frees_unknown)
+        fprintf(t->f, "             %s frees of addresses that were not live blocks\n",
+                rep_fmt_count(a, sizeof a, p->frees_unknown));
+    if (p->inherited_blocks)
+        fprintf(t->f, "             %s blocks (%s) inherited from the parent at fork\n",
+                rep_fmt_count(a, sizeof a, p->inherited_blocks),
+                rep_fmt_bytes(b, sizeof b, p->inherited_bytes));
+    fprintf(t->f, "  peak       %s in %s blocks, %s after the start\n",
+            rep_fmt_bytes(a, sizeof a, p->peak_bytes), rep_fmt_count(b, sizeof b, p->peak_blocks),
+            rep_fmt_duration(c, sizeof c, p->peak_time_us > p->start_us ? p->peak_time_us - p->start_us : 0));
+    for (size_t i = 0; i < p->npeak_sites && i < t->top; i++) {
+        const struct rep_site *s = &p->sites[p->peak_sites[i]];
+        char line[WIDTH];
+        site_line(t, line, WIDTH - 36, p->peak_sites[i]);
+        fprintf(t->f, "    %10s %10s blocks  %s\n", rep_fmt_bytes(a, sizeof a, s->peak_bytes),
+                rep_fmt_count(b, sizeof b, s->peak_blocks), line);
+    }
+    fprintf(t->f, "  at exit    %s in %s blocks still in use\n",
+            rep_fmt_bytes(c, sizeof c, p->live_bytes), rep_fmt_count(d, sizeof d, p->live_blocks));
+}
+
+static int site_table(const struct tx *t, const char *title, int key)
+{
+    size_t n;
+    uint32_t *idx = rep_top_sites(t->p, key, t->top, &n);
+    if (!idx)
+        return -1;
+    if (n) {
+        fprintf(t->f, "\n  %sTop sites by %s%s\n", on(t, C_BOLD), title, off(t));
+        fprintf(t->f, "  %10s %12s %12s  %s\n", "bytes", "allocations", "temporary", "site");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct rep_site *s = &t->p->sites[idx[i]];
+        char a[32], b[32], c[32], line[WIDTH];
+        site_line(t, line, WIDTH - 42, idx[i]);
+        fprintf(t->f, "  %10s %12s %12s  %s\n", rep_fmt_bytes(a, sizeof a, s->bytes),
+                rep_fmt_count(b, sizeof b, s->allocations), rep_fmt_count(c, sizeof c, s->temporary),
+                line);
+    }
+    free(idx);
+    return 0;
+}
+
+static const char *root_words(const struct rep_retention *r, char *buf, size_t len)
+{
+    switch (r->root_kind) {
+    case REP_ROOT_GLOBAL:
+        snprintf(buf, len, "global %s in %s", r->symbol ? r->symbol : "(unnamed data)",
+                 r->module ? base_name(r->module) : "?");
+        break;
+    case REP_ROOT_STACK:
+        snprintf(buf, len, "the stack of thread %s", r->thread ? r->thread : "(unnamed)");
+        break;
+    case REP_ROOT_REGISTER:
+        snprintf(buf, len, "a register of thread %s", r->thread ? r->thread : "(unnamed)");
+        break;
+    case REP_ROOT_TLS:
+        snprintf(buf, len, "thread-local %s%s%s", r->symbol ? r->symbol : "storage",
+                 r->module ? " of " : "", r->module ? base_name(r->module) : "");
+        break;
+    default:
+        snprintf(buf, len, "a root");
+        break;
+    }
+    return buf;
+}
+
+static void retention(const struct tx *t, const struct rep_retention *r)
+{
+    char root[300];
+    root_words(r, root, sizeof root);
+    clip(root, WIDTH - 18);
+    fprintf(t->f, "      retained by %s\n", root);
+    for (uint32_t i = 0; i < r->npath; i++) {
+        char a[32];
+        char fn[WIDTH];
+        const struct rep_frame *top = rep_stack_top(t->p->sites[r->path[i].site].stack);
+        snprintf(fn, sizeof fn, "%s", top && top->function ? top->function : "?");
+        clip(fn, WIDTH - 48);
+        fprintf(t->f, "        +%-6" PRIu64 " -> %s block from %s\n", r->path[i].offset,
+                rep_fmt_bytes(a, sizeof a, r->path[i].size), fn);
+    }
+}
+
+static void leak_entry(const struct tx *t, const struct rep_leak *l)
+{
+    static const char *const labels[] = {"DEFINITE", "CYCLE", "POSSIBLE", "REACHABLE", "NOT FREED"};
+    static const int colours[] = {C_RED, C_RED, C_YELLOW, C_GREEN, C_RED};
+    char a[32], b[32], c[32], d[32];
+    fprintf(t->f, "\n  %s%s%s  %s in %s blocks", on(t, colours[l->kind]), labels[l->kind], off(t),
+            rep_fmt_bytes(a, sizeof a, l->bytes), rep_fmt_count(b, sizeof b, l->blocks));
+    if (l->kind <= REP_LEAK_CYCLE)
+        fprintf(t->f, ", + %s indirect in %s blocks", rep_fmt_bytes(c, sizeof c, l->indirect_bytes),
+                rep_fmt_count(d, sizeof d, l->indirect_blocks));
+    if (l->kind == REP_LEAK_CYCLE)
+        fprintf(t->f, " (%" PRIu32 " cycle%s)", l->ngroups, l->ngroups == 1 ? "" : "s");
+    fputs(", allocated at\n", t->f);
+    print_stack(t, l->site, "      ");
+    if (l->retained_by)
+        retention(t, l->retained_by);
+}
+
+static int leaks(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    char why[200], a[32], b[32];
+    if (!p->exit_snapshot) {
+        fprintf(t->f, "\n  %sNot freed at the end%s: %s in %s blocks\n  (%s)\n", on(t, C_BOLD),
+                off(t), rep_fmt_bytes(a, sizeof a, p->live_bytes),
+                rep_fmt_count(b, sizeof b, p->live_blocks), rep_no_snapshot_reason(why, sizeof why, p));
+    } else {
+        fprintf(t->f, "\n  %sLeaks at exit%s\n", on(t, C_BOLD), off(t));
+        if (p->exit_snapshot->partial)
+            fputs("  (the exit snapshot is partial: some pointers may be missing)\n", t->f);
+    }
+    unsigned shown = 0;
+    for (size_t i = 0; i < p->nleaks; i++) {
+        const struct rep_leak *l = &p->leaks[i];
+        if (l->kind == REP_LEAK_REACHABLE && !t->o->show_reachable)
+            continue;
+        if (shown++ == t->top) {
+            fprintf(t->f, "\n  ... more entries (--top)\n");
+            break;
+        }
+        leak_entry(t, l);
+    }
+    return 0;
+}
+
+/* The first function of a stack outside the C++ standard library: the
+ * user's code that made the block (make_shared's frames say little). */
+static const char *user_function(const struct rep_stack *st)
+{
+    for (uint32_t i = 0; i < st->nframes; i++) {
+        const char *fn = st->frames[i].function;
+        if (fn && strncmp(fn, "std::", 5) && strncmp(fn, "__gnu_cxx::", 11))
+            return fn;
+    }
+    const struct rep_frame *top = rep_stack_top(st);
+    return top && top->function ? top->function : "block";
+}
+
+/* "Node+8 -> Node": the type if known, else the allocating function. */
+static void member_name(const struct tx *t, const struct rep_snapshot *s, uint32_t block,
+                        char *buf, size_t len, uint32_t member)
+{
+    const struct rep_block *b = &s->blocks[block];
+    snprintf(buf, len, "[%" PRIu32 "] %s", member,
+             b->type ? b->type : user_function(t->p->sites[b->site].stack));
+}
+
+static uint32_t member_index(const struct rep_cycle *c, uint32_t block)
+{
+    for (uint32_t i = 0; i < c->nmembers; i++)
+        if (c->members[i] == block)
+            return i;
+    return 0;
+}
+
+static void cycles(const struct tx *t)
+{
+    const struct rep_snapshot *s = t->p->exit_snapshot;
+    if (!s || !s->ncycles)
+        return;
+    fprintf(t->f, "\n  %sCycles%s (unreachable structures that point at each other)\n",
+            on(t, C_BOLD), off(t));
+    for (size_t i = 0; i < s->ncycles && i < t->top; i++) {
+        const struct rep_cycle *c = &s->cycles[i];
+        char a[32];
+        fprintf(t->f, "\n  cycle %zu: %" PRIu32 " blocks, %s, %s\n", i + 1, c->nmembers,
+                rep_fmt_bytes(a, sizeof a, c->bytes),
+                c->root ? "nothing else points into it" : "held by other lost blocks");
+        for (uint32_t m = 0; m < c->nmembers && m < t->top; m++) {
+            char line[WIDTH];
+            const struct rep_block *b = &s->blocks[c->members[m]];
+            site_line(t, line, WIDTH - 24, b->site);
+            fprintf(t->f, "    [%" PRIu32 "] %9s  %s\n", m, rep_fmt_bytes(a, sizeof a, b->size), line);
+        }
+        for (uint32_t e = 0; e < c->nedges && e < 2 * t->top; e++) {
+            char from[200], to[200];
+            const struct rep_graph_edge *ed = &c->edges[e];
+            member_name(t, s, ed->src, from, sizeof from, member_index(c, ed->src));
+            member_name(t, s, ed->dst, to, sizeof to, member_index(c, ed->dst));
+            clip(from, (WIDTH - 20) / 2);
+            clip(to, (WIDTH - 20) / 2);
+            fprintf(t->f, "    %s+%" PRIu64 " -> %s\n", from, ed->src_off, to);
+        }
+    }
+}
+
+static void summary_line(const struct tx *t, const char *label, const struct rep_class_count *c)
+{
+    char a[32], b[32];
+    fprintf(t->f, "  %20s: %s bytes in %s blocks\n", label, rep_fmt_count(a, sizeof a, c->bytes),
+            rep_fmt_count(b, sizeof b, c->blocks));
+}
+
+static void leak_summary(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    fprintf(t->f, "\n  %sLEAK SUMMARY%s\n", on(t, C_BOLD), off(t));
+    if (!p->exit_snapshot) {
+        struct rep_class_count c = {p->live_blocks, p->live_bytes};
+        summary_line(t, "not freed", &c);
+        fputs("  (no exit snapshot: not classified)\n", t->f);
+        return;
+    }
+    const struct rep_summary *s = &p->exit_snapshot->summary;
+    summary_line(t, "definitely lost", &s->definite);
+    summary_line(t, "lost in cycles", &s->cycle);
+    summary_line(t, "indirectly lost", &s->indirect);
+    summary_line(t, "possibly lost", &s->possible);
+    summary_line(t, "still reachable", &s->reachable);
+}
+
+static void snapshots(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    if (!p->nsnapshots)
+        return;
+    fprintf(t->f, "\n  %sSnapshots%s\n", on(t, C_BOLD), off(t));
+    for (size_t i = 0; i < p->nsnapshots; i++) {
+        const struct rep_snapshot *s = &p->snapshots[i];
+        char a[32], b[32];
+        char d[32];
+        fprintf(t->f, "    #%-3" PRIu32 " %-7s at %s: %s blocks, %s%s\n", s->id,
+                s->reason ? "request" : "exit", rep_fmt_duration(d, sizeof d, s->time_us),
+                rep_fmt_count(a, sizeof a, s->nblocks), rep_fmt_bytes(b, sizeof b, s->bytes),
+                s->partial ? " (partial)" : "");
+        for (size_t g = 0; g < s->ngrew && g < t->top; g++) {
+            char line[WIDTH];
+            site_line(t, line, WIDTH - 40, s->grew[g].site);
+            fprintf(t->f, "         grew %-9s +%-10s %s\n", rep_leak_kind_name(s->grew[g].kind),
+                    rep_fmt_bytes(a, sizeof a, (uint64_t)s->grew[g].delta_bytes), line);
+        }
+    }
+}
+
+static int process(struct tx *t)
+{
+    identity(t);
+    totals(t);
+    if (site_table(t, "bytes allocated", 0) < 0 || site_table(t, "number of allocations", 1) < 0 ||
+        site_table(t, "temporary allocations", 2) < 0 || leaks(t) < 0)
+        return -1;
+    cycles(t);
+    leak_summary(t);
+    snapshots(t);
+    for (size_t i = 0; i < t->p->nnotes; i++)
+        wrapped(t, "  note: ", t->p->notes[i]);
+    return 0;
+}
+
+int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
+                    char *err, size_t errlen)
+{
+    struct tx t = {out, o, NULL, o->stack_depth ? o->stack_depth : 6, o->top ? o->top : 10};
+    header(&t, cap);
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        t.p = &cap->processes[i];
+        if (o->pid && t.p->pid != o->pid)
+            continue;
+        if (process(&t) < 0)
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    if (ferror(out))
+        return snprintf(err, errlen, "%s", strerror(errno)), -1;
+    return 0;
+}
