@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/parse.h"
 #include "report/gate/baseline.h"
 #include "report/gate/gates.h"
 #include "report/gate/ci.h"
@@ -187,7 +188,7 @@ static int parse_gate(struct opts *o, int gate, const char *v, char *err, size_t
         return 0;
     }
     uint64_t *limit = &o->g.limit[gate];
-    if ((bytes ? rep_parse_size(v, limit) : rep_parse_count(v, limit)) < 0) {
+    if ((bytes ? cmd_parse_size(v, limit) : cmd_parse_count(v, limit)) < 0) {
         snprintf(err, errlen, "--%s: bad %s '%s'", rep_gate_name(gate),
                  bytes ? "size" : "count", v);
         return -1;
@@ -222,20 +223,20 @@ static int apply(struct opts *o, int id, const char *v, char *err, size_t errlen
     case OPT_WRITE_BASELINE: return set_str(&o->write_baseline, v, err, errlen);
     case OPT_BASELINE: return set_str(&o->baseline, v, err, errlen);
     case OPT_SOURCE_ROOT: return set_str(&o->source_root, v, err, errlen);
-    case OPT_MAX_GROWTH: return rep_parse_growth(v, &o->g, err, errlen);
+    case OPT_MAX_GROWTH: return cmd_parse_growth(v, &o->g, err, errlen);
     case OPT_REPORT: return parse_report(o, v, err, errlen);
     case OPT_MIN_DELTA:
-        if (rep_parse_size(v, &o->g.min_delta) == 0)
+        if (cmd_parse_size(v, &o->g.min_delta) == 0)
             return 0;
         snprintf(err, errlen, "--min-delta: bad size '%s'", v);
         return -1;
     case OPT_MIN_DELTA_ALLOCS:
-        if (rep_parse_count(v, &o->g.min_delta_count) == 0)
+        if (cmd_parse_count(v, &o->g.min_delta_count) == 0)
             return 0;
         snprintf(err, errlen, "--min-delta-allocations: bad count '%s'", v);
         return -1;
     case OPT_STACK_DEPTH:
-        if (rep_parse_count(v, &n) == 0 && n <= UINT_MAX) {
+        if (cmd_parse_count(v, &n) == 0 && n <= UINT_MAX) {
             o->stack_depth = (unsigned)n;
             return 0;
         }
@@ -251,19 +252,19 @@ static int apply(struct opts *o, int id, const char *v, char *err, size_t errlen
 static int apply_conf(struct opts *o, int argc, char **argv)
 {
     char err[300], *path;
-    struct rep_conf c = REP_CONF_INIT;
+    struct cmd_conf c = CMD_CONF_INIT;
     int ret = 0;
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "--no-config"))
             return 0;
-    if (!(path = rep_conf_find()))
+    if (!(path = cmd_conf_find()))
         return 0;
-    if (rep_conf_load(&c, path, err, sizeof err) < 0) {
+    if (cmd_conf_load(&c, path, err, sizeof err) < 0) {
         free(path);
         return cmd_error(HG_EXIT_USAGE, "%s", err);
     }
     for (size_t i = 0; i < c.n && !ret; i++) {
-        const struct rep_conf_entry *e = &c.e[i];
+        const struct cmd_conf_entry *e = &c.e[i];
         const struct option *opt = long_opts;
         if (strcmp(e->section, "check"))
             continue;
@@ -284,13 +285,13 @@ static int apply_conf(struct opts *o, int argc, char **argv)
             }
         }
         int is_path = opt->val == OPT_SUPP || opt->val == OPT_BASELINE;
-        char *value = is_path ? rep_conf_path(&c, e->value) : strdup(e->value);
+        char *value = is_path ? cmd_conf_path(&c, e->value) : strdup(e->value);
         if (!value || apply(o, opt->val, value, err, sizeof err) < 0)
             ret = cmd_error(HG_EXIT_USAGE, "%s:%u: %s", path, e->line,
                             value ? err : "out of memory");
         free(value);
     }
-    rep_conf_release(&c);
+    cmd_conf_release(&c);
     free(path);
     return ret;
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-char *rep_conf_find(void)
+char *cmd_conf_find(void)
 {
     char *p = NULL;
     if (access(".heapgraph.conf", F_OK) == 0)
@@ -44,10 +44,10 @@ static char *trim(char *s)
     return s;
 }
 
-static int add(struct rep_conf *c, const char *section, const char *key, const char *value,
+static int add(struct cmd_conf *c, const char *section, const char *key, const char *value,
                unsigned line)
 {
-    struct rep_conf_entry *e = realloc(c->e, (c->n + 1) * sizeof *e);
+    struct cmd_conf_entry *e = realloc(c->e, (c->n + 1) * sizeof *e);
     if (!e)
         return -1;
     c->e = e;
@@ -60,7 +60,7 @@ static int add(struct rep_conf *c, const char *section, const char *key, const c
     return e->section && e->key && e->value ? 0 : -1;
 }
 
-static int set_path(struct rep_conf *c, const char *path)
+static int set_path(struct cmd_conf *c, const char *path)
 {
     c->path = strdup(path);
     const char *slash = strrchr(path, '/');
@@ -68,7 +68,7 @@ static int set_path(struct rep_conf *c, const char *path)
     return c->path && c->dir ? 0 : -1;
 }
 
-int rep_conf_parse(struct rep_conf *c, const char *text, const char *path,
+int cmd_conf_parse(struct cmd_conf *c, const char *text, const char *path,
                    char *err, size_t errlen)
 {
     char *copy = strdup(text), *section = "";
@@ -107,7 +107,7 @@ int rep_conf_parse(struct rep_conf *c, const char *text, const char *path,
     return ret;
 }
 
-int rep_conf_load(struct rep_conf *c, const char *path, char *err, size_t errlen)
+int cmd_conf_load(struct cmd_conf *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -127,10 +127,10 @@ int rep_conf_load(struct rep_conf *c, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "%s: not a text file", path);
         return -1;
     }
-    return rep_conf_parse(c, buf, path, err, errlen);
+    return cmd_conf_parse(c, buf, path, err, errlen);
 }
 
-void rep_conf_release(struct rep_conf *c)
+void cmd_conf_release(struct cmd_conf *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         free(c->e[i].section);
@@ -143,7 +143,7 @@ void rep_conf_release(struct rep_conf *c)
     memset(c, 0, sizeof *c);
 }
 
-char *rep_conf_path(const struct rep_conf *c, const char *value)
+char *cmd_conf_path(const struct cmd_conf *c, const char *value)
 {
     char *p;
     if (value[0] == '/' || !c->dir || !strcmp(c->dir, "."))

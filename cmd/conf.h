@@ -17,42 +17,42 @@
  * then $XDG_CONFIG_HOME/heapgraph/heapgraph.conf (~/.config when
  * XDG_CONFIG_HOME is unset); the first found is used. Commands resolve the
  * paths of input files (suppressions, baseline) against the directory of the
- * file with rep_conf_path(). The command line wins.
+ * file with cmd_conf_path(). The command line wins.
  */
-#ifndef HG_REPORT_CONF_H
-#define HG_REPORT_CONF_H
+#ifndef HG_CMD_CONF_H
+#define HG_CMD_CONF_H
 
 #include <stddef.h>
 
-struct rep_conf_entry {
+struct cmd_conf_entry {
     char *section;     /* "" before any [section] */
     char *key;
     char *value;
     unsigned line;
 };
 
-struct rep_conf {
+struct cmd_conf {
     char *path;        /* the file read */
     char *dir;         /* its directory, for relative paths */
     size_t n;
-    struct rep_conf_entry *e;
+    struct cmd_conf_entry *e;
 };
 
-#define REP_CONF_INIT {NULL, NULL, 0, NULL}
+#define CMD_CONF_INIT {NULL, NULL, 0, NULL}
 
 /* Finds the file as described above. Returns a malloc'd path (caller
  * frees) or NULL when there is none. */
-char *rep_conf_find(void);
+char *cmd_conf_find(void);
 
 /* Reads path. Returns 0, or -1 + err ("PATH:LINE: ..."). */
-int rep_conf_load(struct rep_conf *c, const char *path, char *err, size_t errlen);
-/* Parses text as if read from path (used by rep_conf_load and tests). */
-int rep_conf_parse(struct rep_conf *c, const char *text, const char *path,
+int cmd_conf_load(struct cmd_conf *c, const char *path, char *err, size_t errlen);
+/* Parses text as if read from path (used by cmd_conf_load and tests). */
+int cmd_conf_parse(struct cmd_conf *c, const char *text, const char *path,
                    char *err, size_t errlen);
-void rep_conf_release(struct rep_conf *c);
+void cmd_conf_release(struct cmd_conf *c);
 
 /* Resolves a path value against the file's directory: returns a malloc'd
  * string (caller frees), NULL when out of memory. */
-char *rep_conf_path(const struct rep_conf *c, const char *value);
+char *cmd_conf_path(const struct cmd_conf *c, const char *value);
 
 #endif

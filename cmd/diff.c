@@ -13,6 +13,7 @@
 
 #include "cmd/check.h"
 #include "cmd/cmd.h"
+#include "cmd/parse.h"
 #include "report/gate/gates.h"
 #include "report/gate/compare.h"
 #include "report/gate/suppress.h"
@@ -84,11 +85,11 @@ static int parse(struct diff_opts *o, int argc, char **argv)
             o->json = !strcmp(optarg, "json");
             break;
         case OPT_TOP:
-            if (rep_parse_count(optarg, &o->top) < 0)
+            if (cmd_parse_count(optarg, &o->top) < 0)
                 return bad_usage("--top: bad count '%s'", optarg);
             break;
         case OPT_DEPTH:
-            if (rep_parse_count(optarg, &o->depth) < 0 || o->depth > UINT_MAX)
+            if (cmd_parse_count(optarg, &o->depth) < 0 || o->depth > UINT_MAX)
                 return bad_usage("--stack-depth: bad count '%s'", optarg);
             break;
         case OPT_KINDS:

@@ -33,21 +33,21 @@ int cmd_supp_option(struct cmd_supp_opts *s, int opt, const char *arg)
  * built-in switch. *no_default is set when the file says so. */
 static int load_conf(struct rep_supp_list *l, int *no_default)
 {
-    struct rep_conf c = REP_CONF_INIT;
-    char err[300], *path = rep_conf_find();
+    struct cmd_conf c = CMD_CONF_INIT;
+    char err[300], *path = cmd_conf_find();
     int ret = 0;
     if (!path)
         return 0;
-    if (rep_conf_load(&c, path, err, sizeof err) < 0)
+    if (cmd_conf_load(&c, path, err, sizeof err) < 0)
         ret = cmd_error(HG_EXIT_USAGE, "%s", err);
     for (size_t i = 0; i < c.n && !ret; i++) {
-        const struct rep_conf_entry *e = &c.e[i];
+        const struct cmd_conf_entry *e = &c.e[i];
         if (strcmp(e->section, "report"))
             continue;
         if (!strcmp(e->key, "no-default-suppressions") && !strcmp(e->value, "true")) {
             *no_default = 1;
         } else if (!strcmp(e->key, "suppressions")) {
-            char *file = rep_conf_path(&c, e->value);
+            char *file = cmd_conf_path(&c, e->value);
             if (!file || rep_supp_load(l, file, err, sizeof err) < 0)
                 ret = cmd_error(HG_EXIT_USAGE, "%s:%u: %s", path, e->line,
                                 file ? err : "out of memory");
@@ -57,7 +57,7 @@ static int load_conf(struct rep_supp_list *l, int *no_default)
                             e->key);
         }
     }
-    rep_conf_release(&c);
+    cmd_conf_release(&c);
     free(path);
     return ret;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * diff.c - the difference of two runs (see diff.h). Both runs' sites (and
+ * compare.c - the difference of two runs (see compare.h). Both runs' sites (and
  * leak entries) are keyed by the function names of their stacks, sorted
  * together by key, and each run of equal keys is merged into one row, so
  * the cost is one sort of both runs' entries.

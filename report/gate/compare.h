@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
- * diff.h - what changed between two runs (captures or baselines): per
+ * compare.h - what changed between two runs (captures or baselines): per
  * allocation site the change in allocations, bytes allocated and blocks and
  * bytes live at exit; leak sites that are new, fixed or changed; totals and
  * peak. Sites and leaks are matched by the function names of their stacks
  * (rep_ck_stack_key), summed over processes, so two builds of the same code
  * match although addresses and line numbers moved.
  */
-#ifndef HG_REPORT_DIFF_H
-#define HG_REPORT_DIFF_H
+#ifndef HG_REP_GATE_COMPARE_H
+#define HG_REP_GATE_COMPARE_H
 
 #include <stdio.h>
 

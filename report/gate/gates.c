@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
- * check.c - CI gates over a `struct rep_run`: the run container itself (an
- * arena for its strings and frames, growable arrays for its entries), size
- * parsing, the stack key that matches leak sites across rebuilds, and gate
+ * gates.c - CI gates over a `struct rep_run`: the run container itself (an
+ * arena for its strings and frames, growable arrays for its entries), the
+ * stack key that matches leak sites across rebuilds, and gate
  * evaluation. A gate passes when its value is at most its limit; a growth
  * gate fails only when both the relative and the absolute change exceed
  * their limits, so that tiny programs do not fail on noise.
  */
 #include "report/gate/gates.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,45 +187,6 @@ size_t rep_ck_stack_key(const struct rep_ck_stack *st, char *buf, size_t len)
     return need;
 }
 
-int rep_parse_count(const char *s, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int rep_parse_size(const char *s, uint64_t *out)
-{
-    static const struct { const char *unit; uint64_t mul; } units[] = {
-        {"", 1}, {"B", 1},
-        {"K", 1024}, {"KiB", 1024}, {"M", 1024 * 1024}, {"MiB", 1024 * 1024},
-        {"G", 1024ull * 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
-        {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000ull * 1000 * 1000},
-    };
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].unit))
-            continue;
-        if (v > UINT64_MAX / units[i].mul)
-            return -1;
-        *out = v * units[i].mul;
-        return 0;
-    }
-    return -1;
-}
-
 /* ---- totals ---- */
 
 uint64_t rep_ck_leak_bytes(const struct rep_ck_leak *l, unsigned mask)
@@ -307,31 +267,6 @@ const char *rep_gate_name(int gate)
 const char *rep_growth_name(int metric)
 {
     return metric >= 0 && metric < REP_GROWTH_NMETRICS ? growth_names[metric] : "?";
-}
-
-int rep_parse_growth(const char *s, struct rep_gates *g, char *err, size_t errlen)
-{
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        const char *eq = memchr(s, '=', n);
-        int metric = -1;
-        for (int m = 0; eq && m < REP_GROWTH_NMETRICS; m++)
-            if (strlen(growth_names[m]) == (size_t)(eq - s) && !strncmp(s, growth_names[m], eq - s))
-                metric = m;
-        char *end = NULL;
-        double pct = eq ? strtod(eq + 1, &end) : -1;
-        if (metric < 0 || !end || end == eq + 1 || *end != '%' || end + 1 != s + n || pct < 0) {
-            snprintf(err, errlen, "bad --max-growth item '%.*s' (want METRIC=N%%, metric one of "
-                     "peak, allocations, allocated, leaked)", (int)n, s);
-            return -1;
-        }
-        g->growth_set[metric] = 1;
-        g->growth_pct[metric] = pct;
-        s += n;
-        if (*s == ',')
-            s++;
-    }
-    return 0;
 }
 
 static int by_leak_bytes_desc(const void *a, const void *b, void *ctx)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * check.h - CI gates: the figures of a run that gates, baselines, diffs and
+ * gates.h - CI gates: the figures of a run that gates, baselines, diffs and
  * the CI formats look at, and the evaluation of gates over them.
  *
  * A `struct rep_run` is a flat, self-contained copy of what CI cares about:
  * per process its totals, its leak entries (leak groups, possible entries and
  * "not freed" blocks of processes that ended without an exit snapshot) and
  * its allocation sites, each with a symbolized stack. It is filled either
- * from a capture (rep_run_from_capture, check_capture.c) or from a baseline
+ * from a capture (rep_run_from_capture, run_capture.c) or from a baseline
  * file (baseline.h), so every consumer works on the same thing whichever the
  * source. The run owns all its memory; rep_run_release frees it.
  *
@@ -17,8 +17,8 @@
  * after the other never shared a heap.
  */
 struct rep_capture;
-#ifndef HG_REPORT_CHECK_H
-#define HG_REPORT_CHECK_H
+#ifndef HG_REP_GATE_GATES_H
+#define HG_REP_GATE_GATES_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -131,13 +131,6 @@ const char *rep_ck_kind_name(int kind);
  * with err filled ("unknown leak kind 'x'"). "all" selects every kind. */
 int rep_ck_parse_kinds(const char *s, unsigned *mask, char *err, size_t errlen);
 
-/* Sizes: a decimal number with an optional unit B, KiB, MiB, GiB (1024^n),
- * KB, MB, GB (1000^n), or K/M/G (binary). Returns 0, or -1 for anything
- * else, including overflow of 64 bits. */
-int rep_parse_size(const char *s, uint64_t *out);
-/* Plain non-negative decimal count; 0 or -1. */
-int rep_parse_count(const char *s, uint64_t *out);
-
 /* ---- gates ---- */
 
 enum rep_gate_id {
@@ -174,8 +167,6 @@ struct rep_gates {
 
 const char *rep_gate_name(int gate);          /* "max-leaked", ... */
 const char *rep_growth_name(int metric);      /* "peak", ... */
-/* Parses "peak=10%,allocations=5%" into g->growth_*. 0, or -1 + err. */
-int rep_parse_growth(const char *s, struct rep_gates *g, char *err, size_t errlen);
 
 struct rep_gate_result {
     char name[48];          /* "max-leaked", "growth peak", "new-leaks" */

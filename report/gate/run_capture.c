@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * check_capture.c - fills a `struct rep_run` (check.h) from the model of a
+ * run_capture.c - fills a `struct rep_run` (gates.h) from the model of a
  * capture (model.h): per process its totals, its leak entries with their
- * allocation stacks and its allocation sites. Kept apart from check.c so
+ * allocation stacks and its allocation sites. Kept apart from gates.c so
  * that gates, baselines and CI writers stay testable without a capture.
  */
 #include "report/gate/gates.h"

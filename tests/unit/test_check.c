@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_check.c - gates of report/gate/gates.h: size parsing at exact unit
- * boundaries, every gate passing at value == limit and failing at limit+1,
- * leak kinds, multi-process totals, growth gates with --min-delta, and
- * baseline matching by function names across shifted lines.
+ * test_check.c - gates of report/gate/gates.h and the size parsing of
+ * cmd/parse.h: sizes at exact unit boundaries, every gate passing at value
+ * == limit and failing at limit+1, leak kinds, multi-process totals, growth
+ * gates with --min-delta, and baseline matching by function names across
+ * shifted lines.
  */
 #include "report/gate/gates.h"
+#include "cmd/parse.h"
 
 #include <stdlib.h>
 
@@ -65,43 +67,43 @@ static void sample_run(struct rep_run *r, unsigned shift)
 static void test_sizes(void)
 {
     uint64_t v;
-    CHECK_EQ(rep_parse_size("0", &v), 0);
+    CHECK_EQ(cmd_parse_size("0", &v), 0);
     CHECK_EQ(v, 0);
-    CHECK_EQ(rep_parse_size("1B", &v), 0);
+    CHECK_EQ(cmd_parse_size("1B", &v), 0);
     CHECK_EQ(v, 1);
-    CHECK_EQ(rep_parse_size("1KiB", &v), 0);
+    CHECK_EQ(cmd_parse_size("1KiB", &v), 0);
     CHECK_EQ(v, 1024);
-    CHECK_EQ(rep_parse_size("64KiB", &v), 0);
+    CHECK_EQ(cmd_parse_size("64KiB", &v), 0);
     CHECK_EQ(v, 65536);
-    CHECK_EQ(rep_parse_size("1KB", &v), 0);
+    CHECK_EQ(cmd_parse_size("1KB", &v), 0);
     CHECK_EQ(v, 1000);
-    CHECK_EQ(rep_parse_size("3MiB", &v), 0);
+    CHECK_EQ(cmd_parse_size("3MiB", &v), 0);
     CHECK_EQ(v, 3145728);
-    CHECK_EQ(rep_parse_size("3MB", &v), 0);
+    CHECK_EQ(cmd_parse_size("3MB", &v), 0);
     CHECK_EQ(v, 3000000);
-    CHECK_EQ(rep_parse_size("2GiB", &v), 0);
+    CHECK_EQ(cmd_parse_size("2GiB", &v), 0);
     CHECK_EQ(v, 2147483648LL);
-    CHECK_EQ(rep_parse_size("2GB", &v), 0);
+    CHECK_EQ(cmd_parse_size("2GB", &v), 0);
     CHECK_EQ(v, 2000000000LL);
-    CHECK_EQ(rep_parse_size("10M", &v), 0);
+    CHECK_EQ(cmd_parse_size("10M", &v), 0);
     CHECK_EQ(v, 10485760);
-    CHECK_EQ(rep_parse_size("18446744073709551615", &v), 0);
+    CHECK_EQ(cmd_parse_size("18446744073709551615", &v), 0);
     CHECK(v == UINT64_MAX);
     /* 2^64 bytes does not fit, neither does 16 EiB spelled in GiB. */
-    CHECK_EQ(rep_parse_size("18446744073709551616", &v), -1);
-    CHECK_EQ(rep_parse_size("17179869184GiB", &v), -1);
-    CHECK_EQ(rep_parse_size("17179869183GiB", &v), 0);
+    CHECK_EQ(cmd_parse_size("18446744073709551616", &v), -1);
+    CHECK_EQ(cmd_parse_size("17179869184GiB", &v), -1);
+    CHECK_EQ(cmd_parse_size("17179869183GiB", &v), 0);
     CHECK(v == 17179869183ull * 1073741824ull);
-    CHECK_EQ(rep_parse_size("", &v), -1);
-    CHECK_EQ(rep_parse_size("-1", &v), -1);
-    CHECK_EQ(rep_parse_size(" 1", &v), -1);
-    CHECK_EQ(rep_parse_size("1 KiB", &v), -1);
-    CHECK_EQ(rep_parse_size("1kib", &v), -1);
-    CHECK_EQ(rep_parse_size("1TiB", &v), -1);
-    CHECK_EQ(rep_parse_size("1.5MiB", &v), -1);
-    CHECK_EQ(rep_parse_count("12", &v), 0);
+    CHECK_EQ(cmd_parse_size("", &v), -1);
+    CHECK_EQ(cmd_parse_size("-1", &v), -1);
+    CHECK_EQ(cmd_parse_size(" 1", &v), -1);
+    CHECK_EQ(cmd_parse_size("1 KiB", &v), -1);
+    CHECK_EQ(cmd_parse_size("1kib", &v), -1);
+    CHECK_EQ(cmd_parse_size("1TiB", &v), -1);
+    CHECK_EQ(cmd_parse_size("1.5MiB", &v), -1);
+    CHECK_EQ(cmd_parse_count("12", &v), 0);
     CHECK_EQ(v, 12);
-    CHECK_EQ(rep_parse_count("12KiB", &v), -1);
+    CHECK_EQ(cmd_parse_count("12KiB", &v), -1);
 }
 
 static void test_kinds(void)
@@ -230,12 +232,12 @@ static void test_growth(void)
     char err[128];
     sample_run(&base, 0);
     sample_run(&now, 0);
-    CHECK_EQ(rep_parse_growth("peak=10%,allocations=5%", &g, err, sizeof err), 0);
+    CHECK_EQ(cmd_parse_growth("peak=10%,allocations=5%", &g, err, sizeof err), 0);
     CHECK_EQ(g.growth_set[REP_GROWTH_PEAK], 1);
     CHECK(g.growth_pct[REP_GROWTH_ALLOCATIONS] == 5.0);
-    CHECK_EQ(rep_parse_growth("peak=10", &g, err, sizeof err), -1);
-    CHECK_EQ(rep_parse_growth("heap=10%", &g, err, sizeof err), -1);
-    CHECK_EQ(rep_parse_growth("peak=x%", &g, err, sizeof err), -1);
+    CHECK_EQ(cmd_parse_growth("peak=10", &g, err, sizeof err), -1);
+    CHECK_EQ(cmd_parse_growth("heap=10%", &g, err, sizeof err), -1);
+    CHECK_EQ(cmd_parse_growth("peak=x%", &g, err, sizeof err), -1);
 
     /* Exactly +10% passes, one byte more fails. */
     now.processes[0].peak_bytes = 110000;

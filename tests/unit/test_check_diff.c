@@ -98,11 +98,11 @@ static void test_diff(void)
 
 static void test_conf(void)
 {
-    struct rep_conf c = REP_CONF_INIT;
+    struct cmd_conf c = CMD_CONF_INIT;
     char err[200];
     static const char text[] = "# defaults\nmax-leaked = 1\n[check]\n  max-peak = 64MiB \n"
                                "; other comment\nsuppressions=ci/x.supp\n[report]\nfoo = a = b\n";
-    CHECK_EQ(rep_conf_parse(&c, text, "/repo/.heapgraph.conf", err, sizeof err), 0);
+    CHECK_EQ(cmd_conf_parse(&c, text, "/repo/.heapgraph.conf", err, sizeof err), 0);
     CHECK_EQ(c.n, 4);
     CHECK_STR(c.e[0].section, "");
     CHECK_STR(c.e[1].section, "check");
@@ -111,18 +111,18 @@ static void test_conf(void)
     CHECK_EQ(c.e[1].line, 4);
     CHECK_STR(c.e[3].key, "foo");
     CHECK_STR(c.e[3].value, "a = b");
-    char *p = rep_conf_path(&c, c.e[2].value);
+    char *p = cmd_conf_path(&c, c.e[2].value);
     CHECK_STR(p, "/repo/ci/x.supp");
     free(p);
-    p = rep_conf_path(&c, "/abs.supp");
+    p = cmd_conf_path(&c, "/abs.supp");
     CHECK_STR(p, "/abs.supp");
     free(p);
-    rep_conf_release(&c);
-    CHECK_EQ(rep_conf_parse(&c, "[check]\nmax-peak\n", "x.conf", err, sizeof err), -1);
+    cmd_conf_release(&c);
+    CHECK_EQ(cmd_conf_parse(&c, "[check]\nmax-peak\n", "x.conf", err, sizeof err), -1);
     CHECK_STR(err, "x.conf:2: expected [section] or key = value");
-    rep_conf_release(&c);
-    CHECK_EQ(rep_conf_load(&c, "/nonexistent/.heapgraph.conf", err, sizeof err), -1);
-    rep_conf_release(&c);
+    cmd_conf_release(&c);
+    CHECK_EQ(cmd_conf_load(&c, "/nonexistent/.heapgraph.conf", err, sizeof err), -1);
+    cmd_conf_release(&c);
 }
 
 static void test_location(void)
