@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * col_int.h - what the collector's two files share: the per-process stream
- * state and the session, and the encoder's entry points. col_collect.c owns
- * the rings, the processes and the event loop (when to write); col_encode.c
- * turns events and runtime records into capture records (what to write).
- * Not an interface for anything outside profiler/col_*.c.
+ * col_int.h - what the collector's files share: the per-process stream
+ * state, the session, and each file's entry points. col_collect.c runs the
+ * event loop; col_stream.c, col_origin.c, col_drain.c, col_snap.c,
+ * col_sample.c and col_clock.c decide when to write (stream life, where
+ * streams come from, draining and merging the rings, snapshots, samples,
+ * the TSC clock); col_encode.c turns events and runtime records into
+ * capture records (what to write). Not an interface for anything outside
+ * profiler/collector/.
  */
 #ifndef HG_COL_INT_H
 #define HG_COL_INT_H
@@ -20,6 +23,12 @@
 #include <time.h>
 
 enum col_state { COL_ST_NEW, COL_ST_HELD, COL_ST_LIVE, COL_ST_ENDED, COL_ST_MOVED };
+
+/* COL_DRAIN_READ only moves what the rings hold into the queues,
+ * COL_DRAIN_MERGE also merges up to the watermark; COL_DRAIN_FINAL: the
+ * process is gone or stopped, so everything published is final and busy
+ * flags mean nothing. */
+enum col_drain_mode { COL_DRAIN_READ, COL_DRAIN_MERGE, COL_DRAIN_FINAL };
 
 /* Events taken out of one ring and not yet merged (time >= the watermark). */
 struct col_queue {
@@ -132,6 +141,25 @@ static inline uint64_t col_ev_ns(const struct col *c, const struct col_stream *s
     return c->tsc_ns + (uint64_t)(int64_t)(d >> 32);
 }
 
+/* The TSC, read after every earlier instruction and before any later load
+ * (the watermark's reads of busy must not pass it). */
+static inline uint64_t col_tsc_read(void)
+{
+#if defined(__x86_64__)
+    uint32_t lo, hi;
+    __asm__ volatile("lfence\n\trdtsc\n\tlfence" : "=a"(lo), "=d"(hi) :: "memory");
+    return (uint64_t)hi << 32 | lo;
+#else
+    return 0;
+#endif
+}
+
+/* The stream's event clock now (the watermark). */
+static inline uint64_t col_stream_now(const struct col_stream *s)
+{
+    return s->tsc ? col_tsc_read() : col_now_ns();
+}
+
 /* The merge order of two events of one stream: by time as read, and at
  * equal times a free first (ring.h: the address it gives back may be the
  * other's). */
@@ -141,6 +169,68 @@ static inline int col_ev_before(const struct rt_rec *a, const struct rt_rec *b)
         return a->time_ns < b->time_ns;
     return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
 }
+
+/* ------------------------------------------------------------ col_clock.c */
+
+/* Reads the setup pair of the TSC calibration. */
+void col_clock_start(struct col *c);
+/* Fixes the TSC rate (once; the first TSC stream's HELLO calls it). */
+void col_tsc_calibrate(struct col *c);
+
+/* ----------------------------------------------------------- col_stream.c */
+
+/* A new stream in state NEW (NULL when out of memory); the session owns it. */
+struct col_stream *col_stream_new(struct col *c);
+void col_stream_free(struct col_stream *s);
+/* The stream of pid in one of the given states (a mask of 1u << state)
+ * that appeared last, or NULL. */
+struct col_stream *col_find_pid(struct col *c, pid_t pid, unsigned states);
+/* Gives the stream its number and writes its HG_REC_PROCESS. */
+void col_stream_start(struct col *c, struct col_stream *s, uint32_t origin,
+                      const struct col_stream *parent, uint64_t time_ns);
+/* Writes the stream's pending events and its HG_REC_PROCESS_END. */
+void col_stream_end(struct col *c, struct col_stream *s, unsigned how, uint64_t code, unsigned flags);
+/* Ends the stream with a wait status. */
+void col_stream_end_status(struct col *c, struct col_stream *s, int status);
+/* Ends the stream with the runtime's RT_REC_EXIT status, else as unknown. */
+void col_stream_end_known(struct col *c, struct col_stream *s);
+/* Copies len bytes of src into a new NUL-terminated *dst. Returns 0 or -1. */
+int col_copy_str(char **dst, size_t *dlen, const char *src, size_t len);
+/* Closes the stream's connection and unmaps its rings. */
+void col_close_conn(struct col *c, struct col_stream *s);
+/* Takes pid's status from those reaped before its stream ended. Returns 1
+ * when there was one. */
+int col_reaped_status(struct col *c, pid_t pid, int *status);
+/* Starts a held fork child now, with its inherited blocks if its parent's
+ * RT_REC_FORK can still be reached. */
+void col_resolve_held(struct col *c, struct col_stream *s);
+/* The image behind s is gone (EOF, or, with exec_seen, a new image of its
+ * pid said HELLO). */
+void col_image_gone(struct col *c, struct col_stream *s, int exec_seen);
+
+/* ------------------------------------------------------------ col_drain.c */
+
+/* Drains every ring of a connected stream (see enum col_drain_mode). */
+void col_drain(struct col *c, struct col_stream *s, enum col_drain_mode mode);
+
+/* ----------------------------------------------------------- col_origin.c */
+
+/* The parent's RT_REC_FORK, merged at time t: starts the child's stream. */
+void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid);
+/* A HELLO on the connection of s, with the ring memfd it passed (closed
+ * here). Returns the stream that owns the connection afterwards. */
+struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
+                                const uint8_t *data, size_t len, int memfd);
+
+/* ------------------------------------------------------------- col_snap.c */
+
+/* RT_MSG_SNAP_REQ: writes the snapshot's live set and sends it back. */
+void col_on_snap_req(struct col *c, struct col_stream *s, const struct rt_msg *m);
+
+/* ----------------------------------------------------------- col_sample.c */
+
+/* Writes an HG_REC_SAMPLE for every connected stream. */
+void col_sample(struct col *c, uint64_t now);
 
 /* ------------------------------------------------------------ col_encode.c */
 

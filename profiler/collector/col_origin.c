@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * col_origin.c - where streams come from (enum hg_origin). A HELLO maps the
+ * image's rings and starts a stream: the launched program (ROOT), an exec'd
+ * image whose stream the exec ended (EXEC), or a program started some other
+ * way (SPAWN). A fork child (FORK) waits, held, until its parent's
+ * RT_REC_FORK is merged, which starts its stream with the blocks it
+ * inherited; a child whose parent's fork came first joins the stream that
+ * fork started.
+ */
+#include "profiler/collector/col_int.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The parent's RT_REC_FORK, in time order: the child's stream starts here
+ * with the parent's live blocks; its rings are drained from now on. */
+void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid)
+{
+    struct col_stream *ch = col_find_pid(c, pid, 1u << COL_ST_HELD);
+    if (!ch) {
+        ch = col_stream_new(c);
+        if (!ch) {
+            col_emit_mark(c, parent, thread, t, HG_MARK_FORK, 0);
+            return;
+        }
+        ch->pid = pid;
+        ch->ppid = parent->pid;
+        if (parent->argv)
+            col_copy_str(&ch->argv, &ch->argv_len, parent->argv, parent->argv_len);
+        if (parent->exe)
+            col_copy_str(&ch->exe, &ch->exe_len, parent->exe, parent->exe_len);
+    }
+    col_stream_start(c, ch, HG_ORIGIN_FORK, parent, t);
+    col_write_inherit(c, ch, parent);
+    col_emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
+}
+
+static int map_rings(struct col *c, struct col_stream *s, int memfd)
+{
+    struct stat st;
+    if (memfd < 0 || fstat(memfd, &st) < 0 || (uint64_t)st.st_size < RT_SHM_SIZE)
+        return -1;
+    void *p = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    struct rt_shm *shm = p;
+    uint32_t clock = shm->clock;
+    if (shm->magic != RT_SHM_MAGIC || shm->version != RT_PROTO_VERSION ||
+        shm->nrings != RT_SHM_RINGS || shm->ring_slots != RT_RING_SLOTS ||
+        (clock != RT_CLOCK_MONOTONIC && !(clock == RT_CLOCK_TSC && col_tsc_read())) ||
+        shm->fence > RT_FENCE_MEMBARRIER ||
+        !(s->q = calloc(RT_SHM_RINGS, sizeof *s->q))) {
+        munmap(p, RT_SHM_SIZE);
+        return -1;
+    }
+    s->shm = shm;
+    s->tsc = clock == RT_CLOCK_TSC;
+    s->membarrier = shm->fence == RT_FENCE_MEMBARRIER;
+    if (s->tsc)
+        col_tsc_calibrate(c);
+    return 0;
+}
+
+/* Moves the connection of `from` (a fork child's HELLO) into `to`, the
+ * stream its parent's RT_REC_FORK already started. */
+static void move_conn(struct col *c, struct col_stream *from, struct col_stream *to)
+{
+    to->fd = from->fd;
+    to->shm = from->shm;
+    to->tsc = from->tsc;
+    to->membarrier = from->membarrier;
+    to->q = from->q;
+    from->q = NULL;
+    to->statm_fd = from->statm_fd;
+    to->hello_ns = from->hello_ns;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = to};
+    epoll_ctl(c->ep, EPOLL_CTL_MOD, to->fd, &e);
+    from->fd = -1;
+    from->shm = NULL;
+    from->statm_fd = -1;
+    from->state = COL_ST_MOVED;
+}
+
+/* HELLO of a forked child: join the stream its parent's fork started, wait
+ * for that fork to be merged, or start alone when the parent is unknown. */
+static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
+{
+    struct col_stream *r = col_find_pid(c, s->pid, 1u << COL_ST_LIVE);
+    if (r && r != s && r->fd < 0 && !r->shm && r->origin == HG_ORIGIN_FORK) {
+        move_conn(c, s, r);
+        return r;
+    }
+    struct col_stream *parent = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE);
+    if (parent && parent->shm)
+        s->state = COL_ST_HELD;
+    else
+        col_stream_start(c, s, HG_ORIGIN_FORK, parent, s->hello_ns);
+    return s;
+}
+
+/* HELLO of a fresh image: after an exec of a recorded image, the root
+ * program, or a program started some other way (posix_spawn, vfork). */
+static void hello_image(struct col *c, struct col_stream *s)
+{
+    struct col_stream *old = col_find_pid(c, s->pid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
+    if (old == s)
+        old = NULL;
+    if (old) {
+        old->exec_pending = 1;
+        col_image_gone(c, old, 1);
+    }
+    struct col_stream *prev = old ? old : col_find_pid(c, s->pid, 1u << COL_ST_ENDED);
+    if (prev && prev->exec_pending)
+        col_stream_start(c, s, HG_ORIGIN_EXEC, prev, s->hello_ns);
+    else if (s->pid == c->cfg->child)
+        col_stream_start(c, s, HG_ORIGIN_ROOT, NULL, s->hello_ns);
+    else
+        col_stream_start(c, s, HG_ORIGIN_SPAWN,
+                     col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
+}
+
+struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
+                                   const uint8_t *data, size_t len, int memfd)
+{
+    int mapped = s->state == COL_ST_NEW && map_rings(c, s, memfd) == 0;
+    if (memfd >= 0)
+        close(memfd);
+    if (!mapped || (size_t)m->argv_len + m->exe_len > len) {
+        col_note(c, NULL, "process %d: bad HELLO (protocol version or rings); not recorded", (int)m->pid);
+        col_close_conn(c, s);
+        s->state = COL_ST_MOVED;
+        return s;
+    }
+    s->pid = m->pid;
+    s->ppid = m->ppid;
+    s->hello_ns = m->time_ns;
+    col_copy_str(&s->argv, &s->argv_len, (const char *)data, m->argv_len);
+    col_copy_str(&s->exe, &s->exe_len, (const char *)data + m->argv_len, m->exe_len);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)s->pid);
+    s->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (m->origin == RT_ORIGIN_FORK)
+        return hello_fork(c, s);
+    hello_image(c, s);
+    return s;
+}
