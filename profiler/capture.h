@@ -121,7 +121,7 @@ enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_R
  * HG_EV_COL_TAG:   tag byte: bits 0-2 op, bit 3 HG_EV_F_ALIGN, bit 4
  *                  HG_EV_F_RAWADDR, bits 5-7 thread: 0 same thread as the
  *                  previous event, 1-6 thread index 0-5, 7 a varint thread
- *                  index follows the tag (in this column).
+ *                  index follows the tag (in this column); HG_EV_SEL_*.
  * HG_EV_COL_TIME:  dt: time minus the previous event's time, in us.
  * HG_EV_COL_REF:   ref (FREE, REALLOC), mark kind and value (MARK).
  * HG_EV_COL_STACK: stack id (ALLOC, REALLOC).
@@ -142,7 +142,7 @@ enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_R
  *       block's size class, popped; else addr + 1 (the same delta, plus one).
  *       Either way prev_addr becomes the address.
  * reuse stacks: per thread index and size class, class(size) = (size + 23)
- *       / 16 for size <= 1032, none above (glibc's tcache bins: most programs
+ *       / 16 for size <= 1032 (HG_EV_REUSE_CLASS), none above (glibc's tcache bins: most programs
  *       get back the block their thread freed last in the class). FREE and
  *       the old block of REALLOC push the freed block's address on the stack
  *       of the freeing event's thread and the block's class; a stack keeps
@@ -160,8 +160,18 @@ enum hg_ev_op {
                           unchanged); takes nalloc++ */
     HG_EV_MARK = 4,    /* mark kind (enum hg_mark), value */
 };
+/* The tag byte: op, flags and the thread selector. */
+#define HG_EV_OP_MASK 0x07u     /* bits 0-2: enum hg_ev_op */
 #define HG_EV_F_ALIGN 0x08u
 #define HG_EV_F_RAWADDR 0x10u
+#define HG_EV_SEL_SHIFT 5       /* bits 5-7: the thread selector */
+#define HG_EV_SEL_SAME 0        /* the previous event's thread */
+#define HG_EV_SEL_DIRECT 6      /* selectors 1-6 name thread index selector - 1 (0-5) */
+#define HG_EV_SEL_VARINT 7      /* a varint thread index follows the tag */
+
+/* addr deltas count units of this many bytes unless HG_EV_F_RAWADDR. */
+#define HG_EV_ADDR_SHIFT 4
+#define HG_EV_ADDR_UNIT (1 << HG_EV_ADDR_SHIFT)
 
 enum hg_ev_column {
     HG_EV_COL_TAG = 0, HG_EV_COL_TIME, HG_EV_COL_REF, HG_EV_COL_STACK, HG_EV_COL_SIZE, HG_EV_COL_ADDR,
@@ -169,6 +179,10 @@ enum hg_ev_column {
 };
 #define HG_EV_REUSE_MAX_SIZE 1032u
 #define HG_EV_REUSE_DEPTH 8u
+/* The reuse stacks' size class of a block of size <= HG_EV_REUSE_MAX_SIZE,
+ * and the number of classes. */
+#define HG_EV_REUSE_CLASS(size) (((size) + 23) / 16)
+#define HG_EV_REUSE_CLASSES (HG_EV_REUSE_CLASS(HG_EV_REUSE_MAX_SIZE) + 1)
 
 enum hg_mark {
     HG_MARK_FORK = 1,     /* value: the child's stream number (0 if not recorded) */

@@ -89,7 +89,14 @@ enum rt_rec_type {
     RT_REC_SNAP_END,  /* a = snapshot id, b = edges emitted, u32 = enum rt_snap_status */
 };
 
+/* Slots a record takes: RT_REC_STACK and RT_REC_BLOB continue in the
+ * slots that follow their header slot. */
+#define RT_SLOT_FRAMES 4u /* frames of an RT_REC_STACK per continuation slot */
+#define RT_STACK_SLOTS(nframes) (1u + ((nframes) + RT_SLOT_FRAMES - 1) / RT_SLOT_FRAMES)
+#define RT_BLOB_SLOTS(len) (1 + ((len) + sizeof(struct rt_rec) - 1) / sizeof(struct rt_rec))
+
 /* flags in rt_rec.type */
+#define RT_REC_TYPE_MASK 0xffu        /* bits 0-7: enum rt_rec_type */
 #define RT_F_REALLOC (1u << 8)        /* FREE/ALLOC halves of one realloc */
 #define RT_F_ALIGN_SHIFT 16           /* bits 16-23: log2(alignment), 0 = default */
 #define RT_F_ALIGN_MASK (0xffu << RT_F_ALIGN_SHIFT)

@@ -55,11 +55,11 @@ static int queue_push(struct col_queue *q, const struct rt_rec *r)
 
 static size_t rec_slots(const struct rt_rec *r)
 {
-    switch (r->type & 0xff) {
+    switch (r->type & RT_REC_TYPE_MASK) {
     case RT_REC_STACK:
-        return 1 + (size_t)((r->a + 3) / 4);
+        return (size_t)RT_STACK_SLOTS(r->a);
     case RT_REC_BLOB:
-        return 1 + ((size_t)r->u32 + 31) / 32;
+        return RT_BLOB_SLOTS((size_t)r->u32);
     default:
         return 1;
     }
@@ -77,7 +77,7 @@ static void copy_cont(struct col *c, const struct rt_ring *ring, uint64_t pos, s
 static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *ring, uint64_t pos,
                      const struct rt_rec *r, size_t nslots)
 {
-    switch (r->type & 0xff) {
+    switch (r->type & RT_REC_TYPE_MASK) {
     case RT_REC_STACK:
         if (r->a > MAX_FRAMES)
             return -1;
@@ -104,7 +104,7 @@ static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *
 
 static int is_event(uint32_t type)
 {
-    type &= 0xff;
+    type &= RT_REC_TYPE_MASK;
     return type == RT_REC_ALLOC || type == RT_REC_FREE || type == RT_REC_FORK ||
            type == RT_REC_EXEC || type == RT_REC_EXIT;
 }
@@ -134,7 +134,7 @@ static void read_ring(struct col *c, struct col_stream *s, unsigned i, uint64_t 
                 col_note(c, s, "out of memory queueing events");
             q->last_ns = r.time_ns;
         } else if (immediate(c, s, ring, tail, &r, n) < 0 && !s->malformed++) {
-            col_note(c, s, "ring %u: malformed record of type %u", i, r.type & 0xff);
+            col_note(c, s, "ring %u: malformed record of type %u", i, r.type & RT_REC_TYPE_MASK);
         }
         tail += n;
     }
@@ -147,7 +147,7 @@ static void apply_other(struct col *c, struct col_stream *s, struct col_queue *q
 {
     const struct rt_rec *r = &q->v[q->head++];
     uint64_t t = col_ev_ns(c, s, r->time_ns);
-    switch (r->type & 0xff) {
+    switch (r->type & RT_REC_TYPE_MASK) {
     case RT_REC_FORK:
         col_on_fork(c, s, q->thread, t, (pid_t)r->a);
         break;

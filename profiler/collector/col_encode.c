@@ -53,7 +53,7 @@ void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
 
 static int size_class(uint64_t size)
 {
-    return size <= HG_EV_REUSE_MAX_SIZE ? (int)((size + 23) / 16) : -1;
+    return size <= HG_EV_REUSE_MAX_SIZE ? (int)HG_EV_REUSE_CLASS(size) : -1;
 }
 
 /* Writes the stream's pending events as one HG_REC_EVENTS record. */
@@ -213,10 +213,10 @@ EV_INLINE int ev_begin(struct col *c, struct col_stream *s, struct ev_out *o, un
         if (ret < 0)
             return -1;
     }
-    unsigned code = thread == o->last_thread ? 0 : thread < 6 ? thread + 1 : 7;
-    *o->p[HG_EV_COL_TAG]++ = (uint8_t)(op | flags | code << 5);
+    unsigned code = thread == o->last_thread ? HG_EV_SEL_SAME : thread < HG_EV_SEL_DIRECT ? thread + 1 : HG_EV_SEL_VARINT;
+    *o->p[HG_EV_COL_TAG]++ = (uint8_t)(op | flags | code << HG_EV_SEL_SHIFT);
     o->bytes++;
-    if (code == 7)
+    if (code == HG_EV_SEL_VARINT)
         put(o, HG_EV_COL_TAG, thread);
     o->last_thread = thread;
     uint64_t us = time_ns > o->start_ns ? (time_ns - o->start_ns) / 1000 : 0;
@@ -233,8 +233,8 @@ static inline uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *fl
 {
     int64_t d = (int64_t)(addr - t->prev_addr);
     t->prev_addr = addr;
-    *flag = (d & 15) ? HG_EV_F_RAWADDR : 0;
-    return col_zz(*flag ? d : d >> 4);
+    *flag = (d & (HG_EV_ADDR_UNIT - 1)) ? HG_EV_F_RAWADDR : 0;
+    return col_zz(*flag ? d : d >> HG_EV_ADDR_SHIFT);
 }
 
 EV_INLINE void emit_free(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
@@ -326,7 +326,7 @@ EV_INLINE size_t emit_free_rec(struct col *c, struct col_stream *s, struct ev_ou
     int live = col_live_remove(&s->live, r->a, &b);
     if (!th)
         return 1;
-    if (live && (r->type & RT_F_REALLOC) && n > 1 && (h->type & 0xff) == RT_REC_ALLOC &&
+    if (live && (r->type & RT_F_REALLOC) && n > 1 && (h->type & RT_REC_TYPE_MASK) == RT_REC_ALLOC &&
         (h->type & RT_F_REALLOC) && h->time_ns < W && (!next || col_ev_before(h, next))) {
         emit_alloc(c, s, o, th, thread, h, &b);
         return 2;
@@ -349,7 +349,7 @@ size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const 
     while (i < n && (i == 0 || in_run(&v[i], W, next))) {
         if (i + 2 < n)
             col_live_prefetch(&s->live, v[i + 2].a);
-        unsigned type = v[i].type & 0xff;
+        unsigned type = v[i].type & RT_REC_TYPE_MASK;
         if (type == RT_REC_ALLOC) {
             emit_alloc(c, s, &o, th, thread, &v[i], NULL);
             i++;

@@ -43,13 +43,12 @@ struct col_column {
     size_t len, cap;
 };
 
-#define COL_REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
 
 /* Per thread index: the address delta base and the reuse stacks. */
 struct col_thr {
     uint64_t prev_addr;
-    uint8_t n[COL_REUSE_CLASSES];
-    uint64_t reuse[COL_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+    uint8_t n[HG_EV_REUSE_CLASSES];
+    uint64_t reuse[HG_EV_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
 };
 
 /* One process image: its connection and rings, the events waiting to be
@@ -167,7 +166,7 @@ static inline int col_ev_before(const struct rt_rec *a, const struct rt_rec *b)
 {
     if (a->time_ns != b->time_ns)
         return a->time_ns < b->time_ns;
-    return (a->type & 0xff) == RT_REC_FREE && (b->type & 0xff) != RT_REC_FREE;
+    return (a->type & RT_REC_TYPE_MASK) == RT_REC_FREE && (b->type & RT_REC_TYPE_MASK) != RT_REC_FREE;
 }
 
 /* ------------------------------------------------------------ col_clock.c */

@@ -63,7 +63,7 @@ void rt_pub_end(int how);
 /* Slots an RT_REC_BLOB of `len` payload bytes takes. */
 static inline uint32_t rt_blob_slots(uint32_t len)
 {
-    return 1 + (len + sizeof(struct rt_rec) - 1) / sizeof(struct rt_rec);
+    return RT_BLOB_SLOTS(len);
 }
 
 /* Picks the event clock for a new shared memory (enum rt_clock, for

@@ -279,10 +279,10 @@ static void emit(int how, uint32_t id, const uint64_t *frames, unsigned n, uint6
     struct rt_rec head = { .type = RT_REC_STACK, .u32 = id, .time_ns = time,
                            .a = n, .b = rt_modules_generation() };
     rt_pub_write(how, &head, 1);
-    for (unsigned i = 0; i < n; i += 4) {
+    for (unsigned i = 0; i < n; i += RT_SLOT_FRAMES) {
         struct rt_rec slot;
-        uint64_t four[4] = { 0, 0, 0, 0 };
-        memcpy(four, frames + i, (n - i < 4 ? n - i : 4) * sizeof *frames);
+        uint64_t four[RT_SLOT_FRAMES] = { 0, 0, 0, 0 };
+        memcpy(four, frames + i, (n - i < RT_SLOT_FRAMES ? n - i : RT_SLOT_FRAMES) * sizeof *frames);
         memcpy(&slot, four, sizeof slot);
         rt_pub_write(how, &slot, 1);
     }

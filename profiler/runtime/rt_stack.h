@@ -9,9 +9,6 @@
 
 #include <stdint.h>
 
-/* Slots an RT_REC_STACK of n frames takes. */
-#define RT_STACK_SLOTS(n) (1u + ((n) + 3u) / 4u)
-
 /* Sets up an empty table (at init and in a forked child; the parent's table
  * is dropped, ids start again at 1). Returns -1 when memory is short. */
 int rt_stack_reset(void);

@@ -271,11 +271,9 @@ static void end_block(struct rep_stream *s, const struct rep_live *b)
  * one byte. The decoder keeps the same stacks: per thread index and class,
  * the HG_EV_REUSE_DEPTH latest freed addresses. */
 
-#define REUSE_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
-
 struct rep_reuse {
-    uint64_t addr[REUSE_CLASSES][HG_EV_REUSE_DEPTH];
-    uint8_t top[REUSE_CLASSES], count[REUSE_CLASSES];
+    uint64_t addr[HG_EV_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+    uint8_t top[HG_EV_REUSE_CLASSES], count[HG_EV_REUSE_CLASSES];
 };
 
 static int reuse_push(struct rep_thread_rt *t, uint64_t size, uint64_t addr)
@@ -284,7 +282,7 @@ static int reuse_push(struct rep_thread_rt *t, uint64_t size, uint64_t addr)
         return 0;
     if (!t->reuse && !(t->reuse = calloc(1, sizeof *t->reuse)))
         return -1;
-    size_t c = (size_t)(size + 23) / 16;
+    size_t c = (size_t)HG_EV_REUSE_CLASS(size);
     struct rep_reuse *r = t->reuse;
     r->top[c] = (uint8_t)((r->top[c] + 1) % HG_EV_REUSE_DEPTH);
     r->addr[c][r->top[c]] = addr;
@@ -295,7 +293,7 @@ static int reuse_push(struct rep_thread_rt *t, uint64_t size, uint64_t addr)
 
 static int reuse_pop(struct rep_thread_rt *t, uint64_t size, uint64_t *addr)
 {
-    size_t c = (size_t)(size + 23) / 16;
+    size_t c = (size_t)HG_EV_REUSE_CLASS(size);
     if (size > HG_EV_REUSE_MAX_SIZE || !t->reuse || !t->reuse->count[c])
         return -1;
     struct rep_reuse *r = t->reuse;
@@ -316,7 +314,7 @@ struct cols {
 static inline uint64_t delta_addr(struct rep_thread_rt *t, unsigned tag, uint64_t v)
 {
     uint64_t d = (uint64_t)rep_unzz(v);
-    t->prev_addr += (tag & HG_EV_F_RAWADDR) ? d : d * 16;
+    t->prev_addr += (tag & HG_EV_F_RAWADDR) ? d : d * HG_EV_ADDR_UNIT;
     return t->prev_addr;
 }
 
@@ -440,15 +438,15 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     if (tc->p >= tc->end)
         return *why = "event cut short", -1;
     unsigned tag = *tc->p++;
-    unsigned sel = tag >> 5;
+    unsigned sel = tag >> HG_EV_SEL_SHIFT;
     uint64_t v, dt;
-    if (sel == 7) {
+    if (sel == HG_EV_SEL_VARINT) {
         if (rep_cur_u64(tc, &v) < 0)
             return *why = "event cut short", -1;
         if (v >= MAX_THREADS)
             return *why = "thread index out of range", -1;
         s->thread = (uint32_t)v;
-    } else if (sel) {
+    } else if (sel != HG_EV_SEL_SAME) {
         s->thread = sel - 1;
     }
     struct rep_thread_rt *t = thread_rt(s, s->thread);
@@ -459,7 +457,7 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     s->time += dt;
     s->p.events++;
     uint64_t kind, addr;
-    switch (tag & 7) {
+    switch (tag & HG_EV_OP_MASK) {
     case HG_EV_ALLOC:
         return alloc_event(r, s, k, t, tag, why);
     case HG_EV_FREE:

@@ -54,7 +54,7 @@ static void push_blob(struct rt_ring *r, uint32_t kind, const void *p, uint32_t 
 {
     struct rt_rec v[8] = {{.type = RT_REC_BLOB, .u32 = len, .a = kind, .time_ns = t}};
     memcpy(&v[1], p, len);
-    push(r, v, 1 + (len + 31) / 32);
+    push(r, v, RT_BLOB_SLOTS(len));
 }
 
 static int send_fd_msg(int s, const void *msg, size_t len, int fd)
@@ -174,15 +174,15 @@ static int fake_runtime(void)
  * from their columns, addresses through the per-thread reuse stacks. */
 struct ev_state {
     uint64_t time, thread, nalloc, prev[8];
-    uint64_t reuse[8][66][8];
-    unsigned n[8][66];
+    uint64_t reuse[8][HG_EV_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+    unsigned n[8][HG_EV_REUSE_CLASSES];
     uint64_t addr[64], size[64]; /* by allocation number */
     unsigned hits;               /* addresses taken from a reuse stack */
 };
 
 static int cls(uint64_t size)
 {
-    return size <= HG_EV_REUSE_MAX_SIZE ? (int)((size + 23) / 16) : -1;
+    return size <= HG_EV_REUSE_MAX_SIZE ? (int)HG_EV_REUSE_CLASS(size) : -1;
 }
 
 static void push_reuse(struct ev_state *st, uint64_t number)
@@ -192,8 +192,8 @@ static void push_reuse(struct ev_state *st, uint64_t number)
     uint64_t *v = st->reuse[st->thread & 7][k < 0 ? 0 : k];
     if (k < 0)
         return;
-    if (*n == 8) {
-        memmove(v, v + 1, 7 * sizeof *v);
+    if (*n == HG_EV_REUSE_DEPTH) {
+        memmove(v, v + 1, (HG_EV_REUSE_DEPTH - 1) * sizeof *v);
         --*n;
     }
     v[(*n)++] = st->addr[number & 63];
@@ -215,10 +215,10 @@ static void decode_events(struct dec *r, struct ev_state *st, char *out, size_t 
     for (uint64_t i = 0; i < n; i++) {
         struct dec *tc = &col[HG_EV_COL_TAG];
         uint8_t tag = tc->p < tc->end ? *tc->p++ : (tc->bad = 1, 0); /* a byte, not a varint */
-        unsigned op = tag & 7, code = tag >> 5;
-        if (code == 7)
+        unsigned op = tag & HG_EV_OP_MASK, code = tag >> HG_EV_SEL_SHIFT;
+        if (code == HG_EV_SEL_VARINT)
             st->thread = d_u(&col[HG_EV_COL_TAG]);
-        else if (code)
+        else if (code != HG_EV_SEL_SAME)
             st->thread = code - 1;
         st->time += d_u(&col[HG_EV_COL_TIME]);
         char line[160];
@@ -240,14 +240,14 @@ static void decode_events(struct dec *r, struct ev_state *st, char *out, size_t 
                 addr = *prev = st->reuse[st->thread & 7][k][--st->n[st->thread & 7][k]];
             } else {
                 int64_t d = (int64_t)((na - 1) >> 1) ^ -(int64_t)((na - 1) & 1);
-                addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * 16);
+                addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * HG_EV_ADDR_UNIT);
             }
             st->addr[st->nalloc & 63] = addr;
             st->size[st->nalloc & 63] = size;
         }
         if (op == HG_EV_FREE_UNKNOWN) {
             int64_t d = d_zz(&col[HG_EV_COL_ADDR]);
-            addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * 16);
+            addr = *prev = *prev + (uint64_t)((tag & HG_EV_F_RAWADDR) ? d : d * HG_EV_ADDR_UNIT);
         }
         if (op == HG_EV_ALLOC)
             snprintf(line, sizeof line, "t%llu T%llu alloc #%llu s%llu %llu a%llu %#llx\n",

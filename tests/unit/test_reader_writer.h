@@ -62,12 +62,11 @@ static inline void tw_s(struct tw_buf *b, const char *s)
 }
 
 #define TW_THREADS 16
-#define TW_CLASSES ((HG_EV_REUSE_MAX_SIZE + 23) / 16 + 1)
 
 /* The encoder's per-thread reuse stacks, mirroring the decoder's. */
 struct tw_reuse {
-    uint64_t addr[TW_CLASSES][HG_EV_REUSE_DEPTH];
-    int top[TW_CLASSES], count[TW_CLASSES];
+    uint64_t addr[HG_EV_REUSE_CLASSES][HG_EV_REUSE_DEPTH];
+    int top[HG_EV_REUSE_CLASSES], count[HG_EV_REUSE_CLASSES];
 };
 
 /* A capture being written: finished chunks in `file`, records of the open
@@ -194,10 +193,11 @@ static inline void tw_note_block(struct tw *w, uint32_t stream, uint64_t number,
 static inline void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsigned flags, int thread,
                        uint64_t dt)
 {
-    unsigned sel = thread == w->st[stream].thread ? 0 : thread < 6 ? (unsigned)thread + 1 : 7;
-    uint8_t tag = (uint8_t)(op | flags | sel << 5);
+    unsigned sel = thread == w->st[stream].thread ? HG_EV_SEL_SAME
+                  : thread < HG_EV_SEL_DIRECT ? (unsigned)thread + 1 : HG_EV_SEL_VARINT;
+    uint8_t tag = (uint8_t)(op | flags | sel << HG_EV_SEL_SHIFT);
     tw_bytes(&w->col[HG_EV_COL_TAG], &tag, 1);
-    if (sel == 7)
+    if (sel == HG_EV_SEL_VARINT)
         tw_u(&w->col[HG_EV_COL_TAG], thread);
     w->st[stream].thread = thread;
     w->st[stream].time += dt;
@@ -223,14 +223,14 @@ static inline uint64_t tw_delta(struct tw *w, uint32_t stream, int thread, uint6
     uint64_t *prev = &w->st[stream].prev[thread];
     int64_t d = (int64_t)(addr - *prev);
     *prev = addr;
-    return tw_zz(d / 16);
+    return tw_zz(d / HG_EV_ADDR_UNIT);
 }
 
 /* ALLOC/REALLOC address: 0 when the reuse stack predicts it. */
 static inline void tw_naddr(struct tw *w, uint32_t stream, int thread, uint64_t size, uint64_t addr)
 {
     struct tw_reuse *r = &w->st[stream].reuse[thread];
-    int c = (int)((size + 23) / 16);
+    int c = (int)HG_EV_REUSE_CLASS(size);
     if (size <= HG_EV_REUSE_MAX_SIZE && r->count[c] && r->addr[c][r->top[c]] == addr) {
         r->top[c] = (r->top[c] + HG_EV_REUSE_DEPTH - 1) % HG_EV_REUSE_DEPTH;
         r->count[c]--;
@@ -247,7 +247,7 @@ static inline void tw_push(struct tw *w, uint32_t stream, int thread, uint64_t n
     if (size > HG_EV_REUSE_MAX_SIZE)
         return;
     struct tw_reuse *r = &w->st[stream].reuse[thread];
-    int c = (int)((size + 23) / 16);
+    int c = (int)HG_EV_REUSE_CLASS(size);
     r->top[c] = (r->top[c] + 1) % HG_EV_REUSE_DEPTH;
     r->addr[c][r->top[c]] = w->st[stream].addr[number];
     if (r->count[c] < (int)HG_EV_REUSE_DEPTH)

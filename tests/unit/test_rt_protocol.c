@@ -158,7 +158,7 @@ static void take_blob(struct image *im, uint64_t kind, const uint8_t *p, uint32_
 
 static void take_event(struct image *im, const struct rt_rec *r, uint32_t ring)
 {
-    uint32_t type = r->type & 0xff;
+    uint32_t type = r->type & RT_REC_TYPE_MASK;
     (void)ring;
     if ((type == RT_REC_ALLOC || type == RT_REC_FREE) && nevents < MAX_EVENTS)
         events[nevents++] = (struct ev){ r->time_ns, r->a, r->b, r->type, r->u32,
@@ -211,11 +211,11 @@ static void tally(const struct ev *e)
 static uint32_t take_record(struct image *im, struct rt_ring *r, uint64_t pos, uint64_t head)
 {
     const struct rt_rec *h = &r->slots[pos % RT_RING_SLOTS];
-    uint32_t type = h->type & 0xff, n = 1;
+    uint32_t type = h->type & RT_REC_TYPE_MASK, n = 1;
     if (type == RT_REC_STACK)
-        n += (uint32_t)((h->a + 3) / 4);
+        n = (uint32_t)RT_STACK_SLOTS(h->a);
     else if (type == RT_REC_BLOB)
-        n += (h->u32 + 31) / 32;
+        n = (uint32_t)RT_BLOB_SLOTS(h->u32);
     if (pos + n > head)
         return 0;
     static uint8_t buf[RT_RING_SLOTS * sizeof(struct rt_rec)];
