@@ -8,7 +8,7 @@
  *
  * A write error (ENOSPC, EFBIG under `ulimit -f`, EIO) is sticky: the writer
  * cuts the file back to its last whole chunk, keeps `err`, and every later
- * call does nothing. The caller checks col_writer_failed() when convenient;
+ * call does nothing. The caller checks `err` once the recording has ended;
  * it never has to stop feeding records.
  */
 #ifndef HG_COL_WRITER_H
@@ -104,11 +104,6 @@ void col_writer_tick(struct col_writer *w, uint64_t now_ns);
 
 /* Writes HG_REC_END and the last chunk. Returns 0 or -1 (w->err). */
 int col_writer_finish(struct col_writer *w, uint64_t nstreams, uint64_t nevents);
-
-static inline int col_writer_failed(const struct col_writer *w)
-{
-    return w->err != 0;
-}
 
 /* Frees the buffers and closes the file. A zeroed struct is safe to release. */
 void col_writer_release(struct col_writer *w);
