@@ -105,7 +105,11 @@ enum hg_rec_type {
     HG_REC_NOTE = 18,
     /* number of streams, number of events in all: last record of a complete file */
     HG_REC_END = 19,
+    /* stream, version (PY_VERSION_HEX), module id, frames (1: stacks carry
+       Python frames; 0: an interpreter the runtime does not support) */
+    HG_REC_PYTHON = 20,
 };
+#define HG_REC_LAST HG_REC_PYTHON
 
 enum hg_origin { HG_ORIGIN_ROOT = 0, HG_ORIGIN_FORK = 1, HG_ORIGIN_EXEC = 2, HG_ORIGIN_SPAWN = 3 };
 enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOWN = 3 };

@@ -114,6 +114,7 @@ enum rt_blob_kind {
     RT_BLOB_ROOT,          /* struct rt_blob_root */
     RT_BLOB_NOTE,          /* UTF-8 text: the runtime degraded (said once) */
     RT_BLOB_PYFRAME,       /* struct rt_blob_pyframe + function + file */
+    RT_BLOB_PYTHON,        /* struct rt_blob_python: the process runs CPython */
 };
 
 struct rt_blob_seg {
@@ -161,6 +162,14 @@ struct rt_blob_pyframe {
     uint32_t line;
     uint32_t func_len, file_len;
     /* followed by function, file */
+};
+
+/* The interpreter found in the process (rt_python.h), once. */
+struct rt_blob_python {
+    uint32_t version;   /* PY_VERSION_HEX */
+    uint32_t module_id; /* the module that holds it */
+    uint32_t frames;    /* 1: stacks carry its frames; 0: not supported (a NOTE says why) */
+    uint32_t pad;
 };
 
 enum rt_clock {

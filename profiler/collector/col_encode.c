@@ -479,6 +479,16 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_u(c->w, s->id);
         col_put_u(c->w, rec_time(c, r));
         col_put_str(c->w, p, len);
+    } else if (kind == RT_BLOB_PYTHON) {
+        struct rt_blob_python py;
+        if (len < sizeof py)
+            return -1;
+        memcpy(&py, p, sizeof py);
+        col_rec_begin(c->w, HG_REC_PYTHON);
+        col_put_u(c->w, s->id);
+        col_put_u(c->w, py.version);
+        col_put_u(c->w, py.module_id);
+        col_put_u(c->w, py.frames);
     } else if (kind == RT_BLOB_PYFRAME) {
         struct rt_blob_pyframe f;
         if (len < sizeof f)

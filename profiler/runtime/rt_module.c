@@ -12,6 +12,7 @@
 #include "profiler/runtime/rt_module.h"
 
 #include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_rec.h"
 
 #include <dlfcn.h>
@@ -232,6 +233,7 @@ static void refresh_locked(void)
             continue;
         }
         send_unload(mods[i].id, atomic_fetch_add(&generation, 1) + 1);
+        rt_py_unloaded(mods[i].bias);
         mods[i] = mods[--nmods];
     }
     for (uint32_t k = 0; k < ncur; k++) {
@@ -248,6 +250,7 @@ static void refresh_locked(void)
         strncpy(m->name, cur[k].name, sizeof m->name - 1);
         m->name[sizeof m->name - 1] = 0;
         send_load(&cur[k], m->id, atomic_fetch_add(&generation, 1) + 1);
+        rt_py_consider(cur[k].bias, cur[k].phdr, cur[k].phnum, m->id);
     }
     publish_map();
     rt_guard_leave(g);

@@ -311,6 +311,11 @@ struct rep_process {
     size_t nnotes;
     const char *const *notes;              /* the stream's HG_REC_NOTEs */
 
+    uint32_t python_version;     /* PY_VERSION_HEX of the CPython the process runs,
+                                    0 when none was found */
+    uint32_t python_module;      /* module id of the module that holds it */
+    int python_frames;           /* 1: its stacks carry Python frames */
+
     /* The report's leak list: the exit snapshot's leaks once classified; for
      * a process without an exit snapshot, one REP_LEAK_NOT_FREED entry per
      * site with live blocks at the end (by live bytes desc), set by

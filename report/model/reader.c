@@ -284,6 +284,17 @@ static int rec_snapshot_end(struct rep_stream *s, struct rep_cursor *c)
     return 0;
 }
 
+static int rec_python(struct rep_stream *s, struct rep_cursor *c)
+{
+    uint64_t v[3];
+    if (rd_n(c, v, 3) < 0 || v[0] > UINT32_MAX || v[1] > UINT32_MAX)
+        return -1;
+    s->p.python_version = (uint32_t)v[0];
+    s->p.python_module = (uint32_t)v[1];
+    s->p.python_frames = v[2] != 0;
+    return 0;
+}
+
 static int rec_pyframe(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)
 {
     uint64_t id, line;
@@ -348,7 +359,7 @@ static int record(struct reader *rd, struct rep_replay *r, unsigned type, struct
         rd->ended = 1;
         return 0;
     }
-    if (type < HG_REC_PROCESS || type > HG_REC_END)
+    if (type < HG_REC_PROCESS || type > HG_REC_LAST)
         return 0;   /* a newer record type of the same version: skipped */
     if (rep_cur_u64(c, &stream) < 0)
         return snprintf(err, errlen, "record of type %u cut short", type), -1;
@@ -376,6 +387,7 @@ static int record(struct reader *rd, struct rep_replay *r, unsigned type, struct
     case HG_REC_EDGES: rc = rec_edges(s, c); break;
     case HG_REC_SNAPSHOT_END: rc = rec_snapshot_end(s, c); break;
     case HG_REC_PYFRAME: rc = rec_pyframe(r, s, c); break;
+    case HG_REC_PYTHON: rc = rec_python(s, c); break;
     case HG_REC_BLOCKTYPE: rc = rec_blocktype(r, s, c); break;
     default: rc = rec_note(r, s, c); break;
     }

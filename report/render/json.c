@@ -364,6 +364,18 @@ static void exit_field(FILE *f, const struct rep_process *p)
         fputs("{\"unknown\":true},", f);
 }
 
+/* "python": the interpreter the process runs, or null. */
+static void python_field(FILE *f, const struct rep_process *p)
+{
+    if (!p->python_version) {
+        fputs("\"python\":null,", f);
+        return;
+    }
+    uint32_t v = p->python_version;
+    fprintf(f, "\"python\":{\"version\":\"%u.%u.%u\",\"frames\":%s},", v >> 24, v >> 16 & 0xff,
+            v >> 8 & 0xff, p->python_frames ? "true" : "false");
+}
+
 static int process(struct jw *w)
 {
     static const char *const origins[] = {"root", "fork", "exec", "spawn"};
@@ -382,6 +394,7 @@ static int process(struct jw *w)
     num(f, "duration_us", p->end_us > p->start_us ? p->end_us - p->start_us : 0, 1);
     exit_field(f, p);
     fprintf(f, "\"snapshot\":%s,", p->exit_snapshot ? "true" : "false");
+    python_field(f, p);
     num(f, "events", p->events, 1);
     num(f, "frees_unknown", p->frees_unknown, 1);
     num(f, "reallocs", p->reallocs, 1);
