@@ -14,7 +14,7 @@
  * lost block points into roots a leak group: one block without a self-edge is
  * definite, anything else a cycle. Each remaining lost block is indirect and
  * belongs to the first group (by lowest member) whose flood reaches it.
- * DESIGN.md, "Heap snapshot and reachability", is the specification.
+ * docs/architecture.md, "Classification", is the specification.
  */
 #include "report/analysis/graph.h"
 

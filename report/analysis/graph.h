@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * graph.h - reachability of a heap snapshot: classifies every live block as
- * reachable, possible, definite, cycle or indirect (DESIGN.md, "Heap snapshot
- * and reachability"), groups the lost blocks into leak groups and lists every
+ * reachable, possible, definite, cycle or indirect (docs/architecture.md,
+ * "Classification"), groups the lost blocks into leak groups and lists every
  * unreachable cycle with the edges that close it.
  *
  * Usage: zero a struct rep_graph, fill the input fields, call
@@ -60,7 +60,7 @@ struct rep_graph {
     struct rep_graph_cycle *cycles;
 };
 
-/* Classifies exactly as DESIGN.md says. Iterative everywhere: a lost list or
+/* Classifies exactly as docs/architecture.md says. Iterative everywhere: a lost list or
  * a reachable chain of 10 million blocks needs no stack depth. An indirect
  * block reached from several groups is attributed to the one whose lowest
  * member is lowest, so that every lost block counts once. Returns 0, or -1 and

@@ -23,7 +23,7 @@ struct rep_capture;
 #include <stddef.h>
 #include <stdint.h>
 
-/* Kinds of leak entries, in the order of DESIGN.md's classes. NOT_FREED is a
+/* Kinds of leak entries, in the order of docs/architecture.md's classes. NOT_FREED is a
  * block live in a process that left no exit snapshot (crash, kill, _exit). */
 enum rep_ck_kind {
     REP_CK_DEFINITE = 0,

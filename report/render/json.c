@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * json.c - the JSON report, schema heapgraph-report/1: the required fields of
- * DESIGN.md plus the additions fixed for every helper (complete, damage,
- * notes, warnings, per-process peak, sites, threads, snapshots, retention
- * paths, cycle members). docs/report.schema.json is its schema and
- * docs/report.md explains each field. Numbers are exact integers.
+ * json.c - the JSON report, schema heapgraph-report/1: the required fields
+ * of docs/architecture.md plus the additions fixed for every helper
+ * (complete, damage, notes, warnings, per-process peak, sites, threads,
+ * snapshots, retention paths, cycle members). docs/report.schema.json is its
+ * schema and docs/report.md explains each field. Numbers are exact integers.
  */
 #include "report/render/render.h"
 

@@ -3,7 +3,7 @@
  * render.h - the text and JSON renderers of a classified, symbolized capture
  * (report/model/model.h), and the small formatting helpers other renderers share.
  * Text is for people (100 columns, binary units, optional ANSI colour); JSON
- * is schema heapgraph-report/1 (DESIGN.md, docs/report.schema.json) for tools.
+ * is schema heapgraph-report/1 (docs/architecture.md, docs/report.schema.json) for tools.
  * Both carry the same facts. Renderers only write to `out`; they never print
  * elsewhere and never exit.
  */
