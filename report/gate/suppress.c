@@ -39,12 +39,6 @@ static const char builtin_text[] =
     "{\n heapgraph:libstdc++-eh-pool\n Memcheck:Leak\n fun:*pool::pool*\n}\n"
     "{\n heapgraph:libstdc++-eh-globals\n Memcheck:Leak\n ...\n fun:__cxa_get_globals*\n}\n";
 
-static const char *const allocators[] = {
-    "malloc", "calloc", "realloc", "reallocarray", "free", "memalign", "posix_memalign",
-    "aligned_alloc", "valloc", "pvalloc", "strdup", "strndup",
-    "operator new*", "_Znw*", "_Zna*", "__builtin_new", "__builtin_vec_new",
-};
-
 /* ---- pattern matching ---- */
 
 /* valgrind-style glob over the whole string: '*' any run, '?' one char. */
@@ -146,12 +140,7 @@ static int frames_match(const struct rep_supp_frame *sf, size_t n, const struct 
 
 static int is_allocator_line(const struct rep_supp_frame *sf)
 {
-    if (sf->type != FRAME_FUN)
-        return 0;
-    for (size_t i = 0; i < sizeof allocators / sizeof allocators[0]; i++)
-        if (glob_match(allocators[i], sf->pat))
-            return 1;
-    return 0;
+    return sf->type == FRAME_FUN && rep_is_allocator(sf->pat);
 }
 
 static int block_match(const struct rep_supp *s, const struct rep_ck_stack *st)

@@ -14,9 +14,10 @@
  *       GLOB ('*' any run, '?' one character) must match the whole demangled
  *       function name (fun:) or module path (obj:); "..." matches any number
  *       of frames. A mangled C++ name without wildcards (as valgrind writes
- *       them) is demangled first. Leading fun: lines naming an allocator (malloc, calloc,
- *       operator new, ...) are skipped when the stack has no such frame,
- *       because heapgraph drops allocator frames from its stacks.
+ *       them) is demangled first. Leading fun: lines naming an allocator
+ *       (malloc, operator new, strdup, ...: report/model/allocators.def) are
+ *       skipped when the stack has no such frame, because heapgraph drops
+ *       allocator frames from its stacks.
  *       match-leak-kinds: definite covers heapgraph's definite, cycle and
  *       not_freed entries; possible and reachable map to themselves;
  *       indirect never selects a group (indirect blocks follow their group).

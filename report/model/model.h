@@ -386,6 +386,12 @@ struct rep_capture *rep_capture_open(const char *path, const struct rep_open_opt
  * symbolizer could not start). Calling it twice does nothing the second time. */
 int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen);
 
+/* 1 when `function` (a demangled name) allocates or only passes an
+ * allocation on: the names of report/model/allocators.def and the C++
+ * library's allocator plumbing, which rep_capture_symbolize() drops from the
+ * top of stacks. */
+int rep_is_allocator(const char *function);
+
 /* Frees the capture and everything it owns. NULL is fine. */
 void rep_capture_close(struct rep_capture *cap);
 

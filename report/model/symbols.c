@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * symbolize.c - rep_capture_symbolize(): turns every recorded stack into
+ * symbols.c - rep_capture_symbolize(): turns every recorded stack into
  * frames through symbolize/sym.h. Each address is looked up in the module map
  * of its stack's generation (a dlclose'd library and the one later loaded at
  * the same address stay apart); sym_resolve caches per address, so each
  * distinct address is resolved once. The frames of the runtime are dropped
- * wherever they are, and those of allocation wrappers (operator new, strdup,
- * ...) from the top of each stack: the user wants the line that asked for
- * memory, not malloc.
+ * wherever they are, and those of allocation wrappers (allocators.def) from
+ * the top of each stack: the user wants the line that asked for memory, not
+ * malloc.
  */
 #include "report/model/model.h"
 
@@ -23,15 +23,6 @@
 #define MAX_INLINE 16
 #define PY_FRAME (1ull << 63)
 
-/* Functions that only pass an allocation on: never the site a user wants. */
-static const char *const wrappers[] = {
-    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
-    "aligned_alloc", "memalign", "valloc", "pvalloc", "strdup", "strndup", "__strdup",
-    "__strndup", "wcsdup", "asprintf", "vasprintf", "__asprintf", "__vasprintf",
-    "__asprintf_chk", "__vasprintf_chk", "__vasprintf_internal", "open_memstream",
-    "open_wmemstream", "getline", "getdelim", "__getdelim", "realpath", "tempnam",
-};
-
 static int is_runtime(const struct rep_frame *f)
 {
     const char *base = strrchr(f->module, '/');
@@ -39,22 +30,24 @@ static int is_runtime(const struct rep_frame *f)
     return !strncmp(base, "libheapgraph-rt", 15);
 }
 
-static int is_wrapper(const struct rep_frame *f)
+int rep_is_allocator(const char *fn)
 {
-    if (!f->function)
-        return 0;
-    const char *fn = f->function;
-    if (!strncmp(fn, "operator new", 12) || !strncmp(fn, "operator delete", 15) ||
-        !strncmp(fn, "__libc_", 7) || !strncmp(fn, "__GI_", 5))
-        return 1;
+    static const struct { const char *name; size_t len; int whole; } names[] = {
+#define HG_ALLOCATOR(name, whole) {name, sizeof name - 1, whole},
+#include "report/model/allocators.def"
+#undef HG_ALLOCATOR
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strncmp(fn, names[i].name, names[i].len) && (!names[i].whole || !fn[names[i].len]))
+            return 1;
     /* The C++ library's allocator plumbing (std::allocator_traits<...>::allocate,
      * std::__new_allocator, std::__allocated_ptr, ...) between new and the caller. */
-    if ((!strncmp(fn, "std::", 5) || !strncmp(fn, "__gnu_cxx::", 11)) && strstr(fn, "allocat"))
-        return 1;
-    for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++)
-        if (!strcmp(fn, wrappers[i]))
-            return 1;
-    return 0;
+    return (!strncmp(fn, "std::", 5) || !strncmp(fn, "__gnu_cxx::", 11)) && strstr(fn, "allocat");
+}
+
+static int is_wrapper(const struct rep_frame *f)
+{
+    return f->function && rep_is_allocator(f->function);
 }
 
 static int in_module(const struct rep_module *m, uint32_t gen, uint64_t addr)

@@ -8,6 +8,7 @@
  * parsing back to a suppression that matches its own stack.
  */
 #include "report/gate/suppress.h"
+#include "report/model/model.h"
 
 #include <stdlib.h>
 
@@ -113,6 +114,24 @@ static void test_valgrind_blocks(void)
 
 /* Many "..." lines against a long stack that does not match: must not
  * backtrack exponentially (this took minutes with a recursive matcher). */
+/* The leading frame lines skipped are the functions symbolizing drops from
+ * stacks (report/model/allocators.def), so the two cannot disagree. */
+static void test_allocator_lines(void)
+{
+    CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:malloc\n fun:getdelim\n fun:leaf\n}\n",
+                        REP_CK_DEFINITE), 0);
+    CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:__strdup\n fun:leaf\n}\n",
+                        REP_CK_DEFINITE), 0);
+    CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:std::__new_allocator<int>::allocate(unsigned "
+                        "long, void const*)\n fun:leaf\n}\n", REP_CK_DEFINITE), 0);
+    CHECK_EQ(match_text("{\n x\n Memcheck:Leak\n fun:mallocx\n fun:leaf\n}\n",
+                        REP_CK_DEFINITE), -1);
+    CHECK_EQ(rep_is_allocator("operator new[](unsigned long)"), 1);
+    CHECK_EQ(rep_is_allocator("strdup"), 1);
+    CHECK_EQ(rep_is_allocator("strdupa"), 0);
+    CHECK_EQ(rep_is_allocator("my_malloc"), 0);
+}
+
 static void test_many_ellipses(void)
 {
     struct rep_supp_list l = REP_SUPP_LIST_INIT;
@@ -250,6 +269,7 @@ int main(void)
 {
     RUN(test_lsan_patterns);
     RUN(test_valgrind_blocks);
+    RUN(test_allocator_lines);
     RUN(test_many_ellipses);
     RUN(test_errors);
     RUN(test_counts_and_runs);
