@@ -16,6 +16,7 @@
 
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_pyexit.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -136,8 +137,12 @@ static inline void identify(struct capture *c)
     if (c->id)
         return;
     c->id = rt_stack_find(c->hash, c->n);
-    if (!c->id && c->n)
+    if (c->id)
+        return;
+    if (c->n)
         rt_modules_cover(c->frames, c->n);
+    if (RT_UNLIKELY(atomic_load_explicit(&rt_pyexit_waiting, memory_order_relaxed)))
+        rt_pyexit_arm();
 }
 
 static uint32_t align_flags(size_t align)

@@ -13,6 +13,7 @@
 
 #include "profiler/runtime/rt_proc.h"
 #include "profiler/runtime/rt_python.h"
+#include "profiler/runtime/rt_pyexit.h"
 #include "profiler/runtime/rt_rec.h"
 
 #include <dlfcn.h>
@@ -397,8 +398,10 @@ RT_EXPORT void *dlopen(const char *file, int mode)
         if (!h)
             real(file, mode); /* dlerror() tells about the name as given */
     }
-    if (!rt_tls.guard)
+    if (!rt_tls.guard) {
         rt_modules_refresh();
+        rt_pyexit_attach();
+    }
     return h;
 }
 

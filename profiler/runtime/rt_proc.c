@@ -21,6 +21,7 @@
 
 #include "profiler/runtime/rt_hooks.h"
 #include "profiler/runtime/rt_module.h"
+#include "profiler/runtime/rt_pyexit.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -59,6 +60,7 @@ static char self_path[MAX_PATH];   /* this library, as the dynamic linker found 
 static uintptr_t clean_sp, exit_sp;
 static pid_t exit_tid;
 static int main_returned, exit_called;
+static _Atomic int exit_snapshot_taken;
 
 static void exit_handler(int status, void *arg);
 static void fork_child(void);
@@ -322,6 +324,7 @@ void rt_proc_boot(void)
     rt_tls.is_main = getpid() == gettid();
     announce();
     rt_scan_init();
+    rt_pyexit_attach();
     atomic_store(&rt_mode, RT_MODE_RECORD);
 }
 
@@ -384,12 +387,23 @@ void rt_proc_release_live(const struct rt_live *live, int64_t count)
 
 /* ---- exit ------------------------------------------------------------- */
 
+void rt_proc_exit_snapshot(uintptr_t sp)
+{
+    if (!rt_proc_recording() || getpid() != my_pid || atomic_exchange(&exit_snapshot_taken, 1))
+        return;
+    if (sp && !exit_sp) {
+        exit_sp = sp;
+        exit_tid = gettid();
+    }
+    rt_scan_snapshot(0);
+}
+
 static void exit_handler(int status, void *arg)
 {
     (void)arg;
     if (!rt_proc_recording() || getpid() != my_pid)
         return;
-    rt_scan_snapshot(0);
+    rt_proc_exit_snapshot(0);
     push_simple(RT_REC_EXIT, (uint32_t)status, main_returned ? RT_EXIT_RETURN : RT_EXIT_EXIT);
 }
 
@@ -476,6 +490,7 @@ static void fork_child(void)
         close(sock);
     sock = -1;
     exit_called = 0;
+    atomic_store(&exit_snapshot_taken, 0);
     if (rt_stack_reset() < 0 || connect_collector(RT_ORIGIN_FORK) < 0) {
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "forked child cannot reach the collector; not recording it");

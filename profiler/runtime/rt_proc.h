@@ -10,6 +10,7 @@
 #include "profiler/ring.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 enum rt_mode {
     RT_MODE_BOOT = 0, /* nothing resolved yet */
@@ -35,5 +36,11 @@ int rt_proc_collector_gone(void);
 
 /* Stops recording for good (the collector is gone); says so once. */
 void rt_proc_stop_recording(void);
+
+/* Takes the exit snapshot of this process image, once: from the exit
+ * handler, or earlier when an interpreter is about to tear itself down
+ * (rt_pyexit.c). `sp`, when not 0, is where the calling thread's live frames
+ * start (its stack is scanned from there, as from a call to exit()). */
+void rt_proc_exit_snapshot(uintptr_t sp);
 
 #endif

@@ -24,6 +24,7 @@
 #include "profiler/runtime/rt_scan.h"
 
 #include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_pyobj.h"
 #include "profiler/runtime/rt_scan_stop.h"
 
 #include <fcntl.h>
@@ -285,7 +286,11 @@ static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t 
         int64_t b = find_block(s, p);
         if (b < 0 || is_chunk_header(p, &s->live[b]))
             continue;
-        emit_edge(s, src, at - start, (uint64_t)b, whole ? 0 : p - s->live[b].addr);
+        const struct rt_live *blk = &s->live[b];
+        uint64_t off = p - blk->addr;
+        if (whole || (off && rt_pyobj_ref(blk->addr, blk->size, off)))
+            off = 0;
+        emit_edge(s, src, at - start, (uint64_t)b, off);
     }
 }
 
@@ -557,6 +562,7 @@ static void scan_stopped(struct scan *s, uintptr_t self_sp)
     if (s->nlive < 0)
         return;
     read_maps(s);
+    rt_pyobj_begin();
     if (!build_index(s) && !collect_thread_roots(s, self_sp)) {
         emit_roots(s);
         scan_all(s);

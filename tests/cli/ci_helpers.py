@@ -1,7 +1,9 @@
 """Shared by the command-line tests (test_check*.py, test_diff.py and others):
 compiles small target programs with -O2 -g, records them with `heapgraph run`,
 and runs heapgraph subcommands. Standard library only; HEAPGRAPH comes from ctest."""
+import json
 import os
+import shutil
 import subprocess
 
 HG = os.environ.get("HEAPGRAPH", "build/heapgraph")
@@ -113,3 +115,26 @@ def record(directory, exe, name=None, *args):
     p = hg("run", "-q", "-o", cap, "--", exe, *args, cwd=directory)
     assert os.path.exists(cap), p.stderr
     return cap
+
+
+def python_interpreters():
+    """The CPython interpreters Python programs are recorded under: pyenv's
+    python3 (the binary behind its shim, with a shared libpython) and
+    Debian's /usr/bin/python3.11 (a static binary exporting the C API),
+    each when this machine has it."""
+    found = []
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        r = subprocess.run([pyenv, "which", "python3"], capture_output=True, text=True)
+        if r.returncode == 0 and r.stdout.strip():
+            found.append(os.path.realpath(r.stdout.strip()))
+    if os.access("/usr/bin/python3.11", os.X_OK):
+        found.append("/usr/bin/python3.11")
+    return found
+
+
+def report_json(cap, *args):
+    """The JSON report of a capture, parsed."""
+    r = hg("report", "-f", "json", *args, cap)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
