@@ -87,7 +87,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- arena and strings ------------------------------------------------- */
 
-/* n bytes, aligned for any type, owned by the ctx; NULL if out of memory. */
+/* n bytes, aligned for any type, owned by the ctx; NULL if out of memory.
+ * Like the reporter's rep_arena (report/model/arena.h), which symbolize/ may
+ * not include (see sym_grow in sym_int.h): the ctx owns its own strings. */
 static void *arena_alloc(struct sym_ctx *s, size_t n)
 {
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
@@ -105,6 +107,26 @@ static void *arena_alloc(struct sym_ctx *s, size_t n)
     void *p = (char *)c->data + c->used;
     c->used += n;
     return p;
+}
+
+int sym_grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -1;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / size)
+        return -1;
+    void *p = realloc(*buf, n * size);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
 }
 
 const char *sym_intern(struct sym_ctx *s, const char *str)
@@ -148,14 +170,9 @@ void sym_warn(struct sym_ctx *s, struct sym_file *f, const char *fmt, ...)
     if (n > 0 && (size_t)n < sizeof msg)
         vsnprintf(msg + n, sizeof msg - n, fmt, ap);
     va_end(ap);
-    if (s->nwarnings == s->capwarnings) {
-        size_t cap = s->capwarnings ? s->capwarnings * 2 : 8;
-        const char **p = realloc(s->warnings, cap * sizeof *p);
-        if (!p)
-            return;
-        s->warnings = p;
-        s->capwarnings = cap;
-    }
+    if (sym_grow((void **)&s->warnings, &s->capwarnings, s->nwarnings + 1,
+                 sizeof *s->warnings) < 0)
+        return;
     const char *w = sym_intern(s, msg);
     if (w)
         s->warnings[s->nwarnings++] = w;

@@ -29,20 +29,6 @@ static int range_cmp(const void *pa, const void *pb)
     return a->lo < b->lo ? -1 : a->lo > b->lo;
 }
 
-/* Grows *v (of *cap elements of `size` bytes) to hold one more than n. */
-static int grow(void *v, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 64;
-    void *p = realloc(*(void **)v, c * size);
-    if (!p)
-        return -1;
-    *(void **)v = p;
-    *cap = c;
-    return 0;
-}
-
 int sym_dwarf_index(struct sym_file *f)
 {
     Dwarf_CU *unit = NULL;
@@ -59,13 +45,13 @@ int sym_dwarf_index(struct sym_file *f)
         while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
             if (lo >= hi)
                 continue;
-            if (grow(&f->ranges, &cap, f->nranges, sizeof *f->ranges) < 0)
+            if (sym_grow((void **)&f->ranges, &cap, f->nranges + 1, sizeof *f->ranges) < 0)
                 return -1;
             f->ranges[f->nranges++] = (struct sym_cu_range){lo, hi, (uint32_t)f->ncu};
         }
         if (f->nranges == before)
             continue;
-        if (grow(&f->cu, &cucap, f->ncu, sizeof *f->cu) < 0)
+        if (sym_grow((void **)&f->cu, &cucap, f->ncu + 1, sizeof *f->cu) < 0)
             return -1;
         f->cu[f->ncu++] = (struct sym_cu){.off = dwarf_dieoffset(&cudie)};
     }
@@ -143,7 +129,7 @@ static int srange_cmp(const void *pa, const void *pb)
 static int walk_push(struct indexer *x, Dwarf_Die *die, uint32_t parent, uint32_t depth,
                      const char *prefix)
 {
-    if (grow(&x->stack, &x->wcap, x->nwalk, sizeof *x->stack) < 0)
+    if (sym_grow((void **)&x->stack, &x->wcap, x->nwalk + 1, sizeof *x->stack) < 0)
         return -1;
     x->stack[x->nwalk++] = (struct walk){*die, parent, depth, prefix};
     return 0;
@@ -156,7 +142,7 @@ static int add_qual(struct indexer *x, struct walk *w)
     struct sym_cu *cu = x->cu;
     if (!w->prefix)
         return 0;
-    if (grow(&cu->quals, &x->qcap, cu->nquals, sizeof *cu->quals) < 0)
+    if (sym_grow((void **)&cu->quals, &x->qcap, cu->nquals + 1, sizeof *cu->quals) < 0)
         return -1;
     cu->quals[cu->nquals++] = (struct sym_qual){dwarf_dieoffset(&w->die), w->prefix};
     return 0;
@@ -193,14 +179,14 @@ static int add_scope(struct indexer *x, struct walk *w, int inlined, uint32_t *s
     while ((off = dwarf_ranges(&w->die, off, &base, &lo, &hi)) > 0) {
         if (lo >= hi)
             continue;
-        if (grow(&x->ranges, &x->rcap, x->nranges, sizeof *x->ranges) < 0)
+        if (sym_grow((void **)&x->ranges, &x->rcap, x->nranges + 1, sizeof *x->ranges) < 0)
             return -1;
         x->ranges[x->nranges++] = (struct srange){lo, hi, idx, w->depth};
         *scope = idx;
     }
     if (*scope == SYM_NO_SCOPE)
         return 0;
-    if (grow(&cu->scopes, &x->scap, cu->nscopes, sizeof *cu->scopes) < 0)
+    if (sym_grow((void **)&cu->scopes, &x->scap, cu->nscopes + 1, sizeof *cu->scopes) < 0)
         return -1;
     cu->scopes[cu->nscopes++] = (struct sym_scope){dwarf_dieoffset(&w->die),
                                                    inlined ? w->parent : SYM_NO_SCOPE, inlined,
@@ -272,7 +258,7 @@ static int emit(struct indexer *x, uint64_t lo, uint32_t scope)
     }
     if (cu->nsegs && cu->segs[cu->nsegs - 1].scope == scope)
         return 0;
-    if (grow(&cu->segs, &x->segcap, cu->nsegs, sizeof *cu->segs) < 0)
+    if (sym_grow((void **)&cu->segs, &x->segcap, cu->nsegs + 1, sizeof *cu->segs) < 0)
         return -1;
     cu->segs[cu->nsegs++] = (struct sym_seg){lo, scope};
     return 0;
@@ -470,14 +456,8 @@ struct fvec {
 static int fpush(struct fvec *v, const char *function, const char *file, unsigned line,
                  int inlined)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 4;
-        struct sym_frame *p = realloc(v->v, cap * sizeof *p);
-        if (!p)
-            return -1;
-        v->v = p;
-        v->cap = cap;
-    }
+    if (sym_grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v) < 0)
+        return -1;
     v->v[v->n++] = (struct sym_frame){function, file, line, NULL, 0, inlined};
     return 0;
 }

@@ -178,14 +178,8 @@ struct vec {
 
 static int vec_push(struct vec *v, uint64_t lo, uint64_t size, const char *raw, unsigned rank)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        struct sym_esym *p = realloc(v->v, cap * sizeof *p);
-        if (!p)
-            return -1;
-        v->v = p;
-        v->cap = cap;
-    }
+    if (sym_grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v) < 0)
+        return -1;
     v->v[v->n++] = (struct sym_esym){lo, size, raw, NULL, rank};
     return 0;
 }

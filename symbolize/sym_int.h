@@ -108,6 +108,13 @@ struct sym_file {
     size_t nranges;
 };
 
+/* sym.c: makes room for at least `need` elements of `size` bytes in *buf
+   (capacity *cap, doubled as needed). 0, or -1 when out of memory or on
+   overflow, *buf untouched. The same helper as the reporter's rep_grow
+   (report/model/arena.h): symbolize/ sits below report/ and may not include
+   its headers, and a generic array helper does not belong in sym.h, so the
+   symbolizer keeps this one copy for all its arrays. */
+int sym_grow(void **buf, size_t *cap, size_t need, size_t size);
 /* sym.c: interned copy of str (owned by the ctx); NULL if str is NULL or
    out of memory. */
 const char *sym_intern(struct sym_ctx *s, const char *str);

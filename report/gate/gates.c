@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * gates.c - CI gates over a `struct rep_run`: the run container itself (an
- * arena for its strings and frames, growable arrays for its entries), the
+ * gates.c - CI gates over a `struct rep_run`: the run container itself (the
+ * reporter's arena for its strings and frames, growable arrays for its
+ * entries), the
  * stack key that matches leak sites across rebuilds, and gate
  * evaluation. A gate passes when its value is at most its limit; a growth
  * gate fails only when both the relative and the absolute change exceed
@@ -14,32 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the run's arena ---- */
+#include "report/model/arena.h"
 
-struct rep_ck_arena {
-    struct rep_ck_arena *next;
-    size_t used, cap;
-    char data[];
-};
+/* ---- the run's memory ---- */
 
-static void *arena_alloc(struct rep_run *r, size_t n)
+/* Strings and frames live in the run's arena, created on first use so that
+ * a zeroed run stays a valid empty one. */
+static void *run_alloc(struct rep_run *r, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
-    struct rep_ck_arena *a = r->arena;
-    if (!a || a->cap - a->used < n) {
-        size_t cap = n > 65536 ? n : 65536;
-        struct rep_ck_arena *b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
-        b->next = a;
-        b->used = 0;
-        b->cap = cap;
-        r->arena = a = b;
-    }
-    void *p = a->data + a->used;
-    a->used += n;
-    memset(p, 0, n);
-    return p;
+    if (!r->arena && !(r->arena = rep_arena_new()))
+        return NULL;
+    return rep_arena_alloc(r->arena, n);
 }
 
 const char *rep_run_strdup(struct rep_run *r, const char *s)
@@ -47,7 +33,7 @@ const char *rep_run_strdup(struct rep_run *r, const char *s)
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *p = arena_alloc(r, n);
+    char *p = run_alloc(r, n);
     if (p)
         memcpy(p, s, n);
     return p;
@@ -59,7 +45,7 @@ int rep_run_alloc_frames(struct rep_run *r, struct rep_ck_stack *st, uint32_t n)
     st->frames = NULL;
     if (n == 0)
         return 0;
-    st->frames = arena_alloc(r, (size_t)n * sizeof *st->frames);
+    st->frames = run_alloc(r, (size_t)n * sizeof *st->frames);
     if (!st->frames)
         return -1;
     st->nframes = n;
@@ -68,33 +54,17 @@ int rep_run_alloc_frames(struct rep_run *r, struct rep_ck_stack *st, uint32_t n)
 
 void rep_run_release(struct rep_run *r)
 {
-    while (r->arena) {
-        struct rep_ck_arena *next = r->arena->next;
-        free(r->arena);
-        r->arena = next;
-    }
+    rep_arena_free(r->arena);
     free(r->processes);
     free(r->leaks);
     free(r->sites);
     memset(r, 0, sizeof *r);
 }
 
-/* Grows an array to hold n+1 elements when n is a power of two (or 0). */
-static int grow(void **arr, size_t n, size_t elem)
-{
-    if (n & (n - 1))
-        return 0;
-    size_t cap = n ? n * 2 : 8;
-    void *p = realloc(*arr, cap * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    return 0;
-}
-
 struct rep_ck_process *rep_run_add_process(struct rep_run *r)
 {
-    if (grow((void **)&r->processes, r->nprocesses, sizeof *r->processes) < 0)
+    if (rep_grow((void **)&r->processes, &r->processes_cap, r->nprocesses + 1,
+                 sizeof *r->processes) < 0)
         return NULL;
     struct rep_ck_process *p = &r->processes[r->nprocesses++];
     memset(p, 0, sizeof *p);
@@ -103,7 +73,7 @@ struct rep_ck_process *rep_run_add_process(struct rep_run *r)
 
 struct rep_ck_leak *rep_run_add_leak(struct rep_run *r, uint32_t process, int kind)
 {
-    if (grow((void **)&r->leaks, r->nleaks, sizeof *r->leaks) < 0)
+    if (rep_grow((void **)&r->leaks, &r->leaks_cap, r->nleaks + 1, sizeof *r->leaks) < 0)
         return NULL;
     struct rep_ck_leak *l = &r->leaks[r->nleaks++];
     memset(l, 0, sizeof *l);
@@ -114,7 +84,7 @@ struct rep_ck_leak *rep_run_add_leak(struct rep_run *r, uint32_t process, int ki
 
 struct rep_ck_site *rep_run_add_site(struct rep_run *r, uint32_t process)
 {
-    if (grow((void **)&r->sites, r->nsites, sizeof *r->sites) < 0)
+    if (rep_grow((void **)&r->sites, &r->sites_cap, r->nsites + 1, sizeof *r->sites) < 0)
         return NULL;
     struct rep_ck_site *s = &r->sites[r->nsites++];
     memset(s, 0, sizeof *s);

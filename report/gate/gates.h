@@ -16,12 +16,14 @@
  * the largest peak of any single process, because processes that ran one
  * after the other never shared a heap.
  */
-struct rep_capture;
 #ifndef HG_REP_GATE_GATES_H
 #define HG_REP_GATE_GATES_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct rep_arena;
+struct rep_capture;
 
 /* Kinds of leak entries, in the order of docs/architecture.md's classes. NOT_FREED is a
  * block live in a process that left no exit snapshot (crash, kill, _exit). */
@@ -91,13 +93,15 @@ struct rep_run {
     struct rep_ck_leak *leaks;
     size_t nsites;
     struct rep_ck_site *sites;
-    struct rep_ck_arena *arena;    /* strings and frames; private */
     int incomplete;                /* the capture is damaged or its recording did not finish */
     char incomplete_why[160];      /* "damaged at byte N: ...", "recording did not finish" */
+    /* private */
+    struct rep_arena *arena;       /* strings and frames (report/model/arena.h) */
+    size_t processes_cap, leaks_cap, sites_cap;
 };
 
 /* Zeroed is a valid empty run. */
-#define REP_RUN_INIT {0, NULL, 0, NULL, 0, NULL, NULL, 0, ""}
+#define REP_RUN_INIT {0}
 
 void rep_run_release(struct rep_run *r);
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/model/arena.h"
+
 #define MAX_DEPTH 64
 
 struct reader {
@@ -179,18 +181,11 @@ static int value(struct reader *r, struct rep_json *j, int depth);
 
 static int push(struct reader *r, struct rep_json *j, char *key)
 {
-    if ((j->n & (j->n - 1)) == 0) {
-        size_t cap = j->n ? j->n * 2 : 4;
-        struct rep_json *it = realloc(j->items, cap * sizeof *it);
-        if (it)
-            j->items = it;
-        char **ks = j->type == REP_JSON_OBJECT && it ? realloc(j->keys, cap * sizeof *ks) : NULL;
-        if (ks)
-            j->keys = ks;
-        if (!it || (j->type == REP_JSON_OBJECT && !ks)) {
-            free(key);
-            return fail(r, "out of memory");
-        }
+    if (rep_grow((void **)&j->items, &j->items_cap, j->n + 1, sizeof *j->items) < 0 ||
+        (j->type == REP_JSON_OBJECT &&
+         rep_grow((void **)&j->keys, &j->keys_cap, j->n + 1, sizeof *j->keys) < 0)) {
+        free(key);
+        return fail(r, "out of memory");
     }
     memset(&j->items[j->n], 0, sizeof j->items[0]);
     if (key)

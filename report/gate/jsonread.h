@@ -28,6 +28,7 @@ struct rep_json {
     size_t n;                /* items of an array or object */
     struct rep_json *items;
     char **keys;             /* object keys, parallel to items */
+    size_t items_cap, keys_cap;   /* private */
 };
 
 /* Parses text[0..len). Returns the tree (free with rep_json_free) or NULL +
