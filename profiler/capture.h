@@ -108,14 +108,88 @@ enum hg_rec_type {
     /* stream, version (PY_VERSION_HEX), module id, frames (1: stacks carry
        Python frames; 0: an interpreter the runtime does not support) */
     HG_REC_PYTHON = 20,
+    /* Python objects (docs/capture-format.md, "Python objects"). A stream's
+     * type ids, from 1, are given by the runtime; a type record comes before
+     * the first object record that uses its id.
+     * stream, type id, kind (enum hg_py_kind), flags (HG_PYT_*), items
+     * offset (offset of item 0 of an inline array of object pointers in the
+     * object, tuple-like types; 0: none), name string, nfields, nfields x
+     * (offset from the object's address, name string): the named pointer
+     * fields of its instances. */
+    HG_REC_PYTYPE = 21,
+    /* stream, snapshot id, n, n x (block index delta, offset of the object
+     * in its block, type id, reference count, flags (HG_PYO_*)). The block
+     * index delta is from the previous object's index + 1 (in each record,
+     * the first is from 0). Objects come in block order; a snapshot may have
+     * several records. */
+    HG_REC_PYOBJECTS = 22,
+    /* stream, snapshot id, n, n x (block index, owner block index, role
+     * (enum hg_py_part), a, b): blocks that belong to a Python object
+     * (list items, dict keys and values) and dicts that hold an object's
+     * attributes. a and b per role. */
+    HG_REC_PYPARTS = 23,
+    /* stream, snapshot id, n, n x (block index, kind (enum hg_py_name),
+     * text string): the text of str objects, the names of modules, the
+     * interpreter's well-known objects. */
+    HG_REC_PYNAMES = 24,
+    /* stream, snapshot id, root id, thread index, line, function string,
+     * file string, nnames, nnames x name string: the Python frame that the
+     * HG_ROOT_PYFRAME root of that id is the local variables of. */
+    HG_REC_PYFRAMEROOT = 25,
+    /* stream, kind (enum hg_gc_kind), then per kind: Python's cyclic
+     * garbage collector */
+    HG_REC_GC = 26,
 };
-#define HG_REC_LAST HG_REC_PYTHON
+#define HG_REC_LAST HG_REC_GC
 
 enum hg_origin { HG_ORIGIN_ROOT = 0, HG_ORIGIN_FORK = 1, HG_ORIGIN_EXEC = 2, HG_ORIGIN_SPAWN = 3 };
 enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOWN = 3 };
 #define HG_END_F_CORE 1u       /* core dumped */
 #define HG_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
-enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_ROOT_REGISTER = 3, HG_ROOT_OTHER = 4 };
+enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_ROOT_REGISTER = 3, HG_ROOT_OTHER = 4,
+                    HG_ROOT_PYFRAME = 5 /* a Python frame's local variables (HG_REC_PYFRAMEROOT) */ };
+
+/* Python objects. Kinds of types, as far as the report labels references. */
+enum hg_py_kind {
+    HG_PYK_OTHER = 0, HG_PYK_LIST, HG_PYK_TUPLE, HG_PYK_DICT, HG_PYK_SET, HG_PYK_STR,
+    HG_PYK_MODULE, HG_PYK_TYPE, HG_PYK_FUNCTION, HG_PYK_CELL, HG_PYK_METHOD, HG_PYK_FRAME,
+    HG_PYK_CODE, HG_PYK_GENERATOR, HG_PYK_BYTES, HG_PYK_INT, HG_PYK_FLOAT,
+    HG_PYK_COUNT
+};
+#define HG_PYT_GC 1u           /* instances are tracked by the cyclic garbage collector */
+#define HG_PYT_MANAGED_DICT 2u /* instances keep their attributes before the object (3.11+) */
+#define HG_PYT_FINALIZER 4u    /* instances have a finalizer (__del__, tp_finalize, tp_del) */
+#define HG_PYT_HEAP 8u         /* made by a class statement or type() (a heap type) */
+#define HG_PYO_TRACKED 1u      /* the object is in the collector's lists */
+#define HG_PYO_FINALIZED 2u    /* its finalizer has run already */
+/* Roles of HG_REC_PYPARTS. */
+enum hg_py_part {
+    HG_PYP_LIST_ITEMS = 1,  /* the items of a list; a: items in use */
+    HG_PYP_DICT_KEYS = 2,   /* a dict's keys table; a: offset of entry 0, b: entry size
+                               (16: key, value; 24: hash, key, value) */
+    HG_PYP_DICT_VALUES = 3, /* the values of a split dict or of an instance's inline
+                               attributes; a: offset of value 0, b: 1 + block index
+                               of the keys table that names them (0: unknown) */
+    HG_PYP_SET_TABLE = 4,   /* a set's hash table; a: offset of entry 0, b: entry size
+                               (16: key, hash) */
+    HG_PYP_ATTR_DICT = 5,   /* a dict object holding the owner's attributes (an
+                               instance's __dict__, a class's, a module's globals) */
+};
+/* Kinds of HG_REC_PYNAMES. */
+enum hg_py_name {
+    HG_PYN_STR = 0,         /* the text of a str object (UTF-8, at most 64 bytes) */
+    HG_PYN_MODULE = 1,      /* the name of a module object */
+    HG_PYN_WELL_KNOWN = 2,  /* an interpreter object: "sys.modules", "gc.garbage", ... */
+};
+/* Kinds of HG_REC_GC, and the fields that follow the kind. */
+enum hg_gc_kind {
+    HG_GC_COLLECTION = 0,   /* generation, time, duration (us), collected, uncollectable:
+                               one collection */
+    HG_GC_BEFORE = 1,       /* generation, time, collections, collected, uncollectable: the
+                               interpreter's totals when recording of collections began */
+    HG_GC_STATE = 2,        /* snapshot id, enabled (0/1), objects in gc.garbage: the
+                               collector when the snapshot was taken */
+};
 
 /* Events (inside HG_REC_EVENTS), in the order they happened in the process.
  * Each field of an event is read from its own column (enum hg_ev_column):
@@ -176,6 +250,12 @@ enum hg_ev_op {
 /* addr deltas count units of this many bytes unless HG_EV_F_RAWADDR. */
 #define HG_EV_ADDR_SHIFT 4
 #define HG_EV_ADDR_UNIT (1 << HG_EV_ADDR_SHIFT)
+
+/* On FREE only (it has neither alignment nor address): the block was freed
+ * by Python's cyclic garbage collector, during a collection, and (F_PYOBJ)
+ * it held a Python object. Old readers ignore both. */
+#define HG_EV_F_GC 0x08u
+#define HG_EV_F_PYOBJ 0x10u
 
 enum hg_ev_column {
     HG_EV_COL_TAG = 0, HG_EV_COL_TIME, HG_EV_COL_REF, HG_EV_COL_STACK, HG_EV_COL_SIZE, HG_EV_COL_ADDR,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "report/analysis/graph.h"
+#include "report/analysis/pyobj.h"
 #include "report/model/arena.h"
 #include "report/model/index.h"
 #include "report/model/replay.h"
@@ -208,7 +209,24 @@ static struct rep_graph_edge *usable_edges(const struct rep_snapshot *s, size_t 
     return e;
 }
 
-static int classify_snapshot(struct job *j, char *err, size_t errlen)
+/* The Python view of a classified snapshot (pyobj.h); nothing without
+ * Python objects. */
+static int python_view(struct job *j, const struct rep_snapshot *prev)
+{
+    int oom;
+    struct rep_py *x = rep_py_open(j->cap->arena, j->p, j->snap, &oom);
+    if (!x)
+        return oom ? -1 : 0;
+    int rc = rep_py_cycles(x, j->snap) < 0 || rep_py_types(x, j->snap, prev) < 0 ? -1 : 0;
+    for (size_t i = 0; !rc && i < j->snap->nleaks; i++)
+        if (j->snap->leaks[i].retained_by)
+            rc = rep_py_retention(x, (struct rep_retention *)j->snap->leaks[i].retained_by);
+    rep_py_close(x);
+    return rc;
+}
+
+static int classify_snapshot(struct job *j, const struct rep_snapshot *prev, char *err,
+                             size_t errlen)
 {
     struct rep_snapshot *s = j->snap;
     size_t nedges;
@@ -230,7 +248,7 @@ static int classify_snapshot(struct job *j, char *err, size_t errlen)
         goto out;
     s->kind = rep_arena_dup(j->cap->arena, j->g.kind, s->nblocks);
     summarize(j);
-    if (!s->kind || copy_cycles(j) < 0 || build_leaks(j) < 0) {
+    if (!s->kind || copy_cycles(j) < 0 || build_leaks(j) < 0 || python_view(j, prev) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -279,7 +297,7 @@ static int classify_process(struct rep_capture *cap, struct rep_process *p, char
         if (!s->have_blocks)
             continue;
         j.snap = s;
-        if (classify_snapshot(&j, err, errlen) < 0)
+        if (classify_snapshot(&j, prev, err, errlen) < 0)
             return -1;
         if (prev && growth(cap->arena, prev, s) < 0)
             return snprintf(err, errlen, "out of memory"), -1;

@@ -56,7 +56,22 @@ enum rep_end { REP_END_EXIT = 0, REP_END_SIGNAL, REP_END_EXEC, REP_END_UNKNOWN }
 #define REP_END_F_CORE 1u       /* core dumped */
 #define REP_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
 enum rep_root_kind { REP_ROOT_GLOBAL = 0, REP_ROOT_STACK, REP_ROOT_TLS, REP_ROOT_REGISTER,
-                     REP_ROOT_OTHER };
+                     REP_ROOT_OTHER, REP_ROOT_PYFRAME };
+
+/* Python objects (capture.h mirrors them: the values are the capture's). */
+enum rep_py_kind { REP_PYK_OTHER = 0, REP_PYK_LIST, REP_PYK_TUPLE, REP_PYK_DICT, REP_PYK_SET,
+                   REP_PYK_STR, REP_PYK_MODULE, REP_PYK_TYPE, REP_PYK_FUNCTION, REP_PYK_CELL,
+                   REP_PYK_METHOD, REP_PYK_FRAME, REP_PYK_CODE, REP_PYK_GENERATOR,
+                   REP_PYK_BYTES, REP_PYK_INT, REP_PYK_FLOAT };
+#define REP_PYT_GC 1u           /* instances are tracked by the garbage collector */
+#define REP_PYT_MANAGED_DICT 2u /* instances keep their attributes before the object */
+#define REP_PYT_FINALIZER 4u    /* instances have a finalizer (__del__) */
+#define REP_PYT_HEAP 8u         /* a class made by a class statement */
+#define REP_PYO_TRACKED 1u      /* in the collector's lists */
+#define REP_PYO_FINALIZED 2u    /* its finalizer has run */
+enum rep_py_part { REP_PYP_NONE = 0, REP_PYP_LIST_ITEMS, REP_PYP_DICT_KEYS, REP_PYP_DICT_VALUES,
+                   REP_PYP_SET_TABLE, REP_PYP_ATTR_DICT };
+enum rep_py_name { REP_PYN_STR = 0, REP_PYN_MODULE, REP_PYN_WELL_KNOWN };
 
 /* Reachability classes of a snapshot's blocks (report/analysis/graph.h). */
 enum rep_kind { REP_KIND_REACHABLE = 0, REP_KIND_POSSIBLE, REP_KIND_DEFINITE,
@@ -113,6 +128,8 @@ struct rep_site {
     uint64_t temporary;                /* of which were temporaries */
     uint64_t live_blocks, live_bytes;  /* live at the end of the stream */
     uint64_t peak_blocks, peak_bytes;  /* live at the moment of the process's peak */
+    uint64_t gc_freed, gc_freed_bytes; /* blocks made here that the garbage collector freed */
+    uint64_t gc_freed_objects;         /* of which were Python objects */
 };
 
 struct rep_segment {
@@ -154,6 +171,65 @@ struct rep_block {
     uint64_t number;             /* allocation number within the stream */
     uint32_t site;               /* index into the process's sites */
     const char *type;            /* Python type name (HG_REC_BLOCKTYPE) or NULL */
+};
+
+/* A named pointer field of a Python type's instances. offset is from the
+ * object's address (negative: before it, in the pre-header). */
+struct rep_pyfield {
+    int64_t offset;
+    const char *name;
+};
+
+/* A Python type of a process (HG_REC_PYTYPE). */
+struct rep_pytype {
+    uint32_t id;                 /* the runtime's type id */
+    uint8_t kind;                /* enum rep_py_kind */
+    uint32_t flags;              /* REP_PYT_* */
+    uint64_t items_offset;       /* tuple-like: offset of item 0 in the object; 0: none */
+    const char *name;
+    uint32_t nfields;
+    const struct rep_pyfield *fields;
+};
+
+/* What a snapshot knows of one of its blocks in a Python process
+ * (snapshot->py[i] describes blocks[i]). A block is a Python object
+ * (type != 0), belongs to one (role != 0: list items, dict keys or values,
+ * or a dict holding the owner's attributes; a dict object may be both), or
+ * neither: native memory. */
+struct rep_pyblock {
+    uint32_t type;               /* 1 + index into the process's pytypes; 0: not an object */
+    uint32_t offset;             /* the object's address minus the block's */
+    uint64_t refcnt;             /* its reference count at the snapshot */
+    uint8_t flags;               /* REP_PYO_* */
+    uint8_t role;                /* enum rep_py_part */
+    uint8_t text_kind;           /* enum rep_py_name, when text */
+    uint32_t owner;              /* role: block index of the owner object */
+    uint32_t a, b;               /* role: as capture.h's enum hg_py_part says */
+    const char *text;            /* a str's text, a module's name, a well-known name; or NULL */
+};
+
+/* A Python frame whose local variables are the root of that id. */
+struct rep_pyframe_root {
+    uint32_t root_id;
+    uint32_t thread;             /* thread index */
+    unsigned line;
+    const char *function, *file;
+    uint32_t nnames;
+    const char *const *names;    /* word i of the root is the local names[i] */
+};
+
+/* One collection of the cyclic garbage collector (HG_REC_GC). */
+struct rep_gc {
+    uint64_t time_us, duration_us;
+    uint32_t generation;
+    uint64_t collected, uncollectable;
+};
+
+/* Per generation: what the collector did (before recording began, and in all). */
+struct rep_gc_gen {
+    uint64_t collections, collected, uncollectable;  /* in all (before included) */
+    uint64_t before_collections, before_collected, before_uncollectable;
+    uint64_t pause_us, longest_us;                    /* recorded collections only */
 };
 
 struct rep_root {
@@ -205,6 +281,13 @@ struct rep_retention {
     const char *thread;          /* STACK, REGISTER, thread TLS: thread name or NULL */
     uint32_t npath;
     const struct rep_path_step *path;   /* path[npath-1] is the entry's block */
+    /* In a Python snapshot, the same path as a Python developer names it
+     * (report/analysis/pyobj.h): what holds it ("module global", "local
+     * variable", "class attribute", ...) and an expression that reaches
+     * the block ("app.CACHE['users'][3]"); NULL when the path has no
+     * Python object. */
+    const char *py_holder;
+    const char *py_expr;
 };
 
 /* Leak entries aggregated by allocation stack (site), as the JSON "leaks"
@@ -225,6 +308,14 @@ struct rep_leak {
     const struct rep_retention *retained_by;   /* REACHABLE only, else NULL */
 };
 
+/* Whether Python's garbage collector can free a cycle. */
+enum rep_pycycle_state {
+    REP_PYC_NATIVE = 0,          /* no Python object in it */
+    REP_PYC_PENDING,             /* only tracked objects: the next full collection frees it */
+    REP_PYC_UNTRACKED,           /* an object the collector does not track holds it together */
+    REP_PYC_NATIVE_LINK,         /* native memory (a C extension's) holds it together */
+};
+
 /* An unreachable cycle (root or not) with the edges that close it. */
 struct rep_cycle {
     int root;                    /* 1: a leak group of its own; 0: held by other lost blocks */
@@ -233,6 +324,34 @@ struct rep_cycle {
     const uint32_t *members;     /* block indexes, ascending */
     uint32_t nedges;
     const struct rep_graph_edge *edges;  /* src, dst are block indexes */
+    /* Python snapshots (report/analysis/pyobj.h); zero otherwise. */
+    uint32_t nobjects;           /* members that are Python objects */
+    uint8_t py_state;            /* enum rep_pycycle_state */
+    const char *const *labels;   /* per edge: "Node.peer", "list[3]", ...; NULL when native
+                                    or when the edge only joins an object to its own part */
+    const uint32_t *internal_refs;  /* per member: references to it from the cycle's members */
+};
+
+/* Cycles of a snapshot with the same shape, grouped: "50 cycles of 2 Node
+ * objects made at make_pair (app.py:16), joined by Node.peer". */
+struct rep_pycycle_group {
+    uint32_t site;               /* allocation site of the cycles' first object */
+    uint8_t state;               /* enum rep_pycycle_state */
+    uint32_t ncycles;
+    uint32_t objects;            /* Python objects per cycle */
+    uint64_t blocks, bytes;      /* of all its cycles */
+    const char *types;           /* "Node", "Node, dict" */
+    const char *labels;          /* "Node.peer", "Node.parent, list[0]" */
+    uint32_t first;              /* index of its first cycle in the snapshot's cycles */
+};
+
+/* Live Python objects of one type at a snapshot, and the change since the
+ * snapshot before it of the same process. bytes counts the objects' blocks
+ * and the blocks they own (list items, dict keys and values). */
+struct rep_typestat {
+    uint32_t type;               /* index into the process's pytypes */
+    uint64_t count, bytes;
+    int64_t delta_count, delta_bytes;
 };
 
 /* A leak entry that grew between the previous snapshot and this one. */
@@ -269,6 +388,21 @@ struct rep_snapshot {
     const struct rep_cycle *cycles;   /* by bytes desc */
     size_t ngrew;
     const struct rep_growth *grew;    /* vs the previous snapshot of the process */
+
+    /* Python objects (HG_REC_PY*), set by the reader; py is NULL when the
+     * snapshot has none. */
+    const struct rep_pyblock *py;     /* per block */
+    size_t npyobjects;
+    size_t npyframes;
+    const struct rep_pyframe_root *pyframes;
+    int gc_state_known;               /* the runtime said whether the collector was on */
+    int gc_enabled;
+    uint64_t gc_garbage;              /* objects in gc.garbage */
+    /* Set by rep_capture_classify() for Python snapshots. */
+    size_t ntypestats;
+    const struct rep_typestat *typestats;   /* by bytes desc */
+    size_t npycycle_groups;
+    const struct rep_pycycle_group *pycycle_groups;  /* by bytes desc */
 };
 
 struct rep_process {
@@ -315,6 +449,14 @@ struct rep_process {
                                     0 when none was found */
     uint32_t python_module;      /* module id of the module that holds it */
     int python_frames;           /* 1: its stacks carry Python frames */
+
+    size_t npytypes;
+    const struct rep_pytype *pytypes;      /* in order of appearance */
+    size_t ngc;
+    const struct rep_gc *gc;               /* recorded collections, by time */
+    struct rep_gc_gen gc_gens[3];          /* per generation */
+    int gc_seen;                           /* any HG_REC_GC came */
+    uint64_t gc_freed, gc_freed_objects;   /* blocks (objects) the collector freed */
 
     /* The report's leak list: the exit snapshot's leaks once classified; for
      * a process without an exit snapshot, one REP_LEAK_NOT_FREED entry per

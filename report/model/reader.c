@@ -389,7 +389,8 @@ static int record(struct reader *rd, struct rep_replay *r, unsigned type, struct
     case HG_REC_PYFRAME: rc = rec_pyframe(r, s, c); break;
     case HG_REC_PYTHON: rc = rec_python(s, c); break;
     case HG_REC_BLOCKTYPE: rc = rec_blocktype(r, s, c); break;
-    default: rc = rec_note(r, s, c); break;
+    case HG_REC_NOTE: rc = rec_note(r, s, c); break;
+    default: rc = rep_read_py(r, s, type, c); break;
     }
     if (rc < 0)
         snprintf(err, errlen, "malformed record of type %u (stream %llu)", type,

@@ -364,11 +364,27 @@ static int alloc_event(struct rep_replay *r, struct rep_stream *s, struct cols *
     return 0;
 }
 
+/* A block the garbage collector freed, counted at its site. */
+static void gc_freed(struct rep_stream *s, const struct rep_live *b, int object)
+{
+    struct rep_site_rt *site = &s->sites[b->site];
+    site->gc_freed++;
+    site->gc_freed_bytes += b->size;
+    site->gc_freed_objects += object != 0;
+    s->p.gc_freed++;
+    s->p.gc_freed_objects += object != 0;
+}
+
+/* How a block ended, for free_ref: its FREE tag's HG_EV_F_GC and
+ * HG_EV_F_PYOBJ bits, or BY_REALLOC (the old block of a realloc). */
+#define BY_REALLOC 0x100u
+
 /* Reads a ref and ends that block: a free, or the old block of a realloc.
  * Its address goes on the freeing thread's reuse stack. */
 static int free_ref(struct rep_replay *r, struct rep_stream *s, struct cols *k,
-                    struct rep_thread_rt *t, int by_realloc, const char **why)
+                    struct rep_thread_rt *t, unsigned how, const char **why)
 {
+    int by_realloc = how == BY_REALLOC;
     uint64_t ref;
     struct rep_live b;
     if (rep_cur_u64(&k->c[HG_EV_COL_REF], &ref) < 0)
@@ -386,6 +402,8 @@ static int free_ref(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     s->p.frees++;
     int temporary = !by_realloc && t->last_alloc == number;
     s->sites[b.site].temporary += temporary;
+    if (!by_realloc && (how & HG_EV_F_GC))
+        gc_freed(s, &b, how & HG_EV_F_PYOBJ);
     if (r->opts && r->opts->block)
         r->opts->block(r->opts->arg, s->p.stream, 1, number, b.site, b.size, s->time, temporary);
     return 0;
@@ -461,7 +479,7 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     case HG_EV_ALLOC:
         return alloc_event(r, s, k, t, tag, why);
     case HG_EV_FREE:
-        return free_ref(r, s, k, t, 0, why);
+        return free_ref(r, s, k, t, tag & (HG_EV_F_GC | HG_EV_F_PYOBJ), why);
     case HG_EV_FREE_UNKNOWN:
         if (rep_cur_u64(&k->c[HG_EV_COL_ADDR], &addr) < 0)
             return *why = "event cut short", -1;
@@ -469,7 +487,7 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
         s->p.frees_unknown++;
         return 0;
     case HG_EV_REALLOC:
-        if (free_ref(r, s, k, t, 1, why) < 0)
+        if (free_ref(r, s, k, t, BY_REALLOC, why) < 0)
             return -1;
         s->p.reallocs++;
         return alloc_event(r, s, k, t, tag, why);
@@ -613,7 +631,8 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
         site_touch(s, rt);
         sites[i] = (struct rep_site){&stacks[i], rt->allocations, rt->bytes, rt->temporary,
                                      rt->live_blocks, rt->live_bytes, rt->peak_blocks,
-                                     rt->peak_bytes};
+                                     rt->peak_bytes, rt->gc_freed, rt->gc_freed_bytes,
+                                     rt->gc_freed_objects};
         if (rt->peak_bytes)
             peak[npeak++] = (uint32_t)i;
         nlive += rt->live_blocks != 0;
@@ -658,7 +677,7 @@ static int publish_snapshots(struct rep_arena *a, struct rep_stream *s, struct r
         o->blocks = rt->blocks;
         o->roots = copy_array(a, rt->roots, rt->pub.nroots, sizeof *rt->roots);
         o->edges = copy_array(a, rt->edges, rt->pub.nedges, sizeof *rt->edges);
-        if (!o->roots || !o->edges)
+        if (!o->roots || !o->edges || rep_publish_py(a, s, rt, o) < 0)
             return -1;
         /* Anything short of mark + record + end (or a count that disagrees)
          * means the scan is not whole. */
@@ -694,8 +713,14 @@ static int publish_stream(struct rep_replay *r, struct rep_stream *s, struct rep
     p->threads = copy_array(a, s->threads, s->nthreads, sizeof *s->threads);
     p->samples = copy_array(a, s->samples, s->nsamples, sizeof *s->samples);
     p->notes = copy_array(a, s->notes, s->nnotes, sizeof *s->notes);
-    if (!p->modules || !p->threads || !p->samples || !p->notes)
+    p->pytypes = copy_array(a, s->pytypes, s->npytypes, sizeof *s->pytypes);
+    p->gc = copy_array(a, s->gc, s->ngc, sizeof *s->gc);
+    if (!p->modules || !p->threads || !p->samples || !p->notes || !p->pytypes || !p->gc)
         return -1;
+    p->npytypes = s->npytypes;
+    p->ngc = s->ngc;
+    memcpy(p->gc_gens, s->gc_gens, sizeof p->gc_gens);
+    p->gc_seen = s->gc_seen;
     p->nmodules = s->nmodules;
     p->nthreads = s->nthreads;
     p->nsamples = s->nsamples;
@@ -742,6 +767,7 @@ static void stream_free(struct rep_stream *s)
     for (size_t i = 0; i < s->nsnaps; i++) {
         free(s->snaps[i].roots);
         free(s->snaps[i].edges);
+        rep_snap_py_free(&s->snaps[i].py);
     }
     free(s->snaps);
     free(s->notes);
@@ -750,6 +776,9 @@ static void stream_free(struct rep_stream *s)
     rep_index_release(&s->type_index);
     rep_index_release(&s->type_names);
     free(s->types);
+    free(s->pytypes);
+    rep_index_release(&s->pytype_index);
+    free(s->gc);
     free(s);
 }
 

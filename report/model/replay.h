@@ -70,6 +70,7 @@ struct rep_site_rt {
     uint64_t live_blocks, live_bytes;
     uint64_t peak_blocks, peak_bytes;
     uint64_t stamp;
+    uint64_t gc_freed, gc_freed_bytes, gc_freed_objects;
 };
 
 struct rep_reuse;
@@ -85,6 +86,37 @@ struct rep_pyframe {
     unsigned line;
 };
 
+/* Python records of a snapshot as read (pyread.c); they may come before
+ * the snapshot's mark gives its blocks, so the per-block view is built when
+ * the model is published. */
+struct rep_py_robj {
+    uint32_t block, type, offset;   /* type: index into the stream's pytypes */
+    uint8_t flags;
+    uint64_t refcnt;
+};
+
+struct rep_py_rpart {
+    uint32_t block, owner, a, b;
+    uint8_t role;
+};
+
+struct rep_py_rname {
+    uint32_t block;
+    uint8_t kind;
+    const char *text;               /* in the arena */
+};
+
+struct rep_snap_py {
+    struct rep_py_robj *objs;
+    size_t nobjs, objs_cap;
+    struct rep_py_rpart *parts;
+    size_t nparts, parts_cap;
+    struct rep_py_rname *names;
+    size_t nnames, names_cap;
+    struct rep_pyframe_root *frames;
+    size_t nframes, frames_cap;
+};
+
 /* A snapshot being assembled: the public struct plus capacities. */
 struct rep_snap_rt {
     struct rep_snapshot pub;
@@ -94,6 +126,7 @@ struct rep_snap_rt {
     size_t roots_cap, edges_cap;
     int have_record;
     uint64_t declared_blocks;
+    struct rep_snap_py py;
 };
 
 struct rep_stream {
@@ -140,6 +173,15 @@ struct rep_stream {
     struct rep_index type_names;     /* hash of a name -> index into types */
     const char **types;              /* distinct names */
     size_t ntypes, types_cap;
+
+    /* Python types (HG_REC_PYTYPE) and the collector (HG_REC_GC) */
+    struct rep_pytype *pytypes;
+    size_t npytypes, pytypes_cap;
+    struct rep_index pytype_index;   /* type id -> index */
+    struct rep_gc *gc;
+    size_t ngc, gc_cap;
+    struct rep_gc_gen gc_gens[3];
+    int gc_seen;
 };
 
 struct rep_replay {
@@ -182,6 +224,18 @@ int rep_replay_inherit(struct rep_replay *r, struct rep_stream *s, struct rep_cu
 /* Copies everything into the capture's arena as the public model and sets
  * the final per-site and per-process figures. 0, or -1 + err. */
 int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err, size_t errlen);
+
+/* Reads a Python record (HG_REC_PYTYPE .. HG_REC_GC) after its stream
+ * field (pyread.c). 0, or -1 when malformed or out of memory. */
+int rep_read_py(struct rep_replay *r, struct rep_stream *s, unsigned type, struct rep_cursor *c);
+
+/* Builds a published snapshot's per-block Python view from what was read
+ * (pyread.c). 0, or -1 when out of memory. */
+int rep_publish_py(struct rep_arena *a, const struct rep_stream *s, struct rep_snap_rt *rt,
+                   struct rep_snapshot *out);
+
+/* Frees a snapshot's Python working state. */
+void rep_snap_py_free(struct rep_snap_py *py);
 
 /* Fills symbol, module and thread names of every retention path of a
  * classified capture (symbols.c); needs cap->sym for symbol names. */

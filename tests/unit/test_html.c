@@ -36,9 +36,9 @@ static const struct rep_stack stacks[] = {
     { .id = 3, .defined = 1, .nframes = 2, .frames = frames_tmp },
 };
 static const struct rep_site sites[] = {
-    { &stacks[0], 3, 96, 0, 3, 96, 3, 96 },
-    { &stacks[1], 2, 200, 0, 1, 100, 2, 200 },
-    { &stacks[2], 10, 160, 10, 0, 0, 0, 0 },
+    { &stacks[0], 3, 96, 0, 3, 96, 3, 96, 0, 0, 0 },
+    { &stacks[1], 2, 200, 0, 1, 100, 2, 200, 0, 0, 0 },
+    { &stacks[2], 10, 160, 10, 0, 0, 0, 0, 0, 0, 0 },
 };
 static const struct rep_block blocks[] = {      /* by address */
     { 0x1000, 32, 0, 0, NULL }, { 0x1040, 32, 1, 0, NULL }, { 0x1080, 32, 2, 0, NULL },
@@ -203,7 +203,7 @@ static void test_small_sites_merge_under_their_caller(void)
         fr[i][2] = (struct rep_frame){ .function = "main", .module = "/p" };
         fr[0][1] = fr[0][2];
         st[i] = (struct rep_stack){ .id = (uint32_t)i, .defined = 1, .nframes = i ? 3 : 2, .frames = fr[i] };
-        si[i] = (struct rep_site){ &st[i], i ? 1 : 1000000, i ? 1 : 1000000, 0, 0, 0, 0, 0 };
+        si[i] = (struct rep_site){ &st[i], i ? 1 : 1000000, i ? 1 : 1000000, 0, 0, 0, 0, 0, 0, 0, 0 };
     }
     char *buf = NULL, err[256] = "";
     size_t len;
@@ -224,7 +224,7 @@ static void test_small_sites_merge_under_their_caller(void)
 static void test_site_without_frames(void)
 {
     static struct rep_stack st = { .id = 1, .defined = 1 };
-    static struct rep_site si = { &st, 2, 64, 0, 2, 64, 2, 64 };
+    static struct rep_site si = { &st, 2, 64, 0, 2, 64, 2, 64, 0, 0, 0 };
     struct rep_process p2 = { .stream = 1, .pid = 8, .nstacks = 1, .stacks = &st, .sites = &si };
     struct rep_capture c2 = { .nprocesses = 1, .processes = &p2 };
     char *buf = NULL, err[256] = "";

@@ -374,6 +374,109 @@ static inline void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap,
     tw_rec(w, HG_REC_SNAPSHOT_END);
 }
 
+/* A free by Python's garbage collector (HG_EV_F_GC), of an object or not. */
+static inline void tw_free_gc(struct tw *w, uint32_t stream, int thread, uint64_t dt, uint64_t number,
+                              int object)
+{
+    tw_ev_head(w, stream, HG_EV_FREE, HG_EV_F_GC | (object ? HG_EV_F_PYOBJ : 0), thread, dt);
+    tw_u(&w->col[HG_EV_COL_REF], tw_ref(w, stream, number));
+    tw_push(w, stream, thread, number);
+    tw_ev_end(w, stream);
+}
+
+/* A Python type: fields are nfields x (offset from the object, name). */
+struct tw_field {
+    int64_t offset;
+    const char *name;
+};
+
+static inline void tw_pytype(struct tw *w, uint32_t stream, uint32_t id, unsigned kind, unsigned flags,
+                             uint64_t items_off, const char *name, int nfields,
+                             const struct tw_field *f)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, id);
+    tw_u(&w->rec, kind);
+    tw_u(&w->rec, flags);
+    tw_u(&w->rec, items_off);
+    tw_s(&w->rec, name);
+    tw_u(&w->rec, nfields);
+    for (int i = 0; i < nfields; i++) {
+        tw_u(&w->rec, tw_zz(f[i].offset));
+        tw_s(&w->rec, f[i].name);
+    }
+    tw_rec(w, HG_REC_PYTYPE);
+}
+
+/* objs: n x (block index, offset, type id, refcount, flags), by block index */
+static inline void tw_pyobjects(struct tw *w, uint32_t stream, uint32_t snap, int n,
+                                const uint64_t (*o)[5])
+{
+    uint64_t next = 0;
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++) {
+        tw_u(&w->rec, o[i][0] - next);
+        next = o[i][0] + 1;
+        for (int k = 1; k < 5; k++)
+            tw_u(&w->rec, o[i][k]);
+    }
+    tw_rec(w, HG_REC_PYOBJECTS);
+}
+
+/* parts: n x (block index, owner block index, role, a, b) */
+static inline void tw_pyparts(struct tw *w, uint32_t stream, uint32_t snap, int n,
+                              const uint64_t (*p)[5])
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, n);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 5; k++)
+            tw_u(&w->rec, p[i][k]);
+    tw_rec(w, HG_REC_PYPARTS);
+}
+
+static inline void tw_pyname(struct tw *w, uint32_t stream, uint32_t snap, uint64_t block,
+                             unsigned kind, const char *text)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, 1);
+    tw_u(&w->rec, block);
+    tw_u(&w->rec, kind);
+    tw_s(&w->rec, text);
+    tw_rec(w, HG_REC_PYNAMES);
+}
+
+static inline void tw_pyframeroot(struct tw *w, uint32_t stream, uint32_t snap, uint32_t root,
+                                  uint32_t thread, unsigned line, const char *fn, const char *file,
+                                  int nnames, const char *const *names)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, snap);
+    tw_u(&w->rec, root);
+    tw_u(&w->rec, thread);
+    tw_u(&w->rec, line);
+    tw_s(&w->rec, fn);
+    tw_s(&w->rec, file);
+    tw_u(&w->rec, nnames);
+    for (int i = 0; i < nnames; i++)
+        tw_s(&w->rec, names[i]);
+    tw_rec(w, HG_REC_PYFRAMEROOT);
+}
+
+/* An HG_REC_GC of `kind` with its fields (5 for COLLECTION and BEFORE, 3 for STATE). */
+static inline void tw_gc(struct tw *w, uint32_t stream, unsigned kind, int n, const uint64_t *v)
+{
+    tw_u(&w->rec, stream);
+    tw_u(&w->rec, kind);
+    for (int i = 0; i < n; i++)
+        tw_u(&w->rec, v[i]);
+    tw_rec(w, HG_REC_GC);
+}
+
 static inline void tw_end(struct tw *w)
 {
     tw_u(&w->rec, w->streams);
