@@ -349,7 +349,7 @@ static void test_bad_records(void)
         if (!cap)
             continue;
         CHECK_EQ(cap->damaged, 1);
-        CHECK(strstr(cap->damage_message, bad == 1 ? "type 21" : "type 22") != NULL);
+        CHECK(strstr(cap->damage_message, bad == 1 ? "type 22" : "type 23") != NULL);
         CHECK_EQ(cap->processes[0].allocations, 13);
         rep_capture_close(cap);
     }
