@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * replay.c - replays each stream's events as capture.h defines them and keeps
- * only what a report needs: the live blocks (an open-addressing table keyed by
+ * only what a report needs: the live blocks (live.h, keyed by
  * allocation number), per-site counters, per-thread decoder state. Memory is
  * bounded by live blocks and distinct stacks, never by the number of events.
  *
@@ -22,79 +22,6 @@
 #define MAX_STREAMS 65536u
 #define MAX_THREADS (1u << 20)
 #define NO_NUMBER UINT64_MAX
-
-/* ---- live block table ----------------------------------------------------
- * Allocation numbers are handed out in order and most blocks die young, so a
- * block's home slot is its number modulo the table size: the live window
- * stays contiguous and cache-friendly, where a scrambling hash would miss
- * the cache on every event. Linear probing absorbs the long-lived blocks. */
-
-static int live_grow(struct rep_live_table *t)
-{
-    size_t n = t->slots ? (t->mask + 1) * 2 : 1024;
-    struct rep_live *slots = malloc(n * sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        slots[i].number = NO_NUMBER;
-    if (t->slots) {
-        for (size_t i = 0; i <= t->mask; i++) {
-            if (t->slots[i].number == NO_NUMBER)
-                continue;
-            size_t j = t->slots[i].number & (n - 1);
-            while (slots[j].number != NO_NUMBER)
-                j = (j + 1) & (n - 1);
-            slots[j] = t->slots[i];
-        }
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->mask = n - 1;
-    return 0;
-}
-
-/* Inserts a block whose number is not in the table. */
-static int live_put(struct rep_live_table *t, const struct rep_live *b)
-{
-    if (!t->slots || (t->count + 1) * 3 > (t->mask + 1) * 2) {
-        if (live_grow(t) < 0)
-            return -1;
-    }
-    size_t i = b->number & t->mask;
-    while (t->slots[i].number != NO_NUMBER)
-        i = (i + 1) & t->mask;
-    t->slots[i] = *b;
-    t->count++;
-    return 0;
-}
-
-/* Removes the block with `number` into *out; -1 if it is not live. Deletion
- * shifts later entries of the probe run back, so no tombstones pile up. */
-static int live_take(struct rep_live_table *t, uint64_t number, struct rep_live *out)
-{
-    if (!t->slots)
-        return -1;
-    size_t i = number & t->mask;
-    while (t->slots[i].number != number) {
-        if (t->slots[i].number == NO_NUMBER)
-            return -1;
-        i = (i + 1) & t->mask;
-    }
-    *out = t->slots[i];
-    t->count--;
-    for (size_t j = (i + 1) & t->mask;; j = (j + 1) & t->mask) {
-        if (t->slots[j].number == NO_NUMBER)
-            break;
-        size_t home = t->slots[j].number & t->mask;
-        /* Move j into the hole at i unless its home lies in (i, j]. */
-        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
-            t->slots[i] = t->slots[j];
-            i = j;
-        }
-    }
-    t->slots[i].number = NO_NUMBER;
-    return 0;
-}
 
 /* ---- streams, stacks, threads, snapshots ---------------------------------- */
 
@@ -238,7 +165,7 @@ static int add_block(struct rep_stream *s, uint64_t number, uint64_t addr, uint6
                      uint32_t site_index)
 {
     struct rep_live b = {number, addr, size, site_index};
-    if (live_put(&s->live, &b) < 0)
+    if (rep_live_put(&s->live, &b) < 0)
         return -1;
     struct rep_site_rt *site = &s->sites[site_index];
     site_touch(s, site);
@@ -392,7 +319,7 @@ static int free_ref(struct rep_replay *r, struct rep_stream *s, struct cols *k,
     if (ref >= s->nalloc)
         return *why = "free refers to a block never allocated", -1;
     uint64_t number = s->nalloc - 1 - ref;
-    if (live_take(&s->live, number, &b) < 0)
+    if (rep_live_take(&s->live, number, &b) < 0)
         return *why = "free refers to a block that is not live", -1;
     end_block(s, &b);
     if (s->type_index.count)
@@ -431,7 +358,7 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
     uint64_t bytes = 0;
     for (size_t i = 0; s->live.slots && i <= s->live.mask; i++) {
         const struct rep_live *l = &s->live.slots[i];
-        if (l->number == NO_NUMBER)
+        if (l->number == REP_LIVE_EMPTY)
             continue;
         uint32_t ti = s->type_index.count ? rep_index_get(&s->type_index, l->number)
                                           : REP_INDEX_NONE;
@@ -756,7 +683,7 @@ static void stream_free(struct rep_stream *s)
     for (size_t i = 0; i < s->nthr; i++)
         free(s->thr[i].reuse);
     free(s->thr);
-    free(s->live.slots);
+    rep_live_release(&s->live);
     free(s->stacks);
     free(s->sites);
     free(s->direct);

@@ -13,6 +13,7 @@
 
 #include "report/model/arena.h"
 #include "report/model/index.h"
+#include "report/model/live.h"
 #include "report/model/model.h"
 
 /* A bounded view of a record payload. Every read checks the bytes left. */
@@ -50,18 +51,6 @@ static inline int64_t rep_unzz(uint64_t v)
 {
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
-
-/* A live block during replay, in an open-addressing table keyed by its
- * allocation number (UINT64_MAX marks an empty slot). */
-struct rep_live {
-    uint64_t number, addr, size;
-    uint32_t site;
-};
-
-struct rep_live_table {
-    struct rep_live *slots;
-    size_t mask, count;
-};
 
 /* Per-site counters during replay. peak_* hold the site's live figures at the
  * last peak once `stamp` equals the stream's peak_id (see replay.c). */
