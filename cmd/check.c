@@ -205,7 +205,7 @@ static int apply(struct opts *o, int id, const char *v, char *err, size_t errlen
         return parse_gate(o, id - OPT_GATE, v, err, errlen);
     switch (id) {
     case OPT_LEAK_KINDS:
-        return rep_ck_parse_kinds(v, &o->g.leak_kinds, err, errlen);
+        return rep_parse_leak_kinds(v, &o->g.leak_kinds, err, errlen);
     case OPT_SUPP:
         if (o->nsupp == MAX_LIST) {
             snprintf(err, errlen, "too many --suppressions files");
@@ -459,8 +459,7 @@ static int run_check(struct opts *o, const char *capture)
     }
     /* Suppressions apply to what some gate counts; reachable memory only
      * when --leak-kinds includes it. */
-    unsigned counted = o->g.leak_kinds ? o->g.leak_kinds : REP_CK_DEFAULT_LEAK_KINDS;
-    rep_supp_apply_run(&supp, &run, counted | 1u << REP_CK_POSSIBLE | 1u << REP_CK_NOT_FREED);
+    rep_supp_apply_run(&supp, &run, rep_leak_mask(o->g.leak_kinds) | 1u << REP_LEAK_POSSIBLE);
     if ((o->write_baseline && (ret = write_baseline(o->write_baseline, &run))))
         goto out;
     if (o->g.new_leaks_only && rep_check_match_baseline(&run, &base) < 0) {

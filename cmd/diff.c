@@ -93,7 +93,7 @@ static int parse(struct diff_opts *o, int argc, char **argv)
                 return bad_usage("--stack-depth: bad count '%s'", optarg);
             break;
         case OPT_KINDS:
-            if (rep_ck_parse_kinds(optarg, &o->kinds, err, sizeof err) < 0)
+            if (rep_parse_leak_kinds(optarg, &o->kinds, err, sizeof err) < 0)
                 return bad_usage("%s", err);
             break;
         case OPT_SUPP:
@@ -121,8 +121,7 @@ static int suppress(const struct diff_opts *o, struct rep_run *a, struct rep_run
         if (rep_supp_load(&l, o->supp[i], err, sizeof err) < 0)
             ret = cmd_error(HG_EXIT_USAGE, "%s", err);
     if (!ret) {
-        unsigned mask = (o->kinds ? o->kinds : REP_CK_DEFAULT_LEAK_KINDS) |
-                        1u << REP_CK_NOT_FREED;
+        unsigned mask = rep_leak_mask(o->kinds);
         rep_supp_apply_run(&l, a, mask);
         rep_supp_apply_run(&l, b, mask);
     }

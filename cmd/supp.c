@@ -64,8 +64,6 @@ static int load_conf(struct rep_supp_list *l, int *no_default)
 
 static int gen(const struct rep_capture *cap, FILE *out)
 {
-    static const int kinds[] = {REP_CK_DEFINITE, REP_CK_CYCLE, REP_CK_POSSIBLE,
-                                REP_CK_REACHABLE, REP_CK_NOT_FREED};
     unsigned serial = 0;
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
@@ -74,17 +72,7 @@ static int gen(const struct rep_capture *cap, FILE *out)
             const struct rep_stack *st = lk->site < p->nstacks ? p->sites[lk->site].stack : NULL;
             if (lk->kind == REP_LEAK_REACHABLE || !st)
                 continue;
-            struct rep_ck_frame *fr = calloc(st->nframes + 1, sizeof *fr);
-            if (!fr)
-                return cmd_error(HG_EXIT_SOFTWARE, "out of memory");
-            for (uint32_t f = 0; f < st->nframes; f++)
-                fr[f] = (struct rep_ck_frame){st->frames[f].function, st->frames[f].file,
-                                              st->frames[f].line, st->frames[f].module,
-                                              st->frames[f].offset};
-            struct rep_ck_stack view = {st->nframes, fr};
-            int bad = rep_supp_write(out, &view, kinds[lk->kind < 5 ? lk->kind : 4], ++serial);
-            free(fr);
-            if (bad)
+            if (rep_supp_write(out, st->frames, st->nframes, lk->kind, ++serial) < 0)
                 return cmd_error(HG_EXIT_SOFTWARE, "writing suppressions failed");
         }
     }

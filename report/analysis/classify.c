@@ -21,7 +21,9 @@
 #include "symbolize/sym.h"
 
 #define MAX_PATH 64     /* retention steps kept, counted from the root */
-#define NKINDS 4        /* DEFINITE, CYCLE, POSSIBLE, REACHABLE */
+/* Rows of accumulators, one per kind up to REACHABLE; the INDIRECT row stays
+ * empty (indirect blocks are counted with their group). */
+#define NKINDS (REP_LEAK_REACHABLE + 1)
 
 struct acc {
     uint64_t blocks, bytes, ind_blocks, ind_bytes;
@@ -144,7 +146,7 @@ static void gather(struct job *j, struct acc *acc, size_t nsites)
 
 static int leak_rank(unsigned kind)
 {
-    return kind <= REP_LEAK_CYCLE ? 0 : (int)kind - 1;
+    return kind <= REP_LEAK_CYCLE ? 0 : (int)kind;
 }
 
 static int cmp_leak(const void *x, const void *y)

@@ -19,7 +19,7 @@ static void write_stack(FILE *f, const struct rep_ck_stack *st)
 {
     fputs("\"stack\": [", f);
     for (uint32_t i = 0; i < st->nframes; i++) {
-        const struct rep_ck_frame *fr = &st->frames[i];
+        const struct rep_frame *fr = &st->frames[i];
         fputs(i ? ",\n      {\"function\": " : "\n      {\"function\": ", f);
         rep_json_puts(f, fr->function);
         fputs(", \"file\": ", f);
@@ -51,7 +51,7 @@ int rep_baseline_write(FILE *f, const struct rep_run *run)
             continue;
         fprintf(f, "%s\n  {\"kind\": \"%s\", \"blocks\": %" PRIu64 ", \"bytes\": %" PRIu64
                 ", \"indirect_blocks\": %" PRIu64 ", \"indirect_bytes\": %" PRIu64 ", ",
-                first ? "" : ",", rep_ck_kind_name(l->kind), l->blocks, l->bytes,
+                first ? "" : ",", rep_leak_kind_name(l->kind), l->blocks, l->bytes,
                 l->indirect_blocks, l->indirect_bytes);
         write_stack(f, &l->stack);
         fputs("}", f);
@@ -88,7 +88,7 @@ static int read_stack(struct rep_run *run, const struct rep_json *e, struct rep_
         return bad(err, errlen, "out of memory");
     for (size_t i = 0; i < a->n; i++) {
         const struct rep_json *fr = &a->items[i];
-        struct rep_ck_frame *o = &st->frames[i];
+        struct rep_frame *o = &st->frames[i];
         uint64_t line = 0;
         if (fr->type != REP_JSON_OBJECT)
             return bad(err, errlen, "a stack frame is not an object");
@@ -117,8 +117,8 @@ static int need_u64(const struct rep_json *o, const char *key, uint64_t *v, char
 
 static int kind_of(const char *name)
 {
-    for (int k = 0; name && k < REP_CK_NKINDS; k++)
-        if (!strcmp(name, rep_ck_kind_name(k)))
+    for (int k = 0; name && k < REP_LEAK_NKINDS; k++)
+        if (!strcmp(name, rep_leak_kind_name(k)))
             return k;
     return -1;
 }
@@ -130,7 +130,7 @@ static int read_leaks(struct rep_run *run, const struct rep_json *a, char *err, 
     for (size_t i = 0; i < a->n; i++) {
         const struct rep_json *e = &a->items[i];
         int kind = kind_of(rep_json_get_str(e, "kind"));
-        if (kind < 0 || kind == REP_CK_INDIRECT)
+        if (kind < 0 || kind == REP_LEAK_INDIRECT)
             return bad(err, errlen, "a leak has no valid \"kind\"");
         struct rep_ck_leak *l = rep_run_add_leak(run, 0, kind);
         if (!l)

@@ -20,17 +20,12 @@
 
 /* ---- shared helpers ---- */
 
-static unsigned leak_mask(const struct rep_ci_opts *o)
-{
-    return (o->leak_kinds ? o->leak_kinds : REP_CK_DEFAULT_LEAK_KINDS) | (1u << REP_CK_NOT_FREED);
-}
-
 /* Entries the CI formats list: counted by the leak gates, or possible. */
 static int reported(const struct rep_ck_leak *l, unsigned mask)
 {
     if (l->suppressed || l->in_baseline)
         return 0;
-    return rep_ck_leak_blocks(l, mask) > 0 || l->kind == REP_CK_POSSIBLE;
+    return rep_ck_leak_blocks(l, mask) > 0 || l->kind == REP_LEAK_POSSIBLE;
 }
 
 /* 1 for each leak entry named by a failed gate. Caller frees. */
@@ -85,7 +80,7 @@ static void ci_leaks_release(struct ci_leaks *cl)
 static int ci_leaks_get(struct ci_leaks *cl, const struct rep_run *run, const struct rep_check *c,
                         const struct rep_ci_opts *o)
 {
-    cl->idx = reported_list(run, leak_mask(o), &cl->n);
+    cl->idx = reported_list(run, rep_leak_mask(o->leak_kinds), &cl->n);
     cl->flag = offending_flags(run, c);
     if (cl->idx && cl->flag)
         return 0;
@@ -93,27 +88,32 @@ static int ci_leaks_get(struct ci_leaks *cl, const struct rep_run *run, const st
     return -1;
 }
 
-const struct rep_ck_frame *rep_ci_location(const struct rep_ck_stack *st,
-                                           const char *source_root, const char **rel)
+/* file relative to source_root when it is inside it (a relative path
+ * that does not climb out counts as inside), else NULL. */
+static const char *inside_root(const char *file, const char *source_root)
 {
     size_t rl = source_root ? strlen(source_root) : 0;
     while (rl > 1 && source_root[rl - 1] == '/')
         rl--;
-    const struct rep_ck_frame *fallback = NULL;
+    if (file[0] != '/' && strncmp(file, "../", 3))
+        return file;
+    if (rl && !strncmp(file, source_root, rl) && file[rl] == '/')
+        return file + rl + 1;
+    return NULL;
+}
+
+const struct rep_frame *rep_ci_location(const struct rep_ck_stack *st,
+                                        const char *source_root, const char **rel)
+{
+    const struct rep_frame *fallback = NULL;
     for (uint32_t i = 0; i < st->nframes; i++) {
         const char *file = st->frames[i].file;
         if (!file)
             continue;
         if (!fallback)
             fallback = &st->frames[i];
-        if (file[0] != '/' && strncmp(file, "../", 3)) {
-            *rel = file;
+        if ((*rel = inside_root(file, source_root)))
             return &st->frames[i];
-        }
-        if (rl && !strncmp(file, source_root, rl) && file[rl] == '/') {
-            *rel = file + rl + 1;
-            return &st->frames[i];
-        }
     }
     if (fallback)
         *rel = fallback->file;
@@ -138,11 +138,11 @@ static uint64_t fingerprint(const struct rep_ck_leak *l)
 static const char *describe_kind(int kind)
 {
     switch (kind) {
-    case REP_CK_DEFINITE: return "definitely lost";
-    case REP_CK_CYCLE: return "lost in a cycle";
-    case REP_CK_POSSIBLE: return "possibly lost";
-    case REP_CK_REACHABLE: return "still reachable";
-    case REP_CK_NOT_FREED: return "not freed (the process left no exit snapshot)";
+    case REP_LEAK_DEFINITE: return "definitely lost";
+    case REP_LEAK_CYCLE: return "lost in a cycle";
+    case REP_LEAK_POSSIBLE: return "possibly lost";
+    case REP_LEAK_REACHABLE: return "still reachable";
+    case REP_LEAK_NOT_FREED: return "not freed (the process left no exit snapshot)";
     default: return "lost";
     }
 }
@@ -171,7 +171,7 @@ static void leak_message(char *buf, size_t len, const struct rep_run *run,
                  (int)run->processes[l->process].pid);
 }
 
-static void frame_text(FILE *f, const struct rep_ck_frame *fr)
+static void frame_text(FILE *f, const struct rep_frame *fr)
 {
     fputs(fr->function ? fr->function : "???", f);
     if (fr->file)
@@ -228,7 +228,7 @@ static void text_processes(FILE *f, const struct rep_run *run, unsigned mask)
 int rep_ci_text(FILE *f, const struct rep_run *run, const struct rep_check *c,
                 const struct rep_ci_opts *o)
 {
-    text_processes(f, run, leak_mask(o));
+    text_processes(f, run, rep_leak_mask(o->leak_kinds));
     for (size_t i = 0; i < c->nnotes; i++)
         fprintf(f, "note: %s\n", c->notes[i]);
     for (size_t i = 0; i < c->nresults; i++) {
@@ -299,7 +299,7 @@ static void junit_failure(FILE *f, const struct rep_run *run, const struct rep_g
         uint32_t n = o->max_frames && l->stack.nframes > o->max_frames ? o->max_frames
                                                                         : l->stack.nframes;
         for (uint32_t i = 0; i < n; i++) {
-            const struct rep_ck_frame *fr = &l->stack.frames[i];
+            const struct rep_frame *fr = &l->stack.frames[i];
             fprintf(f, "    #%u ", i);
             xml_puts(f, fr->function ? fr->function : "???");
             if (fr->file) {
@@ -349,26 +349,26 @@ int rep_ci_junit(FILE *f, const struct rep_run *run, const struct rep_check *c,
 
 static const struct {
     const char *id, *name, *text;
-} rules[REP_CK_NKINDS] = {
-    [REP_CK_DEFINITE] = {"HG001", "DefiniteLeak",
-                         "Memory allocated here is lost: no pointer to it remains."},
-    [REP_CK_CYCLE] = {"HG002", "CycleLeak",
-                      "Memory allocated here is lost in a cycle of blocks that point at each "
-                      "other and that nothing else points at."},
-    [REP_CK_INDIRECT] = {"HG003", "IndirectLeak",
-                         "Memory allocated here is reachable only from lost memory."},
-    [REP_CK_POSSIBLE] = {"HG004", "PossibleLeak",
-                         "Memory allocated here is reachable only through interior pointers."},
-    [REP_CK_REACHABLE] = {"HG005", "StillReachable",
-                          "Memory allocated here was still reachable at exit."},
-    [REP_CK_NOT_FREED] = {"HG006", "NotFreed",
-                          "Memory allocated here was not freed before the process ended "
-                          "without an exit snapshot (crash or kill)."},
+} rules[REP_LEAK_NKINDS] = {
+    [REP_LEAK_DEFINITE] = {"HG001", "DefiniteLeak",
+                           "Memory allocated here is lost: no pointer to it remains."},
+    [REP_LEAK_CYCLE] = {"HG002", "CycleLeak",
+                        "Memory allocated here is lost in a cycle of blocks that point at each "
+                        "other and that nothing else points at."},
+    [REP_LEAK_INDIRECT] = {"HG003", "IndirectLeak",
+                           "Memory allocated here is reachable only from lost memory."},
+    [REP_LEAK_POSSIBLE] = {"HG004", "PossibleLeak",
+                           "Memory allocated here is reachable only through interior pointers."},
+    [REP_LEAK_REACHABLE] = {"HG005", "StillReachable",
+                            "Memory allocated here was still reachable at exit."},
+    [REP_LEAK_NOT_FREED] = {"HG006", "NotFreed",
+                            "Memory allocated here was not freed before the process ended "
+                            "without an exit snapshot (crash or kill)."},
 };
 
 static void sarif_rules(FILE *f)
 {
-    for (int k = 0; k < REP_CK_NKINDS; k++) {
+    for (int k = 0; k < REP_LEAK_NKINDS; k++) {
         fprintf(f, "%s\n          {\"id\": \"%s\", \"name\": \"%s\", "
                 "\"shortDescription\": {\"text\": \"%s\"}, "
                 "\"fullDescription\": {\"text\": \"%s\"}, "
@@ -376,7 +376,7 @@ static void sarif_rules(FILE *f)
                 "\"defaultConfiguration\": {\"level\": \"%s\"}, "
                 "\"properties\": {\"tags\": [\"memory\", \"leak\"], \"precision\": \"high\"}}",
                 k ? "," : "", rules[k].id, rules[k].name, describe_kind(k), rules[k].text,
-                rules[k].text, k == REP_CK_POSSIBLE || k == REP_CK_REACHABLE ? "warning"
+                rules[k].text, k == REP_LEAK_POSSIBLE || k == REP_LEAK_REACHABLE ? "warning"
                                                                            : "error");
     }
 }
@@ -394,15 +394,13 @@ static void sarif_codeflow(FILE *f, const struct rep_ck_stack *st, const char *r
     int first = 1;
     fputs(", \"codeFlows\": [{\"threadFlows\": [{\"locations\": [", f);
     for (uint32_t i = 0; i < st->nframes; i++) {
-        const struct rep_ck_frame *fr = &st->frames[i];
-        const char *rel = fr->file;
-        struct rep_ck_stack one = {1, (struct rep_ck_frame *)fr};
+        const struct rep_frame *fr = &st->frames[i];
         if (!fr->file)
             continue;
-        rep_ci_location(&one, root, &rel);
+        const char *rel = inside_root(fr->file, root);
         fputs(first ? "\n            " : ",\n            ", f);
         fputs("{\"location\": {\"physicalLocation\": ", f);
-        sarif_physical(f, rel, fr->line);
+        sarif_physical(f, rel ? rel : fr->file, fr->line);
         fputs(", \"message\": {\"text\": ", f);
         rep_json_puts(f, fr->function ? fr->function : "???");
         fputs("}}}", f);
@@ -416,8 +414,8 @@ static void sarif_result(FILE *f, const struct rep_run *run, const struct rep_ck
 {
     char msg[512];
     const char *rel = NULL;
-    const struct rep_ck_frame *loc = rep_ci_location(&l->stack, root, &rel);
-    const char *level = offending ? "error" : l->kind == REP_CK_POSSIBLE ? "note" : "warning";
+    const struct rep_frame *loc = rep_ci_location(&l->stack, root, &rel);
+    const char *level = offending ? "error" : l->kind == REP_LEAK_POSSIBLE ? "note" : "warning";
     leak_message(msg, sizeof msg, run, l);
     fprintf(f, "\n        {\"ruleId\": \"%s\", \"level\": \"%s\", \"message\": {\"text\": ",
             rules[l->kind].id, level);
@@ -513,8 +511,8 @@ static void gh_summary(FILE *s, const struct rep_run *run, const struct rep_chec
     for (size_t i = 0; i < n && i < 50; i++) {
         const struct rep_ck_leak *l = &run->leaks[idx[i]];
         const char *rel = NULL;
-        const struct rep_ck_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
-        fprintf(s, "| %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | `", rep_ck_kind_name(l->kind),
+        const struct rep_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
+        fprintf(s, "| %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | `", rep_leak_kind_name(l->kind),
                 l->bytes, l->blocks, l->indirect_bytes);
         md_puts(s, top_function(l));
         fputs("` | ", s);
@@ -542,7 +540,7 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
         const struct rep_ck_leak *l = &run->leaks[cl.idx[i]];
         const char *rel = NULL;
         char msg[512];
-        const struct rep_ck_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
+        const struct rep_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
         leak_message(msg, sizeof msg, run, l);
         fprintf(f, "::%s ", cl.flag[cl.idx[i]] ? "error" : "warning");
         if (loc) {
@@ -551,7 +549,7 @@ int rep_ci_github(FILE *f, FILE *summary, const struct rep_run *run,
             fprintf(f, ",line=%u,", loc->line ? loc->line : 1);
         }
         fputs("title=heapgraph ", f);
-        gh_puts(f, rep_ck_kind_name(l->kind), 1);
+        gh_puts(f, rep_leak_kind_name(l->kind), 1);
         fputs("::", f);
         gh_puts(f, msg, 0);
         putc('\n', f);
@@ -588,13 +586,13 @@ int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
         const struct rep_ck_leak *l = &run->leaks[cl.idx[i]];
         const char *rel = NULL;
         char msg[512];
-        const struct rep_ck_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
+        const struct rep_frame *loc = rep_ci_location(&l->stack, o->source_root, &rel);
         leak_message(msg, sizeof msg, run, l);
         fprintf(f, "%s\n {\"description\": ", i ? "," : "");
         rep_json_puts(f, msg);
         fprintf(f, ", \"check_name\": \"heapgraph-%s\", \"fingerprint\": \"%016" PRIx64
                 "%04zx\", \"severity\": \"%s\", \"location\": {\"path\": ",
-                rep_ck_kind_name(l->kind), fingerprint(l), (size_t)l->process & 0xffff,
+                rep_leak_kind_name(l->kind), fingerprint(l), (size_t)l->process & 0xffff,
                 cl.flag[cl.idx[i]] ? "major" : "minor");
         rep_json_puts(f, loc ? rel : (l->stack.nframes ? l->stack.frames[0].module : "unknown"));
         fprintf(f, ", \"lines\": {\"begin\": %u}}}", loc && loc->line ? loc->line : 1);

@@ -42,7 +42,7 @@ int rep_ci_gitlab(FILE *f, const struct rep_run *run, const struct rep_check *c,
  * inside source_root, else the innermost frame with a file, else NULL.
  * *rel gets the file relative to source_root when it is inside it (a
  * pointer into the frame's string), else the file as recorded. */
-const struct rep_ck_frame *rep_ci_location(const struct rep_ck_stack *st,
+const struct rep_frame *rep_ci_location(const struct rep_ck_stack *st,
                                            const char *source_root, const char **rel);
 
 #endif

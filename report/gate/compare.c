@@ -63,7 +63,7 @@ static int collect_leaks(const struct rep_run *r, int side, unsigned mask, struc
         const struct rep_ck_leak *l = &r->leaks[i];
         if (l->suppressed || !rep_ck_leak_blocks(l, mask))
             continue;
-        it[*n] = (struct item){make_key(rep_ck_kind_name(l->kind), &l->stack), side, l};
+        it[*n] = (struct item){make_key(rep_leak_kind_name(l->kind), &l->stack), side, l};
         if (!it[*n].key)
             return -1;
         (*n)++;
@@ -158,7 +158,7 @@ static int merge_leaks(struct rep_diff *d, struct item *it, size_t n, unsigned m
 int rep_diff_compute(const struct rep_run *base, const struct rep_run *now, unsigned kinds,
                      struct rep_diff *out, char *err, size_t errlen)
 {
-    unsigned mask = (kinds ? kinds : REP_CK_DEFAULT_LEAK_KINDS) | (1u << REP_CK_NOT_FREED);
+    unsigned mask = rep_leak_mask(kinds);
     size_t ns = base->nsites + now->nsites, nl = base->nleaks + now->nleaks, n = 0, m = 0;
     struct item *sites = malloc((ns ? ns : 1) * sizeof *sites);
     struct item *leaks = malloc((nl ? nl : 1) * sizeof *leaks);
@@ -220,7 +220,7 @@ static void stack_text(FILE *f, const struct rep_ck_stack *st, unsigned frames)
 {
     uint32_t n = frames && st->nframes > frames ? frames : st->nframes;
     for (uint32_t i = 0; i < n; i++) {
-        const struct rep_ck_frame *fr = &st->frames[i];
+        const struct rep_frame *fr = &st->frames[i];
         fprintf(f, "        #%u %s", i, fr->function ? fr->function : "???");
         if (fr->file)
             fprintf(f, " %s:%u", fr->file, fr->line);
@@ -249,7 +249,7 @@ int rep_diff_write_text(FILE *f, const struct rep_diff *d, size_t top, unsigned 
     for (size_t i = 0; i < d->nleaks; i++) {
         const struct rep_diff_leak *l = &d->leaks[i];
         fprintf(f, "  %-6s %-9s %" PRIu64 " B in %" PRIu64 " blocks -> %" PRIu64 " B in %"
-                PRIu64 " blocks  %s\n", status_name(l->status), rep_ck_kind_name(l->kind),
+                PRIu64 " blocks  %s\n", status_name(l->status), rep_leak_kind_name(l->kind),
                 l->base_bytes, l->base_blocks, l->new_bytes, l->new_blocks,
                 site_name(l->stack));
         stack_text(f, l->stack, frames);
@@ -277,7 +277,7 @@ static void json_stack(FILE *f, const struct rep_ck_stack *st)
 {
     fputs("[", f);
     for (uint32_t i = 0; i < st->nframes; i++) {
-        const struct rep_ck_frame *fr = &st->frames[i];
+        const struct rep_frame *fr = &st->frames[i];
         fputs(i ? ", {\"function\": " : "{\"function\": ", f);
         rep_json_puts(f, fr->function);
         fputs(", \"file\": ", f);
@@ -324,7 +324,7 @@ int rep_diff_write_json(FILE *f, const struct rep_diff *d)
         fprintf(f, "%s\n  {\"status\": \"%s\", \"kind\": \"%s\", \"base\": {\"blocks\": %" PRIu64
                 ", \"bytes\": %" PRIu64 "}, \"new\": {\"blocks\": %" PRIu64 ", \"bytes\": %"
                 PRIu64 "}, \"delta_bytes\": %" PRId64 ", \"stack\": ", i ? "," : "",
-                status_name(l->status), rep_ck_kind_name(l->kind), l->base_blocks,
+                status_name(l->status), rep_leak_kind_name(l->kind), l->base_blocks,
                 l->base_bytes, l->new_blocks, l->new_bytes, delta(l->base_bytes, l->new_bytes));
         json_stack(f, l->stack);
         fputs("}", f);

@@ -28,7 +28,7 @@ enum rep_diff_status { REP_DIFF_NEW, REP_DIFF_FIXED, REP_DIFF_GREW, REP_DIFF_SHR
 
 struct rep_diff_leak {
     const struct rep_ck_stack *stack;
-    int kind;                           /* enum rep_ck_kind */
+    int kind;                           /* enum rep_leak_kind */
     int status;                         /* enum rep_diff_status */
     uint64_t base_blocks, base_bytes;   /* with indirect blocks */
     uint64_t new_blocks, new_bytes;

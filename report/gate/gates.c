@@ -94,27 +94,18 @@ struct rep_ck_site *rep_run_add_site(struct rep_run *r, uint32_t process)
 
 /* ---- names, keys, numbers ---- */
 
-static const char *const kind_names[REP_CK_NKINDS] = {
-    "definite", "cycle", "indirect", "possible", "reachable", "not_freed",
-};
-
-const char *rep_ck_kind_name(int kind)
-{
-    return kind >= 0 && kind < REP_CK_NKINDS ? kind_names[kind] : "?";
-}
-
-int rep_ck_parse_kinds(const char *s, unsigned *mask, char *err, size_t errlen)
+int rep_parse_leak_kinds(const char *s, unsigned *mask, char *err, size_t errlen)
 {
     unsigned m = 0;
     while (*s) {
         size_t n = strcspn(s, ",");
         int found = 0;
         if (n == 3 && !strncmp(s, "all", 3)) {
-            m |= (1u << REP_CK_NKINDS) - 1;
+            m |= (1u << REP_LEAK_NKINDS) - 1;
             found = 1;
         }
-        for (int k = 0; k < REP_CK_NKINDS && !found; k++)
-            if (strlen(kind_names[k]) == n && !strncmp(s, kind_names[k], n)) {
+        for (unsigned k = 0; k < REP_LEAK_NKINDS && !found; k++)
+            if (strlen(rep_leak_kind_name(k)) == n && !strncmp(s, rep_leak_kind_name(k), n)) {
                 m |= 1u << k;
                 found = 1;
             }
@@ -141,7 +132,7 @@ size_t rep_ck_stack_key(const struct rep_ck_stack *st, char *buf, size_t len)
     if (len)
         buf[0] = 0;
     for (uint32_t i = 0; i < st->nframes; i++) {
-        const struct rep_ck_frame *f = &st->frames[i];
+        const struct rep_frame *f = &st->frames[i];
         char tmp[64];
         const char *name = f->function;
         if (!name) {
@@ -162,7 +153,7 @@ size_t rep_ck_stack_key(const struct rep_ck_stack *st, char *buf, size_t len)
 uint64_t rep_ck_leak_bytes(const struct rep_ck_leak *l, unsigned mask)
 {
     uint64_t b = (mask >> l->kind) & 1 ? l->bytes : 0;
-    if ((mask >> REP_CK_INDIRECT) & 1)
+    if ((mask >> REP_LEAK_INDIRECT) & 1)
         b += l->indirect_bytes;
     return b;
 }
@@ -170,16 +161,14 @@ uint64_t rep_ck_leak_bytes(const struct rep_ck_leak *l, unsigned mask)
 uint64_t rep_ck_leak_blocks(const struct rep_ck_leak *l, unsigned mask)
 {
     uint64_t b = (mask >> l->kind) & 1 ? l->blocks : 0;
-    if ((mask >> REP_CK_INDIRECT) & 1)
+    if ((mask >> REP_LEAK_INDIRECT) & 1)
         b += l->indirect_blocks;
     return b;
 }
 
-/* Leak gates always count NOT_FREED blocks: a process that crashed left
- * them behind whatever they would have been classified as. */
-static unsigned gate_mask(unsigned kinds)
+unsigned rep_leak_mask(unsigned kinds)
 {
-    return (kinds ? kinds : REP_CK_DEFAULT_LEAK_KINDS) | (1u << REP_CK_NOT_FREED);
+    return (kinds ? kinds : REP_LEAK_DEFAULT_KINDS) | (1u << REP_LEAK_NOT_FREED);
 }
 
 static int leak_counts(const struct rep_ck_leak *l)
@@ -189,7 +178,7 @@ static int leak_counts(const struct rep_ck_leak *l)
 
 void rep_run_totals(const struct rep_run *r, unsigned leak_kinds, struct rep_run_totals *t)
 {
-    unsigned mask = gate_mask(leak_kinds);
+    unsigned mask = rep_leak_mask(leak_kinds);
     memset(t, 0, sizeof *t);
     for (uint32_t i = 0; i < r->nprocesses; i++) {
         const struct rep_ck_process *p = &r->processes[i];
@@ -209,9 +198,9 @@ void rep_run_totals(const struct rep_run *r, unsigned leak_kinds, struct rep_run
         t->leaked_blocks += rep_ck_leak_blocks(l, mask);
         if (bytes > t->max_site_bytes)
             t->max_site_bytes = bytes;
-        if (l->kind == REP_CK_CYCLE)
+        if (l->kind == REP_LEAK_CYCLE)
             t->cycles += l->groups ? l->groups : 1;
-        if (l->kind == REP_CK_POSSIBLE) {
+        if (l->kind == REP_LEAK_POSSIBLE) {
             t->possible_bytes += l->bytes;
             t->possible_blocks += l->blocks;
         }
@@ -298,7 +287,7 @@ static int eval_gate(struct rep_check *c, const struct rep_run *r, const struct 
         t->peak_bytes, t->allocations, t->max_site_bytes,
     };
     uint64_t limit = g->limit[gate];
-    unsigned mask = gate_mask(g->leak_kinds);
+    unsigned mask = rep_leak_mask(g->leak_kinds);
     struct rep_gate_result *res = next_result(c, gate_names[gate]);
     snprintf(res->value, sizeof res->value, "%" PRIu64 "%s", value[gate], units[gate]);
     snprintf(res->limit, sizeof res->limit, "%" PRIu64 "%s", limit, units[gate]);
@@ -311,9 +300,9 @@ static int eval_gate(struct rep_check *c, const struct rep_run *r, const struct 
     case REP_GATE_LEAKED_BLOCKS:
         return collect(res, r, mask, sel_leaked, 0);
     case REP_GATE_CYCLES:
-        return collect(res, r, mask, sel_kind, REP_CK_CYCLE);
+        return collect(res, r, mask, sel_kind, REP_LEAK_CYCLE);
     case REP_GATE_POSSIBLE:
-        return collect(res, r, mask, sel_kind, REP_CK_POSSIBLE);
+        return collect(res, r, mask, sel_kind, REP_LEAK_POSSIBLE);
     case REP_GATE_LEAK_PER_SITE:
         return collect(res, r, mask, sel_over, limit);
     default:
@@ -378,7 +367,7 @@ static int eval_new_leaks(struct rep_check *c, const struct rep_run *r, unsigned
 static int has_not_freed(const struct rep_run *r, uint32_t p)
 {
     for (size_t i = 0; i < r->nleaks; i++)
-        if (r->leaks[i].process == p && r->leaks[i].kind == REP_CK_NOT_FREED &&
+        if (r->leaks[i].process == p && r->leaks[i].kind == REP_LEAK_NOT_FREED &&
             r->leaks[i].blocks && leak_counts(&r->leaks[i]))
             return 1;
     return 0;
@@ -423,7 +412,7 @@ int rep_check_eval(const struct rep_run *run, const struct rep_run *base,
             if (g->growth_set[m])
                 eval_growth(out, g, &now, &then, m);
     }
-    if (g->new_leaks_only && eval_new_leaks(out, run, gate_mask(g->leak_kinds)) < 0)
+    if (g->new_leaks_only && eval_new_leaks(out, run, rep_leak_mask(g->leak_kinds)) < 0)
         goto oom;
     return 0;
 oom:

@@ -22,36 +22,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report/model/model.h"
+
 struct rep_arena;
-struct rep_capture;
 
-/* Kinds of leak entries, in the order of docs/architecture.md's classes. NOT_FREED is a
- * block live in a process that left no exit snapshot (crash, kill, _exit). */
-enum rep_ck_kind {
-    REP_CK_DEFINITE = 0,
-    REP_CK_CYCLE,
-    REP_CK_INDIRECT,
-    REP_CK_POSSIBLE,
-    REP_CK_REACHABLE,
-    REP_CK_NOT_FREED,
-    REP_CK_NKINDS
-};
+/* The kinds the leak gates count unless --leak-kinds says otherwise: a mask
+ * of 1u << enum rep_leak_kind (model.h), as every kind mask here. */
+#define REP_LEAK_DEFAULT_KINDS \
+    ((1u << REP_LEAK_DEFINITE) | (1u << REP_LEAK_CYCLE) | (1u << REP_LEAK_INDIRECT))
 
-/* Bit mask of kinds: 1u << REP_CK_x. */
-#define REP_CK_DEFAULT_LEAK_KINDS \
-    ((1u << REP_CK_DEFINITE) | (1u << REP_CK_CYCLE) | (1u << REP_CK_INDIRECT))
-
-struct rep_ck_frame {
-    const char *function;   /* NULL when unknown */
-    const char *file;       /* NULL when unknown */
-    unsigned line;          /* 0 when unknown */
-    const char *module;     /* never NULL ("?" when none) */
-    uint64_t offset;        /* address - module bias */
-};
-
+/* A stack of the run: the model's frames, copied with their strings into the
+ * run (a run outlives the capture it was read from). The module is never
+ * NULL ("?" when none); address is 0 when read from a baseline. */
 struct rep_ck_stack {
     uint32_t nframes;
-    struct rep_ck_frame *frames;   /* innermost first */
+    struct rep_frame *frames;   /* innermost first */
 };
 
 /* A leak entry. For DEFINITE and CYCLE entries (leak groups) the indirect
@@ -59,7 +44,7 @@ struct rep_ck_stack {
  * itself never appears as an entry, it is selected through those fields. */
 struct rep_ck_leak {
     uint32_t process;              /* index into rep_run.processes */
-    uint8_t kind;                  /* enum rep_ck_kind */
+    uint8_t kind;                  /* enum rep_leak_kind, never INDIRECT */
     uint64_t blocks, bytes;
     uint64_t indirect_blocks, indirect_bytes;
     uint64_t groups;               /* leak groups merged into a DEFINITE/CYCLE entry */
@@ -129,11 +114,14 @@ int rep_run_alloc_frames(struct rep_run *r, struct rep_ck_stack *st, uint32_t n)
  * NUL; returns the full length it needed, like snprintf. */
 size_t rep_ck_stack_key(const struct rep_ck_stack *st, char *buf, size_t len);
 
-/* "definite", "cycle", ... ; "?" for a bad value. */
-const char *rep_ck_kind_name(int kind);
-/* Parses a comma-separated list of kind names into a mask. Returns 0, or -1
- * with err filled ("unknown leak kind 'x'"). "all" selects every kind. */
-int rep_ck_parse_kinds(const char *s, unsigned *mask, char *err, size_t errlen);
+/* The kinds the leak gates count for a --leak-kinds mask (0: the default):
+ * always with NOT_FREED, since a process that crashed left those blocks
+ * behind whatever they would have been classified as. */
+unsigned rep_leak_mask(unsigned kinds);
+/* Parses a comma-separated list of kind names (rep_leak_kind_name) into a
+ * mask. Returns 0, or -1 with err filled ("unknown leak kind 'x'"). "all"
+ * selects every kind. */
+int rep_parse_leak_kinds(const char *s, unsigned *mask, char *err, size_t errlen);
 
 /* ---- gates ---- */
 

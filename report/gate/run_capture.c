@@ -20,14 +20,13 @@ static int copy_stack(struct rep_run *r, const struct rep_stack *st, struct rep_
         return -1;
     for (uint32_t i = 0; i < n; i++) {
         const struct rep_frame *f = &st->frames[i];
-        struct rep_ck_frame *o = &out->frames[i];
+        struct rep_frame *o = &out->frames[i];
         /* Symbol strings live as long as the capture; the run must outlive
          * it (check writes reports after closing), so they are copied. */
+        *o = *f;
         o->function = rep_run_strdup(r, f->function);
         o->file = rep_run_strdup(r, f->file);
         o->module = rep_run_strdup(r, f->module ? f->module : "?");
-        o->line = f->line;
-        o->offset = f->offset;
         if (!o->module || (f->function && !o->function) || (f->file && !o->file))
             return -1;
     }
@@ -48,17 +47,6 @@ static const char *join_argv(struct rep_run *r, const struct rep_process *p)
     const char *copy = rep_run_strdup(r, p->argc ? s : (p->exe ? p->exe : "?"));
     free(s);
     return copy;
-}
-
-static int map_kind(unsigned kind)
-{
-    switch (kind) {
-    case REP_LEAK_DEFINITE: return REP_CK_DEFINITE;
-    case REP_LEAK_CYCLE: return REP_CK_CYCLE;
-    case REP_LEAK_POSSIBLE: return REP_CK_POSSIBLE;
-    case REP_LEAK_REACHABLE: return REP_CK_REACHABLE;
-    default: return REP_CK_NOT_FREED;
-    }
 }
 
 static int add_process(struct rep_run *r, const struct rep_process *p, uint32_t index)
@@ -82,7 +70,7 @@ static int add_process(struct rep_run *r, const struct rep_process *p, uint32_t 
         return -1;
     for (size_t i = 0; i < p->nleaks && !exec_ended; i++) {
         const struct rep_leak *lk = &p->leaks[i];
-        struct rep_ck_leak *l = rep_run_add_leak(r, index, map_kind(lk->kind));
+        struct rep_ck_leak *l = rep_run_add_leak(r, index, lk->kind);
         if (!l)
             return -1;
         l->blocks = lk->blocks;

@@ -87,14 +87,14 @@ static int lsan_match(const char *pat, const char *s)
     return glob_match(buf, s);
 }
 
-static int frame_has(const struct rep_ck_frame *f, const char *pat)
+static int frame_has(const struct rep_frame *f, const char *pat)
 {
     return (f->function && lsan_match(pat, f->function)) ||
            (f->file && lsan_match(pat, f->file)) ||
            (f->module && lsan_match(pat, f->module));
 }
 
-static int frame_line_match(const struct rep_supp_frame *sf, const struct rep_ck_frame *f)
+static int frame_line_match(const struct rep_supp_frame *sf, const struct rep_frame *f)
 {
     switch (sf->type) {
     case FRAME_FUN:
@@ -117,7 +117,8 @@ static int frame_line_match(const struct rep_supp_frame *sf, const struct rep_ck
  * the last line are free). "..." works like '*' in glob_match: one
  * backtracking point, so a hostile file with many "..." lines stays linear
  * per line instead of exponential. */
-static int frames_match(const struct rep_supp_frame *sf, size_t n, const struct rep_ck_stack *st)
+static int frames_match(const struct rep_supp_frame *sf, size_t n, const struct rep_frame *fr,
+                        uint32_t nfr)
 {
     size_t k = 0, star = SIZE_MAX;
     uint32_t i = 0, retry = 0;
@@ -125,10 +126,10 @@ static int frames_match(const struct rep_supp_frame *sf, size_t n, const struct 
         if (sf[k].type == FRAME_ANY) {
             star = ++k;
             retry = i;
-        } else if (i < st->nframes && frame_line_match(&sf[k], &st->frames[i])) {
+        } else if (i < nfr && frame_line_match(&sf[k], &fr[i])) {
             i++;
             k++;
-        } else if (star != SIZE_MAX && retry < st->nframes) {
+        } else if (star != SIZE_MAX && retry < nfr) {
             k = star;
             i = ++retry;
         } else {
@@ -143,12 +144,12 @@ static int is_allocator_line(const struct rep_supp_frame *sf)
     return sf->type == FRAME_FUN && rep_is_allocator(sf->pat);
 }
 
-static int block_match(const struct rep_supp *s, const struct rep_ck_stack *st)
+static int block_match(const struct rep_supp *s, const struct rep_frame *fr, uint32_t nfr)
 {
     const struct rep_supp_frame *sf = s->frames;
     size_t n = s->nframes;
     for (;;) {
-        if (frames_match(sf, n, st))
+        if (frames_match(sf, n, fr, nfr))
             return 1;
         if (!n || !is_allocator_line(sf))
             return 0;
@@ -157,17 +158,18 @@ static int block_match(const struct rep_supp *s, const struct rep_ck_stack *st)
     }
 }
 
-long rep_supp_match(const struct rep_supp_list *l, const struct rep_ck_stack *st, int kind)
+long rep_supp_match(const struct rep_supp_list *l, const struct rep_frame *frames, uint32_t n,
+                    int kind)
 {
     for (size_t i = 0; i < l->n; i++) {
         const struct rep_supp *s = &l->s[i];
         if (!((s->kinds >> kind) & 1))
             continue;
         if (s->pattern) {
-            for (uint32_t f = 0; f < st->nframes; f++)
-                if (frame_has(&st->frames[f], s->pattern))
+            for (uint32_t f = 0; f < n; f++)
+                if (frame_has(&frames[f], s->pattern))
                     return (long)i;
-        } else if (block_match(s, st)) {
+        } else if (block_match(s, frames, n)) {
             return (long)i;
         }
     }
@@ -188,7 +190,7 @@ size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned k
         struct rep_ck_leak *lk = &r->leaks[i];
         if (!((kinds >> lk->kind) & 1))
             continue;
-        long s = rep_supp_match(l, &lk->stack, lk->kind);
+        long s = rep_supp_match(l, lk->stack.frames, lk->stack.nframes, lk->kind);
         if (s < 0)
             continue;
         lk->suppressed = (int)s + 1;
@@ -232,7 +234,7 @@ static struct rep_supp *supp_new(struct rep_supp_list *l, const char *origin, un
         s->origin = NULL;
         return NULL;
     }
-    s->kinds = (1u << REP_CK_NKINDS) - 1;
+    s->kinds = (1u << REP_LEAK_NKINDS) - 1;
     l->n++;
     return s;
 }
@@ -271,15 +273,15 @@ static int parse_kinds(struct parser *p, struct rep_supp *s, char *list)
     for (char *save, *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         k = trim(k);
         if (!strcmp(k, "definite"))
-            m |= 1u << REP_CK_DEFINITE | 1u << REP_CK_CYCLE | 1u << REP_CK_NOT_FREED;
+            m |= 1u << REP_LEAK_DEFINITE | 1u << REP_LEAK_CYCLE | 1u << REP_LEAK_NOT_FREED;
         else if (!strcmp(k, "possible"))
-            m |= 1u << REP_CK_POSSIBLE;
+            m |= 1u << REP_LEAK_POSSIBLE;
         else if (!strcmp(k, "reachable"))
-            m |= 1u << REP_CK_REACHABLE;
+            m |= 1u << REP_LEAK_REACHABLE;
         else if (!strcmp(k, "indirect"))
             m |= 0;
         else if (!strcmp(k, "all"))
-            m |= (1u << REP_CK_NKINDS) - 1;
+            m |= (1u << REP_LEAK_NKINDS) - 1;
         else
             return perr(p, "unknown leak kind", k);
     }
@@ -479,14 +481,15 @@ int rep_supp_add_builtin(struct rep_supp_list *l, char *err, size_t errlen)
     return rep_supp_parse(l, builtin_text, "built-in", err, errlen);
 }
 
-int rep_supp_write(FILE *f, const struct rep_ck_stack *st, int kind, unsigned serial)
+int rep_supp_write(FILE *f, const struct rep_frame *frames, uint32_t n, int kind,
+                   unsigned serial)
 {
-    const char *kinds = kind == REP_CK_POSSIBLE ? "possible"
-                      : kind == REP_CK_REACHABLE ? "reachable" : "definite";
+    const char *kinds = kind == REP_LEAK_POSSIBLE ? "possible"
+                      : kind == REP_LEAK_REACHABLE ? "reachable" : "definite";
     fprintf(f, "{\n   heapgraph-%u-%s\n   Memcheck:Leak\n   match-leak-kinds: %s\n", serial,
-            rep_ck_kind_name(kind), kinds);
-    for (uint32_t i = 0; i < st->nframes; i++) {
-        const struct rep_ck_frame *fr = &st->frames[i];
+            rep_leak_kind_name((unsigned)kind), kinds);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct rep_frame *fr = &frames[i];
         if (fr->function)
             fprintf(f, "   fun:%s\n", fr->function);
         else
@@ -516,28 +519,6 @@ static void unsummarize(struct rep_summary *s, const struct rep_leak *lk)
     subtract(&s->indirect, lk->indirect_blocks, lk->indirect_bytes);
 }
 
-static int ck_kind(unsigned kind)
-{
-    static const int map[] = {REP_CK_DEFINITE, REP_CK_CYCLE, REP_CK_POSSIBLE,
-                              REP_CK_REACHABLE, REP_CK_NOT_FREED};
-    return kind < 5 ? map[kind] : REP_CK_NOT_FREED;
-}
-
-/* Views a model stack as a check stack; frames is scratch of nframes. */
-static void view_stack(const struct rep_stack *st, struct rep_ck_frame *frames,
-                       struct rep_ck_stack *out)
-{
-    out->nframes = st ? st->nframes : 0;
-    out->frames = frames;
-    for (uint32_t i = 0; i < out->nframes; i++) {
-        frames[i].function = st->frames[i].function;
-        frames[i].file = st->frames[i].file;
-        frames[i].line = st->frames[i].line;
-        frames[i].module = st->frames[i].module;
-        frames[i].offset = st->frames[i].offset;
-    }
-}
-
 /* Filters one process; *removed counts entries removed. 0 or -1 (memory). */
 static int filter_process(struct rep_supp_list *l, struct rep_capture *cap,
                           struct rep_process *p, long *removed)
@@ -551,13 +532,7 @@ static int filter_process(struct rep_supp_list *l, struct rep_capture *cap,
     for (size_t i = 0; i < p->nleaks; i++) {
         const struct rep_leak *lk = &p->leaks[i];
         const struct rep_stack *st = lk->site < p->nstacks ? p->sites[lk->site].stack : NULL;
-        struct rep_ck_frame *frames = malloc(((st ? st->nframes : 0) + 1) * sizeof *frames);
-        struct rep_ck_stack view;
-        if (!frames)
-            return -1;
-        view_stack(st, frames, &view);
-        long s = rep_supp_match(l, &view, ck_kind(lk->kind));
-        free(frames);
+        long s = rep_supp_match(l, st ? st->frames : NULL, st ? st->nframes : 0, lk->kind);
         if (s < 0) {
             kept[n++] = *lk;
             continue;

@@ -42,7 +42,7 @@ struct rep_supp {
     char *origin;          /* "FILE:LINE", or "built-in" */
     int builtin;
     char *pattern;         /* LeakSanitizer pattern, NULL for a valgrind block */
-    unsigned kinds;        /* mask of enum rep_ck_kind it applies to */
+    unsigned kinds;        /* mask (1u << enum rep_leak_kind) it applies to */
     size_t nframes;
     struct rep_supp_frame *frames;
     uint64_t matched, blocks, bytes;   /* usage: entries, blocks, bytes (with indirect) */
@@ -66,14 +66,17 @@ int rep_supp_load(struct rep_supp_list *l, const char *path, char *err, size_t e
 int rep_supp_add_builtin(struct rep_supp_list *l, char *err, size_t errlen);
 void rep_supp_release(struct rep_supp_list *l);
 
-/* Index of the first suppression matching a stack of an entry of `kind`,
- * or -1. Does not touch the usage counts. */
-long rep_supp_match(const struct rep_supp_list *l, const struct rep_ck_stack *st, int kind);
+/* Index of the first suppression matching the stack frames[0..n) (innermost
+ * first) of an entry of `kind` (enum rep_leak_kind), or -1. The one matcher
+ * of both paths below, the run's and the capture's. Does not touch the
+ * usage counts. */
+long rep_supp_match(const struct rep_supp_list *l, const struct rep_frame *frames, uint32_t n,
+                    int kind);
 /* Counts one matched entry on suppression i. */
 void rep_supp_count(struct rep_supp_list *l, long i, uint64_t blocks, uint64_t bytes);
 
 /* Marks every leak entry of the run whose kind is in `kinds` (a mask of
- * 1 << REP_CK_x) and that a suppression matches (leak->suppressed = index
+ * 1u << REP_LEAK_x) and that a suppression matches (leak->suppressed = index
  * + 1), and counts it. Entries of other kinds (typically reachable ones,
  * which no gate counts) are left alone so that usage counts mean something.
  * Returns the number of entries suppressed. */
@@ -90,9 +93,10 @@ size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned k
 long rep_supp_filter_capture(struct rep_supp_list *l, struct rep_capture *cap,
                              char *err, size_t errlen);
 
-/* Writes a valgrind-syntax block that suppresses exactly this stack (its
- * function names; obj: for frames without one). Returns 0, or -1 when the
- * write fails. */
-int rep_supp_write(FILE *f, const struct rep_ck_stack *st, int kind, unsigned serial);
+/* Writes a valgrind-syntax block that suppresses exactly the stack
+ * frames[0..n) of an entry of `kind` (its function names; obj: for frames
+ * without one). Returns 0, or -1 when the write fails. */
+int rep_supp_write(FILE *f, const struct rep_frame *frames, uint32_t n, int kind,
+                   unsigned serial);
 
 #endif

@@ -250,13 +250,20 @@ struct rep_summary {
     struct rep_class_count definite, cycle, indirect, possible, reachable;
 };
 
-/* Kinds of leak entries, in the order the text report lists them. */
+/* Kinds of leak entries, the one list for the model, the CI run
+ * (report/gate/gates.h), suppressions and every output, in the order of the
+ * classification's classes. INDIRECT is never an entry of its own: the
+ * indirect blocks of a DEFINITE or CYCLE group come with it (indirect_*
+ * below); it is a kind of the masks that select what counts (--leak-kinds,
+ * match-leak-kinds), 1u << kind each. */
 enum rep_leak_kind {
     REP_LEAK_DEFINITE = 0,  /* groups rooted at a definite block */
     REP_LEAK_CYCLE,         /* groups rooted at a root cycle */
+    REP_LEAK_INDIRECT,      /* blocks held only by a group (masks only) */
     REP_LEAK_POSSIBLE,
     REP_LEAK_REACHABLE,
-    REP_LEAK_NOT_FREED      /* live at the end of a process with no exit snapshot */
+    REP_LEAK_NOT_FREED,     /* live at the end of a process with no exit snapshot */
+    REP_LEAK_NKINDS
 };
 
 /* One step of a retention path: a block below the root. */
@@ -549,8 +556,8 @@ const struct rep_thread *rep_process_thread(const struct rep_process *p, uint32_
 /* The root with id `id` in snapshot s, or NULL. */
 const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t id);
 
-/* Name of a leak kind as the JSON writes it: "definite", "cycle", "possible",
- * "reachable", "not_freed". */
+/* Name of a leak kind as every output writes it: "definite", "cycle",
+ * "indirect", "possible", "reachable", "not_freed"; "?" for a bad value. */
 const char *rep_leak_kind_name(unsigned kind);
 
 #endif

@@ -614,7 +614,8 @@ const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t 
 
 const char *rep_leak_kind_name(unsigned kind)
 {
-    static const char *const names[] = {"definite", "cycle", "possible", "reachable",
-                                        "not_freed"};
-    return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+    static const char *const names[REP_LEAK_NKINDS] = {
+        "definite", "cycle", "indirect", "possible", "reachable", "not_freed",
+    };
+    return kind < REP_LEAK_NKINDS ? names[kind] : "?";
 }

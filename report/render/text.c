@@ -254,8 +254,10 @@ static void retention(const struct tx *t, const struct rep_retention *r)
 
 static void leak_entry(const struct tx *t, const struct rep_leak *l)
 {
-    static const char *const labels[] = {"DEFINITE", "CYCLE", "POSSIBLE", "REACHABLE", "NOT FREED"};
-    static const int colours[] = {C_RED, C_RED, C_YELLOW, C_GREEN, C_RED};
+    static const char *const labels[REP_LEAK_NKINDS] = {
+        "DEFINITE", "CYCLE", "INDIRECT", "POSSIBLE", "REACHABLE", "NOT FREED",
+    };
+    static const int colours[REP_LEAK_NKINDS] = {C_RED, C_RED, C_RED, C_YELLOW, C_GREEN, C_RED};
     char a[32], b[32], c[32], d[32];
     fprintf(t->f, "\n  %s%s%s  %s in %s blocks", on(t, colours[l->kind]), labels[l->kind], off(t),
             rep_fmt_bytes(a, sizeof a, l->bytes), rep_fmt_count(b, sizeof b, l->blocks));

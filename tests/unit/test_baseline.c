@@ -24,20 +24,20 @@ static void fill(struct rep_run *r)
     p = rep_run_add_process(r);
     p->allocations = 7;
     p->peak_bytes = 2097152;   /* the bigger peak of the two is the run's */
-    struct rep_ck_leak *l = rep_run_add_leak(r, 0, REP_CK_DEFINITE);
+    struct rep_ck_leak *l = rep_run_add_leak(r, 0, REP_LEAK_DEFINITE);
     l->blocks = 1000;
     l->bytes = 24000;
     l->indirect_blocks = 14;
     l->indirect_bytes = 448;
     rep_run_alloc_frames(r, &l->stack, 2);
-    l->stack.frames[0] = (struct rep_ck_frame){"make \"quoted\"\\name", "/src/a\tb.c", 12,
-                                               "/bin/app", 0x1234};
-    l->stack.frames[1] = (struct rep_ck_frame){NULL, NULL, 0, "/lib/libc.so.6", 0x29d90};
-    l = rep_run_add_leak(r, 1, REP_CK_CYCLE);
+    l->stack.frames[0] = (struct rep_frame){"make \"quoted\"\\name", "/src/a\tb.c", 12,
+                                            "/bin/app", .offset = 0x1234};
+    l->stack.frames[1] = (struct rep_frame){NULL, NULL, 0, "/lib/libc.so.6", .offset = 0x29d90};
+    l = rep_run_add_leak(r, 1, REP_LEAK_CYCLE);
     l->blocks = 3;
     l->bytes = 96;
     l->suppressed = 1;
-    l = rep_run_add_leak(r, 1, REP_CK_NOT_FREED);
+    l = rep_run_add_leak(r, 1, REP_LEAK_NOT_FREED);
     l->blocks = 1;
     l->bytes = 8;
     struct rep_ck_site *s = rep_run_add_site(r, 0);
@@ -46,7 +46,7 @@ static void fill(struct rep_run *r)
     s->live_blocks = 1005;
     s->live_bytes = 24120;
     rep_run_alloc_frames(r, &s->stack, 1);
-    s->stack.frames[0] = (struct rep_ck_frame){"main", "m.c", 3, "/bin/app", 0x10};
+    s->stack.frames[0] = (struct rep_frame){"main", "m.c", 3, "/bin/app", .offset = 0x10};
 }
 
 static char *write_to_string(const struct rep_run *r, size_t *len)
@@ -73,7 +73,7 @@ static void test_roundtrip(void)
     CHECK_EQ(back.processes[0].peak_bytes, 2097152);
     CHECK_EQ(back.processes[0].cycles, 2);
     CHECK_EQ(back.nleaks, 2);   /* the suppressed one is left out */
-    CHECK_EQ(back.leaks[0].kind, REP_CK_DEFINITE);
+    CHECK_EQ(back.leaks[0].kind, REP_LEAK_DEFINITE);
     CHECK_EQ(back.leaks[0].blocks, 1000);
     CHECK_EQ(back.leaks[0].bytes, 24000);
     CHECK_EQ(back.leaks[0].indirect_blocks, 14);
@@ -85,7 +85,7 @@ static void test_roundtrip(void)
     CHECK_EQ(back.leaks[0].stack.frames[0].offset, 0x1234);
     CHECK(back.leaks[0].stack.frames[1].function == NULL);
     CHECK_STR(back.leaks[0].stack.frames[1].module, "/lib/libc.so.6");
-    CHECK_EQ(back.leaks[1].kind, REP_CK_NOT_FREED);
+    CHECK_EQ(back.leaks[1].kind, REP_LEAK_NOT_FREED);
     CHECK_EQ(back.nsites, 1);
     CHECK_EQ(back.sites[0].live_bytes, 24120);
     CHECK_STR(back.sites[0].stack.frames[0].function, "main");

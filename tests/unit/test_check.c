@@ -42,19 +42,19 @@ static void sample_run(struct rep_run *r, unsigned shift)
     p->allocations = 5000;
     p->allocated_bytes = 300000;
     p->peak_bytes = 100000;
-    struct rep_ck_leak *l = rep_run_add_leak(r, 0, REP_CK_DEFINITE);
+    struct rep_ck_leak *l = rep_run_add_leak(r, 0, REP_LEAK_DEFINITE);
     l->blocks = 1000;
     l->bytes = 24000;
     l->indirect_blocks = 2;
     l->indirect_bytes = 32;
     l->groups = 1000;
     set_stack(r, &l->stack, a, la, 3);
-    l = rep_run_add_leak(r, 0, REP_CK_CYCLE);
+    l = rep_run_add_leak(r, 0, REP_LEAK_CYCLE);
     l->blocks = 3;
     l->bytes = 96;
     l->groups = 1;
     set_stack(r, &l->stack, b, lb, 2);
-    l = rep_run_add_leak(r, 0, REP_CK_POSSIBLE);
+    l = rep_run_add_leak(r, 0, REP_LEAK_POSSIBLE);
     l->blocks = 2;
     l->bytes = 64;
     set_stack(r, &l->stack, c, lb, 2);
@@ -110,13 +110,13 @@ static void test_kinds(void)
 {
     unsigned m;
     char err[128];
-    CHECK_EQ(rep_ck_parse_kinds("definite,cycle", &m, err, sizeof err), 0);
-    CHECK_EQ(m, (1u << REP_CK_DEFINITE) | (1u << REP_CK_CYCLE));
-    CHECK_EQ(rep_ck_parse_kinds("all", &m, err, sizeof err), 0);
-    CHECK_EQ(m, (1u << REP_CK_NKINDS) - 1);
-    CHECK_EQ(rep_ck_parse_kinds("definite,bogus", &m, err, sizeof err), -1);
+    CHECK_EQ(rep_parse_leak_kinds("definite,cycle", &m, err, sizeof err), 0);
+    CHECK_EQ(m, (1u << REP_LEAK_DEFINITE) | (1u << REP_LEAK_CYCLE));
+    CHECK_EQ(rep_parse_leak_kinds("all", &m, err, sizeof err), 0);
+    CHECK_EQ(m, (1u << REP_LEAK_NKINDS) - 1);
+    CHECK_EQ(rep_parse_leak_kinds("definite,bogus", &m, err, sizeof err), -1);
     CHECK(strstr(err, "'bogus'") != NULL);
-    CHECK_EQ(rep_ck_parse_kinds("", &m, err, sizeof err), -1);
+    CHECK_EQ(rep_parse_leak_kinds("", &m, err, sizeof err), -1);
 }
 
 /* Evaluates one gate at `limit` and returns 1 when it passes. */
@@ -146,7 +146,7 @@ static void test_gate_boundaries(void)
         CHECK_EQ(gate_passes(&r, gate, value[gate] - 1, 0), 0);
     }
     /* definite only: no indirect, no cycle. */
-    unsigned definite = 1u << REP_CK_DEFINITE;
+    unsigned definite = 1u << REP_LEAK_DEFINITE;
     CHECK_EQ(gate_passes(&r, REP_GATE_LEAKED, 24000, definite), 1);
     CHECK_EQ(gate_passes(&r, REP_GATE_LEAKED, 23999, definite), 0);
     rep_run_release(&r);
@@ -198,12 +198,12 @@ static void test_processes(void)
     p->exit_signal = 11;
     p->allocations = 10;
     p->peak_bytes = 500;
-    struct rep_ck_leak *l = rep_run_add_leak(&r, 1, REP_CK_NOT_FREED);
+    struct rep_ck_leak *l = rep_run_add_leak(&r, 1, REP_LEAK_NOT_FREED);
     l->blocks = 10;
     l->bytes = 500;
     /* A process without a snapshot and without live blocks gets no note. */
     rep_run_add_process(&r)->pid = 44;
-    rep_run_totals(&r, 1u << REP_CK_DEFINITE, &t);
+    rep_run_totals(&r, 1u << REP_LEAK_DEFINITE, &t);
     CHECK_EQ(t.leaked_bytes, 24500);
     CHECK_EQ(t.leaked_blocks, 1010);
     CHECK_EQ(t.peak_bytes, 100000);
@@ -287,7 +287,7 @@ static void test_new_leaks_only(void)
     sample_run(&now, 7);   /* a rebuild: every line moved by 7 */
     static const char *const fresh[] = {"new_leak", "main"};
     unsigned lines[] = {5, 6};
-    struct rep_ck_leak *l = rep_run_add_leak(&now, 0, REP_CK_DEFINITE);
+    struct rep_ck_leak *l = rep_run_add_leak(&now, 0, REP_LEAK_DEFINITE);
     l->blocks = 1;
     l->bytes = 40;
     set_stack(&now, &l->stack, fresh, lines, 2);

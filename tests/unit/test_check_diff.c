@@ -17,9 +17,9 @@ static void stack1(struct rep_run *r, struct rep_ck_stack *st, const char *fn, c
                    unsigned line)
 {
     rep_run_alloc_frames(r, st, 2);
-    st->frames[0] = (struct rep_ck_frame){rep_run_strdup(r, fn), rep_run_strdup(r, file), line,
-                                          "/app", line};
-    st->frames[1] = (struct rep_ck_frame){"main", "/src/main.c", line + 1, "/app", line + 1};
+    st->frames[0] = (struct rep_frame){rep_run_strdup(r, fn), rep_run_strdup(r, file), line,
+                                       "/app", .offset = line};
+    st->frames[1] = (struct rep_frame){"main", "/src/main.c", line + 1, "/app", .offset = line + 1};
 }
 
 static void add_site(struct rep_run *r, const char *fn, unsigned line, uint64_t allocs,
@@ -55,11 +55,11 @@ static void test_diff(void)
     add_site(&b, "grows", 21, 30, 300, 4);
     add_site(&a, "gone", 30, 1, 8, 0);
     add_site(&b, "fresh", 40, 2, 4000, 2);
-    add_leak(&a, REP_CK_DEFINITE, "old", 50, 1, 16);
-    add_leak(&b, REP_CK_DEFINITE, "old", 60, 2, 32);
-    add_leak(&a, REP_CK_DEFINITE, "fixed", 70, 1, 24);
-    add_leak(&b, REP_CK_CYCLE, "cyc", 80, 3, 96);
-    add_leak(&b, REP_CK_REACHABLE, "cache", 90, 1, 1000);   /* not a leak kind */
+    add_leak(&a, REP_LEAK_DEFINITE, "old", 50, 1, 16);
+    add_leak(&b, REP_LEAK_DEFINITE, "old", 60, 2, 32);
+    add_leak(&a, REP_LEAK_DEFINITE, "fixed", 70, 1, 24);
+    add_leak(&b, REP_LEAK_CYCLE, "cyc", 80, 3, 96);
+    add_leak(&b, REP_LEAK_REACHABLE, "cache", 90, 1, 1000);   /* not a leak kind */
     CHECK_EQ(rep_diff_compute(&a, &b, 0, &d, err, sizeof err), 0);
     CHECK_EQ(d.base.peak_bytes, 1000);
     CHECK_EQ(d.now.peak_bytes, 1500);
@@ -131,10 +131,10 @@ static void test_location(void)
     struct rep_ck_stack st;
     const char *rel = NULL;
     rep_run_alloc_frames(&r, &st, 3);
-    st.frames[0] = (struct rep_ck_frame){"strdup_wrapper", "/usr/include/x.h", 3, "/lib/x", 0};
-    st.frames[1] = (struct rep_ck_frame){"load", "/work/repo/src/load.c", 41, "/app", 0};
-    st.frames[2] = (struct rep_ck_frame){"main", "/work/repo/src/main.c", 9, "/app", 0};
-    const struct rep_ck_frame *f = rep_ci_location(&st, "/work/repo", &rel);
+    st.frames[0] = (struct rep_frame){"strdup_wrapper", "/usr/include/x.h", 3, "/lib/x", .offset = 0};
+    st.frames[1] = (struct rep_frame){"load", "/work/repo/src/load.c", 41, "/app", .offset = 0};
+    st.frames[2] = (struct rep_frame){"main", "/work/repo/src/main.c", 9, "/app", .offset = 0};
+    const struct rep_frame *f = rep_ci_location(&st, "/work/repo", &rel);
     CHECK(f == &st.frames[1]);
     CHECK_STR(rel, "src/load.c");
     f = rep_ci_location(&st, "/work/repo/", &rel);
@@ -158,7 +158,7 @@ static void test_github_and_gitlab(void)
     char err[100], *out = NULL, *sum = NULL;
     size_t len, slen;
     rep_run_add_process(&r)->snapshot = 1;
-    add_leak(&r, REP_CK_DEFINITE, "a,b:c%d", 7, 1000, 24000);
+    add_leak(&r, REP_LEAK_DEFINITE, "a,b:c%d", 7, 1000, 24000);
     g.set[REP_GATE_LEAKED] = 1;
     CHECK_EQ(rep_check_eval(&r, NULL, &g, &c, err, sizeof err), 0);
     struct rep_ci_opts o = {"/src", 0, 0, 0};
