@@ -39,6 +39,9 @@ static const char usage_text[] =
     "  -p, --process PID        only the process with this pid\n"
     "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
     "  -m, --metric METRIC      collapsed: leaked (default), peak, allocated or allocations\n"
+    "      --interpreter-frames Python stacks: also show the interpreter's own native\n"
+    "                           frames (eval loop, call machinery, startup), hidden by\n"
+    "                           default\n"
     "      --color WHEN         auto (default: when writing to a terminal and NO_COLOR\n"
     "                           is unset), always or never\n"
     CMD_SUPP_USAGE
@@ -51,6 +54,7 @@ struct report_opts {
     const char *path;
     const char *color;
     const char *metric;
+    int interpreter_frames;
     struct cmd_supp_opts supp;
 };
 
@@ -208,6 +212,7 @@ static int parse(int argc, char **argv, struct report_opts *o)
         {"process", required_argument, NULL, 'p'},  {"show-reachable", no_argument, NULL, 'r'},
         {"color", required_argument, NULL, 'C'},    {"colour", required_argument, NULL, 'C'},
         {"metric", required_argument, NULL, 'm'},
+        {"interpreter-frames", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},           CMD_SUPP_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -234,6 +239,7 @@ static int parse(int argc, char **argv, struct report_opts *o)
         case 'r': o->render.show_reachable = 1; break;
         case 'C': o->color = optarg; break;
         case 'm': o->metric = optarg; break;
+        case 'I': o->interpreter_frames = 1; break;
         case 'h': fputs(usage_text, stdout); return HG_EXIT_OK;
         case CMD_SUPP_OPT_FILE:
         case CMD_SUPP_OPT_NO_DEFAULT:
@@ -293,6 +299,7 @@ static struct rep_capture *load(const struct report_opts *o, struct rep_open_opt
         return NULL;
     }
     end_progress(&pr, "symbolizing...");
+    cap->interpreter_frames = o->interpreter_frames;
     if (rep_capture_symbolize(cap, err, sizeof err) < 0 ||
         rep_capture_classify(cap, err, sizeof err) < 0) {
         end_progress(&pr, NULL);

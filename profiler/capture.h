@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * capture.h - the heapgraph capture file format, version 1. The collector
+ * capture.h - the heapgraph capture file format, version 2. The collector
  * (profiler/) writes it; the reader (report/) reads it. docs/capture-format.md
  * is the prose version of this header. Holds no code.
  *
@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define HG_CAP_MAGIC "HGCAPTUR"
-#define HG_CAP_VERSION 1u
+#define HG_CAP_VERSION 2u
 #define HG_CHUNK_MAGIC 0x4b434748u /* "HGCK" little-endian */
 #define HG_CHUNK_MAX_RAW (4u << 20)
 
@@ -66,9 +66,9 @@ enum hg_rec_type {
     /* stream, thread index, time */
     HG_REC_THREAD_END = 7,
     /* stream, stack id, module generation, nframes, nframes x frame
-       (innermost first; bit 63 set: a Python frame id, see HG_REC_PYFRAME).
-       Stack ids are per stream and may be used by events before the STACK
-       record that defines them appears. */
+       (innermost first): the native frames (return addresses), then the
+       Python frames (HG_PYF_*). Stack ids are per stream and may be used by
+       events before the STACK record that defines them appears. */
     HG_REC_STACK = 8,
     /* stream, nevents, HG_EV_COLUMNS x column length (bytes), then the
        columns back to back; their lengths add up to the rest of the
@@ -97,8 +97,13 @@ enum hg_rec_type {
     HG_REC_EDGES = 14,
     /* stream, snapshot id, nedges in all, status (0 ok, 1 partial) */
     HG_REC_SNAPSHOT_END = 15,
-    /* stream, frame id, line, function string, file string */
-    HG_REC_PYFRAME = 16,
+    /* stream, code id, first line, name string (qualified name from 3.11,
+       else the name), file string, line table (varint length + bytes, in the
+       format of the stream's HG_REC_PYTHON version: co_lnotab for 3.8-3.9,
+       co_linetable for 3.10, the location table from 3.11). A Python code
+       object; a code id may be used by stacks before its PYCODE record.
+       (Format version 1 had HG_REC_PYFRAME here, which no runtime wrote.) */
+    HG_REC_PYCODE = 16,
     /* stream, allocation number, type name string (Python object types) */
     HG_REC_BLOCKTYPE = 17,
     /* stream (0: the capture), time, text: something degraded or failed */
@@ -141,6 +146,16 @@ enum hg_rec_type {
     HG_REC_GC = 26,
 };
 #define HG_REC_LAST HG_REC_GC
+
+/* A Python frame in HG_REC_STACK: bit 63 set; bit 62 set on the outermost
+ * frame an eval-loop call (_PyEval_EvalFrameDefault) runs, so the frames of
+ * one call are a run ending at that bit; bits 32-61: the byte offset of the
+ * instruction in the code, plus one (0: not started); bits 0-31: the code id
+ * (HG_REC_PYCODE; 0: unknown). */
+#define HG_PYF_PYTHON (1ull << 63)
+#define HG_PYF_ENTRY (1ull << 62)
+#define HG_PYF_POS(w) ((uint32_t)((w) >> 32) & 0x3fffffffu)
+#define HG_PYF_CODE(w) ((uint32_t)(w))
 
 enum hg_origin { HG_ORIGIN_ROOT = 0, HG_ORIGIN_FORK = 1, HG_ORIGIN_EXEC = 2, HG_ORIGIN_SPAWN = 3 };
 enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOWN = 3 };

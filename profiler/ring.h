@@ -53,7 +53,7 @@
 #include <stdint.h>
 
 #define RT_SHM_MAGIC 0x48475348u /* "HGSH" */
-#define RT_PROTO_VERSION 3u
+#define RT_PROTO_VERSION 4u
 #define RT_SHM_RINGS 128u        /* threads alive at once; more wait for a ring */
 #define RT_RING_SLOTS 32768u     /* power of two: 1 MiB of slots per ring */
 
@@ -77,7 +77,8 @@ enum rt_rec_type {
     RT_REC_FREE,      /* a addr (never NULL) */
     RT_REC_STACK,     /* u32 stack id, a nframes, b module generation;
                          then ceil(nframes/4) slots of uint64_t frames, innermost
-                         first. A frame with bit 63 set is a Python frame id. */
+                         first: the native frames, then the Python frames
+                         (bit 63 set, rt_pyframe.h RT_PYF_*). */
     RT_REC_BLOB,      /* u32 payload bytes, a enum rt_blob_kind;
                          then ceil(len/32) slots holding the payload struct */
     RT_REC_FORK,      /* time = just before fork(); a = child pid (parent side) */
@@ -113,7 +114,7 @@ enum rt_blob_kind {
     RT_BLOB_THREAD_END,    /* struct rt_blob_thread, no name */
     RT_BLOB_ROOT,          /* struct rt_blob_root */
     RT_BLOB_NOTE,          /* UTF-8 text: the runtime degraded (said once) */
-    RT_BLOB_PYFRAME,       /* struct rt_blob_pyframe + function + file */
+    RT_BLOB_PYCODE,        /* struct rt_blob_pycode + name + file + line table */
     RT_BLOB_PYTHON,        /* struct rt_blob_python: the process runs CPython */
 };
 
@@ -157,11 +158,16 @@ struct rt_blob_root {
     uint64_t start, size;
 };
 
-struct rt_blob_pyframe {
-    uint32_t frame_id;
-    uint32_t line;
-    uint32_t func_len, file_len;
-    /* followed by function, file */
+/* A Python code object, sent once (per address generation) before the
+ * first stack that names it: what its frames need to be named offline. */
+struct rt_blob_pycode {
+    uint32_t code_id;    /* per process image, from 1; 0 is never sent */
+    int32_t first_line;  /* co_firstlineno */
+    uint32_t name_len;   /* co_qualname (3.11+) or co_name, UTF-8 */
+    uint32_t file_len;   /* co_filename, UTF-8 */
+    uint32_t table_len;  /* the line table's bytes (format: by version, HG_REC_PYCODE) */
+    uint32_t pad;
+    /* followed by name, file, table */
 };
 
 /* The interpreter found in the process (rt_python.h), once. */

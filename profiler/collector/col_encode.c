@@ -489,19 +489,21 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_u(c->w, py.version);
         col_put_u(c->w, py.module_id);
         col_put_u(c->w, py.frames);
-    } else if (kind == RT_BLOB_PYFRAME) {
-        struct rt_blob_pyframe f;
-        if (len < sizeof f)
+    } else if (kind == RT_BLOB_PYCODE) {
+        struct rt_blob_pycode k;
+        if (len < sizeof k)
             return -1;
-        memcpy(&f, p, sizeof f);
-        if (len - sizeof f < (size_t)f.func_len + f.file_len)
+        memcpy(&k, p, sizeof k);
+        const uint8_t *name = p + sizeof k, *file = name + k.name_len, *table = file + k.file_len;
+        if (len - sizeof k < (size_t)k.name_len + k.file_len + k.table_len)
             return -1;
-        col_rec_begin(c->w, HG_REC_PYFRAME);
+        col_rec_begin(c->w, HG_REC_PYCODE);
         col_put_u(c->w, s->id);
-        col_put_u(c->w, f.frame_id);
-        col_put_u(c->w, f.line);
-        col_put_str(c->w, p + sizeof f, f.func_len);
-        col_put_str(c->w, p + sizeof f + f.func_len, f.file_len);
+        col_put_u(c->w, k.code_id);
+        col_put_u(c->w, k.first_line < 0 ? 0 : (uint64_t)k.first_line);
+        col_put_str(c->w, name, k.name_len);
+        col_put_str(c->w, file, k.file_len);
+        col_put_str(c->w, table, k.table_len);
     } else {
         return 0; /* a newer runtime's blob: nothing to say about it */
     }

@@ -17,6 +17,7 @@
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_proc.h"
 #include "profiler/runtime/rt_pyexit.h"
+#include "profiler/runtime/rt_pyframe.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -112,37 +113,49 @@ static inline void hook_end(int prev)
         rt_scan_park_if_requested();
 }
 
+/* A stack: n native frames, then the Python frames of py (their words are
+ * written after the native ones only when the stack is new). */
 struct capture {
     struct rt_stack_key hash;
     uint32_t id;
     unsigned n;
-    uint64_t frames[RT_MAX_FRAMES];
+    struct rt_pyf py;
+    uint64_t frames[RT_MAX_FRAMES + RT_PY_MAX_FRAMES];
 };
 
-/* Unwinds the hook's caller; finds its stack among the thread's recent
- * ones or starts loading its table slot. A macro, not a function, so that
- * it reads the frame of the hook it is written in. */
-#define capture(c) \
+/* Unwinds the hook's caller and reads its Python frames; finds the stack
+ * among the thread's recent ones or starts loading its table slot. A macro,
+ * not a function, so that it reads the frame of the hook it is written in.
+ * `nested`: the hook interrupted another (a signal handler). */
+#define capture(c, nested) \
     do { \
         struct rt_unwind_start at_; \
         RT_UNWIND_HERE(&at_); \
         (c)->n = rt_unwind(&at_, (c)->frames, &(c)->hash); \
-        (c)->id = (c)->n ? rt_stack_recent((c)->hash) : 0; \
+        rt_pyf_read(&(c)->py, &(c)->hash, (nested)); \
+        (c)->id = (c)->n + (c)->py.n ? rt_stack_recent((c)->hash) : 0; \
     } while (0)
 
+static inline unsigned all_frames(const struct capture *c)
+{
+    return c->n + c->py.n;
+}
+
 /* After the real call: looks the stack up; a stack not seen before first
- * makes sure its code is in the module map. */
+ * makes sure its code is in the module map and names its Python code. */
 static inline void identify(struct capture *c)
 {
     if (c->id)
         return;
-    c->id = rt_stack_find(c->hash, c->n);
+    c->id = rt_stack_find(c->hash, all_frames(c));
     if (c->id)
         return;
     if (c->n)
         rt_modules_cover(c->frames, c->n);
     if (RT_UNLIKELY(atomic_load_explicit(&rt_pyexit_waiting, memory_order_relaxed)))
         rt_pyexit_arm();
+    if (c->py.n)
+        rt_pyf_encode(&c->py, c->frames + c->n);
 }
 
 static uint32_t align_flags(size_t align)
@@ -157,7 +170,7 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
                         uint32_t flags, uint64_t time)
 {
     if (!c->id)
-        c->id = rt_stack_intern(how, c->hash, c->frames, c->n, time);
+        c->id = rt_stack_intern(how, c->hash, c->frames, all_frames(c), time);
     struct rt_rec r = { .type = RT_REC_ALLOC | flags, .u32 = c->id, .time_ns = time,
                         .a = (uintptr_t)p, .b = size };
     rt_pub_write(how, &r, 1);
@@ -166,7 +179,7 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
 static void record_alloc(struct capture *c, const void *p, size_t size, uint32_t flags)
 {
     identify(c);
-    int how = rt_pub_begin(1 + (c->id ? 0 : RT_STACK_SLOTS(c->n)));
+    int how = rt_pub_begin(1 + (c->id ? 0 : RT_STACK_SLOTS(all_frames(c))));
     if (how == RT_PUB_NONE)
         return;
     write_alloc(how, c, p, size, flags, rt_event_time());
@@ -181,6 +194,7 @@ static void record_free(const void *p, uint32_t flags)
     struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_free_time(), .a = (uintptr_t)p };
     rt_pub_write(how, &r, 1);
     rt_pub_end(how);
+    rt_pyf_freed(p);
 }
 
 /* ---- allocation ------------------------------------------------------- */
@@ -196,7 +210,7 @@ RT_EXPORT void *malloc(size_t n)
     if (!hook_begin(&prev))
         return pass_malloc(n);
     struct capture c;
-    capture(&c);
+    capture(&c, prev);
     void *p = real.malloc(n);
     if (p)
         record_alloc(&c, p, n, 0);
@@ -210,7 +224,7 @@ RT_EXPORT void *calloc(size_t nmemb, size_t size)
     if (!hook_begin(&prev))
         return real.calloc ? real.calloc(nmemb, size) : boot_alloc(nmemb * size);
     struct capture c;
-    capture(&c);
+    capture(&c, prev);
     void *p = real.calloc(nmemb, size);
     if (p)
         record_alloc(&c, p, nmemb * size, 0);
@@ -233,7 +247,7 @@ RT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     if (!hook_begin(&prev))
         return real.posix_memalign(out, align, size);
     struct capture c;
-    capture(&c);
+    capture(&c, prev);
     int rc = real.posix_memalign(out, align, size);
     if (rc == 0)
         aligned_common(*out, size, align, &c);
@@ -251,7 +265,7 @@ RT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
         if (!hook_begin(&prev)) \
             return real.name call; \
         struct capture c; \
-        capture(&c); \
+        capture(&c, prev); \
         void *p = aligned_common(real.name call, size_expr, align_expr, &c); \
         hook_end(prev); \
         return p; \
@@ -329,7 +343,7 @@ static void *realloc_boot(void *old, size_t n)
 static void *realloc_pair(void *old, size_t n, struct capture *c)
 {
     identify(c);
-    int how = rt_pub_begin(2 + RT_STACK_SLOTS(c->n));
+    int how = rt_pub_begin(2 + RT_STACK_SLOTS(all_frames(c)));
     uint64_t t1 = rt_free_time();
     void *p = real.realloc(old, n);
     uint64_t t2 = rt_event_time();
@@ -354,7 +368,7 @@ RT_EXPORT void *realloc(void *old, size_t n)
     if (!hook_begin(&prev))
         return real.realloc ? real.realloc(old, n) : boot_alloc(n);
     struct capture c;
-    capture(&c);
+    capture(&c, prev);
     void *p;
     if (!old) {
         p = real.realloc(NULL, n);

@@ -22,6 +22,7 @@
 #include "profiler/runtime/rt_hooks.h"
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_pyexit.h"
+#include "profiler/runtime/rt_pyframe.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -491,6 +492,7 @@ static void fork_child(void)
     sock = -1;
     exit_called = 0;
     atomic_store(&exit_snapshot_taken, 0);
+    rt_pyf_reset();
     if (rt_stack_reset() < 0 || connect_collector(RT_ORIGIN_FORK) < 0) {
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "forked child cannot reach the collector; not recording it");

@@ -14,6 +14,7 @@
  */
 #include "profiler/runtime/rt_python.h"
 
+#include "profiler/runtime/rt_pyframe.h"
 #include "profiler/runtime/rt_rec.h"
 
 #include <pthread.h>
@@ -271,7 +272,7 @@ static struct rt_py_layout *layout_313(uintptr_t runtime, uint32_t version, cons
         }
     struct rt_py_layout *l = &py313;
     *l = (struct rt_py_layout){
-        .frames = RT_PY_IFRAME_CSTACK, .lines = RT_PY_LOCATIONS311, .instr_is_next = 1,
+        .frames = RT_PY_IFRAME_CSTACK, .lines = RT_PY_LOCATIONS311,
         .rt_tss = PY313_TSS, .rt_interp_head = (uint32_t)o->rt_interpreters_head,
         .rt_interp_main = PY313_INTERP_MAIN,
         .is_next = (uint32_t)o->is_next, .is_threads_head = (uint32_t)o->is_threads_head,
@@ -336,6 +337,7 @@ void rt_py_consider(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum, uint
     l->version = version;
     found_syms = d;
     atomic_store_explicit(&ready, 1, memory_order_release);
+    rt_pyf_start();
     announce(version, module_id, 1);
 }
 

@@ -59,9 +59,6 @@ struct rt_py_layout {
     uint32_t version;            /* PY_VERSION_HEX, e.g. 0x030b07f0 for 3.11.7 */
     uint8_t frames;              /* enum rt_py_frames */
     uint8_t lines;               /* enum rt_py_lines */
-    uint8_t instr_is_next;       /* 3.13+: the frame's instruction pointer is the
-                                    instruction executing; before, the code unit
-                                    before the next one (3.11-3.12) or f_lasti */
     uint8_t lasti_units;         /* 3.8-3.10: f_lasti counts bytes (1) or code
                                     units (2, 3.10); 0 for 3.11+ */
     /* _PyRuntimeState (at rt_py.runtime) */
@@ -85,7 +82,10 @@ struct rt_py_layout {
     /* the frame (PyFrameObject in 3.8-3.10, _PyInterpreterFrame after) */
     uint32_t fr_previous;        /* f_back / previous */
     uint32_t fr_code;            /* f_code / f_executable (3.13); may be 0 (3.12+) */
-    uint32_t fr_instr;           /* f_lasti (an int) / prev_instr / instr_ptr */
+    uint32_t fr_instr;           /* f_lasti (an int) / prev_instr (3.11-3.12: the
+                                    code unit before the next, which maps to the
+                                    line of the instruction running) / instr_ptr
+                                    (3.13: the instruction running) */
     uint32_t fr_owner;           /* 3.11: is_entry (a bool); 3.12+: owner (a char) */
     /* PyCodeObject */
     uint32_t co_firstlineno;     /* an int */

@@ -360,6 +360,40 @@ void rt_ring_push_blob(uint32_t kind, const void *payload, uint32_t len)
     rt_pub_end(how);
 }
 
+void rt_ring_push_parts(uint32_t kind, const struct rt_blob_part *parts, unsigned n)
+{
+    uint32_t len = 0;
+    for (unsigned i = 0; i < n; i++)
+        len += parts[i].len;
+    int how = rt_pub_begin(rt_blob_slots(len));
+    struct rt_rec slot = { .type = RT_REC_BLOB, .u32 = len, .time_ns = rt_event_time(), .a = kind };
+    rt_pub_write(how, &slot, 1);
+    union {
+        struct rt_rec r;
+        unsigned char b[sizeof(struct rt_rec)];
+    } chunk;
+    uint32_t fill = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const unsigned char *p = parts[i].p;
+        for (uint32_t left = parts[i].len; left > 0;) {
+            uint32_t k = left < sizeof chunk - fill ? left : (uint32_t)sizeof chunk - fill;
+            memcpy(chunk.b + fill, p, k);
+            fill += k;
+            p += k;
+            left -= k;
+            if (fill == sizeof chunk) {
+                rt_pub_write(how, &chunk.r, 1);
+                fill = 0;
+            }
+        }
+    }
+    if (fill) {
+        memset(chunk.b + fill, 0, sizeof chunk - fill);
+        rt_pub_write(how, &chunk.r, 1);
+    }
+    rt_pub_end(how);
+}
+
 void rt_degrade(const char *msg)
 {
     static _Atomic int said;

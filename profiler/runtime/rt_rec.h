@@ -58,6 +58,16 @@ int rt_pub_begin(uint32_t need);
 void rt_pub_write(int how, const struct rt_rec *recs, uint32_t n);
 /* Writes the header slot and payload of an RT_REC_BLOB at `time`. */
 void rt_pub_blob(int how, uint32_t kind, const void *payload, uint32_t len, uint64_t time);
+
+/* A payload in pieces, written back to back without a copy of the whole. */
+struct rt_blob_part {
+    const void *p;
+    uint32_t len;
+};
+
+/* Publishes one RT_REC_BLOB of `kind` whose payload is the n parts in order
+ * (at most RT_RING_SLOTS / 2 slots in all). */
+void rt_ring_push_parts(uint32_t kind, const struct rt_blob_part *parts, unsigned n);
 void rt_pub_end(int how);
 
 /* Slots an RT_REC_BLOB of `len` payload bytes takes. */

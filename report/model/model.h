@@ -100,21 +100,28 @@ struct rep_frame {
     const char *module;     /* module path, never NULL ("?" when none; "python" for
                                Python frames) */
     uint64_t address;       /* runtime address (0 for Python frames) */
-    uint64_t offset;        /* address - module bias, for "module+0xoffset" */
+    uint64_t offset;        /* address - module bias, for "module+0xoffset"; for a
+                               Python frame the instruction's byte offset */
     int inlined;            /* 1 for an inline frame inside the next (outer) frame */
+    int python;             /* 1: a Python frame (function is the code's qualified
+                               name, file and line come from the code object) */
 };
 
 /* A stack as recorded (stack id of its stream) and, after
  * rep_capture_symbolize(), as shown: frames innermost first, with the frames
  * of the runtime and of allocation wrappers (operator new, strdup, ...)
- * dropped from the top. */
+ * dropped from the top. In a process running CPython, the Python frames take
+ * the place of the eval-loop call that ran them (a C extension's frames stay
+ * above the Python line that called it), and the interpreter's own frames
+ * (and the C library's below the outermost Python frame) are dropped unless
+ * rep_capture.interpreter_frames is set. */
 struct rep_stack {
     uint32_t id;            /* stack id within the stream */
     uint32_t generation;    /* module-map generation the addresses belong to */
     int defined;            /* 0: events used the id but no STACK record came */
     uint32_t nraw;
-    const uint64_t *raw;    /* return addresses, innermost first; bit 63 set: a
-                               Python frame id (HG_REC_PYFRAME) */
+    const uint64_t *raw;    /* return addresses, innermost first, then the Python
+                               frames (capture.h HG_PYF_*) */
     uint32_t nframes;       /* 0 until symbolized (or when nothing is left) */
     const struct rep_frame *frames;
 };
@@ -493,6 +500,8 @@ struct rep_capture {
     const struct rep_process *processes;   /* by stream number (processes[i].stream == i+1) */
 
     int symbolized, classified;
+    int interpreter_frames;      /* set before rep_capture_symbolize(): keep the
+                                    interpreter's own frames in Python stacks */
     size_t nwarnings;
     const char *const *warnings; /* the symbolizer's warnings, after symbolization */
 

@@ -40,6 +40,7 @@ struct reader {
     ZSTD_DCtx *dctx;
     int ended;                  /* HG_REC_END seen */
     uint64_t end_streams, end_events;
+    uint32_t version;           /* the file's format version */
 };
 
 static void damage(struct rep_capture *cap, uint64_t off, const char *msg)
@@ -295,18 +296,25 @@ static int rec_python(struct rep_stream *s, struct rep_cursor *c)
     return 0;
 }
 
-static int rec_pyframe(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)
+static int rec_pycode(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)
 {
-    uint64_t id, line;
-    struct rep_pyframe f;
-    if (rep_cur_u64(c, &id) < 0 || rep_cur_u64(c, &line) < 0 || rd_str(r, c, &f.function) < 0 ||
-        rd_str(r, c, &f.file) < 0 || s->npyframes >= UINT32_MAX - 1)
+    uint64_t id, line, len;
+    struct rep_pycode k;
+    if (rep_cur_u64(c, &id) < 0 || rep_cur_u64(c, &line) < 0 || rd_str(r, c, &k.name) < 0 ||
+        rd_str(r, c, &k.file) < 0 || rep_cur_u64(c, &len) < 0 ||
+        len > (uint64_t)(c->end - c->p) || id > UINT32_MAX || line > UINT32_MAX ||
+        s->npycodes >= UINT32_MAX - 1)
         return -1;
-    f.line = (unsigned)line;
-    if (rep_grow((void **)&s->pyframes, &s->pyframes_cap, s->npyframes + 1, sizeof f) < 0 ||
-        rep_index_put(&s->pyframe_index, id, (uint32_t)s->npyframes) < 0)
+    k.first_line = (unsigned)line;
+    k.table_len = len;
+    k.table = rep_arena_dup(r->arena, c->p, len ? len : 1);
+    c->p += len;
+    if (!k.table || rep_index_get(&s->pycode_index, id) != REP_INDEX_NONE)
+        return k.table ? 0 : -1;    /* a code id is defined once */
+    if (rep_grow((void **)&s->pycodes, &s->pycodes_cap, s->npycodes + 1, sizeof k) < 0 ||
+        rep_index_put(&s->pycode_index, id, (uint32_t)s->npycodes) < 0)
         return -1;
-    s->pyframes[s->npyframes++] = f;
+    s->pycodes[s->npycodes++] = k;
     return 0;
 }
 
@@ -386,7 +394,10 @@ static int record(struct reader *rd, struct rep_replay *r, unsigned type, struct
     case HG_REC_ROOT: rc = rec_root(s, c); break;
     case HG_REC_EDGES: rc = rec_edges(s, c); break;
     case HG_REC_SNAPSHOT_END: rc = rec_snapshot_end(s, c); break;
-    case HG_REC_PYFRAME: rc = rec_pyframe(r, s, c); break;
+    case HG_REC_PYCODE:
+        /* Format 1 had another record here (never written by a runtime). */
+        rc = rd->version < 2 ? 0 : rec_pycode(r, s, c);
+        break;
     case HG_REC_PYTHON: rc = rec_python(s, c); break;
     case HG_REC_BLOCKTYPE: rc = rec_blocktype(r, s, c); break;
     case HG_REC_NOTE: rc = rec_note(r, s, c); break;
@@ -494,6 +505,7 @@ static int read_header(struct reader *rd, struct rep_capture *cap, char *err, si
     if (fseeko(rd->f, h.header_size, SEEK_SET) != 0)
         return snprintf(err, errlen, "seek: %s", strerror(errno)), -1;
     cap->version = h.version;
+    rd->version = h.version;
     cap->start_realtime_ns = h.start_realtime_ns;
     cap->start_monotonic_ns = h.start_monotonic_ns;
     rd->off = h.header_size;

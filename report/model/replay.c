@@ -698,8 +698,8 @@ static void stream_free(struct rep_stream *s)
     }
     free(s->snaps);
     free(s->notes);
-    free(s->pyframes);
-    rep_index_release(&s->pyframe_index);
+    free(s->pycodes);
+    rep_index_release(&s->pycode_index);
     rep_index_release(&s->type_index);
     rep_index_release(&s->type_names);
     free(s->types);

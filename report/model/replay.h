@@ -70,9 +70,12 @@ struct rep_thread_rt {
     struct rep_reuse *reuse; /* its address reuse stacks (replay.c), NULL until used */
 };
 
-struct rep_pyframe {
-    const char *function, *file;
-    unsigned line;
+/* A Python code object (HG_REC_PYCODE); strings and table in the arena. */
+struct rep_pycode {
+    const char *name, *file;
+    unsigned first_line;
+    const uint8_t *table;       /* line table, format by the stream's Python version */
+    size_t table_len;
 };
 
 /* Python records of a snapshot as read (pyread.c); they may come before
@@ -152,9 +155,9 @@ struct rep_stream {
     const char **notes;
     size_t nnotes, notes_cap;
 
-    struct rep_pyframe *pyframes;
-    size_t npyframes, pyframes_cap;
-    struct rep_index pyframe_index;  /* frame id -> index */
+    struct rep_pycode *pycodes;
+    size_t npycodes, pycodes_cap;
+    struct rep_index pycode_index;   /* code id -> index */
     /* Python type names: per allocation number of a live (or not yet
      * replayed) block, an index into the distinct names. Entries go when the
      * block is freed, so this stays bounded by live blocks. */

@@ -17,11 +17,11 @@
 
 #include "profiler/capture.h"
 #include "report/model/arena.h"
+#include "report/model/pyline.h"
 #include "report/model/replay.h"
 #include "symbolize/sym.h"
 
 #define MAX_INLINE 16
-#define PY_FRAME (1ull << 63)
 
 static int is_runtime(const struct rep_frame *f)
 {
@@ -79,29 +79,55 @@ static const struct rep_module *find_module(const struct rep_process *p, struct 
     return NULL;
 }
 
-/* Appends the frames of one raw address to out (room for MAX_INLINE). */
-static size_t resolve_one(struct rep_capture *cap, const struct rep_process *p,
-                          const struct rep_stream *rs, struct rep_index *cache, uint32_t gen,
-                          uint64_t addr, struct rep_frame *out)
+/* The frames of one native address into out (room for MAX_INLINE); *mod
+ * gets its module (NULL when none). */
+static size_t resolve_native(struct rep_capture *cap, const struct rep_process *p,
+                             struct rep_index *cache, uint32_t gen, uint64_t addr,
+                             struct rep_frame *out, const struct rep_module **mod)
 {
-    if (addr & PY_FRAME) {
-        uint32_t i = rep_index_get(&rs->pyframe_index, addr & ~PY_FRAME);
-        const struct rep_pyframe *pf = i == REP_INDEX_NONE ? NULL : &rs->pyframes[i];
-        out[0] = (struct rep_frame){pf ? pf->function : NULL, pf ? pf->file : NULL,
-                                    pf ? pf->line : 0, "python", 0, addr & ~PY_FRAME, 0};
-        return 1;
-    }
-    const struct rep_module *m = find_module(p, cache, gen, addr);
+    const struct rep_module *m = *mod = find_module(p, cache, gen, addr);
     if (!m) {
-        out[0] = (struct rep_frame){NULL, NULL, 0, "?", addr, addr, 0};
+        out[0] = (struct rep_frame){NULL, NULL, 0, "?", addr, addr, 0, 0};
         return 1;
     }
     struct sym_frame sf[MAX_INLINE];
     size_t n = sym_resolve(cap->sym, m->sym_key, addr, 1, sf, MAX_INLINE);
     for (size_t i = 0; i < n; i++)
         out[i] = (struct rep_frame){sf[i].function, sf[i].file, sf[i].line, sf[i].module,
-                                    addr, sf[i].offset, sf[i].inlined};
+                                    addr, sf[i].offset, sf[i].inlined, 0};
     return n;
+}
+
+/* A Python frame word (capture.h HG_PYF_*): its code object's name and file,
+ * the line of its instruction from the code's line table. */
+static struct rep_frame python_frame(const struct rep_stream *rs, int format, uint64_t w)
+{
+    uint32_t i = rep_index_get(&rs->pycode_index, HG_PYF_CODE(w));
+    const struct rep_pycode *k = i == REP_INDEX_NONE ? NULL : &rs->pycodes[i];
+    uint32_t pos = HG_PYF_POS(w);
+    unsigned line = !k ? 0 : pos == 0 ? k->first_line
+                  : rep_pyline(k->table, k->table_len, format, k->first_line, pos - 1);
+    return (struct rep_frame){k ? k->name : NULL, k ? k->file : NULL, line, "python", 0,
+                              pos ? pos - 1 : 0, 0, 1};
+}
+
+/* The eval loop: where the Python frames of one of its calls go. */
+static int is_eval_loop(const struct rep_frame *outer)
+{
+    return outer->function && !strncmp(outer->function, "_PyEval_EvalFrameDefault", 24);
+}
+
+/* Startup and thread-start code outer to every Python frame: the C
+ * library's, and a python launcher's own (its main, _start) when the
+ * interpreter is a shared libpython. */
+static int is_startup(const struct rep_module *m, const struct rep_process *p)
+{
+    const char *base = strrchr(m->path, '/');
+    base = base ? base + 1 : m->path;
+    if (m == &p->modules[0] && !strncmp(base, "python", 6))
+        return 1;
+    return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
+           !strncmp(base, "ld-linux", 8) || !strncmp(base, "libpthread", 10);
 }
 
 /* Frames are resolved into `scratch` (room for MAX_INLINE per address, reused
@@ -111,6 +137,42 @@ struct scratch {
     size_t cap;
 };
 
+/* One stack being merged: the Python words of the raw stack, innermost
+ * first, cut into runs of one eval-loop call each (a run ends at a word with
+ * HG_PYF_ENTRY), which replace the eval loop's native frames in order. */
+struct merge {
+    const struct rep_process *p;
+    const struct rep_stream *rs;
+    int format;
+    const uint64_t *py;
+    uint32_t npy, next;         /* Python words, and the first not placed yet */
+    const struct rep_module *interp;
+    int keep_internal;          /* show the interpreter's own frames */
+};
+
+/* Copies the next run of Python frames to out; returns how many. */
+static size_t next_run(struct merge *mg, struct rep_frame *out)
+{
+    size_t n = 0;
+    while (mg->next < mg->npy) {
+        uint64_t w = mg->py[mg->next++];
+        out[n++] = python_frame(mg->rs, mg->format, w);
+        if (w & HG_PYF_ENTRY)
+            break;
+    }
+    return n;
+}
+
+/* Whether the native frames of one address (module m) are the
+ * interpreter's own, hidden in a stack with Python frames: the interpreter's
+ * module anywhere, and the C library's outer to every Python frame. */
+static int internal(const struct merge *mg, const struct rep_module *m)
+{
+    if (mg->keep_internal || !mg->npy || !m)
+        return 0;
+    return m == mg->interp || (mg->next == mg->npy && is_startup(m, mg->p));
+}
+
 static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
                            const struct rep_stream *rs, struct rep_index *cache,
                            struct scratch *sc, struct rep_stack *st)
@@ -119,15 +181,38 @@ static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
         return 0;
     if (rep_grow((void **)&sc->fr, &sc->cap, (size_t)st->nraw * MAX_INLINE, sizeof *sc->fr) < 0)
         return -1;
+    uint32_t nn = 0;
+    while (nn < st->nraw && !(st->raw[nn] & HG_PYF_PYTHON))
+        nn++;
+    struct merge mg = {p, rs, rep_pyline_format_of(p->python_version), st->raw + nn,
+                       st->nraw - nn, 0, NULL, cap->interpreter_frames};
+    for (size_t i = 0; i < p->nmodules && p->python_version; i++)
+        if (p->modules[i].id == p->python_module && !mg.interp)
+            mg.interp = &p->modules[i];
     struct rep_frame *fr = sc->fr;
     size_t n = 0;
-    for (uint32_t i = 0; i < st->nraw; i++) {
-        size_t k = resolve_one(cap, p, rs, cache, st->generation, st->raw[i], fr + n);
+    for (uint32_t i = 0; i < nn; i++) {
+        const struct rep_module *m;
+        size_t k = resolve_native(cap, p, cache, st->generation, st->raw[i], fr + n, &m);
         /* The runtime's frames (its hooks, its wrapper around main) go
          * wherever they are. */
-        if (!is_runtime(&fr[n]))
+        if (is_runtime(&fr[n]))
+            continue;
+        if (mg.next < mg.npy && is_eval_loop(&fr[n + k - 1])) {
+            struct rep_frame native[MAX_INLINE];
+            memcpy(native, fr + n, k * sizeof *fr);
+            n += next_run(&mg, fr + n);
+            if (mg.keep_internal) {
+                memcpy(fr + n, native, k * sizeof *fr);
+                n += k;
+            }
+            continue;
+        }
+        if (!internal(&mg, m))
             n += k;
     }
+    while (mg.next < mg.npy)    /* the native stack was cut before its outer eval loops */
+        n += next_run(&mg, fr + n);
     size_t skip = 0;
     while (skip < n && is_wrapper(&fr[skip]))
         skip++;

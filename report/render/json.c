@@ -101,7 +101,8 @@ static void frame(FILE *f, const struct rep_frame *fr)
     kstr(f, "module", fr->module);
     num(f, "address", fr->address, 1);
     num(f, "offset", fr->offset, 1);
-    fprintf(f, "\"inlined\":%s}", fr->inlined ? "true" : "false");
+    fprintf(f, "\"inlined\":%s,\"language\":\"%s\"}", fr->inlined ? "true" : "false",
+            fr->python ? "python" : "native");
 }
 
 static void stack(struct jw *w, uint32_t site)

@@ -19,16 +19,16 @@
 #define XSS_FILE "</script><img src=x onerror=alert(1)>.c"
 
 static const struct rep_frame frames_node[] = {
-    { "make_node", XSS_FILE, 10, "/tmp/prog", 0x1100, 0x100, 0 },
-    { "main", "prog.c", 40, "/tmp/prog", 0x1200, 0x200, 0 },
+    { "make_node", XSS_FILE, 10, "/tmp/prog", 0x1100, 0x100, 0, 0 },
+    { "main", "prog.c", 40, "/tmp/prog", 0x1200, 0x200, 0, 0 },
 };
 static const struct rep_frame frames_buf[] = {
-    { NULL, NULL, 0, "/usr/lib/libbuf.so", 0x7000, 0x5a0, 0 },
-    { "main", "prog.c", 41, "/tmp/prog", 0x1210, 0x210, 0 },
+    { NULL, NULL, 0, "/usr/lib/libbuf.so", 0x7000, 0x5a0, 0, 0 },
+    { "main", "prog.c", 41, "/tmp/prog", 0x1210, 0x210, 0, 0 },
 };
 static const struct rep_frame frames_tmp[] = {
-    { "tmp;work", "tmp.c", 7, "/tmp/prog", 0x1300, 0x300, 0 },
-    { "main", "prog.c", 42, "/tmp/prog", 0x1220, 0x220, 0 },
+    { "tmp;work", "tmp.c", 7, "/tmp/prog", 0x1300, 0x300, 0, 0 },
+    { "main", "prog.c", 42, "/tmp/prog", 0x1220, 0x220, 0, 0 },
 };
 static const struct rep_stack stacks[] = {
     { .id = 1, .defined = 1, .nframes = 2, .frames = frames_node },

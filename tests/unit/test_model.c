@@ -213,21 +213,35 @@ static void test_not_freed(void)
     tw_release(&w);
 }
 
-/* Python frames (bit 63 + HG_REC_PYFRAME) resolve to their function, file and
- * line; HG_REC_BLOCKTYPE records read before a snapshot name its blocks. */
+/* Python frames (HG_PYF_* words + HG_REC_PYCODE) resolve to the code's
+ * name and file, and to the line of their instruction in its 3.11 location
+ * table; with no eval loop among the native frames (here none has a module)
+ * they come after them. HG_REC_BLOCKTYPE records read before a snapshot name
+ * its blocks. */
 static void test_python(void)
 {
+    /* Units [0,2) line 40 (no columns, +0), [2,5) line 41 (one-line form,
+     * +1), [5,6) line 43 (long form, +2). */
+    static const uint8_t table[] = {0xe9, 0x00, 0xda, 0x04, 0x08, 0xf0, 0x04, 0x00, 0x01, 0x05};
     struct tw w;
     tw_begin(&w, HG_CAP_VERSION);
     tw_process(&w, 1, 9, 1, 0, HG_ORIGIN_ROOT, "/usr/bin/python3", 0, NULL);
     tw_u(&w.rec, 1);
+    tw_u(&w.rec, 0x030b07f0);
+    tw_u(&w.rec, 0);
+    tw_u(&w.rec, 1);
+    tw_rec(&w, HG_REC_PYTHON);
+    tw_u(&w.rec, 1);
     tw_u(&w.rec, 7);
-    tw_u(&w.rec, 42);
-    tw_s(&w.rec, "make_node");
+    tw_u(&w.rec, 40);
+    tw_s(&w.rec, "Tree.make_node");
     tw_s(&w.rec, "app.py");
-    tw_rec(&w, HG_REC_PYFRAME);
-    uint64_t frames[] = {(1ull << 63) | 7, 0x10};
-    tw_stack_gen(&w, 1, 0, 2, frames);
+    tw_u(&w.rec, sizeof table);
+    tw_bytes(&w.rec, table, sizeof table);
+    tw_rec(&w, HG_REC_PYCODE);
+    uint64_t frames[] = {0x10, HG_PYF_PYTHON | (11ull << 32) | 7,
+                         HG_PYF_PYTHON | HG_PYF_ENTRY | (5ull << 32) | 7};
+    tw_stack_gen(&w, 1, 0, 3, frames);
     uint64_t a = tw_alloc(&w, 1, 0, 1, 1, 64, 0x1000);
     tw_alloc(&w, 1, 0, 1, 1, 64, 0x2000);
     for (uint64_t i = 0; i < 2; i++) {
@@ -251,11 +265,16 @@ static void test_python(void)
         CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);
         const struct rep_process *p = &cap->processes[0];
         const struct rep_stack *st = &p->stacks[0];
-        CHECK_EQ(st->nframes, 2);
-        CHECK_STR(fn0(st, 0), "make_node");
-        CHECK_STR(st->nframes ? st->frames[0].file : NULL, "app.py");
-        CHECK_EQ(st->nframes ? st->frames[0].line : 0, 42);
-        CHECK_STR(st->nframes ? st->frames[0].module : NULL, "python");
+        CHECK_EQ(st->nframes, 3);
+        if (st->nframes == 3) {
+            CHECK(st->frames[0].function == NULL && !st->frames[0].python);
+            CHECK_STR(st->frames[1].function, "Tree.make_node");
+            CHECK_STR(st->frames[1].file, "app.py");
+            CHECK_EQ(st->frames[1].line, 43);
+            CHECK_EQ(st->frames[2].line, 41);
+            CHECK(st->frames[1].python && st->frames[2].python);
+            CHECK_STR(st->frames[1].module, "python");
+        }
         const struct rep_snapshot *s = p->exit_snapshot;
         CHECK(s && s->ncycles == 1);
         if (s && s->nblocks == 2) {
