@@ -201,6 +201,7 @@ static struct dynsyms found_syms;
 static _Atomic int ready;
 static int decided;                 /* an interpreter was seen (supported or not) */
 static uintptr_t decided_bias;
+static uint32_t decided_version;
 
 /* A note in the capture (not a degradation of the recording: the process is
  * recorded in full, only without Python frames). */
@@ -310,8 +311,11 @@ static struct rt_py_layout *layout_for(uintptr_t runtime, uint32_t version, cons
 void rt_py_consider(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum, uint32_t module_id)
 {
     struct dynsyms d;
-    if (decided && bias == decided_bias)
-        found.module_id = module_id; /* a forked child numbers modules again */
+    if (decided && bias == decided_bias) {
+        /* A forked child sends its modules again, under new ids. */
+        found.module_id = module_id;
+        announce(decided_version, module_id, rt_py_get() != NULL);
+    }
     if (decided || dynsyms_of(bias, phdr, phnum, &d) < 0)
         return;
     uintptr_t runtime = lookup(&d, "_PyRuntime");
@@ -319,7 +323,7 @@ void rt_py_consider(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum, uint
         return;
     decided = 1;
     decided_bias = bias;
-    uint32_t version = version_of(&d);
+    uint32_t version = decided_version = version_of(&d);
     char vs[16];
     snprintf(vs, sizeof vs, "%u.%u.%u", version >> 24, version >> 16 & 0xff, version >> 8 & 0xff);
     const char *why = "its version is unknown";

@@ -9,6 +9,8 @@ libpython) and `--python /usr/bin/python3.11` (Debian's static one). An
 interpreter that is not installed skips the test (exit 77).
 
 Directives, one per line in the leading comment block (`# key: value`):
+  script: FILE      record tests/py/FILE instead of this file (a test of another
+                    launch of the same script; L() reads FILE)
   launch: HOW       direct (default): PYTHON script; shim: pyenv's python3 shim
                     (pyenv only, else skipped); shebang: the script made
                     executable with `#!/usr/bin/env python3` and PATH leading to
@@ -22,6 +24,7 @@ launcher sets it by default.
 
 Names usable in EXPR:
   procs             the processes that run Python (JSON, keys read as attributes)
+  report_processes  every process of the capture
   main              the first of them whose command names this script (or module)
   L(tag)            the line of the script that holds the comment `#@tag`
   at(p, func, line, size=None)
@@ -34,6 +37,8 @@ Names usable in EXPR:
                     first, of the first such site (by bytes)
   stack(p, func, line, size=None)
                     every shown frame of that site as [(function, language)]
+  frames(p, func, line, size=None)
+                    the same frames as they are in the JSON
   base(path)        os.path.basename
 """
 import argparse, json, os, shlex, shutil, stat, subprocess, sys
@@ -60,7 +65,7 @@ def directives(path):
             if not line.startswith("#"):
                 break
             line = line.lstrip("#").strip()
-            for key in ("launch", "args", "env", "expect"):
+            for key in ("script", "launch", "args", "env", "expect"):
                 if line.startswith(key + ":"):
                     out.append((key, line[len(key) + 1:].strip()))
     return out
@@ -102,9 +107,9 @@ def command(how, python, src, work, env):
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         script = os.path.join(work, name + ".py")
         with open(src) as f:
-            body = f.read()
-        with open(script, "w") as f:
-            f.write("#!/usr/bin/env python3\n" + body)
+            body = f.read().split("\n", 1)
+        with open(script, "w") as f:   # in place of the first comment line: lines stay put
+            f.write("#!/usr/bin/env python3\n" + body[1])
         os.chmod(script, os.stat(script).st_mode | stat.S_IXUSR)
         return [script]
     if how == "venv":
@@ -151,10 +156,11 @@ def helpers(report, src, name):
             raise KeyError("no site at %s:%d" % (func, line))
         return sites[0]
 
-    return {"procs": procs, "main": mains[0] if mains else None, "L": L, "at": at,
+    return {"procs": procs, "report_processes": list(report.processes), "main": mains[0] if mains else None, "L": L, "at": at,
             "pystack": lambda p, func, line, size=None: python_frames(first(p, func, line, size)),
             "stack": lambda p, func, line, size=None: [(f.function, f.language)
                                                        for f in first(p, func, line, size).stack],
+            "frames": lambda p, func, line, size=None: list(first(p, func, line, size).stack),
             "base": os.path.basename}
 
 
@@ -166,18 +172,20 @@ def main():
     ap.add_argument("source")
     a = ap.parse_args()
     a.heapgraph = os.path.abspath(a.heapgraph)
-    src = os.path.abspath(a.source)
+    test = os.path.abspath(a.source)
+    d = directives(test)
+    get = lambda k: [v for key, v in d if key == k]
+    src = os.path.join(os.path.dirname(test), get("script")[0]) if get("script") else test
     name = os.path.splitext(os.path.basename(src))[0]
     python = interpreter(a.python)
     if not python:
         print("skip: no interpreter for " + a.python)
         sys.exit(SKIP)
     tag = "pyenv" if a.python == "pyenv" else os.path.basename(a.python)
-    work = os.path.join(a.workdir, name + "-" + tag)
+    test_name = os.path.splitext(os.path.basename(test))[0]
+    work = os.path.join(a.workdir, test_name + "-" + tag)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    d = directives(src)
-    get = lambda k: [v for key, v in d if key == k]
     env = dict(os.environ, PYTHONMALLOC="malloc")
     for e in get("env"):
         k, _, v = e.partition("=")
@@ -208,7 +216,8 @@ def main():
         try:
             ok = eval(expr, dict(scope, __builtins__={"len": len, "sum": sum, "any": any,
                                                       "all": all, "sorted": sorted, "set": set,
-                                                      "min": min, "max": max, "list": list}))
+                                                      "min": min, "max": max, "list": list,
+                                                      "range": range}))
         except Exception as e:  # a missing field or site is a failed expectation
             ok, expr = False, "%s  (%s: %s)" % (expr, type(e).__name__, e)
         if not ok:
@@ -217,7 +226,7 @@ def main():
     if failed:
         print("report: " + out)
         sys.exit(1)
-    print("%s (%s): %d expectations hold" % (name, tag, len(checks)))
+    print("%s (%s): %d expectations hold" % (test_name, tag, len(checks)))
 
 
 if __name__ == "__main__":
