@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "report/gate/jsonread.h"
+#include "report/render/render.h"
 
 /* ---- writing ---- */
 

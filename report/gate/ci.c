@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/gate/jsonread.h"
+#include "report/render/render.h"
 
 #define GITHUB_ANNOTATIONS 10
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/gate/jsonread.h"
+#include "report/render/render.h"
 
 struct item {
     char *key;

@@ -325,22 +325,3 @@ const char *rep_json_get_str(const struct rep_json *j, const char *key)
     const struct rep_json *v = rep_json_get(j, key);
     return v && v->type == REP_JSON_STRING ? v->str : NULL;
 }
-
-void rep_json_puts(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    putc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            putc(c, f);
-    }
-    putc('"', f);
-}

@@ -11,7 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 enum rep_json_type {
     REP_JSON_NULL = 0, REP_JSON_BOOL, REP_JSON_NUMBER, REP_JSON_STRING,
@@ -42,9 +41,5 @@ const struct rep_json *rep_json_get(const struct rep_json *j, const char *key);
 int rep_json_get_u64(const struct rep_json *j, const char *key, uint64_t *out);
 /* Member as a string, or NULL. */
 const char *rep_json_get_str(const struct rep_json *j, const char *key);
-
-/* Writes s as a JSON string literal (quotes included; NULL writes null), so
- * that heapgraph's JSON writers escape the same way its reader unescapes. */
-void rep_json_puts(FILE *f, const char *s);
 
 #endif

@@ -1,13 +1,51 @@
 /* SPDX-License-Identifier: MIT
  *
- * render_util.c - formatting helpers shared by the renderers: binary units,
- * thousands separators, how a process ended, and the top-N site lists.
+ * format.c - formatting helpers shared by the renderers: JSON strings, binary
+ * units, thousands separators, how a process ended, and the top-N site lists.
  */
 #include "report/render/render.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Length of the well-formed UTF-8 sequence at c (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *c)
+{
+    size_t n = *c < 0xc2 ? 0 : *c < 0xe0 ? 2 : *c < 0xf0 ? 3 : *c < 0xf5 ? 4 : 0;
+    /* The second byte's range is narrower after these lead bytes. */
+    unsigned lo = *c == 0xe0 ? 0xa0 : *c == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = *c == 0xed ? 0x9f : *c == 0xf4 ? 0x8f : 0xbf;
+    if (n && (c[1] < lo || c[1] > hi))
+        return 0;
+    for (size_t i = 2; i < n; i++)   /* stops at the NUL: it is no continuation byte */
+        if ((c[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+void rep_json_puts(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    putc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        size_t n = *c < 0x80 ? 1 : utf8_len(c);
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(f, "\\u%04x", *c);
+        else if (!n)
+            fputs("\\ufffd", f);
+        else
+            fwrite(c, 1, n, f);
+        c += n ? n - 1 : 0;
+    }
+    putc('"', f);
+}
 
 const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes)
 {

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "report/render/collapsed.h"
+#include "report/render/render.h"
 
 /* The page sources, generated from report/render/page/ (NUL-terminated). */
 extern const char rep_html_template[], rep_html_css[], rep_html_js[];
@@ -371,25 +372,6 @@ static FILE *esc_open(struct esc *e, FILE *out)
 
 /* ---- JSON pieces ------------------------------------------------------------ */
 
-static void jstr(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* A frame as the page shows it: deduplicated per process by content. */
 struct fent {
     const char *function, *file, *module;
@@ -480,17 +462,17 @@ static void write_frames(FILE *f, const struct ftab *t)
         const struct fent *e = &t->v[i];
         fputs(i ? ",[" : "[", f);
         if (e->function) {
-            jstr(f, e->function);
+            rep_json_puts(f, e->function);
         } else {
             char label[512];
             const char *slash = strrchr(e->module, '/');
             snprintf(label, sizeof label, "%s+0x%" PRIx64, slash ? slash + 1 : e->module, e->offset);
-            jstr(f, label);
+            rep_json_puts(f, label);
         }
         fputc(',', f);
-        jstr(f, e->file);
+        rep_json_puts(f, e->file);
         fprintf(f, ",%u,", e->line);
-        jstr(f, e->module);
+        rep_json_puts(f, e->module);
         fputc(']', f);
     }
     fputc(']', f);

@@ -19,50 +19,9 @@ struct jw {
     const struct rep_process *p;
 };
 
-/* Length of the well-formed UTF-8 sequence at c, or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *c)
-{
-    size_t n = *c < 0xc2 ? 0 : *c < 0xe0 ? 2 : *c < 0xf0 ? 3 : *c < 0xf5 ? 4 : 0;
-    for (size_t i = 1; i < n; i++)   /* stops at the NUL: it is no continuation byte */
-        if ((c[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 (paths and names come from the
- * program) become U+FFFD so that the document stays valid. */
-static void str(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    putc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            fprintf(f, "\\%c", *c);
-        } else if (*c == '\n') {
-            fputs("\\n", f);
-        } else if (*c < 0x20 || *c == 0x7f) {
-            fprintf(f, "\\u%04x", *c);
-        } else if (*c < 0x80) {
-            putc(*c, f);
-        } else {
-            size_t n = utf8_len(c);
-            if (!n) {
-                fputs("\\ufffd", f);
-                continue;
-            }
-            fwrite(c, 1, n, f);
-            c += n - 1;
-        }
-    }
-    putc('"', f);
-}
-
 static void key(FILE *f, const char *k)
 {
-    str(f, k);
+    rep_json_puts(f, k);
     putc(':', f);
 }
 
@@ -70,7 +29,7 @@ static void key(FILE *f, const char *k)
 static void kstr(FILE *f, const char *k, const char *v)
 {
     key(f, k);
-    str(f, v);
+    rep_json_puts(f, v);
     putc(',', f);
 }
 
@@ -81,7 +40,7 @@ static void str_array(FILE *f, const char *const *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             putc(',', f);
-        str(f, s[i]);
+        rep_json_puts(f, s[i]);
     }
     putc(']', f);
 }
@@ -230,7 +189,7 @@ static void retained_by(struct jw *w, const struct rep_retention *r)
         const struct rep_frame *top = rep_stack_top(w->p->sites[r->path[i].site].stack);
         fprintf(f, "%s{\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"function\":", i ? "," : "",
                 r->path[i].size, r->path[i].offset);
-        str(f, top ? top->function : NULL);
+        rep_json_puts(f, top ? top->function : NULL);
         putc('}', f);
     }
     fputs("]}", f);
@@ -293,7 +252,7 @@ static void cycle(struct jw *w, const struct rep_snapshot *s, const struct rep_c
             first = 0;
         }
         fputs("],\"type\":", f);
-        str(f, b->type);
+        rep_json_puts(f, b->type);
         putc('}', f);
     }
     fputs("]}", f);
@@ -345,7 +304,7 @@ static void threads(struct jw *w)
         const struct rep_thread *t = &w->p->threads[i];
         fprintf(f, "%s{\"index\":%" PRIu32 ",\"tid\":%" PRId32 ",\"name\":", i ? "," : "",
                 t->index, t->tid);
-        str(f, t->name);
+        rep_json_puts(f, t->name);
         putc('}', f);
     }
     fputs("],", f);
@@ -431,7 +390,7 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
     fprintf(out, "\"complete\":%s,\"damage\":", cap->complete ? "true" : "false");
     if (cap->damaged) {
         fprintf(out, "{\"offset\":%" PRIu64 ",\"message\":", cap->damage_offset);
-        str(out, cap->damage_message);
+        rep_json_puts(out, cap->damage_message);
         fputs("},", out);
     } else {
         fputs("null,", out);

@@ -30,6 +30,15 @@ int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_r
 int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
                     char *err, size_t errlen);
 
+/* Writes s as a JSON string literal, quotes included (NULL writes null): the
+ * one string writer of every JSON heapgraph writes (report, HTML data,
+ * baselines, diffs, SARIF, GitLab). '"' and '\\' are escaped, every control
+ * character and DEL is written as \u00XX, well-formed UTF-8 is kept, and each
+ * byte that does not start a well-formed sequence (paths and names come from
+ * the program, in no promised encoding) becomes \ufffd, so that the document
+ * is always valid JSON. */
+void rep_json_puts(FILE *f, const char *s);
+
 /* "512 B", "1.5 KiB", "12.0 MiB", "3.2 GiB" into buf; returns buf. */
 const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "report/gate/jsonread.h"
+#include "report/render/render.h"
 #include "tests/unit/harness.h"
 
 static void fill(struct rep_run *r)
