@@ -43,7 +43,10 @@
     "  --max-leak-per-site BYTES largest leak entry (with its indirect bytes)\n" \
     "  --leak-kinds LIST         definite,cycle,indirect (default), possible, reachable, all\n" \
     "Sizes take B, KiB, MiB, GiB (1024) or KB, MB, GB (1000). Blocks of a process that\n" \
-    "ended without an exit snapshot (crash, kill) count as leaked.\n" \
+    "ended without an exit snapshot (crash, kill) count as leaked; an image replaced by\n" \
+    "exec leaks nothing, and a forked child answers only for the blocks it made or\n" \
+    "whose fate it changed (docs/report.md):\n" \
+    "  --inherited               judge forked children on the whole heap they inherited\n" \
     "\n" \
     "Suppressions:\n" \
     "  --suppressions FILE       leak:PATTERN lines or valgrind blocks (repeatable)\n" \
@@ -79,7 +82,7 @@ enum {
     OPT_LEAK_KINDS = OPT_GATE + REP_GATE_NGATES,
     OPT_SUPP, OPT_NO_DEFAULT_SUPP, OPT_WRITE_BASELINE, OPT_BASELINE, OPT_MAX_GROWTH,
     OPT_MIN_DELTA, OPT_MIN_DELTA_ALLOCS, OPT_NEW_LEAKS_ONLY, OPT_REPORT, OPT_SOURCE_ROOT,
-    OPT_STACK_DEPTH, OPT_NO_CONFIG, OPT_ALLOW_INCOMPLETE,
+    OPT_STACK_DEPTH, OPT_NO_CONFIG, OPT_ALLOW_INCOMPLETE, OPT_INHERITED,
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +107,7 @@ static const struct option long_opts[] = {
     {"stack-depth", required_argument, NULL, OPT_STACK_DEPTH},
     {"no-config", no_argument, NULL, OPT_NO_CONFIG},
     {"allow-incomplete", no_argument, NULL, OPT_ALLOW_INCOMPLETE},
+    {"inherited", no_argument, NULL, OPT_INHERITED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -128,6 +132,7 @@ struct opts {
     char *source_root;
     unsigned stack_depth;
     int no_config;
+    int whole_heap;
 };
 
 static void opts_release(struct opts *o)
@@ -220,6 +225,7 @@ static int apply(struct opts *o, int id, const char *v, char *err, size_t errlen
     case OPT_NEW_LEAKS_ONLY: o->g.new_leaks_only = 1; return 0;
     case OPT_NO_CONFIG: o->no_config = 1; return 0;
     case OPT_ALLOW_INCOMPLETE: o->g.allow_incomplete = 1; return 0;
+    case OPT_INHERITED: o->whole_heap = 1; return 0;
     case OPT_WRITE_BASELINE: return set_str(&o->write_baseline, v, err, errlen);
     case OPT_BASELINE: return set_str(&o->baseline, v, err, errlen);
     case OPT_SOURCE_ROOT: return set_str(&o->source_root, v, err, errlen);
@@ -339,11 +345,13 @@ static int parse(struct opts *o, int argc, char **argv, int want_capture, const 
 
 /* ---- loading ---- */
 
-/* Reads a capture into run. Returns 0, or the exit code after printing. */
-static int load_capture(const char *path, struct rep_run *run, int bad_code)
+/* Reads a capture into run (whole_heap: struct rep_open_opts). Returns 0,
+ * or the exit code after printing. */
+static int load_capture(const char *path, struct rep_run *run, int bad_code, int whole_heap)
 {
     char err[300];
-    struct rep_capture *cap = rep_capture_open(path, NULL, err, sizeof err);
+    struct rep_open_opts oo = {.whole_heap = whole_heap};
+    struct rep_capture *cap = rep_capture_open(path, &oo, err, sizeof err);
     if (!cap)
         return cmd_error(bad_code, "%s: %s", path, err);
     if (rep_capture_symbolize(cap, err, sizeof err) < 0 ||
@@ -370,7 +378,7 @@ int cmd_check_load(const char *path, struct rep_run *run, int allow_baseline, in
             return cmd_error(bad_code, "%s", err);
         return 0;
     }
-    return load_capture(path, run, bad_code);
+    return load_capture(path, run, bad_code, 0);
 }
 
 static int load_suppressions(const struct opts *o, struct rep_supp_list *l)
@@ -445,7 +453,7 @@ static int run_check(struct opts *o, const char *capture)
     struct rep_check result;
     char err[300], root[PATH_MAX];
     int ret;
-    if ((ret = load_capture(capture, &run, HG_EXIT_NOCAPTURE)) ||
+    if ((ret = load_capture(capture, &run, HG_EXIT_NOCAPTURE, o->whole_heap)) ||
         (ret = load_suppressions(o, &supp)))
         goto out;
     if (o->baseline && rep_baseline_read(o->baseline, &base, err, sizeof err) < 0) {

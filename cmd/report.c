@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,11 @@ static const char usage_text[] =
     "  -o, --output FILE        write the report to FILE instead of standard output\n"
     "  -n, --top N              entries per list (default 10)\n"
     "  -d, --stack-depth N      frames per stack (default: text 6, json all)\n"
-    "  -p, --process PID        only the process with this pid\n"
+    "  -p, --process PID|NAME   only the processes with this pid or command name\n"
+    "                           (text: without the process tree)\n"
+    "      --inherited          judge forked children on the whole heap they inherited\n"
+    "                           (by default only on what they changed)\n"
+    "      --width N            text: columns (default: the terminal's, 100 when not one)\n"
     "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
     "  -m, --metric METRIC      collapsed: leaked (default), peak, allocated or allocations\n"
     "      --interpreter-frames Python stacks: also show the interpreter's own native\n"
@@ -55,6 +60,7 @@ struct report_opts {
     const char *color;
     const char *metric;
     int interpreter_frames;
+    int inherited;
     struct cmd_supp_opts supp;
 };
 
@@ -117,7 +123,7 @@ static int write_html(FILE *out, const struct rep_capture *cap, const struct rep
         render.stack_depth = 32;
     struct html_json j = {cap, &render};
     struct rep_html_opts ho = {.life = state, .write_json = html_json, .json_arg = &j,
-                               .pid = o->render.pid};
+                               .process = o->render.process};
     return rep_html_write(out, cap, &ho, err, errlen);
 }
 
@@ -130,7 +136,8 @@ static int write_collapsed(FILE *out, const struct rep_capture *cap, const struc
                            void *state, char *err, size_t errlen)
 {
     (void)state;
-    return rep_collapsed_write(out, cap, rep_metric_parse(o->metric), o->render.pid, err, errlen);
+    return rep_collapsed_write(out, cap, rep_metric_parse(o->metric), o->render.process, err,
+                               errlen);
 }
 
 static const struct format formats[] = {
@@ -213,10 +220,10 @@ static int parse(int argc, char **argv, struct report_opts *o)
         {"color", required_argument, NULL, 'C'},    {"colour", required_argument, NULL, 'C'},
         {"metric", required_argument, NULL, 'm'},
         {"interpreter-frames", no_argument, NULL, 'I'},
+        {"inherited", no_argument, NULL, 'H'},      {"width", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},           CMD_SUPP_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    unsigned pid;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:o:n:d:p:rm:h", longopts, NULL)) != -1) {
@@ -232,9 +239,14 @@ static int parse(int argc, char **argv, struct report_opts *o)
                 return bad_usage("--stack-depth wants a positive number, not '%s'", optarg);
             break;
         case 'p':
-            if (parse_uint(optarg, &pid) < 0 || !pid)
-                return bad_usage("--process wants a pid, not '%s'", optarg);
-            o->render.pid = (int32_t)pid;
+            if (!*optarg || strspn(optarg, "0") == strlen(optarg))
+                return bad_usage("--process wants a pid or a command name, not '%s'", optarg);
+            o->render.process = optarg;
+            break;
+        case 'H': o->inherited = 1; break;
+        case 'W':
+            if (parse_uint(optarg, &o->render.width) < 0 || o->render.width < 40)
+                return bad_usage("--width wants a number of columns from 40, not '%s'", optarg);
             break;
         case 'r': o->render.show_reachable = 1; break;
         case 'C': o->color = optarg; break;
@@ -272,12 +284,29 @@ static int want_color(const struct report_opts *o, FILE *out)
     return (!no || !*no) && isatty(fileno(out));
 }
 
+/* The terminal's columns when out is one (COLUMNS first, as shells export
+ * it, then the tty's size), else 0: the renderer's 100, which keeps files
+ * and pipes the same whatever terminal ran the command. */
+static unsigned term_width(FILE *out)
+{
+    if (!isatty(fileno(out)))
+        return 0;
+    const char *env = getenv("COLUMNS");
+    unsigned cols;
+    if (env && parse_uint(env, &cols) == 0 && cols >= 40)
+        return cols;
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    return 0;
+}
+
 /* ---- the command ----------------------------------------------------------- */
 
-static int has_pid(const struct rep_capture *cap, int32_t pid)
+static int has_process(const struct rep_capture *cap, const char *process)
 {
     for (size_t i = 0; i < cap->nprocesses; i++)
-        if (cap->processes[i].pid == pid)
+        if (rep_process_selected(&cap->processes[i], process))
             return 1;
     return 0;
 }
@@ -322,6 +351,8 @@ static int write_report(const struct report_opts *o, const struct format *fmt,
         return cmd_error(HG_EXIT_USAGE, "%s: %s", o->output, strerror(errno));
     struct report_opts ro = *o;
     ro.render.color = want_color(o, out);
+    if (!ro.render.width)
+        ro.render.width = term_width(out);
     int rc = fmt->write(out, cap, &ro, state, err, sizeof err);
     if (out != stdout && fclose(out) != 0 && rc == 0)
         return cmd_error(HG_EXIT_SOFTWARE, "%s: %s", o->output, strerror(errno));
@@ -337,7 +368,7 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     const struct format *fmt = find_format(o.format);
-    struct rep_open_opts oo = {0};
+    struct rep_open_opts oo = {.whole_heap = o.inherited};
     void *state = NULL;
     if (fmt->prepare && fmt->prepare(&o, &oo, &state) < 0)
         return cmd_error(HG_EXIT_SOFTWARE, "out of memory");
@@ -347,8 +378,10 @@ int cmd_report(int argc, char **argv)
         rep_capture_close(cap);
         cap = NULL;
     }
-    if (cap && o.render.pid && !has_pid(cap, o.render.pid))
-        rc = cmd_error(HG_EXIT_USAGE, "%s: no process with pid %d", o.path, (int)o.render.pid);
+    if (cap && o.render.process && !has_process(cap, o.render.process))
+        rc = cmd_error(HG_EXIT_USAGE, "%s: no process %s %s", o.path,
+                       strspn(o.render.process, "0123456789") == strlen(o.render.process)
+                           ? "with pid" : "named", o.render.process);
     else if (cap && !gen_done)
         rc = write_report(&o, fmt, cap, state);
     if (cap && cap->damaged)

@@ -56,7 +56,10 @@ static struct entry *table;                  /* the first level */
 static _Atomic uint64_t mapped[L0_PAGES / 64]; /* its pages made writable */
 static _Atomic(struct entry *) second;       /* the second level, all writable */
 static void *second_mapping;
-static _Atomic uint32_t next_id;
+/* Ids go on from the parent's in a fork child: the blocks it inherits name
+ * the parent's stacks by the parent's ids (capture-format.md, INHERIT), and
+ * a new stack of the child must not take one of them. */
+static _Atomic uint32_t next_id = 1;
 static _Atomic uint32_t table_gen = 1; /* per-thread caches are stale after a reset */
 
 /* Huge pages, hence the alignment: a mapping of n bytes aligned to one. */
@@ -85,7 +88,6 @@ int rt_stack_reset(void)
     if (atomic_exchange(&second, NULL) && second_mapping)
         rt_arena_free(second_mapping, L1_BYTES + HUGE_PAGE);
     second_mapping = NULL;
-    atomic_store(&next_id, 1);
     atomic_fetch_add(&table_gen, 1);
     for (unsigned i = 0; i < L0_PAGES / 64; i++)
         atomic_store_explicit(&mapped[i], 0, memory_order_relaxed);

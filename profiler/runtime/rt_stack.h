@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Sets up an empty table (at init and in a forked child; the parent's table
- * is dropped, ids start again at 1). Returns -1 when memory is short. */
+ * is dropped, ids go on from the parent's). Returns -1 when memory is short. */
 int rt_stack_reset(void);
 
 /* What identifies a stack in the table: 96 bits of hash of its frames. */

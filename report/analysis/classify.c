@@ -35,7 +35,14 @@ struct job {
     const struct rep_process *p;
     struct rep_snapshot *snap;
     struct rep_graph g;
+    const uint8_t *judged;   /* snap->judged, or NULL: every block */
+    uint32_t *cycle_map;     /* graph cycle -> index in snap->cycles, UINT32_MAX if dropped */
 };
+
+static int judged(const struct job *j, uint32_t b)
+{
+    return !j->judged || j->judged[b];
+}
 
 static void add_count(struct rep_class_count *c, uint64_t size)
 {
@@ -48,6 +55,10 @@ static void summarize(struct job *j)
     struct rep_summary *s = &j->snap->summary;
     for (uint32_t i = 0; i < j->g.nblocks; i++) {
         uint64_t size = j->snap->blocks[i].size;
+        if (!judged(j, i)) {
+            add_count(&j->snap->unjudged, size);
+            continue;
+        }
         switch (j->g.kind[i]) {
         case REP_KIND_REACHABLE: add_count(&s->reachable, size); break;
         case REP_KIND_POSSIBLE: add_count(&s->possible, size); break;
@@ -58,25 +69,41 @@ static void summarize(struct job *j)
     }
 }
 
+static int has_judged_member(const struct job *j, const struct rep_graph_cycle *gc)
+{
+    for (uint32_t m = 0; m < gc->nmembers; m++)
+        if (judged(j, gc->members[m]))
+            return 1;
+    return 0;
+}
+
+/* The cycles with a member the process answers for. */
 static int copy_cycles(struct job *j)
 {
     struct rep_arena *a = j->cap->arena;
     struct rep_cycle *c = rep_arena_alloc(a, (j->g.ncycles + 1) * sizeof *c);
-    if (!c)
+    j->cycle_map = malloc((j->g.ncycles + 1) * sizeof *j->cycle_map);
+    if (!c || !j->cycle_map)
         return -1;
+    size_t n = 0;
     for (uint32_t i = 0; i < j->g.ncycles; i++) {
         const struct rep_graph_cycle *gc = &j->g.cycles[i];
-        c[i].root = gc->root;
-        c[i].bytes = gc->bytes;
-        c[i].nmembers = gc->nmembers;
-        c[i].members = rep_arena_dup(a, gc->members, gc->nmembers * sizeof *gc->members);
-        c[i].nedges = gc->nedges;
-        c[i].edges = rep_arena_dup(a, gc->edges, gc->nedges * sizeof *gc->edges);
-        if (!c[i].members || !c[i].edges)
+        j->cycle_map[i] = UINT32_MAX;
+        if (!has_judged_member(j, gc))
+            continue;
+        j->cycle_map[i] = (uint32_t)n;
+        c[n].root = gc->root;
+        c[n].bytes = gc->bytes;
+        c[n].nmembers = gc->nmembers;
+        c[n].members = rep_arena_dup(a, gc->members, gc->nmembers * sizeof *gc->members);
+        c[n].nedges = gc->nedges;
+        c[n].edges = rep_arena_dup(a, gc->edges, gc->nedges * sizeof *gc->edges);
+        if (!c[n].members || !c[n].edges)
             return -1;
+        n++;
     }
     j->snap->cycles = c;
-    j->snap->ncycles = j->g.ncycles;
+    j->snap->ncycles = n;
     return 0;
 }
 
@@ -116,25 +143,65 @@ static struct rep_retention *retention(struct job *j, uint32_t b)
     return r;
 }
 
-static void gather(struct job *j, struct acc *acc, size_t nsites)
+/* The entry a leak group counts under: its kind, the site of its lowest
+ * member. */
+static struct acc *group_acc(struct job *j, struct acc *acc, size_t nsites,
+                             const struct rep_graph_group *gr)
 {
-    for (uint32_t i = 0; i < j->g.ngroups; i++) {
+    int k = gr->kind == REP_KIND_CYCLE ? REP_LEAK_CYCLE : REP_LEAK_DEFINITE;
+    return &acc[k * nsites + j->snap->blocks[gr->members[0]].site];
+}
+
+static void count_group(struct job *j, struct acc *a, const struct rep_graph_group *gr)
+{
+    uint32_t cycle = gr->cycle == UINT32_MAX ? UINT32_MAX : j->cycle_map[gr->cycle];
+    if (cycle < a->cycle)
+        a->cycle = cycle;
+    a->ngroups++;
+}
+
+/* Leak groups with only the blocks the process answers for: a group counts
+ * once if any of its blocks does. */
+static int gather_judged_groups(struct job *j, struct acc *acc, size_t nsites)
+{
+    uint8_t *seen = calloc(j->g.ngroups + 1, 1);
+    if (!seen)
+        return -1;
+    for (uint32_t i = 0; i < j->g.nblocks; i++) {
+        uint8_t kind = j->g.kind[i];
+        if (!judged(j, i) || kind == REP_KIND_REACHABLE || kind == REP_KIND_POSSIBLE)
+            continue;
+        const struct rep_graph_group *gr = &j->g.groups[j->g.group[i]];
+        struct acc *a = group_acc(j, acc, nsites, gr);
+        if (!seen[j->g.group[i]]++)
+            count_group(j, a, gr);
+        if (kind == REP_KIND_INDIRECT)
+            a->ind_blocks++, a->ind_bytes += j->snap->blocks[i].size;
+        else
+            a->blocks++, a->bytes += j->snap->blocks[i].size;
+    }
+    free(seen);
+    return 0;
+}
+
+static int gather(struct job *j, struct acc *acc, size_t nsites)
+{
+    if (j->judged && gather_judged_groups(j, acc, nsites) < 0)
+        return -1;
+    for (uint32_t i = 0; !j->judged && i < j->g.ngroups; i++) {
         const struct rep_graph_group *gr = &j->g.groups[i];
-        int k = gr->kind == REP_KIND_CYCLE ? REP_LEAK_CYCLE : REP_LEAK_DEFINITE;
-        struct acc *a = &acc[k * nsites + j->snap->blocks[gr->members[0]].site];
+        struct acc *a = group_acc(j, acc, nsites, gr);
         a->blocks += gr->nmembers;
         a->bytes += gr->bytes;
         a->ind_blocks += gr->indirect_blocks;
         a->ind_bytes += gr->indirect_bytes;
-        if (gr->cycle < a->cycle)
-            a->cycle = gr->cycle;
-        a->ngroups++;
+        count_group(j, a, gr);
     }
     for (uint32_t i = 0; i < j->g.nblocks; i++) {
         int k = j->g.kind[i] == REP_KIND_REACHABLE  ? REP_LEAK_REACHABLE
                 : j->g.kind[i] == REP_KIND_POSSIBLE ? REP_LEAK_POSSIBLE
                                                     : -1;
-        if (k < 0)
+        if (k < 0 || !judged(j, i))
             continue;
         struct acc *a = &acc[k * nsites + j->snap->blocks[i].site];
         if (!a->blocks)
@@ -142,6 +209,7 @@ static void gather(struct job *j, struct acc *acc, size_t nsites)
         a->blocks++;
         a->bytes += j->snap->blocks[i].size;
     }
+    return 0;
 }
 
 static int leak_rank(unsigned kind)
@@ -170,7 +238,8 @@ static int build_leaks(struct job *j)
         return -1;
     for (size_t i = 0; i < NKINDS * nsites; i++)
         acc[i].cycle = UINT32_MAX;
-    gather(j, acc, nsites);
+    if (gather(j, acc, nsites) < 0)
+        return free(acc), -1;
     size_t n = 0;
     for (size_t i = 0; i < NKINDS * nsites; i++)
         n += acc[i].blocks != 0;
@@ -193,6 +262,61 @@ static int build_leaks(struct job *j)
     qsort(leaks, k, sizeof *leaks, cmp_leak);
     j->snap->leaks = leaks;
     j->snap->nleaks = k;
+    return 0;
+}
+
+/* ---- who answers for a block --------------------------------------------
+ * A fork child starts with a copy of its parent's heap. Those blocks are
+ * the parent's to answer for unless the child changed their fate: it freed
+ * them (then they are no longer live) or lost them. A lost inherited block
+ * is the child's doing when the parent did not lose it too: the parent
+ * still reached it at its exit, or freed it after the fork (so it held a
+ * pointer the child dropped). Without the parent's classified exit
+ * snapshot that cannot be told, and the block stays the parent's. */
+
+/* Index of the block at addr in the parent's snapshot ps if the parent made
+ * it before the fork (number below fork_number), else -1. */
+static long parent_block(const struct rep_snapshot *ps, uint64_t addr, uint64_t fork_number)
+{
+    size_t lo = 0, hi = ps->nblocks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ps->blocks[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ps->nblocks && ps->blocks[lo].addr == addr && ps->blocks[lo].number < fork_number)
+        return (long)lo;
+    return -1;
+}
+
+static int child_lost_it(const struct rep_process *p, const struct rep_block *b)
+{
+    const struct rep_snapshot *ps = p->parent ? p->parent->exit_snapshot : NULL;
+    if (!ps || !ps->classified || !p->fork_number)
+        return 0;
+    long k = parent_block(ps, b->addr, p->fork_number);
+    return k < 0 || ps->kind[k] == REP_KIND_REACHABLE || ps->kind[k] == REP_KIND_POSSIBLE;
+}
+
+/* Sets snap->judged for a fork child (unless the capture judges whole
+ * heaps); -1 when out of memory. */
+static int judge_blocks(struct job *j)
+{
+    const struct rep_process *p = j->p;
+    if (j->cap->whole_heap || p->origin != REP_ORIGIN_FORK || !p->inherited_blocks)
+        return 0;
+    uint8_t *m = rep_arena_alloc(j->cap->arena, j->snap->nblocks + 1);
+    if (!m)
+        return -1;
+    for (uint32_t i = 0; i < j->g.nblocks; i++) {
+        const struct rep_block *b = &j->snap->blocks[i];
+        uint8_t kind = j->g.kind[i];
+        int lost = kind != REP_KIND_REACHABLE && kind != REP_KIND_POSSIBLE;
+        m[i] = b->number >= p->inherited_blocks || (lost && child_lost_it(p, b));
+    }
+    j->judged = j->snap->judged = m;
     return 0;
 }
 
@@ -249,8 +373,12 @@ static int classify_snapshot(struct job *j, const struct rep_snapshot *prev, cha
     if (rep_graph_classify(&j->g, err, errlen) < 0)
         goto out;
     s->kind = rep_arena_dup(j->cap->arena, j->g.kind, s->nblocks);
+    if (!s->kind || judge_blocks(j) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     summarize(j);
-    if (!s->kind || copy_cycles(j) < 0 || build_leaks(j) < 0 || python_view(j, prev) < 0) {
+    if (copy_cycles(j) < 0 || build_leaks(j) < 0 || python_view(j, prev) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -258,6 +386,9 @@ static int classify_snapshot(struct job *j, const struct rep_snapshot *prev, cha
     rc = 0;
 out:
     rep_graph_release(&j->g);
+    free(j->cycle_map);
+    j->cycle_map = NULL;
+    j->judged = NULL;
     free(sizes);
     free(edges);
     return rc;
@@ -308,6 +439,8 @@ static int classify_process(struct rep_capture *cap, struct rep_process *p, char
     if (p->exit_snapshot) {
         p->leaks = p->exit_snapshot->leaks;
         p->nleaks = p->exit_snapshot->nleaks;
+        p->unjudged_blocks = p->exit_snapshot->unjudged.blocks;
+        p->unjudged_bytes = p->exit_snapshot->unjudged.bytes;
     }
     return 0;
 }

@@ -394,12 +394,16 @@ struct rep_snapshot {
     /* Set by rep_capture_classify(); zero before. */
     int classified;
     const uint8_t *kind;         /* per block: enum rep_kind */
-    struct rep_summary summary;
+    const uint8_t *judged;       /* per block: 1 when the process answers for it (a fork
+                                    child's inherited blocks may not; docs/report.md);
+                                    NULL when it answers for every block */
+    struct rep_summary summary;  /* of the judged blocks */
+    struct rep_class_count unjudged;   /* the others */
     size_t nleaks;
     const struct rep_leak *leaks;   /* DEFINITE and CYCLE by bytes+indirect bytes desc,
                                        then POSSIBLE by bytes, then REACHABLE by bytes */
     size_t ncycles;
-    const struct rep_cycle *cycles;   /* by bytes desc */
+    const struct rep_cycle *cycles;   /* by bytes desc; those with a judged member */
     size_t ngrew;
     const struct rep_growth *grew;    /* vs the previous snapshot of the process */
 
@@ -423,6 +427,7 @@ struct rep_process {
     uint32_t stream;             /* 1-based stream number */
     int32_t pid, ppid;
     const struct rep_process *parent;   /* the stream it forked/exec'd from, or NULL */
+    const struct rep_process *exec_next; /* the image that exec replaced it with, or NULL */
     uint8_t origin;              /* enum rep_origin */
     const char *exe;
     size_t argc;
@@ -438,8 +443,17 @@ struct rep_process {
     uint64_t allocations, frees, frees_unknown, reallocs;
     uint64_t allocated_bytes;
     uint64_t inherited_blocks, inherited_bytes;
+    uint64_t fork_number;        /* fork child: how many blocks its parent had made at the
+                                    fork (the parent's blocks numbered below it existed
+                                    then); 0 when the fork was not seen */
     uint64_t peak_bytes, peak_blocks, peak_time_us;
     uint64_t live_blocks, live_bytes;      /* at the end of the stream */
+    /* Live at the end but not this process's to answer for (docs/report.md,
+     * "Who answers for a block"): a fork child's inherited blocks whose fate
+     * it did not change, or every block of an image replaced by exec. They
+     * are in no leak entry and, for a snapshot, in no summary class, unless
+     * the capture was opened with whole_heap. */
+    uint64_t unjudged_blocks, unjudged_bytes;
 
     size_t nstacks;
     const struct rep_stack *stacks;        /* in order of first appearance */
@@ -475,7 +489,8 @@ struct rep_process {
     /* The report's leak list: the exit snapshot's leaks once classified; for
      * a process without an exit snapshot, one REP_LEAK_NOT_FREED entry per
      * site with live blocks at the end (by live bytes desc), set by
-     * rep_capture_open(). */
+     * rep_capture_open(). Either way only blocks the process answers for
+     * (unjudged_* above): none for an image replaced by exec. */
     size_t nleaks;
     const struct rep_leak *leaks;
 };
@@ -502,6 +517,7 @@ struct rep_capture {
     int symbolized, classified;
     int interpreter_frames;      /* set before rep_capture_symbolize(): keep the
                                     interpreter's own frames in Python stacks */
+    int whole_heap;              /* opened with whole_heap (struct rep_open_opts) */
     size_t nwarnings;
     const char *const *warnings; /* the symbolizer's warnings, after symbolization */
 
@@ -525,6 +541,10 @@ struct rep_open_opts {
      * the event's time. Inherited blocks have no op 0. */
     void (*block)(void *arg, uint32_t stream, int op, uint64_t number, uint32_t site,
                   uint64_t size, uint64_t time_us, int temporary);
+    /* 1: judge a fork child on the whole heap it inherited, as if every
+     * inherited block were its own (by default only the blocks whose fate
+     * it changed count; docs/report.md). */
+    int whole_heap;
 };
 
 /* Reads the capture at `path` and replays every stream, streaming: memory
@@ -561,6 +581,10 @@ const struct rep_frame *rep_stack_top(const struct rep_stack *s);
 
 /* The thread of `index` in process p, or NULL. */
 const struct rep_thread *rep_process_thread(const struct rep_process *p, uint32_t index);
+
+/* Whether `sel` names p: NULL names every process, digits a pid, anything
+ * else a command name (the last part of argv[0] or of the executable). */
+int rep_process_selected(const struct rep_process *p, const char *sel);
 
 /* The root with id `id` in snapshot s, or NULL. */
 const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t id);

@@ -611,6 +611,23 @@ const struct rep_frame *rep_stack_top(const struct rep_stack *s)
     return &s->frames[0];
 }
 
+static const char *last_part(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path;
+}
+
+int rep_process_selected(const struct rep_process *p, const char *sel)
+{
+    if (!sel)
+        return 1;
+    size_t digits = strspn(sel, "0123456789");
+    if (digits && !sel[digits])
+        return p->pid == atoi(sel);
+    const char *argv0 = p->argc ? last_part(p->argv[0]) : NULL;
+    return (argv0 && !strcmp(argv0, sel)) || (p->exe && !strcmp(last_part(p->exe), sel));
+}
+
 const struct rep_thread *rep_process_thread(const struct rep_process *p, uint32_t index)
 {
     return index < p->nthreads ? &p->threads[index] : NULL;

@@ -376,6 +376,20 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
     return 0;
 }
 
+/* A fork mark: the child learns which of the parent's blocks existed at the
+ * fork, which tells later whose doing a lost inherited block was. */
+static int mark_fork(struct rep_replay *r, struct rep_stream *s, uint64_t child,
+                     const char **why)
+{
+    if (!child || child == s->p.stream)
+        return 0;   /* the child was not recorded */
+    (void)why;
+    struct rep_stream *c = rep_replay_stream(r, child);
+    if (c)
+        c->p.fork_number = s->nalloc;
+    return 0;
+}
+
 /* One event; returns -1 with *why set on malformed input. */
 static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k, const char **why)
 {
@@ -422,6 +436,8 @@ static int one_event(struct rep_replay *r, struct rep_stream *s, struct cols *k,
         if (rep_cur_u64(&k->c[HG_EV_COL_REF], &kind) < 0 ||
             rep_cur_u64(&k->c[HG_EV_COL_REF], &v) < 0)
             return *why = "event cut short", -1;
+        if (kind == HG_MARK_FORK)
+            return mark_fork(r, s, v, why);
         return kind == HG_MARK_SNAPSHOT ? mark_snapshot(r, s, v, why) : 0;
     default:
         return *why = "unknown event op", -1;
@@ -534,17 +550,77 @@ static int cmp_peak(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_live(const void *a, const void *b, void *ctx)
+static int cmp_leak_bytes(const void *a, const void *b, void *ctx)
 {
-    const struct rep_site *sites = ctx;
-    uint32_t x = ((const struct rep_leak *)a)->site, y = ((const struct rep_leak *)b)->site;
-    if (sites[x].live_bytes != sites[y].live_bytes)
-        return sites[x].live_bytes > sites[y].live_bytes ? -1 : 1;
-    return x < y ? -1 : x > y;
+    const struct rep_leak *x = a, *y = b;
+    (void)ctx;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    return x->site < y->site ? -1 : x->site > y->site;
+}
+
+/* Per site, the blocks live at the end that p answers for: for a fork
+ * child, those it made (an inherited block still live is as its parent
+ * left it: the child did not change its fate). NULL when out of memory. */
+static struct rep_class_count *own_live(struct rep_stream *s, const struct rep_process *p)
+{
+    struct rep_class_count *own = calloc(s->nstacks + 1, sizeof *own);
+    for (size_t i = 0; own && s->live.slots && i <= s->live.mask; i++) {
+        const struct rep_live *l = &s->live.slots[i];
+        if (l->number == REP_LIVE_EMPTY || l->number < p->inherited_blocks)
+            continue;
+        own[l->site].blocks++;
+        own[l->site].bytes += l->size;
+    }
+    return own;
+}
+
+/* The not-freed entries of a process without an exit snapshot, of the
+ * blocks it answers for: none for an image replaced by exec (its address
+ * space is gone), a fork child's own blocks, else every live block. */
+static int not_freed(struct rep_arena *a, struct rep_stream *s, struct rep_process *p,
+                     const struct rep_site *sites, int whole_heap)
+{
+    size_t n = s->nstacks, nlive = 0;
+    if (p->ended && p->end_how == REP_END_EXEC) {
+        p->unjudged_blocks = p->live_blocks;
+        p->unjudged_bytes = p->live_bytes;
+        return 0;
+    }
+    struct rep_class_count *own = NULL;
+    if (p->inherited_blocks && !whole_heap && !(own = own_live(s, p)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t blocks = own ? own[i].blocks : sites[i].live_blocks;
+        nlive += blocks != 0;
+    }
+    struct rep_leak *leaks = rep_arena_alloc(a, (nlive + 1) * sizeof *leaks);
+    if (!leaks)
+        return free(own), -1;
+    size_t k = 0;
+    uint64_t blocks = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rep_class_count c = own ? own[i]
+                                       : (struct rep_class_count){sites[i].live_blocks,
+                                                                  sites[i].live_bytes};
+        if (c.blocks)
+            leaks[k++] = (struct rep_leak){REP_LEAK_NOT_FREED, (uint32_t)i, c.blocks, c.bytes,
+                                           0, 0, 0, UINT32_MAX, NULL};
+        blocks += c.blocks;
+        bytes += c.bytes;
+    }
+    free(own);
+    qsort_r(leaks, k, sizeof *leaks, cmp_leak_bytes, NULL);
+    p->nleaks = k;
+    p->leaks = leaks;
+    p->unjudged_blocks = p->live_blocks - blocks;
+    p->unjudged_bytes = p->live_bytes - bytes;
+    return 0;
 }
 
 /* Final site figures, the sites of the peak, and the not-freed entries. */
-static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_process *p)
+static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_process *p,
+                         int whole_heap)
 {
     size_t n = s->nstacks;
     struct rep_stack *stacks = copy_array(a, s->stacks, n, sizeof *stacks);
@@ -552,7 +628,7 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
     uint32_t *peak = rep_arena_alloc(a, (n + 1) * sizeof *peak);
     if (!stacks || !sites || !peak)
         return -1;
-    size_t npeak = 0, nlive = 0;
+    size_t npeak = 0;
     for (size_t i = 0; i < n; i++) {
         struct rep_site_rt *rt = &s->sites[i];
         site_touch(s, rt);
@@ -562,7 +638,6 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
                                      rt->gc_freed_objects};
         if (rt->peak_bytes)
             peak[npeak++] = (uint32_t)i;
-        nlive += rt->live_blocks != 0;
     }
     qsort_r(peak, npeak, sizeof *peak, cmp_peak, sites);
     p->nstacks = n;
@@ -572,18 +647,7 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
     p->peak_sites = peak;
     if (p->exit_snapshot)
         return 0;
-    struct rep_leak *leaks = rep_arena_alloc(a, (nlive + 1) * sizeof *leaks);
-    if (!leaks)
-        return -1;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (sites[i].live_blocks)
-            leaks[k++] = (struct rep_leak){REP_LEAK_NOT_FREED, (uint32_t)i, sites[i].live_blocks,
-                                           sites[i].live_bytes, 0, 0, 0, UINT32_MAX, NULL};
-    qsort_r(leaks, k, sizeof *leaks, cmp_live, sites);
-    p->nleaks = k;
-    p->leaks = leaks;
-    return 0;
+    return not_freed(a, s, p, sites, whole_heap);
 }
 
 static int cmp_snap_id(const void *a, const void *b)
@@ -654,7 +718,7 @@ static int publish_stream(struct rep_replay *r, struct rep_stream *s, struct rep
     p->nnotes = s->nnotes;
     if (publish_snapshots(a, s, p) < 0)
         return -1;
-    return publish_sites(a, s, p);
+    return publish_sites(a, s, p, r->opts && r->opts->whole_heap);
 }
 
 int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err, size_t errlen)
@@ -669,12 +733,16 @@ int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err,
     for (size_t i = 0; i < r->nstreams; i++) {
         uint32_t ps = r->streams[i]->parent_stream;
         procs[i].parent = ps && ps <= r->nstreams && ps != i + 1 ? &procs[ps - 1] : NULL;
+        struct rep_process *from = (struct rep_process *)procs[i].parent;
+        if (procs[i].origin == REP_ORIGIN_EXEC && from && from < &procs[i] && !from->exec_next)
+            from->exec_next = &procs[i];
     }
     cap->processes = procs;
     cap->nprocesses = r->nstreams;
     cap->notes = notes;
     cap->nnotes = r->nnotes;
     cap->events = r->events;
+    cap->whole_heap = r->opts && r->opts->whole_heap;
     return 0;
 }
 

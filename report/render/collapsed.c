@@ -156,20 +156,21 @@ out:
     return ret;
 }
 
-int rep_collapsed_write(FILE *out, const struct rep_capture *cap, int metric, int pid,
-                        char *err, size_t errlen)
+int rep_collapsed_write(FILE *out, const struct rep_capture *cap, int metric,
+                        const char *process, char *err, size_t errlen)
 {
     int found = 0;
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
-        if (pid > 0 && p->pid != pid)
+        if (!rep_process_selected(p, process))
             continue;
         found = 1;
-        if (write_process(out, p, metric, pid <= 0 && cap->nprocesses > 1, err, errlen) < 0)
+        if (write_process(out, p, metric, !process && cap->nprocesses > 1, err, errlen) < 0)
             return -1;
     }
-    if (pid > 0 && !found) {
-        snprintf(err, errlen, "no process with pid %d in the capture", pid);
+    if (process && !found) {
+        snprintf(err, errlen, "no process %s %s in the capture",
+                 strspn(process, "0123456789") == strlen(process) ? "with pid" : "named", process);
         return -1;
     }
     if (fflush(out) != 0 || ferror(out)) {

@@ -30,14 +30,14 @@ int rep_metric_parse(const char *name);
  * exit snapshot must be classified, if there is one. */
 void rep_leaked_by_site(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks);
 
-/* Writes the folded stacks of `metric` for every process of cap (only the one
- * with pid `pid` when pid > 0; its stacks then carry no process frame, nor do
- * they when the capture has one process), sorted, one line per distinct
+/* Writes the folded stacks of `metric` for every process of cap (only those
+ * `process` names when it is not NULL, rep_process_selected; their stacks
+ * then carry no process frame, nor do they when the capture has one process), sorted, one line per distinct
  * folded stack (sites that fold alike are summed). Sites whose value is 0 are
  * left out. Frame names: the function, else "module+0xoffset"; ';' and line breaks
  * in names become ':' and ' '. Returns 0, or -1 + err (out of memory, no
- * process with that pid, a write error). */
-int rep_collapsed_write(FILE *out, const struct rep_capture *cap, int metric, int pid,
-                        char *err, size_t errlen);
+ * process of that name, a write error). */
+int rep_collapsed_write(FILE *out, const struct rep_capture *cap, int metric,
+                        const char *process, char *err, size_t errlen);
 
 #endif

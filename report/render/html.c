@@ -1114,7 +1114,7 @@ static int write_data(FILE *out, const struct rep_capture *cap, const struct rep
     int first = 1;
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
-        if (o->pid > 0 && p->pid != o->pid)
+        if (!rep_process_selected(p, o->process))
             continue;
         if (!first)
             fputc(',', f);

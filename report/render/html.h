@@ -46,7 +46,7 @@ struct rep_html_opts {
      * page and the JSON report cannot disagree. Returns 0, or -1 + err. */
     int (*write_json)(FILE *f, void *arg, char *err, size_t errlen);
     void *json_arg;
-    int pid;                            /* > 0: only the process(es) with this pid */
+    const char *process;                /* only the processes it names (rep_process_selected) */
 };
 
 /* Writes the page to out. cap should be symbolized and classified. Returns 0,

@@ -359,6 +359,8 @@ static int process(struct jw *w)
     num(f, "frees_unknown", p->frees_unknown, 1);
     num(f, "reallocs", p->reallocs, 1);
     num(f, "inherited_blocks", p->inherited_blocks, 1);
+    fprintf(f, "\"unjudged\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 "},",
+            p->unjudged_blocks, p->unjudged_bytes);
     summary(w);
     peak(w);
     if (site_list(w, "sites", 0) < 0 || site_list(w, "sites_by_count", 1) < 0 ||
@@ -403,7 +405,7 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
     int first = 1;
     for (size_t i = 0; i < cap->nprocesses; i++) {
         w.p = &cap->processes[i];
-        if (o->pid && w.p->pid != o->pid)
+        if (!rep_process_selected(w.p, o->process))
             continue;
         if (!first)
             putc(',', out);

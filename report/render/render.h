@@ -19,10 +19,12 @@
 struct rep_render_opts {
     unsigned top;            /* entries per site list; 0: 10 */
     unsigned stack_depth;    /* frames per stack; 0: text 6, JSON all */
-    int32_t pid;             /* only this process; 0: all */
+    const char *process;     /* only the processes it names (rep_process_selected); NULL: all */
     int show_reachable;      /* text: list reachable entries with their retention path */
     int color;               /* text: ANSI colour */
+    unsigned width;          /* text: columns; 0: 100 */
 };
+
 
 /* Each returns 0, or -1 + err when writing failed (errno-based message). */
 int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
@@ -59,5 +61,41 @@ const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_proce
  * descending, only those with a non-zero key, at most `max`. Caller frees;
  * NULL when out of memory. *n gets the count. */
 uint32_t *rep_top_sites(const struct rep_process *p, int key, size_t max, size_t *n);
+
+/* What p leaked, as its leak list says: definite and cycle entries with
+ * their indirect blocks, and not-freed blocks. */
+void rep_process_leaked(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks);
+
+/* The process tree (tree.c): one line per exec chain (the images one pid
+ * went through, first to last), depth first in the order processes
+ * appeared. */
+struct rep_tree_line {
+    const struct rep_process *first, *last;
+    uint32_t parent;             /* the line that forked or spawned it; UINT32_MAX: none */
+    uint32_t depth;              /* 0 for the launched program (and orphans) */
+    uint64_t allocations, allocated_bytes;   /* over the chain's images */
+    uint64_t peak_bytes;                     /* the largest of the images' peaks */
+    uint64_t leaked_bytes, leaked_blocks;    /* rep_process_leaked over the images */
+    int matters;                 /* the launched program, a leak, or a tenth of the
+                                    run's allocations (count or bytes) */
+};
+
+struct rep_tree {
+    size_t n;
+    struct rep_tree_line *lines;
+    size_t main;                 /* the launched program's line */
+};
+
+/* Builds the tree of cap; 0, or -1 when out of memory. rep_tree_release
+ * frees it. */
+int rep_tree_build(const struct rep_capture *cap, struct rep_tree *t);
+void rep_tree_release(struct rep_tree *t);
+
+/* The line's command: its images' names joined by " -> ", then the last
+ * image's arguments ("bash -> pyenv-exec -> python3 app.py"); when that is
+ * longer than `fit`, the images between the first and the last become
+ * "..." ("env -> ... -> python3 app.py"). Writes at most len bytes with the
+ * NUL and returns the full length, as snprintf does. */
+size_t rep_tree_command(const struct rep_tree_line *l, char *buf, size_t len, size_t fit);
 
 #endif

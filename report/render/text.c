@@ -5,7 +5,9 @@
  * top sites, then the leaks (definite and cycle groups, possible, reachable
  * with --show-reachable), every unreachable cycle with the pointers that
  * close it, and a LEAK SUMMARY in valgrind's spirit with the cycle class
- * added. Lines fit 100 columns; sizes use binary units; colour is optional.
+ * added. It opens with the process tree and details the processes that
+ * matter (tree.c). Lines fit the width (100 columns unless the terminal's
+ * is given); sizes use binary units; colour is optional.
  */
 #include "report/render/render.h"
 
@@ -14,13 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WIDTH 100
+#define DEFAULT_WIDTH 100
+#define MIN_WIDTH 60
+#define MAX_WIDTH 1000   /* line buffers are this long */
 
 struct tx {
     FILE *f;
     const struct rep_render_opts *o;
     const struct rep_process *p;
     unsigned depth, top;
+    size_t width;
 };
 
 enum { C_BOLD, C_RED, C_YELLOW, C_GREEN, C_DIM };
@@ -90,18 +95,18 @@ static void print_stack(const struct tx *t, uint32_t site, const char *indent)
     for (uint32_t i = 0; i < s->nframes && i < t->depth; i++) {
         char one[600];
         frame_label(one, sizeof one, &s->frames[i], 1);
-        clip(one, WIDTH - strlen(indent) - 5 - (s->frames[i].inlined ? 10 : 0));
+        clip(one, t->width - strlen(indent) - 5 - (s->frames[i].inlined ? 10 : 0));
         fprintf(t->f, "%s#%-2u %s%s\n", indent, i, one, s->frames[i].inlined ? " [inlined]" : "");
     }
     if (s->nframes > t->depth)
         fprintf(t->f, "%s... %u more frames (--stack-depth)\n", indent, s->nframes - t->depth);
 }
 
-/* Prints prefix + text, wrapped at spaces to fit WIDTH; continuation lines
+/* Prints prefix + text, wrapped at spaces to fit the width; continuation lines
  * are indented by the prefix's width. A word longer than a line is cut. */
 static void wrapped(const struct tx *t, const char *prefix, const char *text)
 {
-    size_t indent = strlen(prefix), room = WIDTH - indent;
+    size_t indent = strlen(prefix), room = t->width - indent;
     const char *p = text;
     fputs(prefix, t->f);
     for (int first = 1; first || *p; first = 0) {
@@ -140,21 +145,40 @@ static void header(const struct tx *t, const struct rep_capture *cap)
         wrapped(t, "warning: ", cap->warnings[i]);
 }
 
+/* "env -> bash -> [python3]": the images of this pid, this one bracketed. */
+static void exec_chain(const struct tx *t)
+{
+    const struct rep_process *first = t->p;
+    while (first->origin == REP_ORIGIN_EXEC && first->parent && first->parent->exec_next == first)
+        first = first->parent;
+    char line[MAX_WIDTH];
+    size_t o = 0;
+    for (const struct rep_process *q = first; q && o < sizeof line; q = q->exec_next) {
+        const char *name = q->argc ? base_name(q->argv[0]) : base_name(q->exe);
+        o += (size_t)snprintf(line + o, sizeof line - o, q == t->p ? "%s[%s]" : "%s%s",
+                              q == first ? "" : " -> ", name);
+    }
+    clip(line, t->width - 13);
+    fprintf(t->f, "  exec chain %s\n", line);
+}
+
 static void identity(const struct tx *t)
 {
     const struct rep_process *p = t->p;
-    char cmd[WIDTH * 4], end[128];
+    char cmd[MAX_WIDTH * 4], end[128];
     size_t o = 0;
     cmd[0] = 0;
     for (size_t i = 0; i < p->argc && o + 1 < sizeof cmd; i++)
         o += (size_t)snprintf(cmd + o, sizeof cmd - o, "%s%s", i ? " " : "", p->argv[i]);
-    if (o > WIDTH - 14)
-        memcpy(cmd + WIDTH - 17, "...", 4);
+    if (o > t->width - 14)
+        memcpy(cmd + t->width - 17, "...", 4);
     fprintf(t->f, "\n%s== process %" PRId32 " ==%s\n", on(t, C_BOLD), p->pid, off(t));
     fprintf(t->f, "  command    %s\n", p->argc ? cmd : p->exe);
     fprintf(t->f, "  pid        %" PRId32 ", parent %" PRId32 "%s%s\n", p->pid, p->ppid,
             p->origin == REP_ORIGIN_FORK ? " (forked)" : "",
             p->origin == REP_ORIGIN_EXEC ? " (exec'd)" : "");
+    if (p->origin == REP_ORIGIN_EXEC || p->exec_next)
+        exec_chain(t);
     uint64_t dur = p->end_us > p->start_us ? p->end_us - p->start_us : 0;
     char d[32];
     fprintf(t->f, "  ended      %s after %s\n", rep_fmt_end(end, sizeof end, p),
@@ -175,13 +199,21 @@ static void totals(const struct tx *t)
         fprintf(t->f, "             %s blocks (%s) inherited from the parent at fork\n",
                 rep_fmt_count(a, sizeof a, p->inherited_blocks),
                 rep_fmt_bytes(b, sizeof b, p->inherited_bytes));
+    if (p->unjudged_blocks && p->ended && p->end_how == REP_END_EXEC)
+        fprintf(t->f, "             %s blocks (%s) live at the exec went with the old image\n",
+                rep_fmt_count(a, sizeof a, p->unjudged_blocks),
+                rep_fmt_bytes(b, sizeof b, p->unjudged_bytes));
+    else if (p->unjudged_blocks)
+        fprintf(t->f, "             %s blocks (%s) at the end are the parent's (--inherited)\n",
+                rep_fmt_count(a, sizeof a, p->unjudged_blocks),
+                rep_fmt_bytes(b, sizeof b, p->unjudged_bytes));
     fprintf(t->f, "  peak       %s in %s blocks, %s after the start\n",
             rep_fmt_bytes(a, sizeof a, p->peak_bytes), rep_fmt_count(b, sizeof b, p->peak_blocks),
             rep_fmt_duration(c, sizeof c, p->peak_time_us > p->start_us ? p->peak_time_us - p->start_us : 0));
     for (size_t i = 0; i < p->npeak_sites && i < t->top; i++) {
         const struct rep_site *s = &p->sites[p->peak_sites[i]];
-        char line[WIDTH];
-        site_line(t, line, WIDTH - 36, p->peak_sites[i]);
+        char line[MAX_WIDTH];
+        site_line(t, line, t->width - 36, p->peak_sites[i]);
         fprintf(t->f, "    %10s %10s blocks  %s\n", rep_fmt_bytes(a, sizeof a, s->peak_bytes),
                 rep_fmt_count(b, sizeof b, s->peak_blocks), line);
     }
@@ -201,8 +233,8 @@ static int site_table(const struct tx *t, const char *title, int key)
     }
     for (size_t i = 0; i < n; i++) {
         const struct rep_site *s = &t->p->sites[idx[i]];
-        char a[32], b[32], c[32], line[WIDTH];
-        site_line(t, line, WIDTH - 42, idx[i]);
+        char a[32], b[32], c[32], line[MAX_WIDTH];
+        site_line(t, line, t->width - 42, idx[i]);
         fprintf(t->f, "  %10s %12s %12s  %s\n", rep_fmt_bytes(a, sizeof a, s->bytes),
                 rep_fmt_count(b, sizeof b, s->allocations), rep_fmt_count(c, sizeof c, s->temporary),
                 line);
@@ -239,14 +271,14 @@ static void retention(const struct tx *t, const struct rep_retention *r)
 {
     char root[300];
     root_words(r, root, sizeof root);
-    clip(root, WIDTH - 18);
+    clip(root, t->width - 18);
     fprintf(t->f, "      retained by %s\n", root);
     for (uint32_t i = 0; i < r->npath; i++) {
         char a[32];
-        char fn[WIDTH];
+        char fn[MAX_WIDTH];
         const struct rep_frame *top = rep_stack_top(t->p->sites[r->path[i].site].stack);
         snprintf(fn, sizeof fn, "%s", top && top->function ? top->function : "?");
-        clip(fn, WIDTH - 48);
+        clip(fn, t->width - 48);
         fprintf(t->f, "        +%-6" PRIu64 " -> %s block from %s\n", r->path[i].offset,
                 rep_fmt_bytes(a, sizeof a, r->path[i].size), fn);
     }
@@ -276,10 +308,16 @@ static int leaks(const struct tx *t)
 {
     const struct rep_process *p = t->p;
     char why[200], a[32], b[32];
+    if (p->ended && p->end_how == REP_END_EXEC) {
+        fprintf(t->f, "\n  %sNo leaks%s: exec replaced the image and its address space\n",
+                on(t, C_BOLD), off(t));
+        return 0;
+    }
     if (!p->exit_snapshot) {
         fprintf(t->f, "\n  %sNot freed at the end%s: %s in %s blocks\n  (%s)\n", on(t, C_BOLD),
-                off(t), rep_fmt_bytes(a, sizeof a, p->live_bytes),
-                rep_fmt_count(b, sizeof b, p->live_blocks), rep_no_snapshot_reason(why, sizeof why, p));
+                off(t), rep_fmt_bytes(a, sizeof a, p->live_bytes - p->unjudged_bytes),
+                rep_fmt_count(b, sizeof b, p->live_blocks - p->unjudged_blocks),
+                rep_no_snapshot_reason(why, sizeof why, p));
     } else {
         fprintf(t->f, "\n  %sLeaks at exit%s\n", on(t, C_BOLD), off(t));
         if (p->exit_snapshot->partial)
@@ -343,9 +381,9 @@ static void cycles(const struct tx *t)
                 rep_fmt_bytes(a, sizeof a, c->bytes),
                 c->root ? "nothing else points into it" : "held by other lost blocks");
         for (uint32_t m = 0; m < c->nmembers && m < t->top; m++) {
-            char line[WIDTH];
+            char line[MAX_WIDTH];
             const struct rep_block *b = &s->blocks[c->members[m]];
-            site_line(t, line, WIDTH - 24, b->site);
+            site_line(t, line, t->width - 24, b->site);
             fprintf(t->f, "    [%" PRIu32 "] %9s  %s\n", m, rep_fmt_bytes(a, sizeof a, b->size), line);
         }
         for (uint32_t e = 0; e < c->nedges && e < 2 * t->top; e++) {
@@ -353,8 +391,8 @@ static void cycles(const struct tx *t)
             const struct rep_graph_edge *ed = &c->edges[e];
             member_name(t, s, ed->src, from, sizeof from, member_index(c, ed->src));
             member_name(t, s, ed->dst, to, sizeof to, member_index(c, ed->dst));
-            clip(from, (WIDTH - 20) / 2);
-            clip(to, (WIDTH - 20) / 2);
+            clip(from, (t->width - 20) / 2);
+            clip(to, (t->width - 20) / 2);
             fprintf(t->f, "    %s+%" PRIu64 " -> %s\n", from, ed->src_off, to);
         }
     }
@@ -371,9 +409,13 @@ static void leak_summary(const struct tx *t)
 {
     const struct rep_process *p = t->p;
     fprintf(t->f, "\n  %sLEAK SUMMARY%s\n", on(t, C_BOLD), off(t));
+    struct rep_class_count unjudged = {p->unjudged_blocks, p->unjudged_bytes};
     if (!p->exit_snapshot) {
-        struct rep_class_count c = {p->live_blocks, p->live_bytes};
+        struct rep_class_count c = {p->live_blocks - unjudged.blocks,
+                                    p->live_bytes - unjudged.bytes};
         summary_line(t, "not freed", &c);
+        if (unjudged.blocks)
+            summary_line(t, p->end_how == REP_END_EXEC ? "gone with exec" : "the parent's", &unjudged);
         fputs("  (no exit snapshot: not classified)\n", t->f);
         return;
     }
@@ -383,6 +425,8 @@ static void leak_summary(const struct tx *t)
     summary_line(t, "indirectly lost", &s->indirect);
     summary_line(t, "possibly lost", &s->possible);
     summary_line(t, "still reachable", &s->reachable);
+    if (unjudged.blocks)
+        summary_line(t, "the parent's", &unjudged);
 }
 
 static void snapshots(const struct tx *t)
@@ -400,8 +444,8 @@ static void snapshots(const struct tx *t)
                 rep_fmt_count(a, sizeof a, s->nblocks), rep_fmt_bytes(b, sizeof b, s->bytes),
                 s->partial ? " (partial)" : "");
         for (size_t g = 0; g < s->ngrew && g < t->top; g++) {
-            char line[WIDTH];
-            site_line(t, line, WIDTH - 40, s->grew[g].site);
+            char line[MAX_WIDTH];
+            site_line(t, line, t->width - 40, s->grew[g].site);
             fprintf(t->f, "         grew %-9s +%-10s %s\n", rep_leak_kind_name(s->grew[g].kind),
                     rep_fmt_bytes(a, sizeof a, (uint64_t)s->grew[g].delta_bytes), line);
         }
@@ -423,18 +467,113 @@ static int process(struct tx *t)
     return 0;
 }
 
+/* "exit 0", "signal 9", "exec", "unknown": how a tree line ended. */
+static const char *short_end(char *buf, size_t len, const struct rep_process *p)
+{
+    switch (p->ended ? p->end_how : REP_END_UNKNOWN) {
+    case REP_END_EXIT: snprintf(buf, len, "exit %d", (int)p->end_code); break;
+    case REP_END_SIGNAL: snprintf(buf, len, "signal %d", (int)p->end_code); break;
+    case REP_END_EXEC: snprintf(buf, len, "exec"); break;
+    default: snprintf(buf, len, "unknown"); break;
+    }
+    return buf;
+}
+
+static size_t tree_images(const struct rep_tree *tree)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < tree->n; i++)
+        for (const struct rep_process *p = tree->lines[i].first; p; p = p->exec_next) {
+            n++;
+            if (p == tree->lines[i].last)
+                break;
+        }
+    return n;
+}
+
+static void tree_line(const struct tx *t, const struct rep_tree_line *l)
+{
+    char a[32], b[32], c[32], e[32], cmd[MAX_WIDTH];
+    const struct rep_process *p = l->last;
+    size_t indent = 2 * (l->depth < 20 ? l->depth : 20), room = t->width - 60;
+    memset(cmd, ' ', indent);
+    rep_tree_command(l, cmd + indent, sizeof cmd - indent, room > indent ? room - indent : 0);
+    clip(cmd, room);
+    if (l->leaked_bytes)
+        rep_fmt_bytes(c, sizeof c, l->leaked_bytes);
+    else
+        snprintf(c, sizeof c, "-");
+    fprintf(t->f, "  %s%c%7" PRId32 "%s %7" PRId32 " %10s %9s %s%9s%s %-9s %s\n",
+            l->matters ? on(t, C_BOLD) : "", l->matters ? '*' : ' ', p->pid,
+            l->matters ? off(t) : "", l->first->ppid,
+            rep_fmt_count(a, sizeof a, l->allocations), rep_fmt_bytes(b, sizeof b, l->peak_bytes),
+            l->leaked_bytes ? on(t, C_RED) : "", c, l->leaked_bytes ? off(t) : "",
+            short_end(e, sizeof e, p), cmd);
+}
+
+static void process_tree(const struct tx *t, const struct rep_tree *tree)
+{
+    size_t detailed = 0;
+    for (size_t i = 0; i < tree->n; i++)
+        detailed += tree->lines[i].matters;
+    fprintf(t->f, "\n%sProcesses%s: %zu, as %zu exec chain%s; * detailed below (%zu)\n",
+            on(t, C_BOLD), off(t), tree_images(tree), tree->n,
+            tree->n == 1 ? "" : "s", detailed);
+    fprintf(t->f, "  %8s %7s %10s %9s %9s %-9s %s\n", "pid", "parent", "allocs", "peak",
+            "leaked", "ended", "command");
+    for (size_t i = 0; i < tree->n; i++)
+        tree_line(t, &tree->lines[i]);
+}
+
+/* Details the processes that matter, the launched program first; the
+ * others are their tree line. */
+static int tree_details(struct tx *t, const struct rep_tree *tree)
+{
+    for (size_t k = 0; k <= tree->n; k++) {
+        size_t i = k == 0 ? tree->main : k - 1;
+        if (k && (i == tree->main || !tree->lines[i].matters))
+            continue;
+        t->p = tree->lines[i].last;
+        if (process(t) < 0)
+            return -1;
+    }
+    size_t rest = tree->n;
+    for (size_t i = 0; i < tree->n; i++)
+        rest -= tree->lines[i].matters;
+    if (rest)
+        fprintf(t->f, "\n%zu other process%s: one line each in the tree above; "
+                "--process PID|NAME details one\n", rest, rest == 1 ? "" : "es");
+    return 0;
+}
+
 int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
                     char *err, size_t errlen)
 {
-    struct tx t = {out, o, NULL, o->stack_depth ? o->stack_depth : 6, o->top ? o->top : 10};
+    struct tx t = {out, o, NULL, o->stack_depth ? o->stack_depth : 6, o->top ? o->top : 10,
+                   o->width ? o->width : DEFAULT_WIDTH};
+    if (t.width < MIN_WIDTH)
+        t.width = MIN_WIDTH;
+    if (t.width > MAX_WIDTH - 1)
+        t.width = MAX_WIDTH - 1;
     header(&t, cap);
-    for (size_t i = 0; i < cap->nprocesses; i++) {
-        t.p = &cap->processes[i];
-        if (o->pid && t.p->pid != o->pid)
-            continue;
-        if (process(&t) < 0)
-            return snprintf(err, errlen, "out of memory"), -1;
+    int rc = 0;
+    if (o->process) {
+        for (size_t i = 0; i < cap->nprocesses && rc == 0; i++) {
+            t.p = &cap->processes[i];
+            if (rep_process_selected(t.p, o->process))
+                rc = process(&t);
+        }
+    } else {
+        struct rep_tree tree;
+        rc = rep_tree_build(cap, &tree);
+        if (rc == 0 && tree.n) {
+            process_tree(&t, &tree);
+            rc = tree_details(&t, &tree);
+        }
+        rep_tree_release(&tree);
     }
+    if (rc < 0)
+        return snprintf(err, errlen, "out of memory"), -1;
     if (ferror(out))
         return snprintf(err, errlen, "%s", strerror(errno)), -1;
     return 0;

@@ -147,8 +147,16 @@ def test_processes():
     s = c["summary"]
     check((s["allocations"], s["frees"], s["live_blocks"], s["live_bytes"], s["peak_bytes"]) ==
           (1, 1, 3, 45, 60), "fork: child totals %r" % s)
+    # Of the 3 blocks live at its end, 2 (40 bytes) are inherited blocks it
+    # did not touch: its parent's. Its own 5-byte block is its leak.
     check([(l["kind"], l["blocks"], l["bytes"]) for l in c["leaks"]] ==
-          [("not_freed", 2, 40), ("not_freed", 1, 5)], "fork: not freed %r" % c["leaks"])
+          [("not_freed", 1, 5)], "fork: not freed %r" % c["leaks"])
+    check(c["unjudged"] == {"blocks": 2, "bytes": 40}, "fork: the parent's %r" % c["unjudged"])
+    doc, _ = json_report("fork.hgcap", "--inherited")
+    c = doc["processes"][1]
+    check([(l["kind"], l["blocks"], l["bytes"]) for l in c["leaks"]] ==
+          [("not_freed", 2, 40), ("not_freed", 1, 5)], "--inherited: not freed %r" % c["leaks"])
+    check(c["unjudged"] == {"blocks": 0, "bytes": 0}, "--inherited: judged whole")
     doc, _ = json_report("fork.hgcap", "--process", "51")
     check([p["pid"] for p in doc["processes"]] == [51], "--process 51 keeps only the child")
     t = report("--process", "51", "fork.hgcap").stdout

@@ -257,7 +257,7 @@ static void test_collapsed_metrics(void)
         size_t len;
         FILE *f = open_memstream(&buf, &len);
         CHECK_EQ(rep_metric_parse(names[m]), m);
-        CHECK_EQ(rep_collapsed_write(f, &cap, m, 0, err, sizeof err), 0);
+        CHECK_EQ(rep_collapsed_write(f, &cap, m, NULL, err, sizeof err), 0);
         fclose(f);
         CHECK_STR(buf, want[m]);
         free(buf);
@@ -269,7 +269,7 @@ static void test_collapsed_unknown_pid(void)
 {
     char err[256] = "";
     FILE *f = fopen("/dev/null", "w");
-    CHECK_EQ(rep_collapsed_write(f, &cap, REP_METRIC_LEAKED, 99, err, sizeof err), -1);
+    CHECK_EQ(rep_collapsed_write(f, &cap, REP_METRIC_LEAKED, "99", err, sizeof err), -1);
     CHECK_STR(err, "no process with pid 99 in the capture");
     fclose(f);
 }
