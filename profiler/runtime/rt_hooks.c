@@ -174,6 +174,7 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
     struct rt_rec r = { .type = RT_REC_ALLOC | flags, .u32 = c->id, .time_ns = time,
                         .a = (uintptr_t)p, .b = size };
     rt_pub_write(how, &r, 1);
+    rt_pyf_born(p, size);
 }
 
 static void record_alloc(struct capture *c, const void *p, size_t size, uint32_t flags)
@@ -194,7 +195,6 @@ static void record_free(const void *p, uint32_t flags)
     struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_free_time(), .a = (uintptr_t)p };
     rt_pub_write(how, &r, 1);
     rt_pub_end(how);
-    rt_pyf_freed(p);
 }
 
 /* ---- allocation ------------------------------------------------------- */

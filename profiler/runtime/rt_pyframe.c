@@ -119,6 +119,42 @@ static unsigned read_cstack(const struct rt_py_layout *l, uintptr_t fr, struct r
     return n;
 }
 
+/* The thread's last Python frames, outermost first, and the hash state
+ * after each (the file comment of rt_pyframe.h). */
+struct shadow {
+    unsigned n;
+    uint64_t key[RT_PY_MAX_FRAMES];
+    uint32_t pos[RT_PY_MAX_FRAMES];
+    struct rt_stack_hstate h[RT_PY_MAX_FRAMES];
+};
+
+static __thread struct shadow *shadow __attribute__((tls_model("initial-exec")));
+
+/* The hash of f's frames from the outermost in, resumed from the shadow
+ * where f shares its outer frames with it. */
+static struct rt_stack_hstate hash_frames(const struct rt_pyf *f)
+{
+    struct shadow *s = shadow;
+    if (!s && !(s = shadow = rt_arena_alloc(sizeof *s))) {
+        struct rt_stack_hstate h = RT_STACK_HSTATE0;
+        for (unsigned i = f->n; i-- > 0;)
+            h = rt_stack_hstep(rt_stack_hstep(h, code_key(f->code[i], f->gen[i])), f->pos[i]);
+        return h;
+    }
+    unsigned n = f->n, k = 0;
+    while (k < n && k < s->n && s->key[k] == code_key(f->code[n - 1 - k], f->gen[n - 1 - k]) &&
+           s->pos[k] == f->pos[n - 1 - k])
+        k++;
+    struct rt_stack_hstate h = k ? s->h[k - 1] : RT_STACK_HSTATE0;
+    for (; k < n; k++) {
+        s->key[k] = code_key(f->code[n - 1 - k], f->gen[n - 1 - k]);
+        s->pos[k] = f->pos[n - 1 - k];
+        h = s->h[k] = rt_stack_hstep(rt_stack_hstep(h, s->key[k]), s->pos[k]);
+    }
+    s->n = n;
+    return h;
+}
+
 void rt_pyf_read_slow(struct rt_pyf *f, struct rt_stack_key *key)
 {
     uintptr_t ts = rt_py_tstate();
@@ -133,15 +169,23 @@ void rt_pyf_read_slow(struct rt_pyf *f, struct rt_stack_key *key)
     unsigned n = l->frames == RT_PY_FRAMEOBJ ? read_frameobj(l, fr, f)
                : l->frames == RT_PY_IFRAME_ENTRY ? read_entry(l, fr, f)
                : read_cstack(l, fr, f);
-    struct rt_stack_hstate h = { key->key, key->check };
-    for (unsigned i = 0; i < n; i++) {
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n; i++)
         f->gen[i] = atomic_load_explicit(&gens[addr_hash(f->code[i])], memory_order_relaxed);
-        h = rt_stack_hstep(h, code_key(f->code[i], f->gen[i]));
-        h = rt_stack_hstep(h, f->pos[i]);
-    }
     f->n = n;
-    if (n)
-        *key = rt_stack_hfinal(h, n << 8);
+    struct rt_stack_hstate h = hash_frames(f);
+    h = rt_stack_hstep(rt_stack_hstep(h, key->key), key->check);
+    *key = rt_stack_hfinal(h, n << 8);
+}
+
+void rt_pyf_thread_end(void)
+{
+    struct shadow *s = shadow;
+    shadow = NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (s)
+        rt_arena_free(s, sizeof *s);
 }
 
 /* ---- code objects ------------------------------------------------------ */
@@ -296,7 +340,9 @@ static int holds(uint64_t k)
     return 0;
 }
 
-void rt_pyf_freed_slow(uintptr_t block)
+size_t rt_pyf_min_block = SIZE_MAX;
+
+void rt_pyf_born_slow(uintptr_t block)
 {
     uintptr_t code = block + gc_header;
     uint32_t h = addr_hash(code);
@@ -325,6 +371,8 @@ void rt_pyf_start(void)
                 (py->layout->version >= 0x030c0000 && (flags & PREHEADER) ? 16 : 0);
     if (!codes)
         codes = rt_arena_alloc(CODES * sizeof *codes);
+    const struct rt_py_layout *l = py->layout;
+    rt_pyf_min_block = gc_header + l->co_linetable + sizeof(uintptr_t);
     if (codes)
         atomic_store(&rt_pyf_on, 1);
 }

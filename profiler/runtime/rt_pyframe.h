@@ -13,14 +13,21 @@
  *
  * Reuse of a code object's address. A freed code object's block may hold a
  * new code object later, which must not inherit the old one's id (nor the
- * stacks that named it). The free hook tells rt_pyf_freed() of every freed
- * block; a filter indexed by address finds the blocks that held a code
- * object the runtime sent, and bumps a generation kept per address hash.
- * The generation is part of every frame's key and of the code table's key,
- * so later frames at that address are a new code object with a new id. That
- * needs the interpreter's objects to be heap blocks (PYTHONMALLOC=malloc, the
- * launcher's default, or the allocator wrapping that keeps pymalloc): with
- * plain pymalloc a small code object's free is not seen.
+ * stacks that named it). Every recorded allocation big enough to be a code
+ * object is shown to rt_pyf_born(); a filter indexed by address finds the
+ * blocks that held a code object the runtime sent, and bumps a generation
+ * kept per address hash. The generation is part of every frame's key and of
+ * the code table's key, so frames at that address are then a new code object
+ * with a new id. (Checking allocations rather than frees costs the many small
+ * blocks one compare, and a new code object is always an allocation.) That
+ * needs the interpreter's objects to be heap blocks (PYTHONMALLOC=malloc, or
+ * the allocator wrapping that keeps pymalloc): with plain pymalloc a small
+ * code object's allocation is not seen.
+ *
+ * The hash. Consecutive allocations of a thread mostly share their outer
+ * Python frames, so each thread keeps its last Python frames (outermost
+ * first) with the hash state after each; a new read hashes only the frames
+ * past the outer ones it shares, then mixes in the native stack's key.
  */
 #ifndef HG_RT_PYFRAME_H
 #define HG_RT_PYFRAME_H
@@ -28,9 +35,11 @@
 #include "profiler/runtime/rt_stack.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define RT_PY_MAX_FRAMES 64
+#define RT_PYF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* The Python frames read in a hook, innermost first. */
 struct rt_pyf {
@@ -69,14 +78,21 @@ static inline void rt_pyf_read(struct rt_pyf *f, struct rt_stack_key *key, int n
  * object that does not check out (its type is not code) gets id 0. */
 void rt_pyf_encode(const struct rt_pyf *f, uint64_t *out);
 
-/* The free hook calls it with every block it publishes as freed. */
-void rt_pyf_freed_slow(uintptr_t block);
+/* Smallest block that can hold a code object (0 until an interpreter is found). */
+extern size_t rt_pyf_min_block;
 
-static inline void rt_pyf_freed(const void *block)
+/* The allocation hooks call it with every block they publish as allocated. */
+void rt_pyf_born_slow(uintptr_t block);
+
+static inline void rt_pyf_born(const void *block, size_t size)
 {
-    if (atomic_load_explicit(&rt_pyf_on, memory_order_relaxed))
-        rt_pyf_freed_slow((uintptr_t)block);
+    if (RT_PYF_UNLIKELY(size >= rt_pyf_min_block) &&
+        atomic_load_explicit(&rt_pyf_on, memory_order_relaxed))
+        rt_pyf_born_slow((uintptr_t)block);
 }
+
+/* The calling thread ends: releases its frame shadow. */
+void rt_pyf_thread_end(void);
 
 /* The interpreter was found (rt_python.c): sets up the tables. */
 void rt_pyf_start(void);

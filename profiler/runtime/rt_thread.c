@@ -15,6 +15,7 @@
 #include "profiler/runtime/rt_thread.h"
 
 #include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_pyframe.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/unwind.h"
 
@@ -212,6 +213,7 @@ static void thread_end(void *v)
         return;
     t->ended = 1;
     rt_unwind_thread_end();
+    rt_pyf_thread_end();
     if (rt_proc_recording())
         send_thread(RT_BLOB_THREAD_END, &info, NULL);
     rt_rec_close();
