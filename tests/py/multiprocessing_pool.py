@@ -4,7 +4,7 @@
 # and the parent made none of them.
 # expect: len([p for p in procs if p.origin == "fork"]) >= 2
 # expect: sum(at(p, "work", L("work"), 10033)[0] for p in procs if p.origin == "fork") == 40
-# expect: all([f for f, _ in pystack(p, "work", L("work"), 10033)][:5] == ["work", "mapstar", "worker", "BaseProcess.run", "BaseProcess._bootstrap"] for p in procs if p.origin == "fork" and at(p, "work", L("work"), 10033)[0])
+# expect: all([f for f, _ in pystack(p, "work", L("work"), 10033)][:5] == ["work", "mapstar", "worker", Q("BaseProcess.run"), Q("BaseProcess._bootstrap")] for p in procs if p.origin == "fork" and at(p, "work", L("work"), 10033)[0])
 # expect: at(main, "work", L("work"), 10033) == (0, 0)
 import multiprocessing
 

@@ -40,6 +40,11 @@ Names usable in EXPR:
   frames(p, func, line, size=None)
                     the same frames as they are in the JSON
   base(path)        os.path.basename
+  version, vt       the interpreter's version, "3.11.7" and (3, 11, 7) (its own
+                    sys.version_info): the suite runs 3.11, and the same tests
+                    check other versions by hand (docs/runtime.md, "Python")
+  Q(name)           a function's name as frames give it: the qualified name
+                    from 3.11 (co_qualname), the last part of it before
 """
 import argparse, json, os, shlex, shutil, stat, subprocess, sys
 
@@ -96,7 +101,7 @@ def command(how, python, src, work, env):
         return [python, src]
     if how == "shim":
         shim = pyenv_shim()
-        return [shim, src] if shim and python != "/usr/bin/python3.11" else None
+        return [shim, src] if shim and python == interpreter("pyenv") else None
     if how == "shebang":
         bindir = os.path.join(work, "bin")
         os.makedirs(bindir, exist_ok=True)
@@ -132,6 +137,12 @@ def matching(p, func, line, size):
         py = python_frames(s)
         if py and py[0] == (func, line) and (size is None or s.bytes == s.allocations * size):
             yield s
+
+
+def version_of(python):
+    r = subprocess.run([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
 
 
 def helpers(report, src, name):
@@ -208,6 +219,9 @@ def main():
     with open(out) as f:
         report = wrap(json.load(f))
     scope = helpers(report, src, name)
+    scope["version"] = version_of(python)
+    scope["vt"] = tuple(int(x) for x in scope["version"].split("."))
+    scope["Q"] = lambda q: q if scope["vt"] >= (3, 11) else q.rsplit(".", 1)[-1]
     checks = get("expect")
     if not checks:
         fail("no expect: lines")

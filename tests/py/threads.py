@@ -3,7 +3,7 @@
 # thread's own (work, then threading's run and bootstrap), none of the main
 # thread's, which was elsewhere (join) at the time.
 # expect: at(main, "work", L("work"), 2033) == (600, 600 * 2033)
-# expect: [f for f, _ in pystack(main, "work", L("work"), 2033)] == ["work", "Thread.run", "Thread._bootstrap_inner", "Thread._bootstrap"]
+# expect: [f for f, _ in pystack(main, "work", L("work"), 2033)] == ["work", Q("Thread.run"), Q("Thread._bootstrap_inner"), Q("Thread._bootstrap")]
 # expect: pystack(main, "work", L("work"), 2033)[0] == ("work", L("work"))
 import threading
 
