@@ -162,7 +162,8 @@ enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOW
 #define HG_END_F_CORE 1u       /* core dumped */
 #define HG_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
 enum hg_root_kind { HG_ROOT_GLOBAL = 0, HG_ROOT_STACK = 1, HG_ROOT_TLS = 2, HG_ROOT_REGISTER = 3, HG_ROOT_OTHER = 4,
-                    HG_ROOT_PYFRAME = 5 /* a Python frame's local variables (HG_REC_PYFRAMEROOT) */ };
+                    HG_ROOT_PYFRAME = 5 /* a Python frame's local variables (HG_REC_PYFRAMEROOT) */,
+                    HG_ROOT_MAPPED = 6 /* memory the program mapped for itself (mmap) */ };
 
 /* Python objects. Kinds of types, as far as the report labels references. */
 enum hg_py_kind {

@@ -148,7 +148,10 @@ struct rt_blob_thread {
     uint32_t pad;
 };
 
-enum rt_root_kind { RT_ROOT_GLOBAL = 0, RT_ROOT_STACK = 1, RT_ROOT_TLS = 2, RT_ROOT_REGISTER = 3, RT_ROOT_OTHER = 4 };
+/* The collector copies the kind into the capture: values are the capture's
+ * (enum hg_root_kind, where 5 is a Python frame's locals). */
+enum rt_root_kind { RT_ROOT_GLOBAL = 0, RT_ROOT_STACK = 1, RT_ROOT_TLS = 2, RT_ROOT_REGISTER = 3, RT_ROOT_OTHER = 4,
+                    RT_ROOT_MAPPED = 6 /* memory the program mapped for itself */ };
 
 struct rt_blob_root {
     uint32_t snapshot_id;

@@ -21,6 +21,33 @@
 void *rt_arena_alloc(size_t size);
 void rt_arena_free(void *p, size_t size);
 
+/* System calls made directly, past any interposed libc function:
+ * rt_raw_syscall returns the kernel's result (-errno on failure) and sets
+ * no errno; rt_raw_mmap returns MAP_FAILED on failure. */
+long rt_raw_syscall(long nr, long a, long b, long c, long d, long e, long f);
+void *rt_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int rt_raw_munmap(void *addr, size_t len);
+
+/* Address ranges that are mapped but are not the program's own memory, which
+ * the heap scanner must not read as roots: the runtime's arena and rings,
+ * and what the program's allocator maps for itself (its heaps and metadata,
+ * rt_mmap.c). rt_region_add enters a range of the runtime's,
+ * [start, start + size); rt_region_remove drops the one that starts at
+ * `start`. rt_region_add_alloc enters an allocator's mapping;
+ * rt_region_unmapped takes [start, start + size) out of the allocator's
+ * ranges (a munmap of any part of them) and returns 1 if it overlapped one.
+ * rt_regions_list copies up to `max` ranges of both kinds into `out` and
+ * returns how many there are. All are lock-free and safe in signal
+ * handlers. */
+struct rt_range {
+    uintptr_t start, end;
+};
+void rt_region_add(uintptr_t start, size_t size);
+void rt_region_remove(uintptr_t start);
+void rt_region_add_alloc(uintptr_t start, size_t size);
+int rt_region_unmapped(uintptr_t start, size_t size);
+size_t rt_regions_list(struct rt_range *out, size_t max);
+
 /* Per-thread re-entry guard. While it is held, allocations by the calling
  * thread go to libc unrecorded (the runtime's own calls into libc, libunwind
  * or the dynamic linker). Returns the previous state for rt_guard_leave. */

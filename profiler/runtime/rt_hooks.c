@@ -14,6 +14,7 @@
  */
 #include "profiler/runtime/rt_hooks.h"
 
+#include "profiler/runtime/rt_mmap.h"
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_proc.h"
 #include "profiler/runtime/rt_pyexit.h"
@@ -80,6 +81,7 @@ int rt_hooks_resolve(void)
     if (!optional && !real.name) return -1;
 #include "profiler/runtime/hooks.def"
 #undef RT_HOOK
+    rt_mmap_allocator((void *)real.malloc);
     return 0;
 }
 

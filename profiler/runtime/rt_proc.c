@@ -227,9 +227,10 @@ static struct rt_shm *make_shm(int *memfd)
             shm_error = "the file-size limit (ulimit -f) is below the size of the ring memory; not recording";
         return NULL;
     }
-    void *p = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0);
+    void *p = rt_raw_mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0);
     if (p == MAP_FAILED)
         return NULL;
+    rt_region_add((uintptr_t)p, RT_SHM_SIZE);
     struct rt_shm *s = p;
     s->magic = RT_SHM_MAGIC;
     s->version = RT_PROTO_VERSION;
@@ -238,6 +239,12 @@ static struct rt_shm *make_shm(int *memfd)
     s->clock = rt_clock_choose();
     s->fence = rt_fence_choose();
     return s;
+}
+
+static void unmap_shm(void)
+{
+    rt_region_remove((uintptr_t)shm);
+    rt_raw_munmap(shm, RT_SHM_SIZE);
 }
 
 /* Connects, creates the shared memory and says HELLO. Returns -1 with
@@ -264,7 +271,7 @@ static int connect_collector(uint32_t origin)
     return 0;
 fail:
     if (shm)
-        munmap(shm, RT_SHM_SIZE);
+        unmap_shm();
     shm = NULL;
     if (memfd >= 0)
         close(memfd);
@@ -368,7 +375,7 @@ int64_t rt_proc_request_live(uint32_t snapshot_id, uint32_t reason, const struct
             count = 0;
         } else if (fd >= 0 && fstat(fd, &st) == 0 &&
                    (uint64_t)st.st_size >= m.count * sizeof(struct rt_live)) {
-            void *p = mmap(NULL, m.count * sizeof(struct rt_live), PROT_READ, MAP_SHARED, fd, 0);
+            void *p = rt_raw_mmap(NULL, m.count * sizeof(struct rt_live), PROT_READ, MAP_SHARED, fd, 0);
             if (p != MAP_FAILED) {
                 *out = p;
                 count = (int64_t)m.count;
@@ -383,7 +390,7 @@ int64_t rt_proc_request_live(uint32_t snapshot_id, uint32_t reason, const struct
 void rt_proc_release_live(const struct rt_live *live, int64_t count)
 {
     if (live && count > 0)
-        munmap((void *)live, (size_t)count * sizeof *live);
+        rt_raw_munmap((void *)live, (size_t)count * sizeof *live);
 }
 
 /* ---- exit ------------------------------------------------------------- */
@@ -485,7 +492,7 @@ static void fork_child(void)
     rt_tls.is_main = is_main;
     atomic_store(&connected, 0);
     if (shm)
-        munmap(shm, RT_SHM_SIZE);
+        unmap_shm();
     shm = NULL;
     if (sock >= 0)
         close(sock);

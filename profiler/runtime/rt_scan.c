@@ -8,7 +8,8 @@
  *   4. lists the roots: module segments, each thread's stack from its stack
  *      pointer up, its registers, its static TLS and TCB, its DTV (so that
  *      dynamic TLS blocks and the DTV block itself are held), the DTVs of
- *      exited threads whose stacks glibc keeps cached,
+ *      exited threads whose stacks glibc keeps cached, and the memory the
+ *      program mapped for itself (rt_scan_maps.c),
  *   5. scans the roots and then every live block word by word, and
  *      publishes an RT_BLOB_ROOT per root, an RT_REC_EDGE per pointer into a
  *      live block and RT_REC_SNAP_END,
@@ -25,6 +26,7 @@
 
 #include "profiler/runtime/rt_core.h"
 #include "profiler/runtime/rt_pyobj.h"
+#include "profiler/runtime/rt_scan_maps.h"
 #include "profiler/runtime/rt_scan_stop.h"
 
 #include <fcntl.h>
@@ -46,6 +48,8 @@ static uint32_t g_next_id = 1;
 #define DTV_MAX 65536       /* a DTV longer than this is not one */
 #define EDGE_BATCH 256
 #define MAX_SEG_ROOTS 4096
+#define MAX_SELF_SEGS 8
+#define COPY_CHUNK (64u << 10)
 
 struct root {
     uint32_t kind;          /* enum rt_root_kind */
@@ -53,13 +57,8 @@ struct root {
     uintptr_t start, size;
     int block;              /* the region is the live block at start: add a start edge */
     int loader;             /* the dynamic linker's data: its pointers hold whole blocks */
+    int mapped;             /* memory the program mapped: 1 + enum rt_map_kind */
     const void *copy;       /* read this copy of the region instead (arena memory) */
-};
-
-struct map {                /* one line of /proc/self/maps */
-    uintptr_t start, end;
-    char perms[4];
-    int anon;
 };
 
 struct scan {
@@ -73,8 +72,13 @@ struct scan {
     unsigned shift;
     struct root *roots;
     size_t nroots, roots_cap;
-    struct map *maps;
-    size_t nmaps, maps_bytes;
+    struct rt_maps maps;
+    struct rt_range self_segs[MAX_SELF_SEGS]; /* the runtime's own data: never a root */
+    size_t nself_segs;
+    struct rt_range *skip;  /* not the program's own mapped memory (rt_scan_maps.h) */
+    size_t nskip, skip_cap;
+    int pagemap;            /* /proc/self/pagemap, or -1 */
+    char *copy_buf;         /* COPY_CHUNK bytes for reading file mappings */
     struct rt_stop_set stop;
     uint64_t nedges;
     struct rt_rec batch[EDGE_BATCH];
@@ -94,6 +98,29 @@ static struct root *add_root(struct scan *s, uint32_t kind, uint32_t owner, uint
     return r;
 }
 
+/* Makes room for `extra` more roots. */
+static int grow_roots(struct scan *s, size_t extra)
+{
+    size_t want = s->nroots + extra;
+    if (want <= s->roots_cap)
+        return 0;
+    struct root *more = rt_arena_alloc(want * sizeof *more);
+    if (!more)
+        return -1;
+    memcpy(more, s->roots, s->nroots * sizeof *more);
+    rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
+    s->roots = more;
+    s->roots_cap = want;
+    return 0;
+}
+
+/* Leaves [start, end) out of the mapped-memory roots. */
+static void add_skip(struct scan *s, uintptr_t start, uintptr_t end)
+{
+    if (end > start && s->nskip < s->skip_cap)
+        s->skip[s->nskip++] = (struct rt_range){start, end};
+}
+
 static int module_segments(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
@@ -104,73 +131,17 @@ static int module_segments(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
         uint32_t id = rt_modules_id_at(start);
-        if (id && id == rt_modules_self())
+        if (id && id == rt_modules_self()) {
+            if (s->nself_segs < MAX_SELF_SEGS)
+                s->self_segs[s->nself_segs++] = (struct rt_range){start, end};
             continue;
+        }
         struct root *r = add_root(s, RT_ROOT_GLOBAL, id, start, end);
         /* _r_debug lives in the dynamic linker's data */
         if (r && (uintptr_t)&_r_debug >= start && (uintptr_t)&_r_debug < end)
             r->loader = 1;
     }
     return 0;
-}
-
-/* Reads /proc/self/maps into arena memory. Without it, exited threads'
- * DTVs and the stack ends of unknown threads are not found. */
-static void read_maps(struct scan *s)
-{
-    size_t cap = 1 << 16;
-    char *buf = NULL;
-    size_t len = 0;
-    for (;;) {
-        buf = rt_arena_alloc(cap);
-        int fd = buf ? open("/proc/self/maps", O_RDONLY | O_CLOEXEC) : -1;
-        if (fd < 0)
-            break;
-        ssize_t r;
-        len = 0;
-        while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
-            len += (size_t)r;
-        close(fd);
-        if (len < cap)
-            break;
-        rt_arena_free(buf, cap);
-        buf = NULL;
-        cap *= 2;
-    }
-    if (!buf)
-        return;
-    size_t lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += buf[i] == '\n';
-    s->maps_bytes = (lines + 1) * sizeof *s->maps;
-    s->maps = rt_arena_alloc(s->maps_bytes);
-    for (size_t at = 0; s->maps && at < len;) {
-        char *end;
-        struct map *m = &s->maps[s->nmaps];
-        m->start = strtoul(buf + at, &end, 16);
-        m->end = strtoul(end + 1, &end, 16);
-        memcpy(m->perms, end + 1, 4);
-        size_t fields = 0;
-        char *p = end + 1;
-        while (p < buf + len && *p != '\n') {
-            if (*p == ' ' && p + 1 < buf + len && p[1] != ' ' && p[1] != '\n')
-                fields++;
-            p++;
-        }
-        /* perms offset dev inode [path]: a path is a fifth field */
-        m->anon = fields < 4;
-        s->nmaps++;
-        at = (size_t)(p - buf) + 1;
-    }
-    rt_arena_free(buf, cap);
-}
-
-static const struct map *map_at(const struct scan *s, uintptr_t addr)
-{
-    for (size_t i = 0; i < s->nmaps; i++)
-        if (addr >= s->maps[i].start && addr < s->maps[i].end)
-            return &s->maps[i];
-    return NULL;
 }
 
 /* ------------------------------------------------------- block lookup */
@@ -268,15 +239,16 @@ static int is_chunk_header(uintptr_t p, const struct rt_live *b)
     return p - b->addr == chunk - 16;
 }
 
-/* Scans [start, start + size) for pointers into live blocks, reading it at
- * `data` (the region itself, or a copy). With `whole`, an interior pointer
- * holds its block like a start pointer: the dynamic linker keeps aligned
- * structures inside its blocks (the _dl_find_object segments) and points
- * only into them. */
-static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t size,
-                       const void *data, int whole)
+/* Scans [start, end) for pointers into live blocks, reading it at `data`
+ * (the memory itself, or a copy); edges say where in the source they are
+ * as an offset from `origin`. With `whole`, an interior pointer holds its
+ * block like a start pointer: the dynamic linker keeps aligned structures
+ * inside its blocks (the _dl_find_object segments) and points only into
+ * them. */
+static void scan_range(struct scan *s, uint64_t src, uintptr_t origin, uintptr_t start,
+                       uintptr_t end, const void *data, int whole)
 {
-    uintptr_t first = (start + 7) & ~(uintptr_t)7, end = start + size;
+    uintptr_t first = (start + 7) & ~(uintptr_t)7;
     const char *base = (const char *)data - start;
     for (uintptr_t at = first; at + 8 <= end; at += 8) {
         uintptr_t p;
@@ -290,7 +262,67 @@ static void scan_range(struct scan *s, uint64_t src, uintptr_t start, uintptr_t 
         uint64_t off = p - blk->addr;
         if (whole || (off && rt_pyobj_ref(blk->addr, blk->size, off)))
             off = 0;
-        emit_edge(s, src, at - start, (uint64_t)b, off);
+        emit_edge(s, src, at - origin, (uint64_t)b, off);
+    }
+}
+
+/* Index of the first live block that ends above addr (nlive if none). */
+static int64_t first_block_after(const struct scan *s, uintptr_t addr)
+{
+    int64_t a = 0, b = s->nlive;
+    while (a < b) {
+        int64_t m = (a + b) / 2;
+        if (block_end(&s->live[m]) <= addr)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+struct mapped_scan {
+    struct scan *s;
+    uint64_t src;
+    const struct root *r;
+};
+
+/* A piece of a mapped root between live blocks. A file is read through
+ * process_vm_readv, which fails where a read of a page past the file's
+ * end would raise SIGBUS. */
+static void scan_mapped_piece(struct mapped_scan *m, uintptr_t start, uintptr_t end)
+{
+    struct scan *s = m->s;
+    if (m->r->mapped != 1 + RT_MAP_FILE) {
+        scan_range(s, m->src, m->r->start, start, end, (const void *)start, 0);
+        return;
+    }
+    if (!s->copy_buf && !(s->copy_buf = rt_arena_alloc(COPY_CHUNK)))
+        return;
+    for (uintptr_t at = start; at < end;) {
+        size_t len = end - at < COPY_CHUNK ? end - at : COPY_CHUNK;
+        struct iovec local = {s->copy_buf, len}, remote = {(void *)at, len};
+        ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        if (n <= 0)
+            return;
+        scan_range(s, m->src, m->r->start, at, at + (uintptr_t)n, s->copy_buf, 0);
+        at += (uintptr_t)n;
+    }
+}
+
+/* Resident pages of a mapped root, around the live blocks that lie in
+ * them (a large block's own mapping can merge with the program's): those
+ * are scanned as blocks. */
+static void scan_mapped_run(void *arg, uintptr_t start, uintptr_t end)
+{
+    struct mapped_scan *m = arg;
+    const struct scan *s = m->s;
+    for (int64_t i = first_block_after(s, start); start < end; i++) {
+        uintptr_t stop = i < s->nlive && s->live[i].addr < end ? s->live[i].addr : end;
+        if (stop > start)
+            scan_mapped_piece(m, start, stop);
+        if (stop == end)
+            break;
+        start = block_end(&s->live[i]);
     }
 }
 
@@ -310,16 +342,17 @@ static void emit_roots(struct scan *s)
  * mappings along the (sorted) blocks. Without a map, trust the block. */
 static int readable(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t end)
 {
-    if (!s->nmaps)
+    const struct rt_maps *maps = &s->maps;
+    if (!maps->n)
         return 1;
-    while (*k < s->nmaps && s->maps[*k].end <= addr)
+    while (*k < maps->n && maps->m[*k].end <= addr)
         (*k)++;
-    for (size_t j = *k; j < s->nmaps && s->maps[j].start <= addr; j++) {
-        if (s->maps[j].perms[0] != 'r')
+    for (size_t j = *k; j < maps->n && maps->m[j].start <= addr; j++) {
+        if (maps->m[j].perms[0] != 'r')
             return 0;
-        if (end <= s->maps[j].end)
+        if (end <= maps->m[j].end)
             return 1;
-        addr = s->maps[j].end; /* continues in the next mapping, if adjacent */
+        addr = maps->m[j].end; /* continues in the next mapping, if adjacent */
     }
     return 0;
 }
@@ -334,12 +367,20 @@ static void scan_all(struct scan *s)
         uint64_t src = (uint64_t)i | RT_EDGE_ROOT;
         if (r->block)
             emit_edge(s, src, 0, (uint64_t)find_block(s, r->start), 0);
-        scan_range(s, src, r->start, r->size, r->copy ? r->copy : (const void *)r->start, r->loader);
+        if (r->mapped) {
+            struct mapped_scan m = {s, src, r};
+            rt_maps_resident(s->pagemap, r->start, r->start + r->size, scan_mapped_run, &m);
+            continue;
+        }
+        scan_range(s, src, r->start, r->start, r->start + r->size,
+                   r->copy ? r->copy : (const void *)r->start, r->loader);
     }
     size_t k = 0;
-    for (int64_t i = 0; i < s->nlive; i++)
-        if (readable(s, &k, s->live[i].addr, s->live[i].addr + s->live[i].size))
-            scan_range(s, (uint64_t)i, s->live[i].addr, s->live[i].size, (const void *)s->live[i].addr, 0);
+    for (int64_t i = 0; i < s->nlive; i++) {
+        const struct rt_live *b = &s->live[i];
+        if (readable(s, &k, b->addr, b->addr + b->size))
+            scan_range(s, (uint64_t)i, b->addr, b->addr, b->addr + b->size, (const void *)b->addr, 0);
+    }
     flush_edges(s);
 }
 
@@ -379,7 +420,7 @@ static void add_stack_and_tls(struct scan *s, const struct rt_stopped *t, uintpt
 {
     uintptr_t tls_lo = 0, tls_hi = 0, hi = t->stack_hi;
     if (!hi) {
-        const struct map *m = map_at(s, sp);
+        const struct rt_map *m = rt_maps_at(&s->maps, sp);
         hi = m ? m->end : sp;
     }
     int have_tls = t->tp && !rt_stop_tls_area(t->tp, &tls_lo, &tls_hi);
@@ -400,7 +441,7 @@ static void add_stack_and_tls(struct scan *s, const struct rt_stopped *t, uintpt
  * to, not what is mapped: start at the mapping below stack_hi. */
 static struct root *add_whole_stack(struct scan *s, const struct rt_stopped *t)
 {
-    const struct map *m = t->stack_hi ? map_at(s, t->stack_hi - 1) : NULL;
+    const struct rt_map *m = t->stack_hi ? rt_maps_at(&s->maps, t->stack_hi - 1) : NULL;
     uintptr_t lo = t->stack_lo;
     if (m && m->start > lo)
         lo = m->start;
@@ -445,13 +486,13 @@ static void add_stopped_thread(struct scan *s, const struct rt_stopped *t)
      * holds a block, and a stale copy below the stack pointer is not it */
     add_root(s, RT_ROOT_REGISTER, t->index, (uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs));
     uintptr_t sp = t->sp - RED_ZONE;
-    const struct map *own = t->stack_hi ? NULL : map_at(s, t->sp);
+    const struct rt_map *own = t->stack_hi ? NULL : rt_maps_at(&s->maps, t->sp);
     if (own && sp < own->start)
         sp = own->start;
     if (t->stack_hi && (t->sp < t->stack_lo || t->sp > t->stack_hi)) {
         /* on an alternate signal stack: keep the whole thread stack too */
         add_whole_stack(s, t);
-        const struct map *m = map_at(s, t->sp);
+        const struct rt_map *m = rt_maps_at(&s->maps, t->sp);
         if (m)
             add_root(s, RT_ROOT_STACK, t->index, sp < m->start ? m->start : sp, m->end);
     } else {
@@ -476,7 +517,7 @@ static void add_self(struct scan *s, uintptr_t sp)
     add_stack_and_tls(s, t, sp);
 }
 
-static int is_thread_stack(const struct scan *s, const struct map *m)
+static int is_thread_stack(const struct scan *s, const struct rt_map *m)
 {
     const struct rt_stopped *self = &s->stop.self;
     if (self->stack_hi > m->start && self->stack_lo < m->end)
@@ -495,9 +536,9 @@ static int is_thread_stack(const struct scan *s, const struct map *m)
  * at its top that points to itself (tcbhead_t.tcb and .self). */
 static void add_cached_stacks(struct scan *s)
 {
-    for (size_t i = 1; i < s->nmaps; i++) {
-        const struct map *m = &s->maps[i], *g = &s->maps[i - 1];
-        if (!m->anon || memcmp(m->perms, "rw-p", 4) || g->end != m->start || memcmp(g->perms, "---p", 4))
+    for (size_t i = 1; i < s->maps.n; i++) {
+        const struct rt_map *m = &s->maps.m[i], *g = &s->maps.m[i - 1];
+        if (m->kind != RT_MAP_ANON || memcmp(m->perms, "rw-p", 4) || g->end != m->start || memcmp(g->perms, "---p", 4))
             continue;
         if (is_thread_stack(s, m))
             continue;
@@ -505,25 +546,81 @@ static void add_cached_stacks(struct scan *s)
         if (tp < m->start || tp + 24 > m->end)
             continue;
         const uintptr_t *tcb = (const uintptr_t *)tp;
-        if (tcb[0] == tp && tcb[2] == tp)
+        if (tcb[0] == tp && tcb[2] == tp) {
             add_dtv(s, tp, RT_ROOT_OTHER, 0, 0);
+            add_skip(s, m->start, m->end);
+        }
     }
+}
+
+/* ------------------------------------------------------- mapped memory */
+
+/* Every stack is scanned from its stack pointer up or not at all: what
+ * lies below is dead. A thread the core never saw is known by the mapping
+ * its stack pointer is in. A thread running on its alternate signal stack
+ * has that part scanned as its stack (add_stopped_thread). */
+static void skip_thread_stacks(struct scan *s)
+{
+    add_skip(s, s->stop.self.stack_lo, s->stop.self.stack_hi);
+    add_skip(s, s->stop.self.alt_lo, s->stop.self.alt_hi);
+    for (size_t i = 0; i < s->stop.n; i++) {
+        const struct rt_stopped *t = &s->stop.t[i];
+        const struct rt_map *m = rt_maps_at(&s->maps, t->sp);
+        add_skip(s, t->alt_lo, t->alt_hi);
+        if (t->stack_hi)
+            add_skip(s, t->stack_lo, t->stack_hi);
+        else if (m)
+            add_skip(s, m->start, m->end);
+    }
+}
+
+static void add_mapped_part(void *arg, uintptr_t start, uintptr_t end, int kind)
+{
+    struct scan *s = arg;
+    struct root *r = add_root(s, RT_ROOT_MAPPED, 0, start, end);
+    if (r)
+        r->mapped = 1 + kind;
+}
+
+/* Memory the program mapped for itself: what no other root covers, minus
+ * the runtime's regions, malloc's heaps and stacks (rt_scan_maps.h). When
+ * the lists do not fit (regions made meanwhile), there is no such root:
+ * blocks held only from there are then reported lost, as before. */
+static void add_mapped_roots(struct scan *s)
+{
+    for (size_t i = 0; i < s->nroots; i++)
+        add_skip(s, s->roots[i].start, s->roots[i].start + s->roots[i].size);
+    for (size_t i = 0; i < s->nself_segs; i++)
+        add_skip(s, s->self_segs[i].start, s->self_segs[i].end);
+    skip_thread_stacks(s);
+    size_t room = s->skip_cap - s->nskip;
+    size_t n = rt_maps_glibc_heaps(&s->maps, s->skip + s->nskip, room);
+    if (n > room)
+        return;
+    s->nskip += n;
+    room -= n;
+    n = rt_regions_list(s->skip + s->nskip, room);
+    if (n > room)
+        return;
+    s->nskip += n;
+    if (grow_roots(s, s->maps.n + s->nskip + 1) == 0)
+        rt_maps_program_parts(&s->maps, s->skip, s->nskip, add_mapped_part, s);
 }
 
 static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
 {
-    size_t want = s->nroots + 8 * (s->stop.n + 1) + s->nmaps + 16;
-    struct root *more = rt_arena_alloc(want * sizeof *more);
-    if (!more)
+    if (grow_roots(s, 8 * (s->stop.n + 1) + s->maps.n + 16) < 0)
         return -1;
-    memcpy(more, s->roots, s->nroots * sizeof *more);
-    rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
-    s->roots = more;
-    s->roots_cap = want;
+    s->skip_cap = s->roots_cap + MAX_SELF_SEGS + s->maps.n + s->stop.n + 1 +
+                  rt_maps_glibc_heaps(&s->maps, NULL, 0) + rt_regions_list(NULL, 0) + 64;
+    s->skip = rt_arena_alloc(s->skip_cap * sizeof *s->skip);
+    if (!s->skip)
+        return -1;
     add_self(s, self_sp);
     for (size_t i = 0; i < s->stop.n; i++)
         add_stopped_thread(s, &s->stop.t[i]);
     add_cached_stacks(s);
+    add_mapped_roots(s);
     return 0;
 }
 
@@ -548,8 +645,11 @@ static void release_scan(struct scan *s)
             rt_arena_free((void *)s->roots[i].copy, s->roots[i].size);
     if (s->roots)
         rt_arena_free(s->roots, s->roots_cap * sizeof *s->roots);
-    if (s->maps)
-        rt_arena_free(s->maps, s->maps_bytes);
+    rt_maps_release(&s->maps);
+    if (s->skip)
+        rt_arena_free(s->skip, s->skip_cap * sizeof *s->skip);
+    if (s->copy_buf)
+        rt_arena_free(s->copy_buf, COPY_CHUNK);
     if (s->first)
         rt_arena_free(s->first, (s->nbuckets + 1) * sizeof *s->first);
     rt_arena_free(s, sizeof *s);
@@ -561,11 +661,14 @@ static void scan_stopped(struct scan *s, uintptr_t self_sp)
     s->nlive = rt_proc_request_live(s->id, s->reason, &s->live);
     if (s->nlive < 0)
         return;
-    read_maps(s);
+    rt_maps_read(&s->maps);
     rt_pyobj_begin();
     if (!build_index(s) && !collect_thread_roots(s, self_sp)) {
         emit_roots(s);
+        s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
         scan_all(s);
+        if (s->pagemap >= 0)
+            close(s->pagemap);
         end_snapshot(s);
     }
     rt_proc_release_live(s->live, s->nlive);

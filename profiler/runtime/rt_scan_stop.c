@@ -73,6 +73,17 @@ static struct rt_stopped *find_self(void)
     return NULL;
 }
 
+/* What a handler left on an alternate signal stack is dead once it
+ * returned: the scanner must not take that mapping for program data. */
+static void save_alt_stack(struct rt_stopped *t)
+{
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) && ss.ss_size) {
+        t->alt_lo = (uintptr_t)ss.ss_sp;
+        t->alt_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+    }
+}
+
 static void save_context(struct rt_stopped *t, const ucontext_t *uc)
 {
     size_t n = NGREG < RT_STOP_NREGS ? NGREG : RT_STOP_NREGS;
@@ -81,6 +92,7 @@ static void save_context(struct rt_stopped *t, const ucontext_t *uc)
     t->nregs = (uint32_t)n;
     t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     t->tp = rt_stop_self_tp();
+    save_alt_stack(t);
 }
 
 /* Parks the calling thread until the generation `rel` (read before the
@@ -277,6 +289,7 @@ static int list_threads(struct rt_stop_set *s)
         }
         from_core(&s->self, &info[i]);
         s->self.tp = rt_stop_self_tp();
+        save_alt_stack(&s->self);
     }
     rt_arena_free(info, info_cap * sizeof *info);
     add_unknown_tasks(s, cap, self);

@@ -46,6 +46,8 @@ struct rt_stopped {
     _Atomic int state;    /* enum rt_stop_state */
     uintptr_t sp;         /* stack pointer of the interrupted context */
     uintptr_t tp;         /* thread pointer (TCB address) */
+    uintptr_t alt_lo;     /* the thread's alternate signal stack, if any */
+    uintptr_t alt_hi;
     uint32_t nregs;
     uint64_t regs[RT_STOP_NREGS]; /* general-purpose registers, scanned as a root */
 };
@@ -55,7 +57,8 @@ struct rt_stopped {
 struct rt_stop_set {
     struct rt_stopped *t;
     size_t n;
-    struct rt_stopped self; /* the calling thread: tid, index, stack, tp (no sp, no regs) */
+    struct rt_stopped self; /* the calling thread: tid, index, stack, tp, alternate stack
+                               (no sp, no regs) */
     int partial;          /* some thread timed out */
 };
 

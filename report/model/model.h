@@ -56,7 +56,7 @@ enum rep_end { REP_END_EXIT = 0, REP_END_SIGNAL, REP_END_EXEC, REP_END_UNKNOWN }
 #define REP_END_F_CORE 1u       /* core dumped */
 #define REP_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
 enum rep_root_kind { REP_ROOT_GLOBAL = 0, REP_ROOT_STACK, REP_ROOT_TLS, REP_ROOT_REGISTER,
-                     REP_ROOT_OTHER, REP_ROOT_PYFRAME };
+                     REP_ROOT_OTHER, REP_ROOT_PYFRAME, REP_ROOT_MAPPED };
 
 /* Python objects (capture.h mirrors them: the values are the capture's). */
 enum rep_py_kind { REP_PYK_OTHER = 0, REP_PYK_LIST, REP_PYK_TUPLE, REP_PYK_DICT, REP_PYK_SET,

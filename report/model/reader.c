@@ -28,7 +28,8 @@ _Static_assert((int)REP_ORIGIN_SPAWN == HG_ORIGIN_SPAWN && (int)REP_ORIGIN_EXEC 
 _Static_assert((int)REP_END_UNKNOWN == HG_END_UNKNOWN && (int)REP_END_EXEC == HG_END_EXEC &&
                (int)REP_END_SIGNAL == HG_END_SIGNAL && REP_END_F_CORE == HG_END_F_CORE &&
                REP_END_F_SNAPSHOT == HG_END_F_SNAPSHOT, "model.h mirrors the capture's ends");
-_Static_assert((int)REP_ROOT_OTHER == HG_ROOT_OTHER && (int)REP_ROOT_REGISTER == HG_ROOT_REGISTER &&
+_Static_assert((int)REP_ROOT_MAPPED == HG_ROOT_MAPPED && (int)REP_ROOT_OTHER == HG_ROOT_OTHER &&
+               (int)REP_ROOT_REGISTER == HG_ROOT_REGISTER &&
                (int)REP_ROOT_TLS == HG_ROOT_TLS && (int)REP_ROOT_STACK == HG_ROOT_STACK,
                "model.h mirrors the capture's root kinds");
 

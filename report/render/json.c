@@ -172,6 +172,8 @@ static void peak(struct jw *w)
 static const char *root_kind_name(unsigned k)
 {
     static const char *const names[] = {"global", "stack", "tls", "register", "other"};
+    if (k == REP_ROOT_MAPPED)
+        return "mapped";
     return k < 5 ? names[k] : "other";
 }
 

@@ -260,6 +260,9 @@ static const char *root_words(const struct rep_retention *r, char *buf, size_t l
         snprintf(buf, len, "thread-local %s%s%s", r->symbol ? r->symbol : "storage",
                  r->module ? " of " : "", r->module ? base_name(r->module) : "");
         break;
+    case REP_ROOT_MAPPED:
+        snprintf(buf, len, "memory the program mapped, at 0x%" PRIx64, r->root_addr);
+        break;
     default:
         snprintf(buf, len, "a root");
         break;
