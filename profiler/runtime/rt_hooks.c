@@ -85,6 +85,14 @@ int rt_hooks_resolve(void)
     return 0;
 }
 
+int rt_hooks_interposed(void)
+{
+    Dl_info found, self;
+    void *m = dlsym(RTLD_DEFAULT, "malloc");
+    return m && dladdr(m, &found) && dladdr((void *)&rt_hooks_interposed, &self) &&
+           found.dli_fbase == self.dli_fbase;
+}
+
 /* ---- the common steps ------------------------------------------------- */
 
 /* 1 when this call is to be recorded. Starts the runtime on first use and

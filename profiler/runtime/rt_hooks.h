@@ -10,4 +10,9 @@
  * Returns -1 if a mandatory function is missing. */
 int rt_hooks_resolve(void);
 
+/* 0 when the program's calls to malloc do not reach the runtime: the
+ * program defines malloc itself (an allocator linked into it), which the
+ * dynamic linker then prefers to any preloaded one. */
+int rt_hooks_interposed(void);
+
 #endif

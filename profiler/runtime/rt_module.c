@@ -29,13 +29,6 @@
 #define MAX_BUILD_ID 64
 #define MAX_PATH_LEN 4096
 
-struct mod {
-    uint32_t id;
-    uint64_t bias;
-    uintptr_t lo, hi;  /* extent of the PT_LOAD segments */
-    char name[256];    /* dlpi_name (truncated), for identity only */
-};
-
 struct seen {
     uint64_t bias;
     uintptr_t lo, hi;
@@ -43,6 +36,14 @@ struct seen {
     const ElfW(Phdr) *phdr;
     uint16_t phnum;
     int is_main;
+};
+
+struct mod {
+    uint32_t id;
+    uint64_t bias;
+    uintptr_t lo, hi;  /* extent of the PT_LOAD segments */
+    char name[256];    /* dlpi_name (truncated), for identity only */
+    struct seen seen;  /* as dl_iterate_phdr gave it: valid while loaded */
 };
 
 struct span {
@@ -248,6 +249,7 @@ static void refresh_locked(void)
         m->bias = cur[k].bias;
         m->lo = cur[k].lo;
         m->hi = cur[k].hi;
+        m->seen = cur[k];
         strncpy(m->name, cur[k].name, sizeof m->name - 1);
         m->name[sizeof m->name - 1] = 0;
         send_load(&cur[k], m->id, atomic_fetch_add(&generation, 1) + 1);
@@ -268,9 +270,27 @@ static void lock_drop(void)
     atomic_flag_clear_explicit(&lock, memory_order_release);
 }
 
-void rt_modules_reset(void)
+/* A fork child has its parent's objects loaded: it sends the map it
+ * inherited, under new ids, without dl_iterate_phdr, whose loader lock
+ * another thread of the parent may have held at the fork. */
+static void resend_inherited(void)
+{
+    for (uint32_t i = 0; i < nmods; i++) {
+        mods[i].id = next_id++;
+        send_load(&mods[i].seen, mods[i].id, atomic_fetch_add(&generation, 1) + 1);
+    }
+    publish_map();
+}
+
+void rt_modules_reset(int fork_child)
 {
     atomic_flag_clear(&lock);
+    if (fork_child && mods) {
+        next_id = 1;
+        atomic_store(&generation, 0);
+        resend_inherited();
+        return;
+    }
     if (!mods) {
         mods = rt_arena_alloc(MAX_MODULES * sizeof *mods);
         cur = rt_arena_alloc(MAX_MODULES * sizeof *cur);

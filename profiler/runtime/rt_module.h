@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 /* Forgets every module (ids and generation start again) and sends the
- * current map. At init and in a forked child. */
-void rt_modules_reset(void);
+ * current map: at init, the loaded objects; in a forked child
+ * (`fork_child`), the map it inherited, without taking the loader's lock. */
+void rt_modules_reset(int fork_child);
 
 /* Compares the loaded objects with the map and sends the differences. */
 void rt_modules_refresh(void);

@@ -280,11 +280,15 @@ fail:
     return -1;
 }
 
-/* Registers the thread and sends the module map of a freshly connected image. */
-static void announce(void)
+/* Registers the thread and sends the module map of a freshly connected
+ * image. In a fork child this runs inside the fork, before the child
+ * handlers of libraries registered after the runtime (an allocator's,
+ * which releases its locks): nothing here may allocate or wait for a lock
+ * that a library or the loader may hold. */
+static void announce(int fork_child)
 {
     rt_thread_reset();
-    rt_modules_reset();
+    rt_modules_reset(fork_child);
 }
 
 static uint32_t boot_origin(void)
@@ -303,11 +307,8 @@ static void save_self_path(void)
         strncpy(self_path, info.dli_fname, sizeof self_path - 1);
 }
 
-void rt_proc_boot(void)
+static void boot(void)
 {
-    int expect = RT_MODE_BOOT;
-    if (!atomic_compare_exchange_strong(&rt_mode, &expect, RT_MODE_INIT))
-        return;
     if (rt_hooks_resolve() < 0) {
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
         rt_degrade("the C library's allocator was not found; not recording");
@@ -330,10 +331,27 @@ void rt_proc_boot(void)
         return;
     }
     rt_tls.is_main = getpid() == gettid();
-    announce();
+    announce(0);
+    if (!rt_hooks_interposed())
+        rt_degrade("the program has a malloc of its own (linked into it), which the runtime "
+                   "cannot hook: its allocations are not recorded");
     rt_scan_init();
     rt_pyexit_attach();
     atomic_store(&rt_mode, RT_MODE_RECORD);
+}
+
+/* Starting runs under the guard: an allocator of the program's own that
+ * starts inside it (jemalloc linked into the program) maps its memory as
+ * the runtime's caller, and rt_mmap.c must see that those mappings are the
+ * allocator's. */
+void rt_proc_boot(void)
+{
+    int expect = RT_MODE_BOOT;
+    if (!atomic_compare_exchange_strong(&rt_mode, &expect, RT_MODE_INIT))
+        return;
+    int g = rt_guard_enter();
+    boot();
+    rt_guard_leave(g);
 }
 
 __attribute__((constructor(101))) static void rt_proc_ctor(void)
@@ -504,7 +522,7 @@ static void fork_child(void)
         atomic_store(&rt_mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "forked child cannot reach the collector; not recording it");
     } else {
-        announce();
+        announce(1);
     }
     errno = e;
 }

@@ -39,6 +39,7 @@ static uint32_t nreg;     /* entries ever used; dead ones are reused */
 static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
 static pthread_key_t end_key;
 static int have_key;
+static uintptr_t fork_lo, fork_hi; /* a fork child's thread: its stack, as its parent knew it */
 
 static void reg_take(void)
 {
@@ -114,8 +115,18 @@ size_t rt_threads_list(struct rt_thread_info *out, size_t max)
 
 /* ---- registration ----------------------------------------------------- */
 
+/* The calling thread's stack. A fork child's thread takes the bounds its
+ * parent registered: pthread_getattr_np reads /proc/self/maps through
+ * fopen for the main thread, and in the fork child handler an allocator
+ * whose own child handler has not run yet may still hold its locks. */
 static void stack_bounds(struct rt_thread_info *info)
 {
+    if (fork_hi) {
+        info->stack_lo = fork_lo;
+        info->stack_hi = fork_hi;
+        fork_lo = fork_hi = 0;
+        return;
+    }
     pthread_attr_t a;
     void *addr;
     size_t size;
@@ -234,6 +245,11 @@ void rt_thread_reset(void)
         rt_guard_leave(g);
     }
     atomic_flag_clear(&reg_lock);
+    struct rt_thread_info self;
+    if (reg_find_handle(pthread_self(), &self)) {
+        fork_lo = self.stack_lo;
+        fork_hi = self.stack_hi;
+    }
     memset(reg, 0, nreg * sizeof *reg);
     nreg = 0;
     t->has_index = 0;
