@@ -462,6 +462,8 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_u(c->w, u.generation);
         col_put_u(c->w, rec_time(c, r));
     } else if (kind == RT_BLOB_ROOT) {
+        _Static_assert((int)RT_ROOT_OTHER == (int)HG_ROOT_OTHER && (int)RT_ROOT_MAPPED == (int)HG_ROOT_MAPPED,
+                       "root kinds are copied into the capture as they are");
         struct rt_blob_root t;
         if (len < sizeof t)
             return -1;

@@ -26,6 +26,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdalign.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,12 +86,18 @@ int rt_hooks_resolve(void)
     return 0;
 }
 
+/* dlsym may also answer with a program's PLT entry for malloc (a program
+ * that takes malloc's address has one), which leads to the runtime's: only
+ * a definition of malloc in another object takes the calls away. */
 int rt_hooks_interposed(void)
 {
     Dl_info found, self;
+    const ElfW(Sym) *sym = NULL;
     void *m = dlsym(RTLD_DEFAULT, "malloc");
-    return m && dladdr(m, &found) && dladdr((void *)&rt_hooks_interposed, &self) &&
-           found.dli_fbase == self.dli_fbase;
+    if (!m || !dladdr1(m, &found, (void **)&sym, RTLD_DL_SYMENT) ||
+        !dladdr((void *)&rt_hooks_interposed, &self))
+        return 1;
+    return found.dli_fbase == self.dli_fbase || !sym || sym->st_shndx == SHN_UNDEF;
 }
 
 /* ---- the common steps ------------------------------------------------- */

@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 /* ---- layouts ---------------------------------------------------------- */
 
@@ -64,6 +66,7 @@ static struct rt_py_layout py311 = {
     .rt_tss = 592, .rt_interp_head = 40, .rt_interp_main = 48, .rt_gil_holder = 576,
     .is_threads_head = 16,
     .ts_next = 8, .ts_interp = 16, .ts_thread_id = 152, .ts_frame = 56, .ts_cframe_frame = 8,
+    .ts_datastack = 296,
     .fr_previous = 48, .fr_code = 32, .fr_instr = 56, .fr_owner = 68,
     .co_firstlineno = 72, .co_filename = 112, .co_name = 120, .co_qualname = 128,
     .co_linetable = 136, .co_code = 184,
@@ -75,6 +78,7 @@ static struct rt_py_layout py312 = {
     .rt_tss = 1544, .rt_interp_head = 40, .rt_interp_main = 48,
     .is_threads_head = 72, .is_gil = 384, .gil_holder = 8, .gil_locked = 16,
     .ts_next = 8, .ts_interp = 16, .ts_thread_id = 136, .ts_frame = 56, .ts_cframe_frame = 0,
+    .ts_datastack = 232,
     .fr_previous = 8, .fr_code = 0, .fr_instr = 56, .fr_owner = 70,
     .co_firstlineno = 68, .co_filename = 112, .co_name = 120, .co_qualname = 128,
     .co_linetable = 136, .co_code = 192,
@@ -282,7 +286,7 @@ static struct rt_py_layout *layout_313(uintptr_t runtime, uint32_t version, cons
         .gil_locked = (uint32_t)(o->is_gil_locked - o->is_gil_state),
         .ts_next = (uint32_t)o->ts_next, .ts_interp = (uint32_t)o->ts_interp,
         .ts_thread_id = (uint32_t)o->ts_thread_id, .ts_frame = (uint32_t)o->ts_current_frame,
-        .ts_cframe_frame = -1,
+        .ts_cframe_frame = -1, .ts_datastack = (uint32_t)o->ts_datastack_chunk,
         .fr_previous = (uint32_t)o->fr_previous, .fr_code = (uint32_t)o->fr_executable,
         .fr_instr = (uint32_t)o->fr_instr_ptr, .fr_owner = (uint32_t)o->fr_owner,
         .co_firstlineno = (uint32_t)o->co_firstlineno, .co_filename = (uint32_t)o->co_filename,
@@ -393,4 +397,48 @@ int rt_py_gil_held(uintptr_t tstate)
     uintptr_t interp = LOAD(uintptr_t, tstate, l->ts_interp);
     uintptr_t gil = interp ? LOAD(uintptr_t, interp, l->is_gil) : 0;
     return gil && LOAD(int, gil, l->gil_locked) && LOAD(uintptr_t, gil, l->gil_holder) == tstate;
+}
+
+/* ---- frame stacks ----------------------------------------------------- */
+
+static uintptr_t peek(uintptr_t addr)
+{
+    uintptr_t v = 0;
+    struct iovec local = { &v, sizeof v }, remote = { (void *)addr, sizeof v };
+    return addr && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof v ? v : 0;
+}
+
+#define CHUNK_DATA 24 /* _PyStackChunk: previous, size, top (in slots), data[] */
+#define MAX_WALK 4096 /* interpreters, threads, chunks: a bound against a bad list */
+
+/* The dead parts of one thread's chunks. */
+static void dead_chunks(uintptr_t ts, const struct rt_py_layout *l, struct rt_range *out,
+                        size_t max, size_t *n)
+{
+    uintptr_t chunk = peek(ts + l->ts_datastack), top = peek(ts + l->ts_datastack + 8);
+    for (int k = 0; chunk && k < MAX_WALK; k++, chunk = peek(chunk)) {
+        uintptr_t size = peek(chunk + 8), end = chunk + size;
+        uintptr_t lo = k ? chunk + CHUNK_DATA + peek(chunk + 16) * sizeof(uintptr_t) : top;
+        if (size > ((uintptr_t)1 << 32) || lo < chunk + CHUNK_DATA || lo > end)
+            return;
+        if (*n < max)
+            out[*n] = (struct rt_range){ lo, end };
+        (*n)++;
+    }
+}
+
+size_t rt_py_dead_stacks(struct rt_range *out, size_t max)
+{
+    const struct rt_py *p = rt_py_get();
+    size_t n = 0;
+    if (!p || !p->layout->ts_datastack)
+        return 0;
+    const struct rt_py_layout *l = p->layout;
+    uintptr_t interp = peek(p->runtime + l->rt_interp_head);
+    for (int i = 0; interp && i < MAX_WALK; i++, interp = peek(interp + l->is_next)) {
+        uintptr_t ts = peek(interp + l->is_threads_head);
+        for (int k = 0; ts && k < MAX_WALK; k++, ts = peek(ts + l->ts_next))
+            dead_chunks(ts, l, out, max, &n);
+    }
+    return n;
 }

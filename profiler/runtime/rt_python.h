@@ -32,6 +32,8 @@
 #define HG_RT_PYTHON_H
 
 #include <elf.h>
+#include "profiler/runtime/rt_core.h"
+
 #include <link.h>
 #include <stdint.h>
 
@@ -79,6 +81,8 @@ struct rt_py_layout {
     uint32_t ts_frame;           /* 3.8-3.10 frame, 3.11-3.12 cframe, 3.13 current_frame */
     int32_t ts_cframe_frame;     /* 3.11-3.12: current_frame in _PyCFrame; -1 when
                                     ts_frame holds the frame itself */
+    uint32_t ts_datastack;       /* 3.11+: _PyStackChunk *datastack_chunk, then
+                                    PyObject **datastack_top; 0 before */
     /* the frame (PyFrameObject in 3.8-3.10, _PyInterpreterFrame after) */
     uint32_t fr_previous;        /* f_back / previous */
     uint32_t fr_code;            /* f_code / f_executable (3.13); may be 0 (3.12+) */
@@ -143,5 +147,14 @@ uintptr_t rt_py_tstate(void);
 
 /* 1 when `tstate` holds the GIL, 0 when not (or no interpreter). */
 int rt_py_gil_held(uintptr_t tstate);
+
+/* Since 3.11 the interpreter keeps its frames in stacks of chunks it maps
+ * itself (16 KiB and more); above each thread's top lie dead frames, whose
+ * stale slots would hold lost blocks for the heap scanner. Copies up to
+ * `max` of those dead parts (the current chunk's above datastack_top,
+ * each earlier chunk's above its saved top) into `out`, for every thread
+ * of every interpreter, and returns how many there are. Reads that cannot
+ * fault; 0 without an interpreter of 3.11 or later. */
+size_t rt_py_dead_stacks(struct rt_range *out, size_t max);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "profiler/runtime/rt_core.h"
 #include "profiler/runtime/rt_pyobj.h"
+#include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_scan_maps.h"
 #include "profiler/runtime/rt_scan_stop.h"
 
@@ -583,7 +584,8 @@ static void add_mapped_part(void *arg, uintptr_t start, uintptr_t end, int kind)
 }
 
 /* Memory the program mapped for itself: what no other root covers, minus
- * the runtime's regions, malloc's heaps and stacks (rt_scan_maps.h). When
+ * the runtime's regions, malloc's heaps, stacks and the dead part of
+ * CPython's frame stacks (rt_scan_maps.h). When
  * the lists do not fit (regions made meanwhile), there is no such root:
  * blocks held only from there are then reported lost, as before. */
 static void add_mapped_roots(struct scan *s)
@@ -603,6 +605,11 @@ static void add_mapped_roots(struct scan *s)
     if (n > room)
         return;
     s->nskip += n;
+    room -= n;
+    n = rt_py_dead_stacks(s->skip + s->nskip, room);
+    if (n > room)
+        return;
+    s->nskip += n;
     if (grow_roots(s, s->maps.n + s->nskip + 1) == 0)
         rt_maps_program_parts(&s->maps, s->skip, s->nskip, add_mapped_part, s);
 }
@@ -612,7 +619,8 @@ static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
     if (grow_roots(s, 8 * (s->stop.n + 1) + s->maps.n + 16) < 0)
         return -1;
     s->skip_cap = s->roots_cap + MAX_SELF_SEGS + s->maps.n + s->stop.n + 1 +
-                  rt_maps_glibc_heaps(&s->maps, NULL, 0) + rt_regions_list(NULL, 0) + 64;
+                  rt_maps_glibc_heaps(&s->maps, NULL, 0) + rt_regions_list(NULL, 0) +
+                  rt_py_dead_stacks(NULL, 0) + 64;
     s->skip = rt_arena_alloc(s->skip_cap * sizeof *s->skip);
     if (!s->skip)
         return -1;
