@@ -278,6 +278,7 @@ static void resend_inherited(void)
     for (uint32_t i = 0; i < nmods; i++) {
         mods[i].id = next_id++;
         send_load(&mods[i].seen, mods[i].id, atomic_fetch_add(&generation, 1) + 1);
+        rt_py_consider(mods[i].seen.bias, mods[i].seen.phdr, mods[i].seen.phnum, mods[i].id);
     }
     publish_map();
 }
