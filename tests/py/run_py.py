@@ -30,8 +30,8 @@ Names usable in EXPR:
   at(p, func, line, size=None)
                     (allocations, bytes) of the sites of process p (among
                     the TOP largest by bytes) whose
-                    innermost Python frame is func at line, all of whose
-                    blocks are `size` bytes when size is given
+                    innermost Python frame is func at line (line None: any),
+                    all of whose blocks are `size` bytes when size is given
   pystack(p, func, line, size=None)
                     the Python frames, [(function, line), ...] innermost
                     first, of the first such site (by bytes)
@@ -40,6 +40,7 @@ Names usable in EXPR:
   frames(p, func, line, size=None)
                     the same frames as they are in the JSON
   base(path)        os.path.basename
+  zlib_module       the file of the interpreter's zlib module ("": built in)
   version, vt       the interpreter's version, "3.11.7" and (3, 11, 7) (its own
                     sys.version_info): the suite runs 3.11, and the same tests
                     check other versions by hand (docs/runtime.md, "Python")
@@ -135,12 +136,20 @@ def python_frames(site):
 def matching(p, func, line, size):
     for s in p.sites:
         py = python_frames(s)
-        if py and py[0] == (func, line) and (size is None or s.bytes == s.allocations * size):
+        if py and py[0][0] == func and (line is None or py[0][1] == line) and \
+                (size is None or s.bytes == s.allocations * size):
             yield s
 
 
 def version_of(python):
     r = subprocess.run([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+def module_file(python, name):
+    """Where the interpreter finds module `name` ("" when it is built in)."""
+    r = subprocess.run([python, "-c", "import %s; print(getattr(%s, '__file__', ''))" % (name, name)],
                        capture_output=True, text=True, check=True)
     return r.stdout.strip()
 
@@ -164,7 +173,7 @@ def helpers(report, src, name):
     def first(p, func, line, size):
         sites = sorted(matching(p, func, line, size), key=lambda s: -s.bytes)
         if not sites:
-            raise KeyError("no site at %s:%d" % (func, line))
+            raise KeyError("no site at %s:%s" % (func, line))
         return sites[0]
 
     return {"procs": procs, "report_processes": list(report.processes), "main": mains[0] if mains else None, "L": L, "at": at,
@@ -220,6 +229,7 @@ def main():
         report = wrap(json.load(f))
     scope = helpers(report, src, name)
     scope["version"] = version_of(python)
+    scope["zlib_module"] = module_file(python, "zlib")
     scope["vt"] = tuple(int(x) for x in scope["version"].split("."))
     scope["Q"] = lambda q: q if scope["vt"] >= (3, 11) else q.rsplit(".", 1)[-1]
     checks = get("expect")
