@@ -73,48 +73,62 @@ static inline uint32_t pos_of(intptr_t off)
     return off >= RT_PYF_POS_MAX ? RT_PYF_POS_MAX : (uint32_t)off + 1;
 }
 
+/* The offsets a walk reads, in locals: stores into struct rt_pyf could
+ * alias the layout's fields, which the compiler would then load again for
+ * every frame. */
+struct walk {
+    uint32_t previous, code, instr, owner, code_units;
+    unsigned lasti_units;
+};
+
+static struct walk walk_of(const struct rt_py_layout *l)
+{
+    return (struct walk){ l->fr_previous, l->fr_code, l->fr_instr, l->fr_owner, l->co_code,
+                          l->lasti_units };
+}
+
 /* 3.8-3.10: a PyFrameObject per call, each its own eval-loop call. */
-static unsigned read_frameobj(const struct rt_py_layout *l, uintptr_t fr, struct rt_pyf *f)
+static unsigned read_frameobj(struct walk w, uintptr_t fr, struct rt_pyf *f)
 {
     unsigned n = 0;
-    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, l->fr_previous)) {
-        int lasti = LOAD(int, fr, l->fr_instr);
-        f->code[n] = LOAD(uintptr_t, fr, l->fr_code);
-        f->pos[n++] = pos_of(lasti < 0 ? -1 : (intptr_t)lasti * l->lasti_units) | RT_PYF_ENTRY;
+    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, w.previous)) {
+        int lasti = LOAD(int, fr, w.instr);
+        f->code[n] = LOAD(uintptr_t, fr, w.code);
+        f->pos[n++] = pos_of(lasti < 0 ? -1 : (intptr_t)lasti * w.lasti_units) | RT_PYF_ENTRY;
     }
     return n;
 }
 
 /* 3.11: is_entry marks the first frame of each eval-loop call. */
-static unsigned read_entry(const struct rt_py_layout *l, uintptr_t fr, struct rt_pyf *f)
+static unsigned read_entry(struct walk w, uintptr_t fr, struct rt_pyf *f)
 {
     unsigned n = 0;
-    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, l->fr_previous)) {
-        uintptr_t code = LOAD(uintptr_t, fr, l->fr_code);
-        uintptr_t instr = LOAD(uintptr_t, fr, l->fr_instr);
+    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, w.previous)) {
+        uintptr_t code = LOAD(uintptr_t, fr, w.code);
+        uintptr_t instr = LOAD(uintptr_t, fr, w.instr);
         f->code[n] = code;
-        f->pos[n++] = pos_of((intptr_t)(instr - (code + l->co_code))) |
-                      (LOAD(uint8_t, fr, l->fr_owner) ? RT_PYF_ENTRY : 0);
+        f->pos[n++] = pos_of((intptr_t)(instr - (code + w.code_units))) |
+                      (LOAD(uint8_t, fr, w.owner) ? RT_PYF_ENTRY : 0);
     }
     return n;
 }
 
 /* 3.12+: each eval-loop call starts with a shim frame owned by the C stack,
  * below the frames it runs. */
-static unsigned read_cstack(const struct rt_py_layout *l, uintptr_t fr, struct rt_pyf *f)
+static unsigned read_cstack(struct walk w, uintptr_t fr, struct rt_pyf *f)
 {
     enum { OWNED_BY_CSTACK = 3 };
     unsigned n = 0;
-    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, l->fr_previous)) {
-        if (LOAD(uint8_t, fr, l->fr_owner) == OWNED_BY_CSTACK) {
+    for (; fr && n < RT_PY_MAX_FRAMES; fr = LOAD(uintptr_t, fr, w.previous)) {
+        if (LOAD(uint8_t, fr, w.owner) == OWNED_BY_CSTACK) {
             if (n)
                 f->pos[n - 1] |= RT_PYF_ENTRY;
             continue;
         }
-        uintptr_t code = LOAD(uintptr_t, fr, l->fr_code);
-        uintptr_t instr = LOAD(uintptr_t, fr, l->fr_instr);
+        uintptr_t code = LOAD(uintptr_t, fr, w.code);
+        uintptr_t instr = LOAD(uintptr_t, fr, w.instr);
         f->code[n] = code;
-        f->pos[n++] = pos_of((intptr_t)(instr - (code + l->co_code)));
+        f->pos[n++] = pos_of((intptr_t)(instr - (code + w.code_units)));
     }
     return n;
 }
@@ -166,9 +180,10 @@ void rt_pyf_read_slow(struct rt_pyf *f, struct rt_stack_key *key)
         fr = fr ? LOAD(uintptr_t, fr, l->ts_cframe_frame) : 0;
     if (!fr)
         return;
-    unsigned n = l->frames == RT_PY_FRAMEOBJ ? read_frameobj(l, fr, f)
-               : l->frames == RT_PY_IFRAME_ENTRY ? read_entry(l, fr, f)
-               : read_cstack(l, fr, f);
+    struct walk w = walk_of(l);
+    unsigned n = l->frames == RT_PY_FRAMEOBJ ? read_frameobj(w, fr, f)
+               : l->frames == RT_PY_IFRAME_ENTRY ? read_entry(w, fr, f)
+               : read_cstack(w, fr, f);
     if (!n)
         return;
     for (unsigned i = 0; i < n; i++)
