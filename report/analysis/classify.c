@@ -33,7 +33,10 @@ struct acc {
 struct job {
     struct rep_capture *cap;
     const struct rep_process *p;
+    struct rep_stream *rs;           /* p's stream: its writable model (replay.h) */
     struct rep_snapshot *snap;
+    struct rep_cycle *cycles;        /* snap->cycles, writable */
+    size_t first_ret;                /* snap's retention paths: rs->rets from here */
     struct rep_graph g;
     const uint8_t *judged;   /* snap->judged, or NULL: every block */
     uint32_t *cycle_map;     /* graph cycle -> index in snap->cycles, UINT32_MAX if dropped */
@@ -102,7 +105,7 @@ static int copy_cycles(struct job *j)
             return -1;
         n++;
     }
-    j->snap->cycles = c;
+    j->snap->cycles = j->cycles = c;
     j->snap->ncycles = n;
     return 0;
 }
@@ -126,8 +129,11 @@ static struct rep_retention *retention(struct job *j, uint32_t b)
         return NULL;
     struct rep_retention *r = rep_arena_alloc(j->cap->arena, sizeof *r);
     struct rep_path_step *path = rep_arena_alloc(j->cap->arena, n * sizeof *path);
-    if (!r || !path)
+    struct rep_stream *rs = j->rs;
+    if (!r || !path || rep_grow((void **)&rs->rets, &rs->rets_cap, rs->nrets + 1,
+                                sizeof *rs->rets) < 0)
         return NULL;
+    rs->rets[rs->nrets++] = (struct rep_retention_rt){r, j->snap};
     for (size_t i = 0; i < n; i++) {
         uint32_t blk = chain[n - 1 - i];
         path[i] = (struct rep_path_step){blk, j->snap->blocks[blk].size, j->g.parent_off[blk],
@@ -343,10 +349,10 @@ static int python_view(struct job *j, const struct rep_snapshot *prev)
     struct rep_py *x = rep_py_open(j->cap->arena, j->p, j->snap, &oom);
     if (!x)
         return oom ? -1 : 0;
-    int rc = rep_py_cycles(x, j->snap) < 0 || rep_py_types(x, j->snap, prev) < 0 ? -1 : 0;
-    for (size_t i = 0; !rc && i < j->snap->nleaks; i++)
-        if (j->snap->leaks[i].retained_by)
-            rc = rep_py_retention(x, (struct rep_retention *)j->snap->leaks[i].retained_by);
+    int rc = rep_py_cycles(x, j->snap, j->cycles) < 0 || rep_py_types(x, j->snap, prev) < 0
+           ? -1 : 0;
+    for (size_t i = j->first_ret; !rc && i < j->rs->nrets; i++)
+        rc = rep_py_retention(x, j->rs->rets[i].r);
     rep_py_close(x);
     return rc;
 }
@@ -420,16 +426,17 @@ static int growth(struct rep_arena *a, const struct rep_snapshot *prev, struct r
     return 0;
 }
 
-static int classify_process(struct rep_capture *cap, struct rep_process *p, char *err,
-                            size_t errlen)
+static int classify_process(struct rep_capture *cap, size_t index, char *err, size_t errlen)
 {
-    struct job j = {.cap = cap, .p = p};
+    struct rep_process *p = rep_rw_process(cap, index);
+    struct job j = {.cap = cap, .p = p, .rs = cap->replay->streams[index]};
     struct rep_snapshot *prev = NULL;
     for (size_t i = 0; i < p->nsnapshots; i++) {
-        struct rep_snapshot *s = (struct rep_snapshot *)&p->snapshots[i];
+        struct rep_snapshot *s = &j.rs->pub_snaps[i];
         if (!s->have_blocks)
             continue;
         j.snap = s;
+        j.first_ret = j.rs->nrets;
         if (classify_snapshot(&j, prev, err, errlen) < 0)
             return -1;
         if (prev && growth(cap->arena, prev, s) < 0)
@@ -450,7 +457,7 @@ int rep_capture_classify(struct rep_capture *cap, char *err, size_t errlen)
     if (cap->classified)
         return 0;
     for (size_t i = 0; i < cap->nprocesses; i++)
-        if (classify_process(cap, (struct rep_process *)&cap->processes[i], err, errlen) < 0)
+        if (classify_process(cap, i, err, errlen) < 0)
             return -1;
     cap->classified = 1;
     rep_retention_symbols(cap);

@@ -496,10 +496,10 @@ static int group_cycles(struct rep_py *x, struct rep_snapshot *s)
     return 0;
 }
 
-int rep_py_cycles(struct rep_py *x, struct rep_snapshot *s)
+int rep_py_cycles(struct rep_py *x, struct rep_snapshot *s, struct rep_cycle *cycles)
 {
     for (size_t i = 0; i < s->ncycles; i++)
-        if (explain_cycle(x, (struct rep_cycle *)&s->cycles[i]) < 0)
+        if (explain_cycle(x, &cycles[i]) < 0)
             return -1;
     return group_cycles(x, s);
 }

@@ -33,8 +33,9 @@ struct rep_py *rep_py_open(struct rep_arena *a, const struct rep_process *p,
 void rep_py_close(struct rep_py *x);
 
 /* Fills nobjects, py_state, labels and internal_refs of the snapshot's
- * cycles and builds its cycle groups. 0, or -1 when out of memory. */
-int rep_py_cycles(struct rep_py *x, struct rep_snapshot *s);
+ * cycles (`cycles`: s->cycles, writable, as classify made them) and builds
+ * its cycle groups. 0, or -1 when out of memory. */
+int rep_py_cycles(struct rep_py *x, struct rep_snapshot *s, struct rep_cycle *cycles);
 
 /* Counts the live objects per type (and the change since `prev`, the
  * process's snapshot before s, or NULL) into s->typestats. 0 or -1. */

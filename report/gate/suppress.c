@@ -15,6 +15,7 @@
 
 #include "report/model/arena.h"
 #include "report/model/model.h"
+#include "report/model/replay.h"
 
 enum { FRAME_FUN, FRAME_OBJ, FRAME_SRC, FRAME_ANY };
 
@@ -519,12 +520,13 @@ static void unsummarize(struct rep_summary *s, const struct rep_leak *lk)
     subtract(&s->indirect, lk->indirect_blocks, lk->indirect_bytes);
 }
 
-/* Filters one process; *removed counts entries removed. 0 or -1 (memory). */
-static int filter_process(struct rep_supp_list *l, struct rep_capture *cap,
-                          struct rep_process *p, long *removed)
+/* Filters process `index`; *removed counts entries removed. 0 or -1 (memory). */
+static int filter_process(struct rep_supp_list *l, struct rep_capture *cap, size_t index,
+                          long *removed)
 {
+    struct rep_process *p = rep_rw_process(cap, index);
     struct rep_leak *kept = rep_arena_alloc(cap->arena, (p->nleaks + 1) * sizeof *kept);
-    struct rep_snapshot *snap = (struct rep_snapshot *)p->exit_snapshot;
+    struct rep_snapshot *snap = rep_rw_snapshot(cap, index, p->exit_snapshot);
     int shared = snap && snap->leaks == p->leaks;
     size_t n = 0;
     if (!kept)
@@ -587,13 +589,9 @@ long rep_supp_filter_capture(struct rep_supp_list *l, struct rep_capture *cap,
                              char *err, size_t errlen)
 {
     long removed = 0;
-    for (size_t i = 0; i < cap->nprocesses; i++) {
-        /* The model hands out const views; the capture owns this memory and
-         * this function is the documented exception that rewrites it. */
-        struct rep_process *p = (struct rep_process *)&cap->processes[i];
-        if (filter_process(l, cap, p, &removed) < 0)
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        if (filter_process(l, cap, i, &removed) < 0)
             goto oom;
-    }
     if (add_usage_notes(l, cap) < 0)
         goto oom;
     return removed;

@@ -88,7 +88,8 @@ size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned k
  * snapshot's summary, counts them, and appends notes to cap->notes naming
  * each suppression that matched ("suppressed by NAME (ORIGIN): N entries,
  * B bytes in K blocks") and each user suppression that matched nothing.
- * This is the one sanctioned change of a capture after it is built.
+ * It changes the capture, after classification, through the model's
+ * writable view (report/model/replay.h), like the passes that build it.
  * Returns the number of entries removed, or -1 + err (out of memory). */
 long rep_supp_filter_capture(struct rep_supp_list *l, struct rep_capture *cap,
                              char *err, size_t errlen);

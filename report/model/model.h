@@ -20,7 +20,11 @@
  * struct rep_capture (strings, arrays, stacks, frames, snapshots, leaks) is
  * valid until rep_capture_close() and must not be freed or modified by the
  * caller. Symbol strings belong to the capture's symbolizer, also freed by
- * rep_capture_close().
+ * rep_capture_close(). The model is const all the way down for renderers and
+ * gates; the passes that finish it (rep_capture_symbolize,
+ * rep_capture_classify, rep_supp_filter_capture) take a non-const capture
+ * and change it through the writable view the replay keeps (replay.h), never
+ * by casting const away.
  *
  * Damage: a corrupt or truncated capture is not an error. The reader stops at
  * the first damaged chunk or record, keeps everything before it, and records
@@ -156,7 +160,8 @@ struct rep_module {
     size_t build_id_len;
     uint32_t nsegments;
     const struct rep_segment *segments;
-    uint32_t sym_key;            /* key of this module in the capture's sym_ctx */
+    uint32_t sym_key;            /* key of this module in the capture's sym_ctx, unique
+                                    in the capture */
 };
 
 struct rep_thread {

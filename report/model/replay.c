@@ -641,7 +641,7 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
     }
     qsort_r(peak, npeak, sizeof *peak, cmp_peak, sites);
     p->nstacks = n;
-    p->stacks = stacks;
+    p->stacks = s->pub_stacks = stacks;
     p->sites = sites;
     p->npeak_sites = npeak;
     p->peak_sites = peak;
@@ -684,7 +684,7 @@ static int publish_snapshots(struct rep_arena *a, struct rep_stream *s, struct r
             exit_id = s->snaps[i].pub.id;
     qsort(snaps, s->nsnaps, sizeof *snaps, cmp_snap_id);
     p->nsnapshots = s->nsnaps;
-    p->snapshots = snaps;
+    p->snapshots = s->pub_snaps = snaps;
     for (size_t i = 0; i < s->nsnaps; i++)
         if (snaps[i].id == exit_id)
             p->exit_snapshot = &snaps[i];
@@ -700,7 +700,10 @@ static int publish_stream(struct rep_replay *r, struct rep_stream *s, struct rep
     p->live_bytes = s->heap;
     if (s->time > p->end_us && !p->ended)
         p->end_us = s->time;
-    p->modules = copy_array(a, s->modules, s->nmodules, sizeof *s->modules);
+    struct rep_module *modules = copy_array(a, s->modules, s->nmodules, sizeof *s->modules);
+    for (size_t i = 0; modules && i < s->nmodules; i++)
+        modules[i].sym_key = r->module_keys++;
+    p->modules = modules;
     p->threads = copy_array(a, s->threads, s->nthreads, sizeof *s->threads);
     p->samples = copy_array(a, s->samples, s->nsamples, sizeof *s->samples);
     p->notes = copy_array(a, s->notes, s->nnotes, sizeof *s->notes);
@@ -727,13 +730,15 @@ int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err,
     const char **notes = copy_array(r->arena, r->notes, r->nnotes, sizeof *r->notes);
     if (!procs || !notes)
         return snprintf(err, errlen, "out of memory"), -1;
-    for (size_t i = 0; i < r->nstreams; i++)
+    for (size_t i = 0; i < r->nstreams; i++) {
+        r->streams[i]->pub = &procs[i];
         if (publish_stream(r, r->streams[i], &procs[i]) < 0)
             return snprintf(err, errlen, "out of memory"), -1;
+    }
     for (size_t i = 0; i < r->nstreams; i++) {
         uint32_t ps = r->streams[i]->parent_stream;
-        procs[i].parent = ps && ps <= r->nstreams && ps != i + 1 ? &procs[ps - 1] : NULL;
-        struct rep_process *from = (struct rep_process *)procs[i].parent;
+        struct rep_process *from = ps && ps <= r->nstreams && ps != i + 1 ? &procs[ps - 1] : NULL;
+        procs[i].parent = from;
         if (procs[i].origin == REP_ORIGIN_EXEC && from && from < &procs[i] && !from->exec_next)
             from->exec_next = &procs[i];
     }
@@ -774,6 +779,7 @@ static void stream_free(struct rep_stream *s)
     free(s->pytypes);
     rep_index_release(&s->pytype_index);
     free(s->gc);
+    free(s->rets);
     free(s);
 }
 

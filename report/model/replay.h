@@ -2,8 +2,10 @@
  *
  * replay.h - private to report/: the working state of rep_capture_open()
  * while it reads a capture (reader.c) and replays each stream's events
- * (replay.c). Nothing here survives rep_capture_open() except what
- * rep_replay_publish() copies into the model's arena.
+ * (replay.c); rep_replay_publish() copies the model out of it into the
+ * arena. It stays with the capture after that for what the passes that
+ * finish the model need: the Python code tables (symbols.c) and the
+ * writable view of the published model (rep_rw_process, rep_rw_snapshot).
  */
 #ifndef HG_REP_REPLAY_H
 #define HG_REP_REPLAY_H
@@ -121,6 +123,13 @@ struct rep_snap_rt {
     struct rep_snap_py py;
 };
 
+/* A retention path made by rep_capture_classify(), writable, with the
+ * snapshot it belongs to: symbolizing names its root later (symbols.c). */
+struct rep_retention_rt {
+    struct rep_retention *r;
+    const struct rep_snapshot *snap;
+};
+
 struct rep_stream {
     struct rep_process p;            /* scalar fields filled as records come */
     uint32_t parent_stream;
@@ -174,6 +183,17 @@ struct rep_stream {
     size_t ngc, gc_cap;
     struct rep_gc_gen gc_gens[3];
     int gc_seen;
+
+    /* The published model of this stream, writable, from
+     * rep_replay_publish() on. Renderers and gates see the model through its
+     * const pointers; the passes that finish it (rep_capture_symbolize,
+     * rep_capture_classify, rep_supp_filter_capture) change it through
+     * these (rep_rw_process, rep_rw_snapshot) instead of casting const away. */
+    struct rep_process *pub;
+    struct rep_stack *pub_stacks;    /* pub->stacks */
+    struct rep_snapshot *pub_snaps;  /* pub->snapshots */
+    struct rep_retention_rt *rets;   /* every retention path of its snapshots */
+    size_t nrets, rets_cap;
 };
 
 struct rep_replay {
@@ -184,6 +204,7 @@ struct rep_replay {
     const char **notes;
     size_t nnotes, notes_cap;
     uint64_t events;
+    uint32_t module_keys;            /* sym_key of the next module published */
 };
 
 /* The stream with number `stream`, created (with every lower one) if new.
@@ -232,6 +253,20 @@ void rep_snap_py_free(struct rep_snap_py *py);
 /* Fills symbol, module and thread names of every retention path of a
  * classified capture (symbols.c); needs cap->sym for symbol names. */
 void rep_retention_symbols(struct rep_capture *cap);
+
+/* Process i of a published capture, writable: for the passes that finish
+ * the model, which say so by taking a non-const capture. */
+static inline struct rep_process *rep_rw_process(struct rep_capture *cap, size_t i)
+{
+    return cap->replay->streams[i]->pub;
+}
+
+/* Snapshot s (one of process i's, or NULL) of a published capture, writable. */
+static inline struct rep_snapshot *rep_rw_snapshot(struct rep_capture *cap, size_t i,
+                                                   const struct rep_snapshot *s)
+{
+    return s ? &cap->replay->streams[i]->pub_snaps[s - cap->processes[i].snapshots] : NULL;
+}
 
 /* Frees the working state (not the arena). */
 void rep_replay_free(struct rep_replay *r);

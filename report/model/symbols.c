@@ -223,13 +223,12 @@ static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
     return st->frames ? 0 : -1;
 }
 
-static int register_modules(struct rep_capture *cap, uint32_t *key, char *err, size_t errlen)
+static int register_modules(struct rep_capture *cap, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
         for (size_t j = 0; j < p->nmodules; j++) {
-            struct rep_module *m = (struct rep_module *)&p->modules[j];
-            m->sym_key = (*key)++;
+            const struct rep_module *m = &p->modules[j];
             if (sym_add_module(cap->sym, m->sym_key, m->path, m->bias, m->build_id,
                                m->build_id_len, err, errlen) < 0)
                 return -1;
@@ -242,16 +241,15 @@ int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen)
 {
     if (cap->symbolized)
         return 0;
-    uint32_t key = 0;
-    if (!(cap->sym = sym_open(err, errlen)) || register_modules(cap, &key, err, errlen) < 0)
+    if (!(cap->sym = sym_open(err, errlen)) || register_modules(cap, err, errlen) < 0)
         return -1;
     struct scratch sc = {0};
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];
         struct rep_index cache = {0};
         for (size_t j = 0; j < p->nstacks; j++) {
-            if (symbolize_stack(cap, p, cap->replay->streams[i], &cache, &sc,
-                                (struct rep_stack *)&p->stacks[j]) < 0) {
+            struct rep_stream *rs = cap->replay->streams[i];
+            if (symbolize_stack(cap, p, rs, &cache, &sc, &rs->pub_stacks[j]) < 0) {
                 rep_index_release(&cache);
                 free(sc.fr);
                 return snprintf(err, errlen, "out of memory"), -1;
@@ -318,12 +316,8 @@ static void name_root(struct rep_capture *cap, const struct rep_process *p,
 void rep_retention_symbols(struct rep_capture *cap)
 {
     for (size_t i = 0; i < cap->nprocesses; i++) {
-        const struct rep_process *p = &cap->processes[i];
-        for (size_t k = 0; k < p->nsnapshots; k++) {
-            const struct rep_snapshot *s = &p->snapshots[k];
-            for (size_t l = 0; l < s->nleaks; l++)
-                if (s->leaks[l].retained_by)
-                    name_root(cap, p, s, (struct rep_retention *)s->leaks[l].retained_by);
-        }
+        const struct rep_stream *rs = cap->replay->streams[i];
+        for (size_t k = 0; k < rs->nrets; k++)
+            name_root(cap, &cap->processes[i], rs->rets[k].snap, rs->rets[k].r);
     }
 }
