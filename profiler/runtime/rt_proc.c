@@ -429,6 +429,7 @@ static void exit_handler(int status, void *arg)
     (void)arg;
     if (!rt_proc_recording() || getpid() != my_pid)
         return;
+    rt_pub_abandon();
     rt_proc_exit_snapshot(0);
     push_simple(RT_REC_EXIT, (uint32_t)status, main_returned ? RT_EXIT_RETURN : RT_EXIT_EXIT);
 }
@@ -472,8 +473,10 @@ RT_EXPORT void exit(int status)
 
 static void record_quick_exit(int status)
 {
-    if (active())
-        push_simple(RT_REC_EXIT, (uint32_t)status, RT_EXIT__EXIT);
+    if (!active())
+        return;
+    rt_pub_abandon();
+    push_simple(RT_REC_EXIT, (uint32_t)status, RT_EXIT__EXIT);
 }
 
 RT_EXPORT void _exit(int status)

@@ -346,6 +346,39 @@ void rt_pub_end(int how)
         rt_rec_close();
 }
 
+/* Slots of the record whose first slot is r (ring.h). */
+static uint64_t rec_slots(const struct rt_rec *r)
+{
+    switch (r->type & RT_REC_TYPE_MASK) {
+    case RT_REC_STACK:
+        return RT_STACK_SLOTS(r->a);
+    case RT_REC_BLOB:
+        return RT_BLOB_SLOTS((uint64_t)r->u32);
+    default:
+        return 1;
+    }
+}
+
+void rt_pub_abandon(void)
+{
+    struct rt_tls *t = &rt_tls;
+    struct rt_ring *r = t->ring;
+    if (!t->pub || !r)
+        return;
+    /* keep the interrupted publication's whole records: a blob is written
+     * slot by slot, so the last one may be cut */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed), end = head;
+    for (uint64_t pos = head; pos < t->wpos;) {
+        uint64_t n = rec_slots(&r->slots[pos & SLOT_MASK]);
+        if (pos + n > t->wpos)
+            break;
+        pos += n;
+        end = pos;
+    }
+    t->wpos = end;
+    rt_pub_end(RT_PUB_DIRECT);
+}
+
 void rt_ring_push(const struct rt_rec *recs, uint32_t nslots)
 {
     int how = rt_pub_begin(nslots);

@@ -70,6 +70,13 @@ struct rt_blob_part {
 void rt_ring_push_parts(uint32_t kind, const struct rt_blob_part *parts, unsigned n);
 void rt_pub_end(int how);
 
+/* The process ends here (_exit, or exit from a signal handler): if the
+ * calling thread interrupted its own publication, that publication will
+ * never resume. Publishes its complete records and then the signal
+ * handlers' queued ones, so that what a handler allocated before ending
+ * the process is not lost with the queue. */
+void rt_pub_abandon(void);
+
 /* Slots an RT_REC_BLOB of `len` payload bytes takes. */
 static inline uint32_t rt_blob_slots(uint32_t len)
 {
