@@ -20,6 +20,7 @@
 #include "cmd/parse.h"
 #include "report/gate/baseline.h"
 #include "report/gate/gates.h"
+#include "report/render/render.h"
 #include "report/gate/ci.h"
 #include "cmd/conf.h"
 #include "report/analysis/classify.h"
@@ -60,8 +61,10 @@
     "  --min-delta-allocations N growth of allocations must also exceed this (default 0)\n" \
     "  --new-leaks-only          leak gates count only leak sites not in the baseline\n" \
     "\n" \
-    "A damaged or unfinished capture fails the 'capture' gate, because its figures may\n" \
-    "be short; --allow-incomplete gates what was recorded instead.\n" \
+    "A damaged or unfinished capture, one with a loss (something that was not recorded:\n" \
+    "a process made by a raw clone, events the runtime could not publish) or one without\n" \
+    "any process fails the 'capture' gate, because its figures may be short;\n" \
+    "--allow-incomplete gates what was recorded instead.\n" \
     "\n" \
     "Output:\n" \
     "  --report FORMAT[:PATH]    junit, sarif, github, gitlab (repeatable; PATH '-' is\n" \
@@ -345,6 +348,22 @@ static int parse(struct opts *o, int argc, char **argv, int want_capture, const 
 
 /* ---- loading ---- */
 
+/* What the capture says was not recorded, one stderr line each. */
+static void print_losses(const struct rep_capture *cap)
+{
+    for (size_t i = 0; i < cap->nlosses; i++) {
+        fputs("heapgraph: loss: ", stderr);
+        rep_text_puts(stderr, cap->losses[i]);
+        putc('\n', stderr);
+    }
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        for (size_t k = 0; k < cap->processes[i].nlosses; k++) {
+            fprintf(stderr, "heapgraph: loss: process %d: ", (int)cap->processes[i].pid);
+            rep_text_puts(stderr, cap->processes[i].losses[k]);
+            putc('\n', stderr);
+        }
+}
+
 /* Reads a capture into run (whole_heap: struct rep_open_opts). Returns 0,
  * or the exit code after printing. */
 static int load_capture(const char *path, struct rep_run *run, int bad_code, int whole_heap)
@@ -366,6 +385,7 @@ static int load_capture(const char *path, struct rep_run *run, int bad_code, int
                 cap->damage_message ? cap->damage_message : "?");
     else if (!cap->complete)
         fprintf(stderr, "heapgraph: note: %s is incomplete (the recording did not finish)\n", path);
+    print_losses(cap);
     rep_capture_close(cap);
     return 0;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "report/model/infile.h"
+
 char *cmd_conf_find(void)
 {
     char *p = NULL;
@@ -109,25 +111,18 @@ int cmd_conf_parse(struct cmd_conf *c, const char *text, const char *path,
 
 int cmd_conf_load(struct cmd_conf *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    int bad = ferror(f) || !feof(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: unreadable or larger than 64 KiB", path);
-        return -1;
-    }
-    buf[n] = 0;
-    if (memchr(buf, 0, n)) {
+    char why[128];
+    size_t n;
+    char *text = rep_read_input(path, CMD_CONF_MAX_FILE, &n, why, sizeof why);
+    int ret = -1;
+    if (!text)
+        snprintf(err, errlen, "%s: %s", path, why);
+    else if (memchr(text, 0, n))
         snprintf(err, errlen, "%s: not a text file", path);
-        return -1;
-    }
-    return cmd_conf_parse(c, buf, path, err, errlen);
+    else
+        ret = cmd_conf_parse(c, text, path, err, errlen);
+    free(text);
+    return ret;
 }
 
 void cmd_conf_release(struct cmd_conf *c)

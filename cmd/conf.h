@@ -44,7 +44,9 @@ struct cmd_conf {
  * frees) or NULL when there is none. */
 char *cmd_conf_find(void);
 
-/* Reads path. Returns 0, or -1 + err ("PATH:LINE: ..."). */
+/* Reads path, a regular file of at most CMD_CONF_MAX_FILE bytes. Returns 0,
+ * or -1 + err ("PATH:LINE: ..."). */
+#define CMD_CONF_MAX_FILE ((size_t)64 << 10)
 int cmd_conf_load(struct cmd_conf *c, const char *path, char *err, size_t errlen);
 /* Parses text as if read from path (used by cmd_conf_load and tests). */
 int cmd_conf_parse(struct cmd_conf *c, const char *text, const char *path,

@@ -25,6 +25,16 @@ static const char usage_text[] =
     "\n"
     "  -h, --help   this help\n";
 
+/* One line per text, after prefix; the text comes from the program. */
+static void lines(const char *prefix, const char *const *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fputs(prefix, stdout);
+        rep_text_puts(stdout, text[i]);
+        putchar('\n');
+    }
+}
+
 static void capture_lines(const struct rep_capture *cap)
 {
     char a[32], b[32];
@@ -33,21 +43,31 @@ static void capture_lines(const struct rep_capture *cap)
     char when[64] = "?";
     if (gmtime_r(&t, &tm))
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    printf("capture    %s\n", cap->path);
+    fputs("capture    ", stdout);
+    rep_text_puts(stdout, cap->path);
+    putchar('\n');
     printf("format     version %" PRIu32 ", %s in %s chunks\n", cap->version,
            rep_fmt_bytes(a, sizeof a, cap->file_size), rep_fmt_count(b, sizeof b, cap->chunks));
     printf("recorded   %s\n", when);
+    size_t losses = cap->nlosses;
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        losses += cap->processes[i].nlosses;
     if (cap->damaged)
         printf("complete   no: damaged at byte %" PRIu64 ": %s\n", cap->damage_offset,
                cap->damage_message);
     else if (!cap->complete)
         printf("complete   no: it ends without an end record\n");
+    else if (losses)
+        printf("complete   no: %zu %s (something that happened was not recorded)\n", losses,
+               losses == 1 ? "loss" : "losses");
+    else if (!cap->nprocesses)
+        printf("complete   no: no process was recorded\n");
     else
         printf("complete   yes\n");
     printf("events     %s\n", rep_fmt_count(a, sizeof a, cap->events));
     printf("processes  %zu\n", cap->nprocesses);
-    for (size_t i = 0; i < cap->nnotes; i++)
-        printf("note       %s\n", cap->notes[i]);
+    lines("loss       ", cap->losses, cap->nlosses);
+    lines("note       ", cap->notes, cap->nnotes);
 }
 
 static void process_lines(const struct rep_process *p)
@@ -55,9 +75,13 @@ static void process_lines(const struct rep_process *p)
     char a[32], b[32], c[32], end[128], d[32];
     printf("\nprocess %" PRId32 " (parent %" PRId32 ", stream %" PRIu32 ", %s):", p->pid, p->ppid,
            p->stream, p->origin == 1 ? "forked" : p->origin == 2 ? "exec'd" : "launched");
-    for (size_t i = 0; i < p->argc; i++)
-        printf(" %s", p->argv[i]);
-    printf("\n  exe        %s\n", p->exe);
+    for (size_t i = 0; i < p->argc; i++) {
+        putchar(' ');
+        rep_text_puts(stdout, p->argv[i]);
+    }
+    fputs("\n  exe        ", stdout);
+    rep_text_puts(stdout, p->exe);
+    putchar('\n');
     uint64_t dur = p->end_us > p->start_us ? p->end_us - p->start_us : 0;
     printf("  ended      %s after %s\n", rep_fmt_end(end, sizeof end, p),
            rep_fmt_duration(d, sizeof d, dur));
@@ -71,8 +95,8 @@ static void process_lines(const struct rep_process *p)
            p->exit_snapshot ? "with" : "no");
     printf("  live       %s in %s blocks at the end\n", rep_fmt_bytes(a, sizeof a, p->live_bytes),
            rep_fmt_count(b, sizeof b, p->live_blocks));
-    for (size_t i = 0; i < p->nnotes; i++)
-        printf("  note       %s\n", p->notes[i]);
+    lines("  loss       ", p->losses, p->nlosses);
+    lines("  note       ", p->notes, p->nnotes);
 }
 
 int cmd_info(int argc, char **argv)

@@ -106,7 +106,8 @@ enum hg_rec_type {
     HG_REC_PYCODE = 16,
     /* stream, allocation number, type name string (Python object types) */
     HG_REC_BLOCKTYPE = 17,
-    /* stream (0: the capture), time, text: something degraded or failed */
+    /* stream (0: the capture), time, text, then optionally a kind (enum
+       hg_note_kind; absent: HG_NOTE_INFO): something degraded or failed */
     HG_REC_NOTE = 18,
     /* number of streams, number of events in all: last record of a complete file */
     HG_REC_END = 19,
@@ -156,6 +157,10 @@ enum hg_rec_type {
 #define HG_PYF_ENTRY (1ull << 62)
 #define HG_PYF_POS(w) ((uint32_t)((w) >> 32) & 0x3fffffffu)
 #define HG_PYF_CODE(w) ((uint32_t)(w))
+
+/* HG_NOTE_LOSS: what was recorded is short of what happened (events a
+ * runtime could not publish, a process that could not be recorded, ...). */
+enum hg_note_kind { HG_NOTE_INFO = 0, HG_NOTE_LOSS = 1 };
 
 enum hg_origin { HG_ORIGIN_ROOT = 0, HG_ORIGIN_FORK = 1, HG_ORIGIN_EXEC = 2, HG_ORIGIN_SPAWN = 3 };
 enum hg_end { HG_END_EXIT = 0, HG_END_SIGNAL = 1, HG_END_EXEC = 2, HG_END_UNKNOWN = 3 };

@@ -113,9 +113,10 @@ enum rt_blob_kind {
     RT_BLOB_THREAD_NAME,   /* struct rt_blob_thread + name */
     RT_BLOB_THREAD_END,    /* struct rt_blob_thread, no name */
     RT_BLOB_ROOT,          /* struct rt_blob_root */
-    RT_BLOB_NOTE,          /* UTF-8 text: the runtime degraded (said once) */
+    RT_BLOB_NOTE,          /* UTF-8 text: something the runtime found (said once) */
     RT_BLOB_PYCODE,        /* struct rt_blob_pycode + name + file + line table */
     RT_BLOB_PYTHON,        /* struct rt_blob_python: the process runs CPython */
+    RT_BLOB_LOSS,          /* UTF-8 text: events were lost (said once per message) */
 };
 
 struct rt_blob_seg {
@@ -230,7 +231,14 @@ enum rt_msg_type {
     RT_MSG_SNAP_LIVE, /* collector -> runtime, carries a memfd of struct rt_live */
 };
 
-enum rt_origin { RT_ORIGIN_ROOT = 0, RT_ORIGIN_FORK = 1, RT_ORIGIN_EXEC = 2 };
+/* UNSEEN: a HELLO without rings from a child made by a clone or fork system
+ * call that ran no fork handler (raw clone, clone3, syscall(SYS_fork),
+ * _Fork): the runtime does not record it, the collector notes it. */
+/* RECONNECT: a HELLO without rings from a recording image whose program
+ * closed the runtime's connection (a daemon closing what it inherited);
+ * the collector gives the image's stream this connection. */
+enum rt_origin { RT_ORIGIN_ROOT = 0, RT_ORIGIN_FORK = 1, RT_ORIGIN_EXEC = 2, RT_ORIGIN_UNSEEN = 3,
+                 RT_ORIGIN_RECONNECT = 4 };
 
 struct rt_msg {
     uint32_t type;

@@ -42,12 +42,21 @@ static int headers_inside(int fd, Elf *elf)
 }
 
 /* Opens path as an ELF file. Returns 0, or -1 with errno set (ENOEXEC: not
-   an ELF file, EBADMSG: truncated or corrupt). */
+   an ELF file, EBADMSG: truncated or corrupt). The path comes from the
+   capture: a FIFO put there since would block the open or the read, a
+   device might never end, so only a regular file is read. */
 static int open_elf(const char *path, int *fd, Elf **elf)
 {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0)
         return -1;
+    if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(*fd, F_SETFL, 0) < 0) {
+        close(*fd);
+        *fd = -1;
+        errno = ENOEXEC;
+        return -1;
+    }
     *elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
     int err = !*elf || elf_kind(*elf) != ELF_K_ELF ? ENOEXEC
               : !headers_inside(*fd, *elf)          ? EBADMSG

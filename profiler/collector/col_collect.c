@@ -82,7 +82,7 @@ static void on_readable(struct col *c, struct col_stream *s, uint8_t **buf, size
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {
-            col_image_gone(c, s, 0);
+            col_conn_closed(c, s);
             return;
         }
         struct rt_msg m;
@@ -103,18 +103,63 @@ static void on_readable(struct col *c, struct col_stream *s, uint8_t **buf, size
     }
 }
 
+/* 1 when pid is this process or one of its descendants, -1 when it is
+ * gone already. This process is a child subreaper, so a descendant whose
+ * parent died is now its child. */
+static int of_this_run(pid_t pid)
+{
+    for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+        if (pid == getpid())
+            return 1;
+        pid_t parent = col_parent_of(pid);
+        if (parent < 0 && depth == 0)
+            return -1;
+        pid = parent;
+    }
+    return 0;
+}
+
+/* Only processes of this run, of this user, may talk to the collector:
+ * another user's process that found the socket could otherwise inject
+ * processes into the capture, stall the collector or hand it rings that
+ * fault. Returns the peer's pid, or -1 after noting the refusal. A peer
+ * gone before it was accepted (a child the runtime could not record says
+ * so and exits) is flagged: it may only say that (col_on_hello). */
+static pid_t admit(struct col *c, int fd, int *gone)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -1;
+    int ours = cred.uid == geteuid() ? of_this_run(cred.pid) : 0;
+    *gone = ours < 0;
+    if (ours)
+        return cred.pid;
+    col_note(c, NULL, "refused a connection from process %d (uid %u): not a process of this run",
+             (int)cred.pid, (unsigned)cred.uid);
+    return -1;
+}
+
 static void accept_all(struct col *c)
 {
     for (;;) {
         int fd = accept4(c->cfg->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        int gone;
+        pid_t peer = admit(c, fd, &gone);
+        if (peer < 0) {
+            close(fd);
+            continue;
+        }
         struct col_stream *s = col_stream_new(c);
         if (!s) {
             close(fd);
             continue;
         }
         s->fd = fd;
+        s->peer = peer;
+        s->peer_gone = gone;
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = s};
         if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
             close(fd);
@@ -157,6 +202,8 @@ static void reap_all(struct col *c)
             c->reaped_cap = n;
         }
         c->reaped[c->nreaped++] = (struct col_reaped){pid, status};
+        if (s && s->unlinked) /* it closed its connection long ago: drain and end it now */
+            col_image_gone(c, s, 0);
     }
 }
 
@@ -185,6 +232,7 @@ static void on_tick(struct col *c)
     if (now >= c->next_sample) {
         c->next_sample = now + c->cfg->sample_ns;
         col_sample(c, now);
+        col_check_orphans(c);
     }
     if (now >= c->next_flush) {
         c->next_flush = now + COL_FLUSH_NS;
@@ -269,6 +317,10 @@ static void wrap_up(struct col *c)
             col_stream_start(c, s, HG_ORIGIN_FORK, col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
         if (s->state != COL_ST_LIVE)
             continue;
+        if (s->unlinked) {
+            col_image_gone(c, s, 0);
+            continue;
+        }
         int status;
         if (col_reaped_status(c, s->pid, &status))
             col_stream_end_status(c, s, status);

@@ -118,6 +118,17 @@ static void read_ring(struct col *c, struct col_stream *s, unsigned i, uint64_t 
     uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     if (tail == head)
         return;
+    if (head - tail > RT_RING_SLOTS) {
+        /* more than a ring holds: a second writer (a child the runtime did
+         * not see, writing into its parent's rings) or a damaged ring. Its
+         * records cannot be trusted; skipping them keeps the queues bounded
+         * and lets the producer go on. */
+        if (!s->overrun++)
+            col_loss(c, s, "ring %u held %llu records, more than its %u slots (a second writer?): "
+                     "its records were skipped", i, (unsigned long long)(head - tail), RT_RING_SLOTS);
+        atomic_store_explicit(&ring->tail, head, memory_order_release);
+        return;
+    }
     if (q->head == q->len)
         q->thread = ring->thread_index;
     while (tail != head) {

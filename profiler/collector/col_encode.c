@@ -35,18 +35,33 @@ int col_buf_grow(uint8_t **b, size_t *cap, size_t need)
     return 0;
 }
 
-void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
+static void note(struct col *c, struct col_stream *s, unsigned kind, const char *fmt, va_list ap)
 {
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
+    char text[320];
     int n = vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
     col_rec_begin(c->w, HG_REC_NOTE);
     col_put_u(c->w, s ? s->id : 0);
     col_put_u(c->w, col_to_us(c, col_now_ns()));
     col_put_str(c->w, text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    if (kind != HG_NOTE_INFO)
+        col_put_u(c->w, kind);
     col_rec_end(c->w);
+}
+
+void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note(c, s, HG_NOTE_INFO, fmt, ap);
+    va_end(ap);
+}
+
+void col_loss(struct col *c, struct col_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note(c, s, HG_NOTE_LOSS, fmt, ap);
+    va_end(ap);
 }
 
 /* ----------------------------------------------------------- event encoder */
@@ -476,11 +491,15 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_u(c->w, t.owner);
         col_put_u(c->w, t.start);
         col_put_u(c->w, t.size);
-    } else if (kind == RT_BLOB_NOTE) {
+    } else if (kind == RT_BLOB_NOTE || kind == RT_BLOB_LOSS) {
         col_rec_begin(c->w, HG_REC_NOTE);
         col_put_u(c->w, s->id);
         col_put_u(c->w, rec_time(c, r));
         col_put_str(c->w, p, len);
+        if (kind == RT_BLOB_LOSS) {
+            col_put_u(c->w, HG_NOTE_LOSS);
+            s->losses++;
+        }
     } else if (kind == RT_BLOB_PYTHON) {
         struct rt_blob_python py;
         if (len < sizeof py)

@@ -60,6 +60,9 @@ struct col_stream {
     enum col_state state;
     uint32_t id, parent_id, origin;
     pid_t pid, ppid;
+    pid_t peer;          /* the connected process (SO_PEERCRED) */
+    int peer_gone;       /* it had exited when accepted: its ancestry is unknown */
+    int unlinked;        /* live, its connection closed by the program (col_conn_closed) */
     int fd;              /* connection, -1 once closed */
     struct rt_shm *shm;  /* NULL when not connected */
     int statm_fd;
@@ -88,6 +91,8 @@ struct col_stream {
     size_t ed_len, ed_cap;
     uint64_t ed_batch, ed_total;
     uint64_t conflicts, malformed;
+    uint64_t overrun;      /* drains that found a ring holding more than its size */
+    uint64_t losses;       /* losses noted for this stream (HG_NOTE_LOSS) */
 };
 
 struct col_reaped {
@@ -206,6 +211,14 @@ void col_resolve_held(struct col *c, struct col_stream *s);
 /* The image behind s is gone (EOF, or, with exec_seen, a new image of its
  * pid said HELLO). */
 void col_image_gone(struct col *c, struct col_stream *s, int exec_seen);
+/* The control connection of s reached EOF: the image is gone, or the
+ * program closed the runtime's descriptor (a daemon closing what it
+ * inherited) and goes on recording into its rings: then the stream stays
+ * live without a connection until the process ends (col_check_orphans) or
+ * the runtime connects again (RT_ORIGIN_RECONNECT). */
+void col_conn_closed(struct col *c, struct col_stream *s);
+/* Ends the streams left without a connection whose process is gone. */
+void col_check_orphans(struct col *c);
 
 /* ------------------------------------------------------------ col_drain.c */
 
@@ -236,8 +249,15 @@ void col_sample(struct col *c, uint64_t now);
 /* Grows *b to hold `need` bytes. Returns 0 or -1 (out of memory). */
 int col_buf_grow(uint8_t **b, size_t *cap, size_t need);
 
-/* Writes an HG_REC_NOTE for stream s (NULL: the capture), printf-style. */
+/* The parent pid of a live or zombie process, -1 if it is gone
+ * (col_stream.c). */
+pid_t col_parent_of(pid_t pid);
+
+/* Writes an HG_REC_NOTE for stream s (NULL: the capture), printf-style;
+ * col_loss one of kind HG_NOTE_LOSS: something was not recorded. */
 void col_note(struct col *c, struct col_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void col_loss(struct col *c, struct col_stream *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Events, in the stream's order (capture.h "Events"). col_emit_run encodes

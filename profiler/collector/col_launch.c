@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,26 +80,38 @@ static int resolve(const char *name, char *out, size_t outlen)
     return err;
 }
 
+/* The runtime is built for this machine: a program of another ELF class or
+ * machine (a 32-bit x86 program on x86-64) cannot load it, and the dynamic
+ * linker skips it without a word. Fills what with the program's kind; 0
+ * when it matches. */
+static int elf_foreign(int fd, char *what, size_t len)
+{
+    Elf64_Ehdr h;
+    if (pread(fd, &h, sizeof h, 0) < (ssize_t)EI_NIDENT + 4)
+        return snprintf(what, len, "an ELF file too short to load"), 1;
+    int bits = h.e_ident[EI_CLASS] == ELFCLASS64 ? 64 : h.e_ident[EI_CLASS] == ELFCLASS32 ? 32 : 0;
+    uint16_t machine = h.e_machine; /* at the same offset in both classes */
+    if (bits == 64 && machine == EM_X86_64)
+        return 0;
+    if (bits == 32 && machine == EM_386)
+        snprintf(what, len, "a 32-bit x86 program");
+    else if (bits)
+        snprintf(what, len, "a %d-bit program for ELF machine %u", bits, (unsigned)machine);
+    else
+        snprintf(what, len, "an ELF file of unknown class %u", (unsigned)h.e_ident[EI_CLASS]);
+    return 1;
+}
+
 /* 1 when the ELF file has a PT_INTERP program header (dynamically linked),
- * 0 when it has none, -1 when the headers cannot be read. */
+ * 0 when it has none, -1 when the headers cannot be read. Only for
+ * programs elf_foreign accepts. */
 static int elf_has_interp(int fd)
 {
-    unsigned char id[EI_NIDENT];
-    if (pread(fd, id, sizeof id, 0) != (ssize_t)sizeof id)
+    Elf64_Ehdr h;
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
         return -1;
-    uint64_t phoff;
-    unsigned phnum, phentsize;
-    if (id[EI_CLASS] == ELFCLASS64) {
-        Elf64_Ehdr h;
-        if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
-            return -1;
-        phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
-    } else {
-        Elf32_Ehdr h;
-        if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
-            return -1;
-        phoff = h.e_phoff, phnum = h.e_phnum, phentsize = h.e_phentsize;
-    }
+    uint64_t phoff = h.e_phoff;
+    unsigned phnum = h.e_phnum, phentsize = h.e_phentsize;
     if (phentsize < sizeof(uint32_t))
         return -1;
     for (unsigned i = 0; i < phnum; i++) {
@@ -145,15 +158,24 @@ static int check_program(const char *shown, const char *path, int depth, struct 
     if (st.st_mode & (S_ISUID | S_ISGID))
         return fail(e, COL_NOEXEC, "%s is set%cid; the dynamic linker ignores LD_PRELOAD for it",
                     shown, st.st_mode & S_ISUID ? 'u' : 'g');
+    /* file capabilities put a user's program in secure-execution mode too
+     * (root already holds them all) */
+    if (geteuid() != 0 && getxattr(path, "security.capability", NULL, 0) >= 0)
+        return fail(e, COL_NOEXEC, "%s has file capabilities; the dynamic linker ignores "
+                    "LD_PRELOAD for it", shown);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail(e, COL_NOEXEC, "%s: %s", shown, strerror(errno));
     char head[256] = "";
     ssize_t n = pread(fd, head, sizeof head - 1, 0);
     int ret = 0;
+    char foreign[96];
     if (n >= 4 && !memcmp(head, ELFMAG, SELFMAG)) {
-        int interp = elf_has_interp(fd);
-        if (interp < 0)
+        int interp = elf_foreign(fd, foreign, sizeof foreign) ? 2 : elf_has_interp(fd);
+        if (interp == 2)
+            ret = fail(e, COL_NOEXEC, "%s is %s; the runtime is a 64-bit x86-64 library and cannot "
+                       "be loaded into it", shown, foreign);
+        else if (interp < 0)
             ret = fail(e, COL_NOEXEC, "%s: unreadable ELF headers", shown);
         else if (!interp)
             ret = fail(e, COL_NOEXEC, "%s is statically linked; LD_PRELOAD cannot inject the runtime", shown);
@@ -204,21 +226,31 @@ int col_find_runtime(char *path, size_t pathlen, struct col_err *e)
 
 /* ------------------------------------------------------------- the program */
 
-static int listen_socket(char *name, size_t namelen)
+/* The control socket lives in a directory of its own, mode 0700 (mkdtemp),
+ * so that no other user can reach it (an abstract name is listed in
+ * /proc/net/unix for anyone to connect to); the collector also admits only
+ * processes of this run (col_collect.c). dir receives the directory,
+ * which the caller removes with the socket. */
+static int listen_socket(char *name, size_t namelen, char *dir, size_t dirlen)
 {
-    uint64_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    snprintf(name, namelen, "heapgraph-%d-%016llx", (int)getpid(), (unsigned long long)rnd);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
+    const char *base = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (!base || base[0] != '/' || strlen(base) > 64 || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+        base = "/tmp";
+    snprintf(dir, dirlen, "%s/heapgraph-XXXXXX", base);
+    if (!mkdtemp(dir))
         return -1;
+    snprintf(name, namelen, "%s/control", dir);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t len = strlen(name);
-    memcpy(a.sun_path + 1, name, len); /* abstract: leading NUL */
-    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
-    if (bind(fd, (struct sockaddr *)&a, alen) < 0 || listen(fd, 128) < 0) {
-        close(fd);
+    memcpy(a.sun_path, name, len);
+    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, alen) < 0 || listen(fd, 128) < 0) {
+        if (fd >= 0)
+            close(fd);
+        unlink(name);
+        rmdir(dir);
         return -1;
     }
     return fd;
@@ -258,7 +290,41 @@ static void child(int gate, const sigset_t *mask, const struct col_launch *l, co
     _exit(e == ENOENT ? COL_NOTFOUND : COL_NOEXEC);
 }
 
-static int open_output(const struct col_launch *l, pid_t pid, char *path, size_t pathlen)
+/* Reuses the existing file at path (-o): a regular file of this user with
+ * no other name, emptied and made 0600, or a character device named
+ * outright (/dev/null); opened without following a symbolic link and
+ * without blocking on a FIFO, which is refused. */
+static int reuse_output(const char *path, struct col_err *e)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return fail(e, COL_FAILED, "%s is a symbolic link; give the file itself", path);
+        if (errno == ENXIO)
+            return fail(e, COL_FAILED, "%s is a FIFO; the capture must be a regular file", path);
+        return fail(e, COL_FAILED, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && fcntl(fd, F_SETFL, 0) == 0)
+        return fd;
+    const char *why = fstat(fd, &st) < 0 ? strerror(errno)
+                    : !S_ISREG(st.st_mode) ? "not a regular file"
+                    : st.st_uid != geteuid() ? "it belongs to another user"
+                    : st.st_nlink != 1 ? "it has other hard links"
+                    : ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0 ? strerror(errno)
+                    : fcntl(fd, F_SETFL, 0) < 0 ? strerror(errno) : NULL;
+    if (why) {
+        close(fd);
+        return fail(e, COL_FAILED, "%s: %s; the capture is not written there", path, why);
+    }
+    return fd;
+}
+
+/* Creates the capture 0600, never through a symbolic link: the default name
+ * is predictable from the pid, so another user could plant one there. An
+ * existing file is reused only when named with -o (reuse_output). */
+static int open_output(const struct col_launch *l, pid_t pid, char *path, size_t pathlen,
+                       struct col_err *e)
 {
     if (l->output) {
         snprintf(path, pathlen, "%s", l->output);
@@ -266,14 +332,14 @@ static int open_output(const struct col_launch *l, pid_t pid, char *path, size_t
         const char *base = strrchr(l->argv[0], '/');
         snprintf(path, pathlen, "heapgraph.%s.%d.hgcap", base ? base + 1 : l->argv[0], (int)pid);
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    struct stat st;
-    /* An existing capture keeps its mode otherwise; a device or pipe is left alone. */
-    if (fd >= 0 && (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) < 0))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno == EEXIST && l->output)
+        return reuse_output(path, e);
+    if (errno == EEXIST)
+        return fail(e, COL_FAILED, "%s exists (not written over); name the capture with -o", path);
+    return fail(e, COL_FAILED, "%s: %s", path, strerror(errno));
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -334,9 +400,9 @@ static int start_child(struct launch *L, const struct col_launch *l, const char 
 static int open_capture(struct launch *L, const struct col_launch *l, char *out, size_t outlen,
                         struct col_err *e)
 {
-    int fd = open_output(l, L->pid, out, outlen);
+    int fd = open_output(l, L->pid, out, outlen, e);
     if (fd < 0)
-        return fail(e, COL_FAILED, "%s: %s", out, strerror(errno));
+        return -1;
     if (col_writer_open(&L->w, fd, L->start_real, L->start_mono) < 0)
         return fail(e, COL_FAILED, "writing %s: %s", out, strerror(L->w.err));
     return 0;
@@ -394,15 +460,20 @@ int col_record(const struct col_launch *l, char *out, size_t outlen, struct col_
                struct col_err *e)
 {
     struct launch L = {.gate = -1, .pid = -1, .w = {.fd = -1}};
-    char sock[64];
+    char sock[108], dir[96];
     int ret = -1;
     out[0] = 0;
-    L.lfd = listen_socket(sock, sizeof sock);
+    L.lfd = listen_socket(sock, sizeof sock, dir, sizeof dir);
+    int made = L.lfd >= 0;
     if (L.lfd < 0)
         fail(e, COL_FAILED, "control socket: %s", strerror(errno));
     else if (start_child(&L, l, sock, e) == 0 && open_capture(&L, l, out, outlen, e) == 0 &&
              open_gate(&L, e) == 0)
         ret = collect(&L, l, out, sum, e);
     launch_end(&L, ret);
+    if (made) {
+        unlink(sock);
+        rmdir(dir);
+    }
     return ret;
 }

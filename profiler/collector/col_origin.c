@@ -44,8 +44,12 @@ void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint
 
 static int map_rings(struct col *c, struct col_stream *s, int memfd)
 {
+    /* sealed against shrinking: a peer cutting the memfd short under the
+     * collector's mapping would make its reads fault (SIGBUS) */
     struct stat st;
-    if (memfd < 0 || fstat(memfd, &st) < 0 || (uint64_t)st.st_size < RT_SHM_SIZE)
+    int seals = memfd < 0 ? -1 : fcntl(memfd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+        fstat(memfd, &st) < 0 || (uint64_t)st.st_size < RT_SHM_SIZE)
         return -1;
     void *p = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (p == MAP_FAILED)
@@ -73,6 +77,7 @@ static int map_rings(struct col *c, struct col_stream *s, int memfd)
 static void move_conn(struct col *c, struct col_stream *from, struct col_stream *to)
 {
     to->fd = from->fd;
+    to->peer = from->peer;
     to->shm = from->shm;
     to->tsc = from->tsc;
     to->membarrier = from->membarrier;
@@ -126,14 +131,69 @@ static void hello_image(struct col *c, struct col_stream *s)
                      col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
 }
 
+/* HELLO of a child the runtime could not record (ring.h, RT_ORIGIN_UNSEEN). */
+static void hello_unseen(struct col *c, struct col_stream *s, const struct rt_msg *m,
+                         const uint8_t *data, size_t len)
+{
+    size_t n = m->argv_len < len ? m->argv_len : len;
+    col_loss(c, NULL, "process %d (child of %d: %.*s) was made by a clone or fork system call "
+             "that ran no fork handler (raw clone, clone3, syscall(SYS_fork), _Fork): not recorded",
+             (int)m->pid, (int)m->ppid, (int)strnlen((const char *)data, n), (const char *)data);
+    col_close_conn(c, s);
+    s->state = COL_ST_MOVED;
+}
+
+/* HELLO of an image whose program closed its first connection: the stream
+ * goes on with this one. */
+static void hello_again(struct col *c, struct col_stream *s)
+{
+    struct col_stream *t = col_find_pid(c, s->peer, 1u << COL_ST_LIVE);
+    if (!t || t == s || !t->shm || s->peer_gone) {
+        col_close_conn(c, s);
+        s->state = COL_ST_MOVED;
+        return;
+    }
+    if (t->fd >= 0) { /* its EOF is still on the way */
+        epoll_ctl(c->ep, EPOLL_CTL_DEL, t->fd, NULL);
+        close(t->fd);
+        c->open_conns--;
+    }
+    t->fd = s->fd;
+    t->unlinked = 0;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = t};
+    epoll_ctl(c->ep, EPOLL_CTL_MOD, t->fd, &e);
+    s->fd = -1;
+    s->state = COL_ST_MOVED;
+    col_note(c, t, "the program closed the runtime's control connection; the runtime connected again");
+}
+
 struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
                                    const uint8_t *data, size_t len, int memfd)
 {
+    if (m->origin == RT_ORIGIN_RECONNECT && s->state == COL_ST_NEW) {
+        if (memfd >= 0)
+            close(memfd);
+        hello_again(c, s);
+        return s;
+    }
+    if (m->origin == RT_ORIGIN_UNSEEN && s->state == COL_ST_NEW) {
+        if (memfd >= 0)
+            close(memfd);
+        hello_unseen(c, s, m, data, len);
+        return s;
+    }
     int mapped = s->state == COL_ST_NEW && map_rings(c, s, memfd) == 0;
     if (memfd >= 0)
         close(memfd);
     if (!mapped || (size_t)m->argv_len + m->exe_len > len) {
         col_note(c, NULL, "process %d: bad HELLO (protocol version or rings); not recorded", (int)m->pid);
+        col_close_conn(c, s);
+        s->state = COL_ST_MOVED;
+        return s;
+    }
+    if (m->pid != s->peer || s->peer_gone) {
+        col_note(c, NULL, "refused a HELLO from process %d that said it was process %d%s",
+                 (int)s->peer, (int)m->pid, s->peer_gone ? " and exited before it was heard" : "");
         col_close_conn(c, s);
         s->state = COL_ST_MOVED;
         return s;

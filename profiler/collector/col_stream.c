@@ -194,8 +194,7 @@ int col_reaped_status(struct col *c, pid_t pid, int *status)
     return 0;
 }
 
-/* The parent pid of a live or zombie process, -1 if it is gone. */
-static pid_t parent_of(pid_t pid)
+pid_t col_parent_of(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -239,6 +238,48 @@ static void start_held_children(struct col *c, struct col_stream *parent)
     }
 }
 
+/* 1 while pid is a process that has not ended (a zombie has). */
+static int running(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+void col_conn_closed(struct col *c, struct col_stream *s)
+{
+    int status;
+    if (s->state != COL_ST_LIVE || !s->shm || s->exec_pending || !running(s->pid)) {
+        col_image_gone(c, s, 0);
+        return;
+    }
+    if (col_reaped_status(c, s->pid, &status)) { /* put back: it is gone after all */
+        c->reaped[c->nreaped++] = (struct col_reaped){s->pid, status};
+        col_image_gone(c, s, 0);
+        return;
+    }
+    epoll_ctl(c->ep, EPOLL_CTL_DEL, s->fd, NULL);
+    close(s->fd);
+    s->fd = -1;
+    c->open_conns--;
+    s->unlinked = 1;
+}
+
+void col_check_orphans(struct col *c)
+{
+    for (size_t i = 0; i < c->ns; i++)
+        if (c->s[i]->unlinked && c->s[i]->state == COL_ST_LIVE && !running(c->s[i]->pid))
+            col_image_gone(c, c->s[i], 0);
+}
+
 /* The image behind s is gone (EOF, or a new image of its pid said HELLO):
  * drain what it left, then end the stream now or once waitpid says how. */
 void col_image_gone(struct col *c, struct col_stream *s, int exec_seen)
@@ -251,7 +292,12 @@ void col_image_gone(struct col *c, struct col_stream *s, int exec_seen)
     col_resolve_held(c, s);
     col_drain(c, s, COL_DRAIN_FINAL);
     col_flush_edges(c, s);
+    /* the runtime sets degraded with every loss it says; one it could not
+     * say (no ring left for a note) is still a loss */
+    if (s->shm && atomic_load(&s->shm->degraded) && !s->losses)
+        col_loss(c, s, "the runtime of process %d lost events", (int)s->pid);
     col_close_conn(c, s);
+    s->unlinked = 0;
     int status;
     if (s->state != COL_ST_LIVE)
         return;
@@ -259,7 +305,7 @@ void col_image_gone(struct col *c, struct col_stream *s, int exec_seen)
         col_stream_end(c, s, HG_END_EXEC, 0, 0);
     else if (col_reaped_status(c, s->pid, &status))
         col_stream_end_status(c, s, status);
-    else if (s->pid == c->cfg->child || parent_of(s->pid) == getpid())
+    else if (s->pid == c->cfg->child || col_parent_of(s->pid) == getpid())
         s->end_pending = 1; /* ours to reap: SIGCHLD brings the status */
     else
         col_stream_end_known(c, s);

@@ -106,10 +106,10 @@ int rt_hooks_interposed(void)
  * takes a requested snapshot at a safe point (outside any hook). */
 static inline int hook_begin(int *prev)
 {
-    if (RT_UNLIKELY(atomic_load_explicit(&rt_mode, memory_order_relaxed) != RT_MODE_RECORD)) {
-        if (atomic_load(&rt_mode) == RT_MODE_BOOT)
+    if (RT_UNLIKELY(atomic_load_explicit(&rt_image.mode, memory_order_relaxed) != RT_MODE_RECORD)) {
+        if (atomic_load(&rt_image.mode) == RT_MODE_BOOT)
             rt_proc_boot();
-        if (atomic_load(&rt_mode) != RT_MODE_RECORD)
+        if (atomic_load(&rt_image.mode) != RT_MODE_RECORD)
             return 0;
     }
     struct rt_tls *t = &rt_tls;

@@ -184,6 +184,10 @@ RT_EXPORT long syscall(long nr, ...)
         return do_munmap((void *)a, (size_t)b);
     case SYS_mremap:
         return do_mremap((void *)a, (size_t)b, (size_t)c, (int)d, (void *)e);
+    case SYS_close:
+        return close((int)a);
+    case SYS_close_range:
+        return close_range((unsigned)a, (unsigned)b, (int)c);
     default:
         return checked(rt_raw_syscall(nr, a, b, c, d, e, f));
     }

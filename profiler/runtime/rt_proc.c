@@ -19,6 +19,7 @@
  */
 #include "profiler/runtime/rt_proc.h"
 
+#include "profiler/runtime/rt_fds.h"
 #include "profiler/runtime/rt_hooks.h"
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_pyexit.h"
@@ -49,11 +50,10 @@
 #define MAX_ARGV 65536
 #define MAX_PATH 4096
 
-_Atomic int rt_mode;
+struct rt_image rt_image;
 
 static struct rt_shm *shm;
 static int sock = -1;
-static _Atomic int connected;
 static pid_t my_pid;
 static char sock_name[108];
 static char self_path[MAX_PATH];   /* this library, as the dynamic linker found it */
@@ -64,13 +64,22 @@ static int main_returned, exit_called;
 static _Atomic int exit_snapshot_taken;
 
 static void exit_handler(int status, void *arg);
+static void fork_prepare(void);
+static void fork_parent(void);
 static void fork_child(void);
+static void unseen_child(void);
+
+/* Outside the wiped page: the pid of the image that started recording, and
+ * whether a fork that runs the handlers is under way. */
+static pid_t recording_pid;
+static ino_t sock_ino; /* of the runtime's connection (sock_ours) */
+static _Atomic int forking;
 
 /* ---- small helpers ---------------------------------------------------- */
 
 int rt_proc_recording(void)
 {
-    return atomic_load_explicit(&connected, memory_order_relaxed);
+    return atomic_load_explicit(&rt_image.connected, memory_order_relaxed);
 }
 
 struct rt_shm *rt_proc_shm(void)
@@ -107,8 +116,46 @@ static int active(void)
     return rt_proc_recording() && !rt_tls.guard && getpid() == my_pid;
 }
 
+/* 1 while sock is still the runtime's connection: a program that closes
+ * the descriptors it inherited (a daemon) may have closed it, and its
+ * number may now belong to a file or socket of the program's own, which
+ * the runtime must never read or write. */
+static int sock_ours(void)
+{
+    struct stat st;
+    return sock >= 0 && fstat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == sock_ino;
+}
+
+static int send_hello(uint32_t origin, int memfd);
+static int dial(void);
+
+/* Connects again when the program closed the connection (recording went on
+ * through the rings meanwhile); the collector finds the image by pid.
+ * Returns 0 when sock is the runtime's, -1 when the collector cannot be
+ * reached. */
+static int relink(void)
+{
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    if (sock_ours())
+        return 0;
+    if (atomic_flag_test_and_set(&busy))
+        return 0; /* another thread is at it */
+    int e = errno;
+    sock = dial();
+    int ok = sock >= 0 && send_hello(RT_ORIGIN_RECONNECT, -1) == 0;
+    if (!ok && sock >= 0)
+        rt_fds_close(sock);
+    if (!ok)
+        sock = -1;
+    atomic_flag_clear(&busy);
+    errno = e;
+    return ok ? 0 : -1;
+}
+
 int rt_proc_collector_gone(void)
 {
+    if (relink() < 0)
+        return 1;
     int e = errno;
     char c;
     ssize_t n = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -119,9 +166,9 @@ int rt_proc_collector_gone(void)
 
 void rt_proc_stop_recording(void)
 {
-    if (!atomic_exchange(&connected, 0))
+    if (!atomic_exchange(&rt_image.connected, 0))
         return;
-    atomic_store(&rt_mode, RT_MODE_PASSIVE);
+    atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
     rt_degrade("the collector went away; recording stopped");
 }
 
@@ -187,6 +234,10 @@ static int send_hello(uint32_t origin, int memfd)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &memfd, sizeof memfd);
+    if (memfd < 0) { /* a HELLO that hands over no rings */
+        msg.msg_control = NULL;
+        msg.msg_controllen = 0;
+    }
     ssize_t sent = sendmsg(sock, &msg, MSG_NOSIGNAL);
     rt_arena_free(buf, cap);
     return sent == (ssize_t)iov.iov_len ? 0 : -1;
@@ -219,7 +270,7 @@ static int size_memfd(int fd)
 
 static struct rt_shm *make_shm(int *memfd)
 {
-    *memfd = memfd_create("heapgraph-rt", MFD_CLOEXEC);
+    *memfd = memfd_create("heapgraph-rt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (*memfd < 0)
         return NULL;
     if (size_memfd(*memfd) < 0) {
@@ -227,6 +278,9 @@ static struct rt_shm *make_shm(int *memfd)
             shm_error = "the file-size limit (ulimit -f) is below the size of the ring memory; not recording";
         return NULL;
     }
+    /* the collector maps it too: it must not be cut short under it */
+    if (fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        return NULL;
     void *p = rt_raw_mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -249,25 +303,38 @@ static void unmap_shm(void)
 
 /* Connects, creates the shared memory and says HELLO. Returns -1 with
  * nothing left open on failure. */
-static int connect_collector(uint32_t origin)
+/* A new connection to the collector, or -1; sock_ino learns its inode. */
+static int dial(void)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     size_t len = strlen(sock_name);
-    memcpy(addr.sun_path + 1, sock_name, len);
-    sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    memcpy(addr.sun_path, sock_name, len);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr,
+                           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        sock_ino = st.st_ino;
+    rt_fds_own(fd);
+    return fd;
+}
+
+static int connect_collector(uint32_t origin)
+{
+    sock = dial();
     if (sock < 0)
         return -1;
     int memfd = -1;
-    if (connect(sock, (struct sockaddr *)&addr,
-                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0)
-        goto fail;
     shm = make_shm(&memfd);
     if (!shm || send_hello(origin, memfd) < 0)
         goto fail;
     close(memfd);
     my_pid = getpid();
     rt_rec_bind(shm);
-    atomic_store(&connected, 1);
+    atomic_store(&rt_image.connected, 1);
     return 0;
 fail:
     if (shm)
@@ -275,7 +342,7 @@ fail:
     shm = NULL;
     if (memfd >= 0)
         close(memfd);
-    close(sock);
+    rt_fds_close(sock);
     sock = -1;
     return -1;
 }
@@ -309,24 +376,32 @@ static void save_self_path(void)
 
 static void boot(void)
 {
+    if (recording_pid && recording_pid != getpid()) {
+        if (atomic_load(&forking))
+            atomic_store(&rt_image.mode, RT_MODE_BOOT); /* fork_child comes next */
+        else
+            unseen_child();
+        return;
+    }
     if (rt_hooks_resolve() < 0) {
-        atomic_store(&rt_mode, RT_MODE_PASSIVE);
+        atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
         rt_degrade("the C library's allocator was not found; not recording");
         return;
     }
     on_exit(exit_handler, NULL);
     const char *name = getenv(RT_ENV_SOCK);
     if (!name || !*name || strlen(name) >= sizeof sock_name - 1) {
-        atomic_store(&rt_mode, RT_MODE_PASSIVE);
+        atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
         return;
     }
     strcpy(sock_name, name);
     save_self_path();
     uint32_t origin = boot_origin();
-    pthread_atfork(NULL, NULL, fork_child);
-    rt_unwind_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    madvise(&rt_image, sizeof rt_image, MADV_WIPEONFORK);
+    rt_fds_own_new(rt_unwind_init);
     if (rt_stack_reset() < 0 || connect_collector(origin) < 0) {
-        atomic_store(&rt_mode, RT_MODE_PASSIVE);
+        atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "cannot reach the collector; not recording");
         return;
     }
@@ -336,8 +411,9 @@ static void boot(void)
         rt_degrade("the program has a malloc of its own (linked into it), which the runtime "
                    "cannot hook: its allocations are not recorded");
     rt_scan_init();
+    recording_pid = getpid();
     rt_pyexit_attach();
-    atomic_store(&rt_mode, RT_MODE_RECORD);
+    atomic_store(&rt_image.mode, RT_MODE_RECORD);
 }
 
 /* Starting runs under the guard: an allocator of the program's own that
@@ -347,7 +423,7 @@ static void boot(void)
 void rt_proc_boot(void)
 {
     int expect = RT_MODE_BOOT;
-    if (!atomic_compare_exchange_strong(&rt_mode, &expect, RT_MODE_INIT))
+    if (!atomic_compare_exchange_strong(&rt_image.mode, &expect, RT_MODE_INIT))
         return;
     int g = rt_guard_enter();
     boot();
@@ -368,7 +444,7 @@ int64_t rt_proc_request_live(uint32_t snapshot_id, uint32_t reason, const struct
         return -1;
     struct rt_msg m = { .type = RT_MSG_SNAP_REQ, .pid = getpid(), .ppid = getppid(),
                         .time_ns = rt_now_ns(), .snapshot_id = snapshot_id, .reason = reason };
-    if (send(sock, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    if (relink() < 0 || send(sock, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
         return -1;
     union {
         struct cmsghdr h;
@@ -501,31 +577,72 @@ RT_EXPORT void _Exit(int status)
 
 /* ---- fork ------------------------------------------------------------- */
 
+/* A fork that runs the handlers: its child must not take itself for one
+ * the runtime did not see, should a hook run in it before fork_child. */
+static void fork_prepare(void)
+{
+    if (rt_proc_recording())
+        atomic_store(&forking, 1);
+}
+
+static void fork_parent(void)
+{
+    atomic_store(&forking, 0);
+}
+
+/* A child made by a clone or fork system call that ran no fork handler:
+ * its rings are its parent's, which it must not write into. It stays
+ * passive, drops what it inherited of its parent's connection and rings,
+ * and tells the collector, which notes the process as not recorded. */
+static void unseen_child(void)
+{
+    atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
+    rt_rec_forget();
+    if (shm)
+        rt_raw_munmap(shm, RT_SHM_SIZE);
+    shm = NULL;
+    if (sock >= 0)
+        rt_fds_close(sock);
+    sock = dial();
+    if (sock >= 0)
+        send_hello(RT_ORIGIN_UNSEEN, -1);
+    if (sock >= 0)
+        rt_fds_close(sock);
+    sock = -1;
+    static const char msg[] = "heapgraph: a process made by a clone or fork system call that ran "
+                              "no fork handler is not recorded\n";
+    if (write(2, msg, sizeof msg - 1) < 0)
+        return;
+}
+
 /* The first atfork child handler: the child is a new process image. */
 static void fork_child(void)
 {
-    if (atomic_load(&rt_mode) != RT_MODE_RECORD)
+    if (!atomic_exchange(&forking, 0))
         return;
     int e = errno;
     int is_main = rt_tls.is_main;
+    rt_said_forget();
     rt_rec_forget();
     memset(&rt_tls, 0, sizeof rt_tls);
     rt_tls.is_main = is_main;
-    atomic_store(&connected, 0);
+    atomic_store(&rt_image.connected, 0);
     if (shm)
         unmap_shm();
     shm = NULL;
     if (sock >= 0)
-        close(sock);
+        rt_fds_close(sock);
     sock = -1;
     exit_called = 0;
     atomic_store(&exit_snapshot_taken, 0);
     rt_pyf_reset();
     if (rt_stack_reset() < 0 || connect_collector(RT_ORIGIN_FORK) < 0) {
-        atomic_store(&rt_mode, RT_MODE_PASSIVE);
+        atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "forked child cannot reach the collector; not recording it");
     } else {
         announce(1);
+        recording_pid = getpid();
+        atomic_store(&rt_image.mode, RT_MODE_RECORD);
     }
     errno = e;
 }

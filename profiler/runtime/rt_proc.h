@@ -19,8 +19,19 @@ enum rt_mode {
     RT_MODE_PASSIVE,  /* no collector: hooks pass through */
 };
 
-/* Read by every hook with one relaxed load. */
-extern _Atomic int rt_mode;
+/* What a child the runtime did not see being made must not inherit: a
+ * clone or fork system call made directly (raw clone, clone3,
+ * syscall(SYS_fork), _Fork) runs no fork handler, and such a child would
+ * go on writing into its parent's rings, which are shared memory. The page
+ * holding this is marked MADV_WIPEONFORK, so such a child reads zeros here
+ * (RT_MODE_BOOT, not connected): its first hook finds out what it is. */
+struct rt_image {
+    _Atomic int mode;      /* enum rt_mode; read by every hook with one relaxed load */
+    _Atomic int connected; /* connected to the collector: recording */
+    char pad[4096 - 2 * sizeof(int)];
+} __attribute__((aligned(4096)));
+
+extern struct rt_image rt_image;
 
 /* Starts the runtime once: resolves the real functions and, when
  * RT_ENV_SOCK is set, connects and begins recording. Called by the first

@@ -427,12 +427,34 @@ void rt_ring_push_parts(uint32_t kind, const struct rt_blob_part *parts, unsigne
     rt_pub_end(how);
 }
 
-void rt_degrade(const char *msg)
+#define MAX_SAID 16
+
+/* The messages said in this image (their addresses: string literals). */
+static const char *_Atomic said[MAX_SAID];
+
+static int first_time(const char *msg)
 {
-    static _Atomic int said;
-    if (shm)
-        atomic_store(&shm->degraded, 1);
-    if (atomic_exchange(&said, 1))
+    for (int i = 0; i < MAX_SAID; i++) {
+        const char *cur = atomic_load(&said[i]);
+        if (cur == msg)
+            return 0;
+        if (!cur && atomic_compare_exchange_strong(&said[i], &cur, msg))
+            return 1;
+        if (cur == msg)
+            return 0;
+    }
+    return 0;
+}
+
+void rt_said_forget(void)
+{
+    for (int i = 0; i < MAX_SAID; i++)
+        atomic_store(&said[i], NULL);
+}
+
+static void say(uint32_t kind, const char *msg)
+{
+    if (!first_time(msg))
         return;
     char line[256];
     size_t n = strlen(msg);
@@ -444,5 +466,17 @@ void rt_degrade(const char *msg)
     if (write(2, line, 12 + n) < 0)
         line[0] = 0;
     if (rt_proc_recording())
-        rt_ring_push_blob(RT_BLOB_NOTE, msg, (uint32_t)strlen(msg));
+        rt_ring_push_blob(kind, msg, (uint32_t)strlen(msg));
+}
+
+void rt_degrade(const char *msg)
+{
+    if (shm)
+        atomic_store(&shm->degraded, 1);
+    say(RT_BLOB_LOSS, msg);
+}
+
+void rt_note(const char *msg)
+{
+    say(RT_BLOB_NOTE, msg);
 }

@@ -114,8 +114,14 @@ void rt_rec_close(void);
 /* In a forked child: forget the parent's rings and queue. */
 void rt_rec_forget(void);
 
-/* Reports that the runtime lost precision: one stderr line (once per
- * process), an RT_BLOB_NOTE and rt_shm.degraded. Never ends the target. */
+/* Reports that events were lost (a capture with a loss fails check's
+ * capture gate): sets rt_shm.degraded, which the collector reads when the
+ * image ends, and says it once per message and process image (a stderr
+ * line and an RT_BLOB_LOSS). rt_note says something that is no loss (an
+ * unwinder check's finding) the same way, as an RT_BLOB_NOTE. Neither ever
+ * ends the target. rt_said_forget: a fork child says everything again. */
 void rt_degrade(const char *msg);
+void rt_note(const char *msg);
+void rt_said_forget(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "report/gate/jsonread.h"
+#include "report/model/infile.h"
 #include "report/render/render.h"
 
 /* ---- writing ---- */
@@ -204,48 +205,24 @@ out:
 
 int rep_baseline_read(const char *path, struct rep_run *out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0, cap = 0;
+    char why[128], inner[200];
+    size_t len;
+    char *text = rep_read_input(path, REP_BASELINE_MAX_FILE, &len, why, sizeof why);
     int ret = -1;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        if (len == cap) {
-            char *t = cap > ((size_t)1 << 30) ? NULL : realloc(text, cap ? cap * 2 : 65536);
-            if (!t) {
-                snprintf(err, errlen, "%s: too large or out of memory", path);
-                goto out;
-            }
-            text = t;
-            cap = cap ? cap * 2 : 65536;
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    char inner[200];
-    if (rep_baseline_parse(text, len, out, inner, sizeof inner) < 0) {
+    if (!text)
+        snprintf(err, errlen, "%s: %s", path, why);
+    else if (rep_baseline_parse(text, len, out, inner, sizeof inner) < 0)
         snprintf(err, errlen, "%s: %s", path, inner);
-        goto out;
-    }
-    ret = 0;
-out:
+    else
+        ret = 0;
     free(text);
-    fclose(f);
     return ret;
 }
 
 int rep_baseline_sniff(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    char why[128];
+    FILE *f = rep_open_input(path, why, sizeof why);
     int c;
     if (!f)
         return -1;

@@ -21,9 +21,11 @@
  * not part of what the gates count). Returns 0, or -1 when a write failed. */
 int rep_baseline_write(FILE *f, const struct rep_run *run);
 
-/* Reads a baseline into an empty run: one process carrying the totals, the
- * leak entries and the sites. Returns 0, or -1 + err (unreadable file, not
- * JSON, wrong schema, missing or ill-typed field). */
+/* Reads a baseline (a regular file of at most REP_BASELINE_MAX_FILE bytes)
+ * into an empty run: one process carrying the totals, the leak entries and
+ * the sites. Returns 0, or -1 + err (unreadable, not a regular file, too
+ * large, not JSON, wrong schema, missing or ill-typed field). */
+#define REP_BASELINE_MAX_FILE ((size_t)256 << 20)
 int rep_baseline_read(const char *path, struct rep_run *out, char *err, size_t errlen);
 int rep_baseline_parse(const char *text, size_t len, struct rep_run *out,
                        char *err, size_t errlen);

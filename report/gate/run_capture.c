@@ -98,6 +98,23 @@ static int add_process(struct rep_run *r, const struct rep_process *p, uint32_t 
     return 0;
 }
 
+/* A capture whose recording lost something, or recorded no process, cannot
+ * vouch for its figures any more than a damaged one. */
+static void losses(const struct rep_capture *cap, struct rep_run *out)
+{
+    size_t n = cap->nlosses;
+    for (size_t i = 0; i < cap->nprocesses; i++)
+        n += cap->processes[i].nlosses;
+    if (n) {
+        out->incomplete = 1;
+        snprintf(out->incomplete_why, sizeof out->incomplete_why, "%zu %s: not everything was "
+                 "recorded", n, n == 1 ? "loss" : "losses");
+    } else if (!cap->nprocesses) {
+        out->incomplete = 1;
+        snprintf(out->incomplete_why, sizeof out->incomplete_why, "no process was recorded");
+    }
+}
+
 int rep_run_from_capture(const struct rep_capture *cap, struct rep_run *out,
                          char *err, size_t errlen)
 {
@@ -107,6 +124,8 @@ int rep_run_from_capture(const struct rep_capture *cap, struct rep_run *out,
                  (unsigned long long)cap->damage_offset);
     else if (!cap->complete)
         snprintf(out->incomplete_why, sizeof out->incomplete_why, "recording did not finish");
+    else
+        losses(cap, out);
     for (size_t i = 0; i < cap->nprocesses; i++) {
         if (add_process(out, &cap->processes[i], (uint32_t)i) < 0) {
             rep_run_release(out);

@@ -8,6 +8,8 @@
  */
 #include "report/gate/suppress.h"
 
+#include "report/model/infile.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -435,44 +437,16 @@ int rep_supp_parse(struct rep_supp_list *l, const char *text, const char *origin
 
 int rep_supp_load(struct rep_supp_list *l, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *text = NULL;
-    size_t cap = 0, len = 0;
-    int ret = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *t = realloc(text, cap ? cap * 2 : 8192);
-            if (!t) {
-                ret = -1;
-                snprintf(err, errlen, "%s: out of memory", path);
-                break;
-            }
-            text = t;
-            cap = cap ? cap * 2 : 8192;
-        }
-        size_t n = fread(text + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ret == 0 && ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        ret = -1;
-    }
-    fclose(f);
-    if (ret == 0) {
-        text[len] = 0;
-        if (memchr(text, 0, len)) {
-            snprintf(err, errlen, "%s: not a text file", path);
-            ret = -1;
-        } else {
-            ret = rep_supp_parse(l, text, path, err, errlen);
-        }
-    }
+    char why[128];
+    size_t len;
+    char *text = rep_read_input(path, REP_SUPP_MAX_FILE, &len, why, sizeof why);
+    int ret = -1;
+    if (!text)
+        snprintf(err, errlen, "%s: %s", path, why);
+    else if (memchr(text, 0, len))
+        snprintf(err, errlen, "%s: not a text file", path);
+    else
+        ret = rep_supp_parse(l, text, path, err, errlen);
     free(text);
     return ret;
 }

@@ -60,7 +60,10 @@ struct rep_supp_list {
  * ("FILE:LINE: ..."); on failure the list keeps what was parsed before. */
 int rep_supp_parse(struct rep_supp_list *l, const char *text, const char *origin,
                    char *err, size_t errlen);
-/* Reads and parses a file. 0, or -1 + err (unreadable, syntax). */
+/* Reads and parses a file of at most REP_SUPP_MAX_FILE bytes (a regular
+ * file: a FIFO or a device is refused at once). 0, or -1 + err
+ * (unreadable, too large, syntax). */
+#define REP_SUPP_MAX_FILE ((size_t)16 << 20)
 int rep_supp_load(struct rep_supp_list *l, const char *path, char *err, size_t errlen);
 /* Appends the built-in list for glibc and libstdc++ internals. 0 or -1. */
 int rep_supp_add_builtin(struct rep_supp_list *l, char *err, size_t errlen);

@@ -477,6 +477,9 @@ struct rep_process {
     const struct rep_snapshot *exit_snapshot;   /* the reason-0 snapshot, or NULL */
     size_t nnotes;
     const char *const *notes;              /* the stream's HG_REC_NOTEs */
+    size_t nlosses;
+    const char *const *losses;             /* its notes of kind HG_NOTE_LOSS: what was
+                                              not recorded */
 
     uint32_t python_version;     /* PY_VERSION_HEX of the CPython the process runs,
                                     0 when none was found */
@@ -516,6 +519,9 @@ struct rep_capture {
     size_t nnotes;
     const char *const *notes;    /* capture notes and reader notes (e.g. counts that
                                     disagree with HG_REC_END) */
+    size_t nlosses;
+    const char *const *losses;   /* the capture's notes of kind HG_NOTE_LOSS (a process
+                                    that could not be recorded); each process has its own */
     size_t nprocesses;
     const struct rep_process *processes;   /* by stream number (processes[i].stream == i+1) */
 

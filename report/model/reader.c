@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "profiler/capture.h"
+#include "report/model/infile.h"
 #include "report/model/replay.h"
 #include "symbolize/sym.h"
 
@@ -349,12 +350,14 @@ static int rec_blocktype(struct rep_replay *r, struct rep_stream *s, struct rep_
 
 static int rec_note(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c)
 {
-    uint64_t time, len;
+    uint64_t time, len, kind = HG_NOTE_INFO;
     if (rep_cur_u64(c, &time) < 0 || rep_cur_u64(c, &len) < 0 || len > (uint64_t)(c->end - c->p))
         return -1;
-    int rc = rep_replay_note(r, s, (const char *)c->p, len);
+    const char *text = (const char *)c->p;
     c->p += len;
-    return rc;
+    if (c->p < c->end && rep_cur_u64(c, &kind) < 0)
+        return -1;
+    return rep_replay_note(r, s, text, len, kind == HG_NOTE_LOSS);
 }
 
 /* Applies one record. -1 + err on malformed input. */
@@ -523,17 +526,16 @@ static int check_end(struct reader *rd, struct rep_replay *r)
                      "%zu and %llu were read", (unsigned long long)rd->end_streams,
                      (unsigned long long)rd->end_events, r->nstreams,
                      (unsigned long long)r->events);
-    return rep_replay_note(r, NULL, buf, (size_t)n);
+    return rep_replay_note(r, NULL, buf, (size_t)n, 0);
 }
 
 static int open_reader(struct reader *rd, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    rd->f = fopen(path, "rb");
-    if (!rd->f)
-        return snprintf(err, errlen, "%s", strerror(errno)), -1;
-    if (fstat(fileno(rd->f), &st) < 0 || !S_ISREG(st.st_mode))
-        return snprintf(err, errlen, "not a regular file"), -1;
+    char why[128];
+    rd->f = rep_open_input(path, why, sizeof why);
+    if (!rd->f || fstat(fileno(rd->f), &st) < 0)
+        return snprintf(err, errlen, "%s", rd->f ? strerror(errno) : why), -1;
     rd->size = (uint64_t)st.st_size;
     rd->comp_cap = ZSTD_compressBound(HG_CHUNK_MAX_RAW);
     rd->comp = malloc(rd->comp_cap);

@@ -137,11 +137,12 @@ struct rep_snap_rt *rep_stream_snapshot(struct rep_stream *s, uint64_t id)
     return n;
 }
 
-int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text, size_t len)
+int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text, size_t len,
+                    int loss)
 {
-    const char ***arr = s ? &s->notes : &r->notes;
-    size_t *n = s ? &s->nnotes : &r->nnotes;
-    size_t *cap = s ? &s->notes_cap : &r->notes_cap;
+    const char ***arr = loss ? (s ? &s->losses : &r->losses) : (s ? &s->notes : &r->notes);
+    size_t *n = loss ? (s ? &s->nlosses : &r->nlosses) : (s ? &s->nnotes : &r->nnotes);
+    size_t *cap = loss ? (s ? &s->losses_cap : &r->losses_cap) : (s ? &s->notes_cap : &r->notes_cap);
     char *copy = rep_arena_strndup(r->arena, text, len);
     if (!copy || rep_grow((void **)arr, cap, *n + 1, sizeof **arr) < 0)
         return -1;
@@ -707,10 +708,13 @@ static int publish_stream(struct rep_replay *r, struct rep_stream *s, struct rep
     p->threads = copy_array(a, s->threads, s->nthreads, sizeof *s->threads);
     p->samples = copy_array(a, s->samples, s->nsamples, sizeof *s->samples);
     p->notes = copy_array(a, s->notes, s->nnotes, sizeof *s->notes);
+    p->losses = copy_array(a, s->losses, s->nlosses, sizeof *s->losses);
     p->pytypes = copy_array(a, s->pytypes, s->npytypes, sizeof *s->pytypes);
     p->gc = copy_array(a, s->gc, s->ngc, sizeof *s->gc);
-    if (!p->modules || !p->threads || !p->samples || !p->notes || !p->pytypes || !p->gc)
+    if (!p->modules || !p->threads || !p->samples || !p->notes || !p->losses || !p->pytypes ||
+        !p->gc)
         return -1;
+    p->nlosses = s->nlosses;
     p->npytypes = s->npytypes;
     p->ngc = s->ngc;
     memcpy(p->gc_gens, s->gc_gens, sizeof p->gc_gens);
@@ -728,7 +732,8 @@ int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err,
 {
     struct rep_process *procs = rep_arena_alloc(r->arena, (r->nstreams + 1) * sizeof *procs);
     const char **notes = copy_array(r->arena, r->notes, r->nnotes, sizeof *r->notes);
-    if (!procs || !notes)
+    const char **losses = copy_array(r->arena, r->losses, r->nlosses, sizeof *r->losses);
+    if (!procs || !notes || !losses)
         return snprintf(err, errlen, "out of memory"), -1;
     for (size_t i = 0; i < r->nstreams; i++) {
         r->streams[i]->pub = &procs[i];
@@ -746,6 +751,8 @@ int rep_replay_publish(struct rep_replay *r, struct rep_capture *cap, char *err,
     cap->nprocesses = r->nstreams;
     cap->notes = notes;
     cap->nnotes = r->nnotes;
+    cap->losses = losses;
+    cap->nlosses = r->nlosses;
     cap->events = r->events;
     cap->whole_heap = r->opts && r->opts->whole_heap;
     return 0;
@@ -771,6 +778,7 @@ static void stream_free(struct rep_stream *s)
     }
     free(s->snaps);
     free(s->notes);
+    free(s->losses);
     free(s->pycodes);
     rep_index_release(&s->pycode_index);
     rep_index_release(&s->type_index);
@@ -791,5 +799,6 @@ void rep_replay_free(struct rep_replay *r)
         stream_free(r->streams[i]);
     free(r->streams);
     free(r->notes);
+    free(r->losses);
     free(r);
 }

@@ -163,6 +163,8 @@ struct rep_stream {
     size_t nsnaps, snaps_cap;
     const char **notes;
     size_t nnotes, notes_cap;
+    const char **losses;
+    size_t nlosses, losses_cap;
 
     struct rep_pycode *pycodes;
     size_t npycodes, pycodes_cap;
@@ -203,6 +205,8 @@ struct rep_replay {
     size_t nstreams, streams_cap;
     const char **notes;
     size_t nnotes, notes_cap;
+    const char **losses;
+    size_t nlosses, losses_cap;
     uint64_t events;
     uint32_t module_keys;            /* sym_key of the next module published */
 };
@@ -222,8 +226,10 @@ struct rep_thread *rep_stream_thread(struct rep_stream *s, uint64_t index);
 /* The snapshot with `id`, created if new; NULL when out of memory. */
 struct rep_snap_rt *rep_stream_snapshot(struct rep_stream *s, uint64_t id);
 
-/* Adds a note (copied into the arena). -1 when out of memory. */
-int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text, size_t len);
+/* Adds a note (copied into the arena) to the stream, or to the capture when
+ * s is NULL; with `loss`, to the losses. -1 when out of memory. */
+int rep_replay_note(struct rep_replay *r, struct rep_stream *s, const char *text, size_t len,
+                    int loss);
 
 /* Replays the payload of an HG_REC_EVENTS record after its stream field.
  * Events before a malformed one stay applied. 0, or -1 + err. */

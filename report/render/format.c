@@ -47,6 +47,51 @@ void rep_json_puts(FILE *f, const char *s)
     putc('"', f);
 }
 
+/* 1 when the character of n bytes at c would act on a terminal instead of
+ * showing: a C0 control, DEL, or a C1 control (U+0080-U+009F; U+009B starts
+ * an escape sequence as ESC [ does). */
+static int is_control(const unsigned char *c, size_t n)
+{
+    return (n == 1 && (*c < 0x20 || *c == 0x7f)) || (n == 2 && c[0] == 0xc2 && c[1] < 0xa0);
+}
+
+/* The bytes at c to copy as they are (0: escape one byte as \xHH). */
+static size_t safe_len(const unsigned char *c)
+{
+    size_t n = *c < 0x80 ? 1 : utf8_len(c);
+    return n && !is_control(c, n) ? n : 0;
+}
+
+void rep_text_puts(FILE *f, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c;) {
+        size_t n = safe_len(c);
+        if (n)
+            fwrite(c, 1, n, f);
+        else
+            fprintf(f, "\\x%02x", *c);
+        c += n ? n : 1;
+    }
+}
+
+const char *rep_fmt_safe(char *buf, size_t len, const char *s)
+{
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c;) {
+        size_t n = safe_len(c);
+        if (o + (n ? n : 4) >= len)
+            break;
+        if (n)
+            memcpy(buf + o, c, n);
+        else
+            snprintf(buf + o, len - o, "\\x%02x", *c);
+        o += n ? n : 4;
+        c += n ? n : 1;
+    }
+    if (len)
+        buf[o] = 0;
+    return buf;
+}
 const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};

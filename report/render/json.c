@@ -374,6 +374,9 @@ static int process(struct jw *w)
     leaks(w);
     key(f, "notes");
     str_array(f, p->notes, p->nnotes);
+    putc(',', f);
+    key(f, "losses");
+    str_array(f, p->losses, p->nlosses);
     putc('}', f);
     return 0;
 }
@@ -401,6 +404,7 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
     }
     num(out, "events", cap->events, 1);
     strings(out, "notes", cap->notes, cap->nnotes);
+    strings(out, "losses", cap->losses, cap->nlosses);
     strings(out, "warnings", cap->warnings, cap->nwarnings);
     key(out, "processes");
     putc('[', out);

@@ -41,6 +41,15 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
  * is always valid JSON. */
 void rep_json_puts(FILE *f, const char *s);
 
+/* Text output of strings that come from the program (command lines, paths,
+ * thread and function names, notes): a control character (C0, DEL, C1) or a
+ * byte that does not start well-formed UTF-8 is written as \xHH, so that a
+ * name cannot move the cursor, clear the screen or forge report lines.
+ * rep_text_puts writes s to f (NULL as ""); rep_fmt_safe writes it into buf,
+ * cut to len, and returns buf. */
+void rep_text_puts(FILE *f, const char *s);
+const char *rep_fmt_safe(char *buf, size_t len, const char *s);
+
 /* "512 B", "1.5 KiB", "12.0 MiB", "3.2 GiB" into buf; returns buf. */
 const char *rep_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 

@@ -47,6 +47,14 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* Escapes, in place, what in buf came from the program (rep_fmt_safe). */
+static void make_safe(char *buf, size_t len)
+{
+    char tmp[MAX_WIDTH * 4];
+    rep_fmt_safe(tmp, sizeof tmp < len ? sizeof tmp : len, buf);
+    memcpy(buf, tmp, strlen(tmp) + 1);
+}
+
 /* Cuts buf to at most max characters, marking the cut with "...". */
 static void clip(char *buf, size_t max)
 {
@@ -63,6 +71,7 @@ static void frame_label(char *buf, size_t len, const struct rep_frame *fr, int w
         snprintf(buf, len, "%s (%s:%u)", fr->function, base_name(fr->file), fr->line);
     else
         snprintf(buf, len, "%s", fr->function);
+    make_safe(buf, len);
 }
 
 /* One line for a site: its first frame with file:line, then callers. */
@@ -107,7 +116,8 @@ static void print_stack(const struct tx *t, uint32_t site, const char *indent)
 static void wrapped(const struct tx *t, const char *prefix, const char *text)
 {
     size_t indent = strlen(prefix), room = t->width - indent;
-    const char *p = text;
+    char safe[1024];
+    const char *p = rep_fmt_safe(safe, sizeof safe, text);
     fputs(prefix, t->f);
     for (int first = 1; first || *p; first = 0) {
         size_t n = strlen(p);
@@ -139,6 +149,8 @@ static void header(const struct tx *t, const struct rep_capture *cap)
     else if (!cap->complete)
         fprintf(t->f, "%sincomplete capture%s: it ends without an end record (the recording "
                 "was cut short)\n", on(t, C_YELLOW), off(t));
+    for (size_t i = 0; i < cap->nlosses; i++)
+        wrapped(t, "LOSS: ", cap->losses[i]);
     for (size_t i = 0; i < cap->nnotes; i++)
         wrapped(t, "note: ", cap->notes[i]);
     for (size_t i = 0; i < cap->nwarnings; i++)
@@ -158,6 +170,7 @@ static void exec_chain(const struct tx *t)
         o += (size_t)snprintf(line + o, sizeof line - o, q == t->p ? "%s[%s]" : "%s%s",
                               q == first ? "" : " -> ", name);
     }
+    make_safe(line, sizeof line);
     clip(line, t->width - 13);
     fprintf(t->f, "  exec chain %s\n", line);
 }
@@ -170,10 +183,13 @@ static void identity(const struct tx *t)
     cmd[0] = 0;
     for (size_t i = 0; i < p->argc && o + 1 < sizeof cmd; i++)
         o += (size_t)snprintf(cmd + o, sizeof cmd - o, "%s%s", i ? " " : "", p->argv[i]);
-    if (o > t->width - 14)
+    if (!p->argc)
+        snprintf(cmd, sizeof cmd, "%s", p->exe);
+    make_safe(cmd, sizeof cmd);
+    if (strlen(cmd) > t->width - 14)
         memcpy(cmd + t->width - 17, "...", 4);
     fprintf(t->f, "\n%s== process %" PRId32 " ==%s\n", on(t, C_BOLD), p->pid, off(t));
-    fprintf(t->f, "  command    %s\n", p->argc ? cmd : p->exe);
+    fprintf(t->f, "  command    %s\n", cmd);
     fprintf(t->f, "  pid        %" PRId32 ", parent %" PRId32 "%s%s\n", p->pid, p->ppid,
             p->origin == REP_ORIGIN_FORK ? " (forked)" : "",
             p->origin == REP_ORIGIN_EXEC ? " (exec'd)" : "");
@@ -267,6 +283,7 @@ static const char *root_words(const struct rep_retention *r, char *buf, size_t l
         snprintf(buf, len, "a root");
         break;
     }
+    make_safe(buf, len);
     return buf;
 }
 
@@ -280,7 +297,7 @@ static void retention(const struct tx *t, const struct rep_retention *r)
         char a[32];
         char fn[MAX_WIDTH];
         const struct rep_frame *top = rep_stack_top(t->p->sites[r->path[i].site].stack);
-        snprintf(fn, sizeof fn, "%s", top && top->function ? top->function : "?");
+        rep_fmt_safe(fn, sizeof fn, top && top->function ? top->function : "?");
         clip(fn, t->width - 48);
         fprintf(t->f, "        +%-6" PRIu64 " -> %s block from %s\n", r->path[i].offset,
                 rep_fmt_bytes(a, sizeof a, r->path[i].size), fn);
@@ -465,6 +482,8 @@ static int process(struct tx *t)
     cycles(t);
     leak_summary(t);
     snapshots(t);
+    for (size_t i = 0; i < t->p->nlosses; i++)
+        wrapped(t, "  LOSS: ", t->p->losses[i]);
     for (size_t i = 0; i < t->p->nnotes; i++)
         wrapped(t, "  note: ", t->p->notes[i]);
     return 0;
@@ -501,6 +520,7 @@ static void tree_line(const struct tx *t, const struct rep_tree_line *l)
     size_t indent = 2 * (l->depth < 20 ? l->depth : 20), room = t->width - 60;
     memset(cmd, ' ', indent);
     rep_tree_command(l, cmd + indent, sizeof cmd - indent, room > indent ? room - indent : 0);
+    make_safe(cmd, sizeof cmd);
     clip(cmd, room);
     if (l->leaked_bytes)
         rep_fmt_bytes(c, sizeof c, l->leaked_bytes);

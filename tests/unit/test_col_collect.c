@@ -14,6 +14,7 @@
 #include "tests/unit/harness.h"
 #include "tests/unit/test_col_decode.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -81,8 +82,9 @@ static int send_fd_msg(int s, const void *msg, size_t len, int fd)
  * answer to the snapshot request was wrong. */
 static int fake_runtime(void)
 {
-    int mfd = memfd_create("fake-rings", 0);
-    if (mfd < 0 || ftruncate(mfd, (off_t)RT_SHM_SIZE) < 0)
+    int mfd = memfd_create("fake-rings", MFD_ALLOW_SEALING);
+    if (mfd < 0 || ftruncate(mfd, (off_t)RT_SHM_SIZE) < 0 ||
+        fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
         return 20;
     struct rt_shm *shm = mmap(NULL, RT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
     if (shm == MAP_FAILED)

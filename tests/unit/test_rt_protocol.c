@@ -269,14 +269,17 @@ static void drain(struct image *im)
 
 /* ---- the collector ---------------------------------------------------- */
 
+/* The runtime reaches its collector at a path (a socket in a private
+ * directory, as the launcher makes it). */
 static int listen_socket(void)
 {
-    snprintf(sockname, sizeof sockname, "hg-test-rt-%d", (int)getpid());
+    snprintf(sockname, sizeof sockname, "/tmp/hg-test-rt-%d.sock", (int)getpid());
+    unlink(sockname);
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    memcpy(a.sun_path + 1, sockname, strlen(sockname));
+    memcpy(a.sun_path, sockname, strlen(sockname));
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a,
-                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sockname))) < 0 ||
+                       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sockname) + 1)) < 0 ||
         listen(fd, 16) < 0)
         return -1;
     return fd;
@@ -447,6 +450,7 @@ static int run(const char *name, struct image *ims, int max, int *status)
     nevents = 0;
     int n = collect(lfd, pid, ims, max, status);
     close(lfd);
+    unlink(sockname);
     violations = order_violations();
     return n;
 }

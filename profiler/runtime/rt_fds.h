@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rt_fds.h - file descriptors that are the runtime's and that the program's
+ * close, close_range and closefrom leave open (rt_fds.c).
+ */
+#ifndef HG_RT_FDS_H
+#define HG_RT_FDS_H
+
+/* Marks fd as the runtime's (at most a few at a time). */
+void rt_fds_own(int fd);
+
+/* Closes a descriptor of the runtime's for good; returns close's result. */
+int rt_fds_close(int fd);
+
+/* Calls fn, then marks as the runtime's every descriptor that fn opened
+ * (libunwind's initialization opens its memory-check pipe). */
+void rt_fds_own_new(void (*fn)(void));
+
+#endif
