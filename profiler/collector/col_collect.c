@@ -103,21 +103,6 @@ static void on_readable(struct col *c, struct col_stream *s, uint8_t **buf, size
     }
 }
 
-/* 1 when pid is this process or one of its descendants, -1 when it is
- * gone already. This process is a child subreaper, so a descendant whose
- * parent died is now its child. */
-static int of_this_run(pid_t pid)
-{
-    for (int depth = 0; pid > 1 && depth < 4096; depth++) {
-        if (pid == getpid())
-            return 1;
-        pid_t parent = col_parent_of(pid);
-        if (parent < 0 && depth == 0)
-            return -1;
-        pid = parent;
-    }
-    return 0;
-}
 
 /* Only processes of this run, of this user, may talk to the collector:
  * another user's process that found the socket could otherwise inject
@@ -131,7 +116,7 @@ static pid_t admit(struct col *c, int fd, int *gone)
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return -1;
-    int ours = cred.uid == geteuid() ? of_this_run(cred.pid) : 0;
+    int ours = cred.uid == geteuid() ? col_of_this_run(cred.pid) : 0;
     *gone = ours < 0;
     if (ours)
         return cred.pid;

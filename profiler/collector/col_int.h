@@ -252,6 +252,10 @@ int col_buf_grow(uint8_t **b, size_t *cap, size_t need);
 /* The parent pid of a live or zombie process, -1 if it is gone
  * (col_stream.c). */
 pid_t col_parent_of(pid_t pid);
+/* 1 when pid is this process or one of its descendants, 0 when not, -1
+ * when it is gone. This process is a child subreaper: a descendant whose
+ * parent died is its child. */
+int col_of_this_run(pid_t pid);
 
 /* Writes an HG_REC_NOTE for stream s (NULL: the capture), printf-style;
  * col_loss one of kind HG_NOTE_LOSS: something was not recorded. */

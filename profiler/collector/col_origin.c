@@ -167,6 +167,20 @@ static void hello_again(struct col *c, struct col_stream *s)
     col_note(c, t, "the program closed the runtime's control connection; the runtime connected again");
 }
 
+/* A peer that had exited when it was accepted (a short-lived child) cannot
+ * show its ancestry any more: it is one of this run when this process
+ * reaped it, or when the parent it names is a process of the run. */
+static int vouched(struct col *c, const struct col_stream *s, const struct rt_msg *m)
+{
+    if (!s->peer_gone)
+        return 1;
+    for (size_t i = 0; i < c->nreaped; i++)
+        if (c->reaped[i].pid == s->peer)
+            return 1;
+    unsigned any = 1u << COL_ST_LIVE | 1u << COL_ST_ENDED | 1u << COL_ST_HELD;
+    return col_find_pid(c, m->ppid, any) || col_of_this_run(m->ppid) == 1;
+}
+
 struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,
                                    const uint8_t *data, size_t len, int memfd)
 {
@@ -176,7 +190,8 @@ struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struc
         hello_again(c, s);
         return s;
     }
-    if (m->origin == RT_ORIGIN_UNSEEN && s->state == COL_ST_NEW) {
+    if (m->origin == RT_ORIGIN_UNSEEN && s->state == COL_ST_NEW && m->pid == s->peer &&
+        vouched(c, s, m)) {
         if (memfd >= 0)
             close(memfd);
         hello_unseen(c, s, m, data, len);
@@ -191,9 +206,9 @@ struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struc
         s->state = COL_ST_MOVED;
         return s;
     }
-    if (m->pid != s->peer || s->peer_gone) {
+    if (m->pid != s->peer || !vouched(c, s, m)) {
         col_note(c, NULL, "refused a HELLO from process %d that said it was process %d%s",
-                 (int)s->peer, (int)m->pid, s->peer_gone ? " and exited before it was heard" : "");
+                 (int)s->peer, (int)m->pid, m->pid == s->peer ? " of no process of this run" : "");
         col_close_conn(c, s);
         s->state = COL_ST_MOVED;
         return s;

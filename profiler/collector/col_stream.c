@@ -211,6 +211,22 @@ pid_t col_parent_of(pid_t pid)
     return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
 }
 
+/* 1 when pid is this process or one of its descendants, -1 when it is
+ * gone already. This process is a child subreaper, so a descendant whose
+ * parent died is now its child. */
+int col_of_this_run(pid_t pid)
+{
+    for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+        if (pid == getpid())
+            return 1;
+        pid_t parent = col_parent_of(pid);
+        if (parent < 0 && depth == 0)
+            return -1;
+        pid = parent;
+    }
+    return 0;
+}
+
 /* A held fork child must start now (it asked for a snapshot, or it is gone):
  * give its parent's drain a few chances to reach the RT_REC_FORK, which
  * starts it with its inherited blocks; start it without them if that fails. */
