@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * fuzz_conf.c - libFuzzer target for .heapgraph.conf (cmd/conf.c): parses
+ * the input and resolves every value as a path, as `check` does.
+ */
+#include "cmd/conf.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = 0;
+    struct cmd_conf c = CMD_CONF_INIT;
+    char err[256];
+    if (cmd_conf_parse(&c, text, "/fuzz/.heapgraph.conf", err, sizeof err) == 0)
+        for (size_t i = 0; i < c.n; i++)
+            free(cmd_conf_path(&c, c.e[i].value));
+    cmd_conf_release(&c);
+    free(text);
+    return 0;
+}

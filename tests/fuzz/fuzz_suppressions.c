@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * fuzz_suppressions.c - libFuzzer target for suppression files (LeakSanitizer
+ * leak: lines and valgrind blocks, report/gate/suppress.c): parses the input
+ * and matches every suppression against a fixed stack, as `check` does.
+ */
+#include "report/gate/suppress.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = 0;
+    struct rep_supp_list l = REP_SUPP_LIST_INIT;
+    char err[256];
+    rep_supp_parse(&l, text, "fuzz", err, sizeof err);
+    struct rep_frame frames[3] = {
+        {.function = "leak_site", .file = "src/leak.c", .module = "/usr/bin/prog"},
+        {.function = "main", .file = "src/main.c", .module = "/usr/bin/prog"},
+        {.function = "__libc_start_main", .module = "/lib/x86_64-linux-gnu/libc.so.6"},
+    };
+    for (unsigned kind = 0; kind < 4; kind++)
+        rep_supp_match(&l, frames, 3, kind);
+    rep_supp_release(&l);
+    free(text);
+    return 0;
+}
