@@ -111,16 +111,8 @@ int cmd_conf_parse(struct cmd_conf *c, const char *text, const char *path,
 
 int cmd_conf_load(struct cmd_conf *c, const char *path, char *err, size_t errlen)
 {
-    char why[128];
-    size_t n;
-    char *text = rep_read_input(path, CMD_CONF_MAX_FILE, &n, why, sizeof why);
-    int ret = -1;
-    if (!text)
-        snprintf(err, errlen, "%s: %s", path, why);
-    else if (memchr(text, 0, n))
-        snprintf(err, errlen, "%s: not a text file", path);
-    else
-        ret = cmd_conf_parse(c, text, path, err, errlen);
+    char *text = rep_read_text(path, CMD_CONF_MAX_FILE, err, errlen);
+    int ret = text ? cmd_conf_parse(c, text, path, err, errlen) : -1;
     free(text);
     return ret;
 }

@@ -437,16 +437,8 @@ int rep_supp_parse(struct rep_supp_list *l, const char *text, const char *origin
 
 int rep_supp_load(struct rep_supp_list *l, const char *path, char *err, size_t errlen)
 {
-    char why[128];
-    size_t len;
-    char *text = rep_read_input(path, REP_SUPP_MAX_FILE, &len, why, sizeof why);
-    int ret = -1;
-    if (!text)
-        snprintf(err, errlen, "%s: %s", path, why);
-    else if (memchr(text, 0, len))
-        snprintf(err, errlen, "%s: not a text file", path);
-    else
-        ret = rep_supp_parse(l, text, path, err, errlen);
+    char *text = rep_read_text(path, REP_SUPP_MAX_FILE, err, errlen);
+    int ret = text ? rep_supp_parse(l, text, path, err, errlen) : -1;
     free(text);
     return ret;
 }

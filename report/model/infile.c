@@ -83,3 +83,18 @@ char *rep_read_input(const char *path, size_t max, size_t *len, char *err, size_
     *len = n;
     return buf;
 }
+
+char *rep_read_text(const char *path, size_t max, char *err, size_t errlen)
+{
+    char why[128];
+    size_t len;
+    char *text = rep_read_input(path, max, &len, why, sizeof why);
+    if (text && memchr(text, 0, len)) {
+        snprintf(why, sizeof why, "not a text file");
+        free(text);
+        text = NULL;
+    }
+    if (!text)
+        snprintf(err, errlen, "%s: %s", path, why);
+    return text;
+}

@@ -22,4 +22,8 @@ FILE *rep_open_input(const char *path, char *err, size_t errlen);
  * of memory). */
 char *rep_read_input(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
+/* rep_read_input for a text file (no NUL byte in it); the message in err
+ * starts with the path. */
+char *rep_read_text(const char *path, size_t max, char *err, size_t errlen);
+
 #endif

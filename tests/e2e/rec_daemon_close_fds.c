@@ -16,21 +16,10 @@
  * expect: sum(l.bytes for l in proc(1).leaks if l.kind == "definite" and frames(l)[0] == "leak") == 400
  */
 #define _GNU_SOURCE
-#include <stdlib.h>
-#include <string.h>
+#include "daemon_work.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
-
-void *volatile sink;
-
-__attribute__((noinline)) static void leak(void)
-{
-    for (int i = 0; i < 10; i++) {
-        sink = malloc(40);
-        memset(sink, 0, 40);
-    }
-    sink = NULL;
-}
 
 int main(void)
 {
@@ -41,11 +30,7 @@ int main(void)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
         return 2;
-    for (int i = 0; i < 100000; i++) {
-        sink = malloc(16 + (size_t)(i & 63));
-        free(sink);
-    }
-    leak();
+    daemon_work();
     char buf[64];
     if (recv(sv[1], buf, sizeof buf, MSG_DONTWAIT) >= 0)
         return 3;

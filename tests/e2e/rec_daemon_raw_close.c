@@ -14,21 +14,10 @@
  * expect: any("connected again" in n for n in proc(1).notes)
  */
 #define _GNU_SOURCE
-#include <stdlib.h>
-#include <string.h>
+#include "daemon_work.h"
+
 #include <sys/syscall.h>
 #include <unistd.h>
-
-void *volatile sink;
-
-__attribute__((noinline)) static void leak(void)
-{
-    for (int i = 0; i < 10; i++) {
-        sink = malloc(40);
-        memset(sink, 0, 40);
-    }
-    sink = NULL;
-}
 
 int main(void)
 {
@@ -38,10 +27,6 @@ int main(void)
     long r;
     __asm__ volatile("syscall" : "=a"(r) : "a"(SYS_close_range), "D"(3), "S"(~0u), "d"(0)
                      : "rcx", "r11", "memory");
-    for (int i = 0; i < 100000; i++) {
-        sink = malloc(16 + (size_t)(i & 63));
-        free(sink);
-    }
-    leak();
+    daemon_work();
     exit(r == 0 ? 0 : 2);
 }

@@ -5,19 +5,18 @@
  */
 #include "cmd/conf.h"
 
+#include "tests/fuzz/fuzz_text.h"
+
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = 0;
     struct cmd_conf c = CMD_CONF_INIT;
     char err[256];
     if (cmd_conf_parse(&c, text, "/fuzz/.heapgraph.conf", err, sizeof err) == 0)

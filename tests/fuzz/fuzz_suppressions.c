@@ -6,19 +6,18 @@
  */
 #include "report/gate/suppress.h"
 
+#include "tests/fuzz/fuzz_text.h"
+
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = 0;
     struct rep_supp_list l = REP_SUPP_LIST_INIT;
     char err[256];
     rep_supp_parse(&l, text, "fuzz", err, sizeof err);
