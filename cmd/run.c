@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 _Static_assert((int)COL_FAILED == HG_EXIT_SOFTWARE && (int)COL_NOEXEC == HG_EXIT_NOEXEC &&
@@ -22,7 +23,8 @@ _Static_assert((int)COL_FAILED == HG_EXIT_SOFTWARE && (int)COL_NOEXEC == HG_EXIT
                "the launcher's statuses are the exit codes of heapgraph run");
 
 static const char usage_text[] =
-    "usage: heapgraph run [-o FILE] [-q] [--sample-interval MS] -- PROGRAM [ARGS...]\n"
+    "usage: heapgraph run [-o FILE] [-q] [--sample-interval MS] [--python-allocator A]\n"
+    "                     -- PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (looked up in PATH) with the heapgraph runtime preloaded and\n"
     "records every allocation and free, with its stack, into a capture file.\n"
@@ -32,6 +34,11 @@ static const char usage_text[] =
     "  -o, --output FILE        capture file (default heapgraph.PROGRAM.PID.hgcap)\n"
     "  -q, --quiet              do not print where the capture is at the end\n"
     "      --sample-interval MS heap and RSS sample interval (default 10)\n"
+    "      --python-allocator A how Python processes allocate their objects:\n"
+    "                           malloc (default): PYTHONMALLOC=malloc, every object is\n"
+    "                           its own block (unless PYTHONMALLOC is already set);\n"
+    "                           pymalloc: the interpreter's own allocator, as it normally\n"
+    "                           runs, with every object it makes recorded as a block\n"
     "      --check [GATES]      then check the capture: 'heapgraph run [OPTIONS] --check\n"
     "                           [CHECK OPTIONS] -- PROGRAM'; see 'heapgraph check -h'.\n"
     "                           The program's non-zero status wins, else check's status\n"
@@ -41,9 +48,28 @@ struct run_opts {
     const char *output;
     int quiet;
     uint64_t sample_ns;
+    enum col_pyalloc python_allocator;
     char **argv; /* PROGRAM ARGS..., NULL-terminated */
     struct cmd_check_split check;
 };
+
+/* --python-allocator: malloc or pymalloc. pymalloc keeps the interpreter's
+ * allocator, which PYTHONMALLOC set to anything else would replace. */
+static int parse_python_allocator(const char *v, enum col_pyalloc *out)
+{
+    const char *env = getenv("PYTHONMALLOC");
+    if (!strcmp(v, "malloc")) {
+        *out = COL_PYALLOC_MALLOC;
+        return 0;
+    }
+    if (strcmp(v, "pymalloc"))
+        return cmd_error(HG_EXIT_USAGE, "--python-allocator: '%s' is not malloc or pymalloc", v);
+    if (env && *env && strcmp(env, "pymalloc"))
+        return cmd_error(HG_EXIT_USAGE, "--python-allocator=pymalloc: PYTHONMALLOC=%s is set; "
+                         "unset it to keep the interpreter's own allocator", env);
+    *out = COL_PYALLOC_PYMALLOC;
+    return 0;
+}
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
@@ -51,6 +77,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"sample-interval", required_argument, NULL, 'S'},
+        {"python-allocator", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -74,6 +101,10 @@ static int parse(int argc, char **argv, struct run_opts *o)
             o->sample_ns = ms * 1000000ull;
             break;
         }
+        case 'P':
+            if (parse_python_allocator(optarg, &o->python_allocator))
+                return fputs(usage_text, stderr), HG_EXIT_USAGE;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return -1;
@@ -106,7 +137,7 @@ static int launch_error(const struct col_err *e)
 static int record(const struct run_opts *o, const char *path, const char *rt)
 {
     struct col_launch l = {.path = path, .argv = o->argv, .runtime = rt, .output = o->output,
-                           .sample_ns = o->sample_ns};
+                           .sample_ns = o->sample_ns, .python_allocator = o->python_allocator};
     struct col_summary sum = {0};
     struct col_err e;
     char out[PATH_MAX];

@@ -112,7 +112,10 @@ enum hg_rec_type {
     /* number of streams, number of events in all: last record of a complete file */
     HG_REC_END = 19,
     /* stream, version (PY_VERSION_HEX), module id, frames (1: stacks carry
-       Python frames; 0: an interpreter the runtime does not support) */
+       Python frames; 0: an interpreter the runtime does not support), then
+       (if present) allocator (enum hg_py_allocator). A later record of the
+       stream replaces an earlier one (the allocator is known once the
+       interpreter has started). */
     HG_REC_PYTHON = 20,
     /* Python objects (docs/capture-format.md, "Python objects"). A stream's
      * type ids, from 1, are given by the runtime; a type record comes before
@@ -210,6 +213,13 @@ enum hg_gc_kind {
                                interpreter's totals when recording of collections began */
     HG_GC_STATE = 2,        /* snapshot id, enabled (0/1), objects in gc.garbage: the
                                collector when the snapshot was taken */
+};
+/* How a CPython process allocates its objects (HG_REC_PYTHON). */
+enum hg_py_allocator {
+    HG_PYALLOC_UNKNOWN = 0,     /* not said (the interpreter never started) */
+    HG_PYALLOC_MALLOC = 1,      /* PYTHONMALLOC=malloc: every object is its own block */
+    HG_PYALLOC_PYMALLOC = 2,    /* pymalloc; every object recorded as a block */
+    HG_PYALLOC_PYMALLOC_UNSEEN = 3, /* pymalloc; objects inside its arenas not recorded */
 };
 
 /* Events (inside HG_REC_EVENTS), in the order they happened in the process.

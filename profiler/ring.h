@@ -59,6 +59,7 @@
 
 /* Environment the launcher sets for the runtime. */
 #define RT_ENV_SOCK "HEAPGRAPH_SOCK"     /* abstract unix socket name, without the leading NUL */
+#define RT_ENV_PYALLOC "HEAPGRAPH_PYTHON_ALLOCATOR" /* "pymalloc": wrap CPython's PyMem domains */
 #define RT_ENV_SNAPSIG "HEAPGRAPH_SNAPSHOT_SIGNAL" /* number; default RT_SNAPSHOT_SIGNAL_OFFSET */
 #define RT_SNAPSHOT_SIGNAL_OFFSET 7      /* SIGRTMIN + 7 requests a snapshot */
 
@@ -174,12 +175,22 @@ struct rt_blob_pycode {
     /* followed by name, file, table */
 };
 
-/* The interpreter found in the process (rt_python.h), once. */
+/* How the objects of a CPython process are allocated (rt_pymem.h). */
+enum rt_py_allocator {
+    RT_PYALLOC_UNKNOWN = 0,     /* not known yet (the interpreter has not started) */
+    RT_PYALLOC_MALLOC,          /* PYTHONMALLOC=malloc: every object is its own block */
+    RT_PYALLOC_PYMALLOC,        /* pymalloc, every object recorded through the runtime's
+                                   wrappers of the PyMem and PyObject domains */
+    RT_PYALLOC_PYMALLOC_UNSEEN, /* pymalloc unwrapped: objects inside its arenas are not recorded */
+};
+
+/* The interpreter found in the process (rt_python.h), once; again with the
+ * allocator once the interpreter has started. */
 struct rt_blob_python {
     uint32_t version;   /* PY_VERSION_HEX */
     uint32_t module_id; /* the module that holds it */
     uint32_t frames;    /* 1: stacks carry its frames; 0: not supported (a NOTE says why) */
-    uint32_t pad;
+    uint32_t allocator; /* enum rt_py_allocator */
 };
 
 enum rt_clock {

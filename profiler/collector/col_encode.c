@@ -510,6 +510,7 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_u(c->w, py.version);
         col_put_u(c->w, py.module_id);
         col_put_u(c->w, py.frames);
+        col_put_u(c->w, py.allocator);
     } else if (kind == RT_BLOB_PYCODE) {
         struct rt_blob_pycode k;
         if (len < sizeof k)

@@ -271,6 +271,23 @@ static void set_preload(const char *rt)
     setenv("LD_PRELOAD", v, 1);
 }
 
+/* PYTHONMALLOC=malloc, unless the user chose an allocator; or the runtime
+ * is told to wrap pymalloc (PYTHONMALLOC=pymalloc, the same allocator,
+ * would make the interpreter replace the wrappers at start-up). */
+static void set_python_allocator(enum col_pyalloc a)
+{
+    const char *set = getenv("PYTHONMALLOC");
+    if (a == COL_PYALLOC_PYMALLOC) {
+        setenv(RT_ENV_PYALLOC, "pymalloc", 1);
+        if (set && !strcmp(set, "pymalloc"))
+            unsetenv("PYTHONMALLOC");
+        return;
+    }
+    unsetenv(RT_ENV_PYALLOC);
+    if (!set)
+        setenv("PYTHONMALLOC", "malloc", 1);
+}
+
 /* The child: waits at the gate until the capture exists, then becomes the
  * program. Exits 125 without running it if the parent closes the gate. Its
  * one message, when exec fails, is the only thing this module prints: the
@@ -283,6 +300,7 @@ static void child(int gate, const sigset_t *mask, const struct col_launch *l, co
     close(gate);
     sigprocmask(SIG_SETMASK, mask, NULL);
     set_preload(l->runtime);
+    set_python_allocator(l->python_allocator);
     setenv(RT_ENV_SOCK, sock, 1);
     execv(l->path, l->argv);
     int e = errno;

@@ -45,12 +45,21 @@ int col_check_program(const char *name, char *path, size_t pathlen, struct col_e
  * ../LIBDIR/heapgraph/ (install tree). Returns 0, or -1 with e filled. */
 int col_find_runtime(char *path, size_t pathlen, struct col_err *e);
 
+/* How the Python processes of the recorded tree allocate their objects. */
+enum col_pyalloc {
+    COL_PYALLOC_MALLOC = 0, /* PYTHONMALLOC=malloc (unless the environment sets
+                               PYTHONMALLOC): every object is its own block */
+    COL_PYALLOC_PYMALLOC,   /* the interpreter's own pymalloc, whose domains the
+                               runtime wraps to record every object */
+};
+
 struct col_launch {
     const char *path;    /* the program, as col_check_program resolved it */
     char **argv;         /* PROGRAM ARGS..., NULL-terminated */
     const char *runtime; /* col_find_runtime's path */
     const char *output;  /* the capture; NULL: heapgraph.PROGRAM.PID.hgcap */
     uint64_t sample_ns;  /* heap and RSS sample interval */
+    enum col_pyalloc python_allocator;
 };
 
 /* Creates the capture (mode 0600), starts the program with the runtime in

@@ -407,3 +407,120 @@ RT_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
     }
     return realloc(old, n);
 }
+
+/* ---- CPython's allocators -------------------------------------------- */
+
+static __thread int pymem_depth;
+static __thread uintptr_t pymem_last;
+
+int rt_hooks_in_pymem(void)
+{
+    return pymem_depth != 0;
+}
+
+uintptr_t rt_hooks_pymem_last(void)
+{
+    return pymem_last;
+}
+
+/* The inner allocator runs with the guard held, so that pymalloc's own
+ * calls into malloc pass unrecorded: the wrapper records the object. */
+#define PYMEM_INNER(call) \
+    ({ \
+        int g_ = rt_guard_enter(); \
+        pymem_depth++; \
+        __typeof__(call) r_ = call; \
+        pymem_depth--; \
+        rt_guard_leave(g_); \
+        r_; \
+    })
+
+static void *py_malloc(void *ctx, size_t n)
+{
+    struct rt_pymem_allocator *in = ctx;
+    int prev;
+    if (!hook_begin(&prev))
+        return in->malloc(in->ctx, n);
+    struct capture c;
+    capture(&c, prev);
+    void *p = PYMEM_INNER(in->malloc(in->ctx, n));
+    if (p)
+        record_alloc(&c, p, n, 0);
+    pymem_last = (uintptr_t)p;
+    hook_end(prev);
+    return p;
+}
+
+static void *py_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    struct rt_pymem_allocator *in = ctx;
+    int prev;
+    if (!hook_begin(&prev))
+        return in->calloc(in->ctx, nelem, elsize);
+    struct capture c;
+    capture(&c, prev);
+    void *p = PYMEM_INNER(in->calloc(in->ctx, nelem, elsize));
+    if (p)
+        record_alloc(&c, p, nelem * elsize, 0);
+    pymem_last = (uintptr_t)p;
+    hook_end(prev);
+    return p;
+}
+
+/* realloc(NULL) allocates; otherwise FREE(old) + ALLOC(new) around the
+ * inner call in one publication, as realloc_pair does for malloc's. */
+static void *py_realloc(void *ctx, void *old, size_t n)
+{
+    struct rt_pymem_allocator *in = ctx;
+    int prev;
+    if (!hook_begin(&prev))
+        return in->realloc(in->ctx, old, n);
+    struct capture c;
+    capture(&c, prev);
+    void *p;
+    if (!old) {
+        p = PYMEM_INNER(in->realloc(in->ctx, NULL, n));
+        if (p)
+            record_alloc(&c, p, n, 0);
+    } else {
+        identify(&c);
+        int how = rt_pub_begin(2 + RT_STACK_SLOTS(all_frames(&c)));
+        uint64_t t1 = rt_free_time();
+        p = PYMEM_INNER(in->realloc(in->ctx, old, n));
+        uint64_t t2 = rt_event_time();
+        if (how != RT_PUB_NONE) {
+            if (p) {
+                struct rt_rec f = { .type = RT_REC_FREE | RT_F_REALLOC, .time_ns = t1,
+                                    .a = (uintptr_t)old };
+                rt_pub_write(how, &f, 1);
+                write_alloc(how, &c, p, n, RT_F_REALLOC, t2);
+            }
+            rt_pub_end(how);
+        }
+    }
+    pymem_last = (uintptr_t)p;
+    hook_end(prev);
+    return p;
+}
+
+static void py_free(void *ctx, void *p)
+{
+    struct rt_pymem_allocator *in = ctx;
+    int prev;
+    if (!p || !hook_begin(&prev)) {
+        in->free(in->ctx, p);
+        return;
+    }
+    record_free(p, 0);
+    int g = rt_guard_enter();
+    pymem_depth++;
+    in->free(in->ctx, p);
+    pymem_depth--;
+    rt_guard_leave(g);
+    hook_end(prev);
+}
+
+void rt_hooks_pymem_wrap(struct rt_pymem_allocator *inner, struct rt_pymem_allocator *wrap)
+{
+    *wrap = (struct rt_pymem_allocator){ inner, py_malloc, py_calloc, py_realloc, py_free };
+}

@@ -14,6 +14,7 @@
 #include "profiler/runtime/rt_proc.h"
 #include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_pyexit.h"
+#include "profiler/runtime/rt_pymem.h"
 #include "profiler/runtime/rt_rec.h"
 
 #include <dlfcn.h>
@@ -421,6 +422,7 @@ RT_EXPORT void *dlopen(const char *file, int mode)
     }
     if (!rt_tls.guard) {
         rt_modules_refresh();
+        rt_pymem_attach();
         rt_pyexit_attach();
     }
     return h;

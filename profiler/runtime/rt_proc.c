@@ -24,6 +24,7 @@
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_pyexit.h"
 #include "profiler/runtime/rt_pyframe.h"
+#include "profiler/runtime/rt_pymem.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -412,6 +413,7 @@ static void boot(void)
                    "cannot hook: its allocations are not recorded");
     rt_scan_init();
     recording_pid = getpid();
+    rt_pymem_attach();
     rt_pyexit_attach();
     atomic_store(&rt_image.mode, RT_MODE_RECORD);
 }

@@ -25,6 +25,7 @@
 #include "profiler/runtime/rt_pyexit.h"
 
 #include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_pymem.h"
 #include "profiler/runtime/rt_python.h"
 
 #include <stddef.h>
@@ -51,6 +52,7 @@ static struct {
     py_object *(*cfunction_new)(struct py_method_def *, py_object *, py_object *);
     py_object *(*call_method)(py_object *, const char *, const char *, ...);
     py_object *(*build_value)(const char *, ...);
+    long (*as_long)(py_object *);
     void (*decref)(py_object *);
     void (*err_clear)(void);
 } py;
@@ -74,11 +76,12 @@ static int resolve(void)
     FIND(cfunction_new, "PyCFunction_NewEx");
     FIND(call_method, "PyObject_CallMethod");
     FIND(build_value, "Py_BuildValue");
+    FIND(as_long, "PyLong_AsLong");
     FIND(decref, "Py_DecRef");
     FIND(err_clear, "PyErr_Clear");
     return py.is_initialized && py.add_pending_call && py.interp_main && py.interp_get &&
            py.import_module && py.cfunction_new && py.call_method && py.build_value &&
-           py.decref && py.err_clear;
+           py.as_long && py.decref && py.err_clear;
 }
 
 void rt_pyexit_attach(void)
@@ -106,8 +109,25 @@ static struct py_method_def at_exit_def = {
     "heapgraph: takes the exit snapshot before the interpreter is torn down",
 };
 
-/* The pending call: registers at_exit with atexit. Only in the main
- * interpreter, whose atexit callbacks run at process exit. */
+/* sys.getallocatedblocks(): the blocks pymalloc holds (0 when the
+ * interpreter does not use it); -1 when it cannot be asked. */
+static long pymalloc_blocks(void)
+{
+    py_object *sys = py.import_module("sys");
+    py_object *n = sys ? py.call_method(sys, "getallocatedblocks", NULL) : NULL;
+    long blocks = n ? py.as_long(n) : -1;
+    if (n)
+        py.decref(n);
+    if (sys)
+        py.decref(sys);
+    if (blocks < 0)
+        py.err_clear();
+    return blocks;
+}
+
+/* The pending call, the interpreter's first safe point: says how its
+ * objects are allocated and registers at_exit with atexit. Only in the
+ * main interpreter, whose atexit callbacks run at process exit. */
 static int register_at_exit(void *arg)
 {
     (void)arg;
@@ -115,6 +135,7 @@ static int register_at_exit(void *arg)
         atomic_store(&rt_pyexit_waiting, 1);
         return 0;
     }
+    rt_pymem_started(pymalloc_blocks());
     py_object *mod = py.import_module("atexit");
     py_object *fn = mod ? py.cfunction_new(&at_exit_def, NULL, NULL) : NULL;
     py_object *r = fn ? py.call_method(mod, "register", "O", fn) : NULL;

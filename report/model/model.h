@@ -59,6 +59,18 @@ enum rep_origin { REP_ORIGIN_ROOT = 0, REP_ORIGIN_FORK, REP_ORIGIN_EXEC, REP_ORI
 enum rep_end { REP_END_EXIT = 0, REP_END_SIGNAL, REP_END_EXEC, REP_END_UNKNOWN };
 #define REP_END_F_CORE 1u       /* core dumped */
 #define REP_END_F_SNAPSHOT 2u   /* an exit snapshot was taken */
+/* How a CPython process allocates its objects (HG_REC_PYTHON). */
+enum rep_py_allocator {
+    REP_PYALLOC_UNKNOWN = 0,     /* not said (the interpreter never started) */
+    REP_PYALLOC_MALLOC,          /* PYTHONMALLOC=malloc: every object its own block */
+    REP_PYALLOC_PYMALLOC,        /* pymalloc, every object recorded as a block */
+    REP_PYALLOC_PYMALLOC_UNSEEN, /* pymalloc, objects inside its arenas not recorded */
+};
+
+/* The report's name of an allocator ("malloc", "pymalloc",
+ * "pymalloc-unrecorded"), NULL for REP_PYALLOC_UNKNOWN. */
+const char *rep_py_allocator_name(unsigned a);
+
 enum rep_root_kind { REP_ROOT_GLOBAL = 0, REP_ROOT_STACK, REP_ROOT_TLS, REP_ROOT_REGISTER,
                      REP_ROOT_OTHER, REP_ROOT_PYFRAME, REP_ROOT_MAPPED };
 
@@ -485,6 +497,7 @@ struct rep_process {
                                     0 when none was found */
     uint32_t python_module;      /* module id of the module that holds it */
     int python_frames;           /* 1: its stacks carry Python frames */
+    uint8_t python_allocator;    /* enum rep_py_allocator */
 
     size_t npytypes;
     const struct rep_pytype *pytypes;      /* in order of appearance */

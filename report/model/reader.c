@@ -33,6 +33,9 @@ _Static_assert((int)REP_ROOT_MAPPED == HG_ROOT_MAPPED && (int)REP_ROOT_OTHER == 
                (int)REP_ROOT_REGISTER == HG_ROOT_REGISTER &&
                (int)REP_ROOT_TLS == HG_ROOT_TLS && (int)REP_ROOT_STACK == HG_ROOT_STACK,
                "model.h mirrors the capture's root kinds");
+_Static_assert((int)REP_PYALLOC_MALLOC == HG_PYALLOC_MALLOC && (int)REP_PYALLOC_PYMALLOC == HG_PYALLOC_PYMALLOC &&
+               (int)REP_PYALLOC_PYMALLOC_UNSEEN == HG_PYALLOC_PYMALLOC_UNSEEN,
+               "model.h mirrors the capture's Python allocators");
 
 struct reader {
     FILE *f;
@@ -287,14 +290,18 @@ static int rec_snapshot_end(struct rep_stream *s, struct rep_cursor *c)
     return 0;
 }
 
+/* The allocator field is absent from older captures; an unknown value
+ * reads as not said. */
 static int rec_python(struct rep_stream *s, struct rep_cursor *c)
 {
-    uint64_t v[3];
-    if (rd_n(c, v, 3) < 0 || v[0] > UINT32_MAX || v[1] > UINT32_MAX)
+    uint64_t v[3], alloc = HG_PYALLOC_UNKNOWN;
+    if (rd_n(c, v, 3) < 0 || v[0] > UINT32_MAX || v[1] > UINT32_MAX ||
+        (c->p < c->end && rep_cur_u64(c, &alloc) < 0))
         return -1;
     s->p.python_version = (uint32_t)v[0];
     s->p.python_module = (uint32_t)v[1];
     s->p.python_frames = v[2] != 0;
+    s->p.python_allocator = alloc <= HG_PYALLOC_PYMALLOC_UNSEEN ? (uint8_t)alloc : HG_PYALLOC_UNKNOWN;
     return 0;
 }
 
@@ -650,4 +657,10 @@ const char *rep_leak_kind_name(unsigned kind)
         "definite", "cycle", "indirect", "possible", "reachable", "not_freed",
     };
     return kind < REP_LEAK_NKINDS ? names[kind] : "?";
+}
+
+const char *rep_py_allocator_name(unsigned a)
+{
+    static const char *const names[] = {NULL, "malloc", "pymalloc", "pymalloc-unrecorded"};
+    return a < sizeof names / sizeof names[0] ? names[a] : NULL;
 }

@@ -334,8 +334,11 @@ static void python_field(FILE *f, const struct rep_process *p)
         return;
     }
     uint32_t v = p->python_version;
-    fprintf(f, "\"python\":{\"version\":\"%u.%u.%u\",\"frames\":%s},", v >> 24, v >> 16 & 0xff,
+    fprintf(f, "\"python\":{\"version\":\"%u.%u.%u\",\"frames\":%s,", v >> 24, v >> 16 & 0xff,
             v >> 8 & 0xff, p->python_frames ? "true" : "false");
+    key(f, "allocator");
+    rep_json_puts(f, rep_py_allocator_name(p->python_allocator));
+    fputs("},", f);
 }
 
 static int process(struct jw *w)

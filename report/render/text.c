@@ -175,6 +175,23 @@ static void exec_chain(const struct tx *t)
     fprintf(t->f, "  exec chain %s\n", line);
 }
 
+/* The CPython the process runs and how its objects were allocated. */
+static void python_line(const struct tx *t)
+{
+    static const char *const how[] = {
+        [REP_PYALLOC_MALLOC] = "allocator malloc: every object is its own block",
+        [REP_PYALLOC_PYMALLOC] = "allocator pymalloc: every object recorded as a block",
+        [REP_PYALLOC_PYMALLOC_UNSEEN] = "allocator pymalloc: objects inside its arenas not recorded",
+    };
+    const struct rep_process *p = t->p;
+    uint32_t v = p->python_version;
+    if (!v)
+        return;
+    const char *a = p->python_allocator < sizeof how / sizeof how[0] ? how[p->python_allocator] : NULL;
+    fprintf(t->f, "  python     %u.%u.%u%s%s%s\n", v >> 24, v >> 16 & 0xff, v >> 8 & 0xff,
+            a ? "; " : "", a ? a : "", p->python_frames ? "" : "; stacks without Python frames");
+}
+
 static void identity(const struct tx *t)
 {
     const struct rep_process *p = t->p;
@@ -199,6 +216,7 @@ static void identity(const struct tx *t)
     char d[32];
     fprintf(t->f, "  ended      %s after %s\n", rep_fmt_end(end, sizeof end, p),
             rep_fmt_duration(d, sizeof d, dur));
+    python_line(t);
 }
 
 static void totals(const struct tx *t)

@@ -77,7 +77,8 @@ def test_static(tmp):
     if not os.path.exists(python):
         return print("skip: no " + python)
     procs = report(tmp, "static", python, "-c", "pass")
-    check(interpreters(procs) == [("python3.11", {"version": version_of(python), "frames": True})],
+    check(interpreters(procs) == [("python3.11", {"version": version_of(python), "frames": True,
+                                                       "allocator": "malloc"})],
           "static python3.11: %r" % interpreters(procs))
 
 
@@ -97,7 +98,8 @@ def test_shim(tmp):
     procs = report(tmp, "shim", shim, "-c", "pass")
     found = interpreters(procs)
     # The shim's bash, readlink & co run no Python; only the final process does.
-    check(found == [(os.path.basename(real), {"version": version_of(real), "frames": True})],
+    check(found == [(os.path.basename(real), {"version": version_of(real), "frames": True,
+                                                       "allocator": "malloc"})],
           "pyenv shim: %r" % found)
     check(len(procs) > 1, "the shim's wrapper processes are recorded too (%d)" % len(procs))
 
@@ -112,7 +114,8 @@ def test_dlopen(tmp):
     exe = compile_c(tmp, "embed", EMBED, "-ldl")
     env = dict(os.environ, PYTHONHOME=py_eval(shim, "sys.base_prefix"))
     procs = report(tmp, "embed", exe, lib, env=env)
-    check(interpreters(procs) == [("embed", {"version": version_of(shim), "frames": True})],
+    check(interpreters(procs) == [("embed", {"version": version_of(shim), "frames": True,
+                                                  "allocator": "malloc"})],
           "libpython dlopen'd later: %r" % interpreters(procs))
 
 

@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""The exit snapshot of a Python process is taken while the interpreter is
-whole (from an atexit callback, before finalisation), under each interpreter
-here (pyenv's python3 with a shared libpython, Debian's static python3.11),
-with every object its own block (PYTHONMALLOC=malloc):
+"""Python processes under `heapgraph run`, each interpreter here (pyenv's
+python3 with a shared libpython, Debian's static python3.11), in both
+allocator modes: the default (`PYTHONMALLOC=malloc`, every object its own
+block) and `--python-allocator=pymalloc` (the interpreter's own allocator,
+every object recorded through the runtime's wrappers). The report says
+which mode was used (`python.allocator`).
+
+The exit snapshot is taken while the interpreter is whole (from an atexit
+callback, before finalisation):
 - `-c pass` and a script using json, re, collections, csv, dataclasses,
   asyncio and threading report 0 definite, 0 possible, 0 cycle blocks;
 - a module global is in the snapshot, reachable (after finalisation it
   would be gone), while 10 blocks that C code called through ctypes leaks
-  are exactly 10 definite blocks of 1000 bytes;
-- a daemon thread still running at exit, and sys.exit in a thread, change
+  are exactly 10 definite blocks of 1 MiB;
+- a daemon thread still running at exit and sys.exit in a thread change
   nothing; after os._exit there is no exit snapshot.
+A PYTHONMALLOC the user set is left alone (and named in the report);
+--python-allocator=pymalloc refuses one it would have to override.
 Standard library only."""
+import json
 import os
 import sys
 import tempfile
@@ -18,6 +26,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ci_helpers import compile_c, hg, python_interpreters, report_json  # noqa: E402
+import jsonschema_lite  # noqa: E402
+
+with open(os.path.join(os.environ.get("HG_SOURCE_DIR", "."), "docs", "report.schema.json")) as _f:
+    _SCHEMA = json.load(_f)
+# the schema of a process's "python" (a whole Python report is too big to check quickly)
+PYTHON_SCHEMA = dict(_SCHEMA["$defs"]["process"]["properties"]["python"], **{"$defs": _SCHEMA["$defs"]})
 
 WORKLOAD = r"""
 import asyncio, collections, csv, dataclasses, io, json, re, threading
@@ -81,9 +95,12 @@ t.start()
 t.join()
 """
 
-# 10 blocks of 1000 bytes that C code leaks (their addresses never reach
-# Python), called through ctypes; a module global that stays reachable (its
-# 123457-byte buffer would be gone after finalisation).
+# 10 blocks of 1 MiB that C code leaks (their addresses never reach Python),
+# called through ctypes; a module global that stays reachable (its
+# 123457-byte buffer would be gone after finalisation). The blocks are big
+# enough for malloc to map each one afresh: a smaller block may reuse memory
+# that a live object still points into with a stale field, which the
+# conservative scan takes for a reference (it did, once in a few runs).
 LIBLEAK = r"""
 #include <stdlib.h>
 void *volatile sink;
@@ -98,7 +115,7 @@ void leak(int n, size_t size)
 KEEP_AND_LEAK = r"""
 import ctypes, sys
 KEEP = bytearray(123456)
-ctypes.CDLL(sys.argv[1]).leak(10, 1000)
+ctypes.CDLL(sys.argv[1]).leak(10, 1 << 20)
 """
 
 OS_EXIT = r"""
@@ -108,6 +125,7 @@ os._exit(0)
 """
 
 ZERO = {"blocks": 0, "bytes": 0}
+MODES = {"malloc": [], "pymalloc": ["--python-allocator=pymalloc"]}
 
 
 class PythonExitTest(unittest.TestCase):
@@ -117,32 +135,41 @@ class PythonExitTest(unittest.TestCase):
         cls.dir = cls.tmp.name
         cls.pythons = python_interpreters()
         assert cls.pythons, "no Python interpreter to test with"
-        cls.env = dict(os.environ, PYTHONMALLOC="malloc")
+        cls.env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
         cls.libleak = compile_c(cls.dir, "libleak.so", LIBLEAK, "-shared", "-fPIC")
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def record(self, python, name, source, args=(), *report_args):
-        """Records `python script args` (`python args` when source is None);
-        returns the one process's JSON report."""
+    def record(self, python, mode, name, source, args=(), *report_args, env=None):
+        """Records `python script args` (`python args` when source is None)
+        in an allocator mode; returns the one process's JSON report."""
         argv = list(args)
         if source is not None:
             script = os.path.join(self.dir, name + ".py")
             with open(script, "w") as f:
                 f.write(source)
             argv.insert(0, script)
-        tag = os.path.basename(os.path.dirname(os.path.dirname(python))) + "-" + name
+        tag = "%s-%s-%s" % (os.path.basename(os.path.dirname(os.path.dirname(python))), mode, name)
         cap = os.path.join(self.dir, tag + ".hgcap")
-        r = hg("run", "-q", "-o", cap, "--", python, *argv, cwd=self.dir, env=self.env)
+        r = hg("run", "-q", "-o", cap, *MODES[mode], "--", python, *argv, cwd=self.dir,
+               env=env or self.env)
         self.assertEqual(r.returncode, 0, r.stderr)
         procs = report_json(cap, *report_args)["processes"]
         self.assertEqual(len(procs), 1)
         return procs[0]
 
-    def assert_clean(self, proc):
+    def each(self, check):
+        """Runs check(python, mode) for every interpreter and allocator mode."""
+        for py in self.pythons:
+            for mode in MODES:
+                with self.subTest(python=py, mode=mode):
+                    check(py, mode)
+
+    def assert_clean(self, proc, mode):
         s = proc["summary"]
+        self.assertEqual(proc["python"]["allocator"], mode)
         self.assertTrue(proc["snapshot"])
         self.assertEqual((s["definite"], s["cycle"], s["indirect"], s["possible"]),
                          (ZERO, ZERO, ZERO, ZERO))
@@ -150,38 +177,55 @@ class PythonExitTest(unittest.TestCase):
         self.assertGreater(s["reachable"]["blocks"], 5000)
 
     def test_pass(self):
-        for py in self.pythons:
-            with self.subTest(python=py):
-                self.assert_clean(self.record(py, "pass", None, ["-c", "pass"]))
+        self.each(lambda py, mode: self.assert_clean(
+            self.record(py, mode, "pass", None, ["-c", "pass"]), mode))
 
     def test_workload(self):
-        for py in self.pythons:
-            with self.subTest(python=py):
-                self.assert_clean(self.record(py, "workload", WORKLOAD))
+        def check(py, mode):
+            proc = self.record(py, mode, "workload", WORKLOAD)
+            self.assert_clean(proc, mode)
+            self.assertEqual(jsonschema_lite.validate(proc["python"], PYTHON_SCHEMA), [])
+        self.each(check)
 
     def test_global_kept_and_ctypes_leak(self):
-        for py in self.pythons:
-            with self.subTest(python=py):
-                proc = self.record(py, "keep", KEEP_AND_LEAK, [self.libleak], "--show-reachable")
-                s = proc["summary"]
-                self.assertEqual(s["definite"], {"blocks": 10, "bytes": 10000})
-                self.assertEqual((s["cycle"], s["indirect"], s["possible"]), (ZERO, ZERO, ZERO))
-                kept = [e for e in proc["leaks"] if e["bytes"] == 123457]
-                self.assertEqual([(e["kind"], e["blocks"]) for e in kept], [("reachable", 1)])
+        def check(py, mode):
+            proc = self.record(py, mode, "keep", KEEP_AND_LEAK, [self.libleak], "--show-reachable")
+            s = proc["summary"]
+            self.assertEqual(s["definite"], {"blocks": 10, "bytes": 10 << 20})
+            self.assertEqual((s["cycle"], s["indirect"], s["possible"]), (ZERO, ZERO, ZERO))
+            kept = [e for e in proc["leaks"] if e["bytes"] == 123457]
+            self.assertEqual([(e["kind"], e["blocks"]) for e in kept], [("reachable", 1)])
+        self.each(check)
 
     def test_threads_at_exit(self):
-        for py in self.pythons:
-            with self.subTest(python=py):
-                proc = self.record(py, "threads", THREADS_AT_EXIT)
-                self.assertEqual(proc["exit"], {"status": 0})
-                self.assert_clean(proc)
+        def check(py, mode):
+            proc = self.record(py, mode, "threads", THREADS_AT_EXIT)
+            self.assertEqual(proc["exit"], {"status": 0})
+            self.assert_clean(proc, mode)
+        self.each(check)
 
     def test_os_exit_takes_no_snapshot(self):
         for py in self.pythons:
             with self.subTest(python=py):
-                proc = self.record(py, "os_exit", OS_EXIT)
+                proc = self.record(py, "malloc", "os_exit", OS_EXIT)
                 self.assertFalse(proc["snapshot"])
                 self.assertEqual(proc["snapshots"], [])
+
+    def test_user_allocator_is_kept(self):
+        env = dict(self.env, PYTHONMALLOC="pymalloc")
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "malloc", "user", None, ["-c", "pass"], env=env)
+                self.assertEqual(proc["python"]["allocator"], "pymalloc-unrecorded")
+                cap = [f for f in os.listdir(self.dir) if f.endswith("-malloc-user.hgcap")]
+                text = hg("report", os.path.join(self.dir, sorted(cap)[-1])).stdout
+                line = "  python     %s; allocator pymalloc: objects inside its arenas not recorded"
+                self.assertIn(line % proc["python"]["version"], text.splitlines())
+        r = hg("run", "-q", "--python-allocator=pymalloc", "--", "true",
+               env=dict(self.env, PYTHONMALLOC="malloc"))
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.splitlines()[0], "heapgraph: --python-allocator=pymalloc: "
+                         "PYTHONMALLOC=malloc is set; unset it to keep the interpreter's own allocator")
 
 
 if __name__ == "__main__":
