@@ -435,37 +435,27 @@ uintptr_t rt_hooks_pymem_last(void)
         r_; \
     })
 
-static void *py_malloc(void *ctx, size_t n)
-{
-    struct rt_pymem_allocator *in = ctx;
-    int prev;
-    if (!hook_begin(&prev))
-        return in->malloc(in->ctx, n);
-    struct capture c;
-    capture(&c, prev);
-    void *p = PYMEM_INNER(in->malloc(in->ctx, n));
-    if (p)
-        record_alloc(&c, p, n, 0);
-    pymem_last = (uintptr_t)p;
-    hook_end(prev);
-    return p;
-}
+/* malloc and calloc of a wrapped domain: one ALLOC for the object. */
+#define PYMEM_ALLOC_HOOK(name, params, call, size_expr) \
+    static void *name params \
+    { \
+        struct rt_pymem_allocator *in = ctx; \
+        int prev; \
+        if (!hook_begin(&prev)) \
+            return in->call; \
+        struct capture c; \
+        capture(&c, prev); \
+        void *p = PYMEM_INNER(in->call); \
+        if (p) \
+            record_alloc(&c, p, size_expr, 0); \
+        pymem_last = (uintptr_t)p; \
+        hook_end(prev); \
+        return p; \
+    }
 
-static void *py_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    struct rt_pymem_allocator *in = ctx;
-    int prev;
-    if (!hook_begin(&prev))
-        return in->calloc(in->ctx, nelem, elsize);
-    struct capture c;
-    capture(&c, prev);
-    void *p = PYMEM_INNER(in->calloc(in->ctx, nelem, elsize));
-    if (p)
-        record_alloc(&c, p, nelem * elsize, 0);
-    pymem_last = (uintptr_t)p;
-    hook_end(prev);
-    return p;
-}
+PYMEM_ALLOC_HOOK(py_malloc, (void *ctx, size_t n), malloc(in->ctx, n), n)
+PYMEM_ALLOC_HOOK(py_calloc, (void *ctx, size_t nelem, size_t elsize),
+                 calloc(in->ctx, nelem, elsize), nelem * elsize)
 
 /* realloc(NULL) allocates; otherwise FREE(old) + ALLOC(new) around the
  * inner call in one publication, as realloc_pair does for malloc's. */

@@ -117,6 +117,25 @@ def record(directory, exe, name=None, *args):
     return cap
 
 
+# A library whose leak(n, size) leaks n zeroed blocks whose addresses never
+# reach its caller (Python scripts call it through ctypes).
+LIBLEAK = r"""
+#include <stdlib.h>
+void *volatile sink;
+void leak(int n, size_t size)
+{
+    for (int i = 0; i < n; i++)
+        sink = calloc(1, size);
+    sink = 0;
+}
+"""
+
+
+def compile_libleak(directory):
+    """Builds LIBLEAK as directory/libleak.so; returns its path."""
+    return compile_c(directory, "libleak.so", LIBLEAK, "-shared", "-fPIC")
+
+
 def python_interpreters():
     """The CPython interpreters Python programs are recorded under: pyenv's
     python3 (the binary behind its shim, with a shared libpython) and

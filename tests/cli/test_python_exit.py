@@ -25,7 +25,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import compile_c, hg, python_interpreters, report_json  # noqa: E402
+from ci_helpers import compile_libleak, hg, python_interpreters, report_json  # noqa: E402
 import jsonschema_lite  # noqa: E402
 
 with open(os.path.join(os.environ.get("HG_SOURCE_DIR", "."), "docs", "report.schema.json")) as _f:
@@ -101,17 +101,6 @@ t.join()
 # enough for malloc to map each one afresh: a smaller block may reuse memory
 # that a live object still points into with a stale field, which the
 # conservative scan takes for a reference (it did, once in a few runs).
-LIBLEAK = r"""
-#include <stdlib.h>
-void *volatile sink;
-void leak(int n, size_t size)
-{
-    for (int i = 0; i < n; i++)
-        sink = calloc(1, size);
-    sink = 0;
-}
-"""
-
 KEEP_AND_LEAK = r"""
 import ctypes, sys
 KEEP = bytearray(123456)
@@ -136,7 +125,7 @@ class PythonExitTest(unittest.TestCase):
         cls.pythons = python_interpreters()
         assert cls.pythons, "no Python interpreter to test with"
         cls.env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
-        cls.libleak = compile_c(cls.dir, "libleak.so", LIBLEAK, "-shared", "-fPIC")
+        cls.libleak = compile_libleak(cls.dir)
 
     @classmethod
     def tearDownClass(cls):

@@ -8,7 +8,6 @@ and `src:FILE:LINE`); a baseline keeps its leaks by Python function, so a
 later run of the script with one more leaking function (and its lines
 moved) fails --new-leaks-only on exactly that function; `diff` names it.
 Standard library only."""
-import json
 import os
 import re
 import sys
@@ -16,18 +15,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import compile_c, hg, python_interpreters, report_json  # noqa: E402
+from ci_helpers import compile_libleak, hg, python_interpreters, report_json  # noqa: E402
 
-LIBLEAK = r"""
-#include <stdlib.h>
-void *volatile sink;
-void leak(int n, size_t size)
-{
-    for (int i = 0; i < n; i++)
-        sink = calloc(1, size);
-    sink = 0;
-}
-"""
 
 SCRIPT = """import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
@@ -59,7 +48,7 @@ class PythonOutputsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = cls.tmp.name
-        cls.lib = compile_c(cls.dir, "libleak.so", LIBLEAK, "-shared", "-fPIC")
+        cls.lib = compile_libleak(cls.dir)
         cls.pythons = python_interpreters()
         assert cls.pythons, "no Python interpreter to test with"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
