@@ -13,8 +13,9 @@ callback, before finalisation):
 - a module global is in the snapshot, reachable (after finalisation it
   would be gone), while 10 blocks that C code called through ctypes leaks
   are exactly 10 definite blocks of 1 MiB;
-- a daemon thread still running at exit and sys.exit in a thread change
-  nothing; after os._exit there is no exit snapshot.
+- a daemon thread still running at exit (a bytes object only its Python
+  frame holds is reachable) and sys.exit in a thread change nothing; after
+  os._exit there is no exit snapshot.
 A PYTHONMALLOC the user set is left alone (and named in the report);
 --python-allocator=pymalloc refuses one it would have to override.
 Standard library only."""
@@ -82,6 +83,7 @@ import sys, threading, time
 ready = threading.Event()
 def spin():
     held = [str(i) * 3 for i in range(1000)]
+    data = b"y" * 123321        # held only by this frame: the collector does not track bytes
     ready.set()
     while True:
         time.sleep(0.01)
@@ -188,9 +190,11 @@ class PythonExitTest(unittest.TestCase):
 
     def test_threads_at_exit(self):
         def check(py, mode):
-            proc = self.record(py, mode, "threads", THREADS_AT_EXIT)
+            proc = self.record(py, mode, "threads", THREADS_AT_EXIT, (), "--show-reachable")
             self.assertEqual(proc["exit"], {"status": 0})
             self.assert_clean(proc, mode)
+            data = [e["kind"] for e in proc["leaks"] if 123321 < e["bytes"] < 123321 + 100]
+            self.assertEqual(data, ["reachable"])
         self.each(check)
 
     def test_os_exit_takes_no_snapshot(self):
