@@ -582,7 +582,7 @@ static int tree_details(struct tx *t, const struct rep_tree *tree)
     for (size_t i = 0; i < tree->n; i++)
         rest -= tree->lines[i].matters;
     if (rest)
-        fprintf(t->f, "\n%zu other process%s: one line each in the tree above; "
+        fprintf(t->f, "\n%zu other process%s: a line each in the tree; "
                 "--process PID|NAME details one\n", rest, rest == 1 ? "" : "es");
     return 0;
 }
