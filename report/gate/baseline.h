@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * baseline.h - a run's figures saved to a JSON file (schema
- * "heapgraph-baseline/1", documented in docs/baseline.md), so that a later
+ * "heapgraph-baseline/2", documented in docs/baseline.md), so that a later
  * run can be gated on growth and on leak sites that are new. The file keeps
  * totals, every leak entry and every allocation site with its stack;
  * matching uses function names only (rep_ck_stack_key), never addresses or
@@ -15,7 +15,9 @@
 
 #include "report/gate/gates.h"
 
-#define REP_BASELINE_SCHEMA "heapgraph-baseline/1"
+#define REP_BASELINE_SCHEMA "heapgraph-baseline/2"
+/* The first version, whose entries carry their stacks inline; still read. */
+#define REP_BASELINE_SCHEMA_1 "heapgraph-baseline/1"
 
 /* Writes run as a baseline. Suppressed leak entries are left out (they are
  * not part of what the gates count). Returns 0, or -1 when a write failed. */

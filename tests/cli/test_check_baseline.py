@@ -18,6 +18,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ci_helpers import SHIFT, V1, compile_c, hg, record  # noqa: E402
 
 
+def stack(baseline, entry):
+    """An entry's frames, innermost first, from the baseline's stack tree."""
+    frames, at = [], entry["stack"]
+    while at is not None:
+        frame, at = baseline["stacks"][at]
+        frames.append(baseline["frames"][frame])
+    return frames
+
+
 def leak_line(capture_report, function):
     for leak in capture_report["processes"][0]["leaks"]:
         if leak["stack"][0]["function"] == function:
@@ -52,7 +61,7 @@ class Baseline(unittest.TestCase):
     def test_baseline_file(self):
         with open(self.base) as f:
             b = json.load(f)
-        self.assertEqual(b["schema"], "heapgraph-baseline/1")
+        self.assertEqual(b["schema"], "heapgraph-baseline/2")
         t = b["totals"]
         self.assertEqual(t["processes"], 1)
         self.assertEqual(t["allocations"], 110)
@@ -64,9 +73,14 @@ class Baseline(unittest.TestCase):
         leak = b["leaks"][0]
         self.assertEqual((leak["kind"], leak["blocks"], leak["bytes"], leak["indirect_blocks"],
                           leak["indirect_bytes"]), ("definite", 10, 400, 0, 0))
-        self.assertEqual([f["function"] for f in leak["stack"][:2]], ["old_leak", "main"])
-        self.assertEqual(leak["stack"][0]["file"], os.path.join(self.dir, "v1.c"))
-        sites = {s["stack"][0]["function"]: s for s in b["sites"]}
+        self.assertEqual([f["function"] for f in stack(b, leak)[:2]], ["old_leak", "main"])
+        self.assertEqual(stack(b, leak)[0]["file"], os.path.join(self.dir, "v1.c"))
+        sites = {stack(b, s)[0]["function"]: s for s in b["sites"]}
+        # Each frame and each call path is written once: the three sites
+        # share main and everything below it.
+        self.assertEqual(len(b["frames"]), len({json.dumps(f) for f in b["frames"]}))
+        self.assertEqual(len(b["stacks"]), len({tuple(s) for s in b["stacks"]}))
+        self.assertEqual(sum(1 for s in b["stacks"] if s[1] is None), 1)
         self.assertEqual(sites["work"]["allocations"], 100)
         self.assertEqual(sites["work"]["bytes"], 100000)
         self.assertEqual(sites["work"]["live_blocks"], 0)
@@ -135,11 +149,11 @@ class Baseline(unittest.TestCase):
     def test_bad_baseline(self):
         bad = os.path.join(self.dir, "bad.json")
         with open(bad, "w") as f:
-            f.write('{"schema": "heapgraph-baseline/1", "totals": {"allocations": 1}')
+            f.write('{"schema": "heapgraph-baseline/2", "totals": {"allocations": 1}')
         p = self.check("--baseline", bad, "--new-leaks-only", self.v1)
         self.assertEqual(p.returncode, 2)
         self.assertEqual(len(p.stderr.splitlines()), 1)
-        self.assertTrue(re.match(r"heapgraph: .*bad\.json: not a heapgraph-baseline/1 file: ",
+        self.assertTrue(re.match(r"heapgraph: .*bad\.json: not a heapgraph-baseline/2 file: ",
                                  p.stderr), p.stderr)
         p = self.check("--baseline", os.path.join(self.dir, "none.json"), "--new-leaks-only",
                        self.v1)

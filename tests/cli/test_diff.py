@@ -104,8 +104,8 @@ class Diff(unittest.TestCase):
             f.write("{}")
         p = self.diff(bad, self.b)
         self.assertEqual(p.returncode, 2)
-        self.assertEqual(p.stderr, "heapgraph: %s: not a heapgraph-baseline/1 file: \"schema\" is "
-                                   "not \"heapgraph-baseline/1\"\n" % bad)
+        self.assertEqual(p.stderr, "heapgraph: %s: not a heapgraph-baseline/2 file: \"schema\" is "
+                                   "not \"heapgraph-baseline/2\" (or /1)\n" % bad)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_baseline.c - heapgraph-baseline/1 files (report/gate/baseline.h) and the
+ * test_baseline.c - heapgraph-baseline/2 (and /1) files (report/gate/baseline.h) and the
  * JSON reader under them (report/gate/jsonread.h): a round trip keeps every
  * figure and frame exactly, suppressed entries stay out, and bad files
  * (wrong schema, missing or ill-typed fields, every truncation of a valid
@@ -214,10 +214,61 @@ static void test_json_reader(void)
     free(out);
 }
 
+/* Version 1 files, whose entries carry their stacks inline, are still read;
+ * a version 2 stack tree must point backwards and at frames that exist. */
+static void test_versions(void)
+{
+    static const char totals[] = "\"totals\": {\"processes\": 1, \"allocations\": 3, "
+                                 "\"frees\": 1, \"allocated_bytes\": 72, \"peak_bytes\": 72, "
+                                 "\"cycles\": 0}";
+    static const char frames[] = "\"frames\": [{\"function\": \"leak\", \"file\": \"a.c\", "
+                                 "\"line\": 4, \"module\": \"/bin/a\", \"offset\": 16}, "
+                                 "{\"function\": \"main\", \"file\": \"a.c\", \"line\": 9, "
+                                 "\"module\": \"/bin/a\", \"offset\": 64}]";
+    char text[1024], err[200];
+    struct rep_run r = REP_RUN_INIT;
+    snprintf(text, sizeof text, "{\"schema\": \"heapgraph-baseline/1\", %s, \"leaks\": [{\"kind\": "
+             "\"definite\", \"blocks\": 2, \"bytes\": 48, \"indirect_blocks\": 0, "
+             "\"indirect_bytes\": 0, \"stack\": [{\"function\": \"leak\", \"file\": \"a.c\", "
+             "\"line\": 4, \"module\": \"/bin/a\", \"offset\": 16}]}], \"sites\": []}", totals);
+    CHECK_EQ(rep_baseline_parse(text, strlen(text), &r, err, sizeof err), 0);
+    CHECK_EQ(r.nleaks, 1);
+    CHECK_EQ(r.leaks[0].stack.nframes, 1);
+    CHECK_STR(r.leaks[0].stack.frames[0].function, "leak");
+    rep_run_release(&r);
+
+    snprintf(text, sizeof text, "{\"schema\": \"heapgraph-baseline/2\", %s, %s, \"stacks\": "
+             "[[1, null], [0, 0]], \"leaks\": [], \"sites\": [{\"allocations\": 3, \"bytes\": 72, "
+             "\"live_blocks\": 2, \"live_bytes\": 48, \"stack\": 1}, {\"allocations\": 0, "
+             "\"bytes\": 0, \"live_blocks\": 0, \"live_bytes\": 0, \"stack\": null}]}",
+             totals, frames);
+    CHECK_EQ(rep_baseline_parse(text, strlen(text), &r, err, sizeof err), 0);
+    CHECK_EQ(r.nsites, 2);
+    CHECK_EQ(r.sites[0].stack.nframes, 2);
+    CHECK_STR(r.sites[0].stack.frames[0].function, "leak");
+    CHECK_STR(r.sites[0].stack.frames[1].function, "main");
+    CHECK_EQ(r.sites[0].stack.frames[1].line, 9);
+    CHECK_EQ(r.sites[1].stack.nframes, 0);
+    rep_run_release(&r);
+
+    static const char *const trees[] = {"[[0, 0]]", "[[2, null]]", "[[0, null], [1, 1]]",
+                                        "[[0]]", "[[0, -1]]", "{}"};
+    for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++) {
+        snprintf(text, sizeof text, "{\"schema\": \"heapgraph-baseline/2\", %s, %s, \"stacks\": "
+                 "%s, \"leaks\": [], \"sites\": []}", totals, frames, trees[i]);
+        bad_baseline(text, "\"stacks\"");
+    }
+    snprintf(text, sizeof text, "{\"schema\": \"heapgraph-baseline/2\", %s, %s, \"stacks\": "
+             "[[0, null]], \"leaks\": [], \"sites\": [{\"allocations\": 3, \"bytes\": 72, "
+             "\"live_blocks\": 2, \"live_bytes\": 48, \"stack\": 1}]}", totals, frames);
+    bad_baseline(text, "not an entry of \"stacks\"");
+}
+
 int main(void)
 {
     RUN(test_roundtrip);
     RUN(test_bad_files);
+    RUN(test_versions);
     RUN(test_json_reader);
     return DONE();
 }
