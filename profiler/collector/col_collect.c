@@ -125,6 +125,36 @@ static pid_t admit(struct col *c, int fd, int *gone)
     return -1;
 }
 
+static void accept_all(struct col *c);
+
+void col_read_hellos(struct col *c, const struct col_stream *upto)
+{
+    if (c->reading_hellos)
+        return;   /* the outer call goes on in order */
+    c->reading_hellos = 1;
+    accept_all(c);
+    for (size_t i = 0; i < c->ns && c->s[i] != upto; i++) {
+        struct col_stream *s = c->s[i];
+        int memfd;
+        if (s->state != COL_ST_NEW || s->fd < 0)
+            continue;
+        ssize_t n = recv_msg(s->fd, &c->hello_buf, &c->hello_cap, &memfd);
+        struct rt_msg m;
+        if (n > 0 && (size_t)n >= sizeof m) {
+            memcpy(&m, c->hello_buf, sizeof m);
+            if (m.type == RT_MSG_HELLO) {
+                col_on_hello(c, s, &m, c->hello_buf + sizeof m, (size_t)n - sizeof m, memfd);
+                continue;
+            }
+        }
+        if (memfd >= 0)
+            close(memfd);
+        if (n == 0)
+            col_image_gone(c, s, 0);
+    }
+    c->reading_hellos = 0;
+}
+
 static void accept_all(struct col *c)
 {
     for (;;) {
@@ -218,6 +248,7 @@ static void on_tick(struct col *c)
         c->next_sample = now + c->cfg->sample_ns;
         col_sample(c, now);
         col_check_orphans(c);
+        col_resolve_stale(c, now);
     }
     if (now >= c->next_flush) {
         c->next_flush = now + COL_FLUSH_NS;
@@ -299,7 +330,7 @@ static void wrap_up(struct col *c)
     for (size_t i = 0; i < c->ns; i++) {
         struct col_stream *s = c->s[i];
         if (s->state == COL_ST_HELD)
-            col_stream_start(c, s, HG_ORIGIN_FORK, col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED), s->hello_ns);
+            col_resolve_held(c, s);
         if (s->state != COL_ST_LIVE)
             continue;
         if (s->unlinked) {
@@ -333,6 +364,7 @@ int col_run(const struct col_config *cfg, struct col_summary *sum, char *err, si
     free(c.s);
     free(c.reaped);
     free(c.blob);
+    free(c.hello_buf);
     if (c.ep >= 0)
         close(c.ep);
     if (c.sigfd >= 0)

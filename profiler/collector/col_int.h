@@ -24,6 +24,10 @@
 
 enum col_state { COL_ST_NEW, COL_ST_HELD, COL_ST_LIVE, COL_ST_ENDED, COL_ST_MOVED };
 
+/* How long a fork child may wait, held, for its parent's RT_REC_FORK before
+ * it starts alone: it blocks once its rings are full. */
+#define COL_HOLD_NS (1000ull * 1000000)
+
 /* COL_DRAIN_READ only moves what the rings hold into the queues,
  * COL_DRAIN_MERGE also merges up to the watermark; COL_DRAIN_FINAL: the
  * process is gone or stopped, so everything published is final and busy
@@ -84,6 +88,9 @@ struct col_stream {
     size_t nthr;
     /* life */
     int exec_pending, have_exit, exit_snapshot, end_pending;
+    uint64_t held_ns;    /* HELD since (the collector's clock) */
+    int gone;            /* HELD, its connection closed: its rings wait for the fork */
+    int alone;           /* a fork child started without its parent's RT_REC_FORK */
     uint64_t exit_status, exit_how, exit_ns;
     /* snapshot in progress */
     uint32_t snap_id, snap_reason;
@@ -117,6 +124,9 @@ struct col {
     uint64_t next_sample, next_flush, next_merge;
     long page;
     uint8_t *blob;       /* scratch for multi-slot records */
+    uint8_t *hello_buf;  /* col_read_hellos' message (the loop's may hold another) */
+    size_t hello_cap;
+    int reading_hellos;
     /* TSC ticks -> ns: ns = tsc_ns + (ticks - tsc_at) * tsc_mult / 2^32,
      * fixed once the first TSC stream says HELLO (tsc_mult 0 before). */
     uint64_t tsc_at, tsc_ns, tsc_mult;
@@ -174,6 +184,13 @@ static inline int col_ev_before(const struct rt_rec *a, const struct rt_rec *b)
     return (a->type & RT_REC_TYPE_MASK) == RT_REC_FREE && (b->type & RT_REC_TYPE_MASK) != RT_REC_FREE;
 }
 
+/* ---------------------------------------------------------- col_collect.c */
+
+/* Reads the HELLO of every connection accepted before `upto` (all when
+ * NULL) that has not said it yet, in the order they connected: the image
+ * that connected first is known first, whatever order epoll reports them. */
+void col_read_hellos(struct col *c, const struct col_stream *upto);
+
 /* ------------------------------------------------------------ col_clock.c */
 
 /* Reads the setup pair of the TSC calibration. */
@@ -208,6 +225,11 @@ int col_reaped_status(struct col *c, pid_t pid, int *status);
 /* Starts a held fork child now, with its inherited blocks if its parent's
  * RT_REC_FORK can still be reached. */
 void col_resolve_held(struct col *c, struct col_stream *s);
+/* A held child has just started: if its connection closed while it was
+ * held (gone), it ends now, or like an unlinked stream if it still runs. */
+void col_after_hold(struct col *c, struct col_stream *s);
+/* Resolves the fork children held longer than COL_HOLD_NS (at `now`). */
+void col_resolve_stale(struct col *c, uint64_t now);
 /* The image behind s is gone (EOF, or, with exec_seen, a new image of its
  * pid said HELLO). */
 void col_image_gone(struct col *c, struct col_stream *s, int exec_seen);

@@ -7,6 +7,15 @@
  * RT_REC_FORK is merged, which starts its stream with the blocks it
  * inherited; a child whose parent's fork came first joins the stream that
  * fork started.
+ *
+ * Every image must be one stream, whatever the order in which the HELLOs,
+ * the fork records and the ends of fast processes reach the collector. A
+ * child that forks at once may say HELLO before its own parent's fork is
+ * merged (its parent is still held or not connected yet), or before its
+ * parent's HELLO was read: it is held all the same, as long as its parent
+ * may still merge the fork. A child held too long, or that must answer a
+ * snapshot, starts alone (col_resolve_held); its parent's fork, should it
+ * come later, then marks that stream instead of starting a second one.
  */
 #include "profiler/collector/col_int.h"
 
@@ -24,6 +33,11 @@
 void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid)
 {
     struct col_stream *ch = col_find_pid(c, pid, 1u << COL_ST_HELD);
+    struct col_stream *alone = col_find_pid(c, pid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED);
+    if (!ch && alone && alone->alone && alone->ppid == parent->pid) {
+        col_emit_mark(c, parent, thread, t, HG_MARK_FORK, alone->id);
+        return;
+    }
     if (!ch) {
         ch = col_stream_new(c);
         if (!ch) {
@@ -40,6 +54,7 @@ void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint
     col_stream_start(c, ch, HG_ORIGIN_FORK, parent, t);
     col_write_inherit(c, ch, parent);
     col_emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
+    col_after_hold(c, ch);
 }
 
 static int map_rings(struct col *c, struct col_stream *s, int memfd)
@@ -93,8 +108,11 @@ static void move_conn(struct col *c, struct col_stream *from, struct col_stream 
     from->state = COL_ST_MOVED;
 }
 
-/* HELLO of a forked child: join the stream its parent's fork started, wait
- * for that fork to be merged, or start alone when the parent is unknown. */
+/* HELLO of a forked child: join the stream its parent's fork started, or
+ * wait for that fork to be merged. Only a parent whose stream has ended
+ * (drained to its last record) can no longer bring it: then the child
+ * starts alone. A parent not known yet is still to say HELLO: a child is
+ * recorded only if its parent was at the fork. */
 static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
 {
     struct col_stream *r = col_find_pid(c, s->pid, 1u << COL_ST_LIVE);
@@ -102,11 +120,15 @@ static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
         move_conn(c, s, r);
         return r;
     }
-    struct col_stream *parent = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE);
-    if (parent && parent->shm)
+    struct col_stream *open = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
+    struct col_stream *ended = col_find_pid(c, s->ppid, 1u << COL_ST_ENDED);
+    if (open || !ended) {
         s->state = COL_ST_HELD;
-    else
-        col_stream_start(c, s, HG_ORIGIN_FORK, parent, s->hello_ns);
+        s->held_ns = col_now_ns();
+    } else {
+        s->alone = 1;
+        col_stream_start(c, s, HG_ORIGIN_FORK, ended, s->hello_ns);
+    }
     return s;
 }
 
@@ -117,6 +139,8 @@ static void hello_image(struct col *c, struct col_stream *s)
     struct col_stream *old = col_find_pid(c, s->pid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
     if (old == s)
         old = NULL;
+    if (old && old->state == COL_ST_HELD)
+        col_resolve_held(c, old);   /* the exec'd image needs its stream number */
     if (old) {
         old->exec_pending = 1;
         col_image_gone(c, old, 1);
@@ -213,6 +237,7 @@ struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struc
         s->state = COL_ST_MOVED;
         return s;
     }
+    col_read_hellos(c, s);
     s->pid = m->pid;
     s->ppid = m->ppid;
     s->hello_ns = m->time_ns;

@@ -163,7 +163,7 @@ int col_copy_str(char **dst, size_t *dlen, const char *src, size_t len)
     return 0;
 }
 
-void col_close_conn(struct col *c, struct col_stream *s)
+static void close_fd(struct col *c, struct col_stream *s)
 {
     if (s->fd >= 0) {
         epoll_ctl(c->ep, EPOLL_CTL_DEL, s->fd, NULL);
@@ -171,6 +171,11 @@ void col_close_conn(struct col *c, struct col_stream *s)
         s->fd = -1;
         c->open_conns--;
     }
+}
+
+void col_close_conn(struct col *c, struct col_stream *s)
+{
+    close_fd(c, s);
     if (s->shm) {
         munmap(s->shm, RT_SHM_SIZE);
         s->shm = NULL;
@@ -227,33 +232,6 @@ int col_of_this_run(pid_t pid)
     return 0;
 }
 
-/* A held fork child must start now (it asked for a snapshot, or it is gone):
- * give its parent's drain a few chances to reach the RT_REC_FORK, which
- * starts it with its inherited blocks; start it without them if that fails. */
-void col_resolve_held(struct col *c, struct col_stream *s)
-{
-    for (int i = 0; s->state == COL_ST_HELD && i < 50; i++) {
-        struct col_stream *p = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE);
-        if (!p || !p->shm)
-            break;
-        col_drain(c, p, COL_DRAIN_MERGE);
-        struct timespec ts = {0, 200000};
-        if (s->state == COL_ST_HELD)
-            nanosleep(&ts, NULL);
-    }
-    if (s->state == COL_ST_HELD)
-        col_stream_start(c, s, HG_ORIGIN_FORK, col_find_pid(c, s->ppid, 1u << COL_ST_LIVE), s->hello_ns);
-}
-
-static void start_held_children(struct col *c, struct col_stream *parent)
-{
-    for (size_t i = 0; i < c->ns; i++) {
-        struct col_stream *h = c->s[i];
-        if (h->state == COL_ST_HELD && h->ppid == parent->pid)
-            col_stream_start(c, h, HG_ORIGIN_FORK, parent, h->hello_ns);
-    }
-}
-
 /* 1 while pid is a process that has not ended (a zombie has). */
 static int running(pid_t pid)
 {
@@ -270,6 +248,90 @@ static int running(pid_t pid)
     return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+void col_after_hold(struct col *c, struct col_stream *s)
+{
+    if (!s->gone)
+        return;
+    s->gone = 0;
+    if (running(s->pid))
+        s->unlinked = 1;   /* it closed the connection itself and runs on */
+    else
+        col_image_gone(c, s, 0);
+}
+
+/* A held fork child whose parent's RT_REC_FORK cannot come any more starts
+ * without its inherited blocks; a late fork record only marks it. */
+static void start_alone(struct col *c, struct col_stream *s, struct col_stream *parent)
+{
+    s->alone = 1;
+    col_stream_start(c, s, HG_ORIGIN_FORK, parent, s->hello_ns);
+    col_after_hold(c, s);
+}
+
+static void resolve(struct col *c, struct col_stream *s, int depth);
+
+/* One step towards the RT_REC_FORK of held child s: its parent's HELLO
+ * read, the parent itself started if it is held too, its rings drained.
+ * Returns 0 when the parent cannot bring the fork any more. */
+static int reach_parent(struct col *c, struct col_stream *s, int depth)
+{
+    struct col_stream *p = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
+    if (!p) {
+        col_read_hellos(c, NULL);
+        p = col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
+    }
+    if (p && p->state == COL_ST_HELD && depth < 64)
+        resolve(c, p, depth + 1);
+    if (!p || p->state != COL_ST_LIVE)
+        return 0;
+    if (!p->shm)
+        col_read_hellos(c, NULL);   /* it may join the stream its parent's fork started */
+    if (p->shm)
+        col_drain(c, p, COL_DRAIN_MERGE);
+    return p->shm != NULL;
+}
+
+/* Waits up to COL_HOLD_NS from the hold for a parent that can still bring
+ * the fork: one descheduled between its fork and the record under a loaded
+ * machine took over 10 ms. */
+static void resolve(struct col *c, struct col_stream *s, int depth)
+{
+    while (s->state == COL_ST_HELD && col_now_ns() - s->held_ns < COL_HOLD_NS) {
+        if (!reach_parent(c, s, depth))
+            break;
+        struct timespec ts = {0, 200000};
+        if (s->state == COL_ST_HELD)
+            nanosleep(&ts, NULL);
+    }
+    if (s->state == COL_ST_HELD)
+        start_alone(c, s, col_find_pid(c, s->ppid, 1u << COL_ST_LIVE | 1u << COL_ST_ENDED));
+}
+
+/* A held fork child must start now (it asked for a snapshot, or it waited
+ * too long): give its parent (and a held grandparent...) a few chances to
+ * merge the RT_REC_FORK, which starts it with its inherited blocks; start
+ * it without them if that fails. */
+void col_resolve_held(struct col *c, struct col_stream *s)
+{
+    resolve(c, s, 0);
+}
+
+void col_resolve_stale(struct col *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->ns; i++)
+        if (c->s[i]->state == COL_ST_HELD && now - c->s[i]->held_ns > COL_HOLD_NS)
+            col_resolve_held(c, c->s[i]);
+}
+
+static void start_held_children(struct col *c, struct col_stream *parent)
+{
+    for (size_t i = 0; i < c->ns; i++) {
+        struct col_stream *h = c->s[i];
+        if (h->state == COL_ST_HELD && h->ppid == parent->pid)
+            start_alone(c, h, parent);
+    }
+}
+
 void col_conn_closed(struct col *c, struct col_stream *s)
 {
     int status;
@@ -282,10 +344,7 @@ void col_conn_closed(struct col *c, struct col_stream *s)
         col_image_gone(c, s, 0);
         return;
     }
-    epoll_ctl(c->ep, EPOLL_CTL_DEL, s->fd, NULL);
-    close(s->fd);
-    s->fd = -1;
-    c->open_conns--;
+    close_fd(c, s);
     s->unlinked = 1;
 }
 
@@ -303,6 +362,13 @@ void col_image_gone(struct col *c, struct col_stream *s, int exec_seen)
     if (s->state == COL_ST_NEW || s->state == COL_ST_MOVED) {
         col_close_conn(c, s);
         s->state = COL_ST_MOVED;
+        return;
+    }
+    if (s->state == COL_ST_HELD && !exec_seen) {
+        /* Its rings keep what it published until its parent's fork starts
+         * it (col_on_fork), or it waited too long (col_resolve_stale). */
+        close_fd(c, s);
+        s->gone = 1;
         return;
     }
     col_resolve_held(c, s);
