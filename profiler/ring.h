@@ -13,7 +13,10 @@
  *
  * A full ring makes the producer wait (spin, then sched_yield/nanosleep) until
  * the collector advances tail; nothing is ever dropped. The collector drains
- * every ring at least once a millisecond.
+ * every ring ever claimed (rt_shm.rings_used) at least once a millisecond;
+ * it never reads the others, so that a single-threaded process costs it one
+ * page of ring headers, not RT_SHM_RINGS (each a page the kernel would
+ * allocate and clear on the first read).
  *
  * Ordering across threads. Every record carries the time of the event
  * clock named by rt_shm.clock: CLOCK_MONOTONIC nanoseconds, or where the TSC
@@ -53,7 +56,7 @@
 #include <stdint.h>
 
 #define RT_SHM_MAGIC 0x48475348u /* "HGSH" */
-#define RT_PROTO_VERSION 4u
+#define RT_PROTO_VERSION 5u
 #define RT_SHM_RINGS 128u        /* threads alive at once; more wait for a ring */
 #define RT_RING_SLOTS 32768u     /* power of two: 1 MiB of slots per ring */
 
@@ -227,7 +230,12 @@ struct rt_shm {
     _Atomic uint32_t degraded; /* nonzero once the runtime lost precision (said in a NOTE) */
     uint32_t clock;   /* enum rt_clock: what rt_rec.time_ns counts; set before HELLO */
     uint32_t fence;   /* enum rt_fence: how busy = 1 is made visible; set before HELLO */
-    char pad[32];
+    /* Rings claimed so far are among rings[0..rings_used). A producer raises
+     * it (a locked compare-exchange) after claiming its ring and before its
+     * first busy = 1, so a collector that reads it after its watermark's
+     * fence sees every ring an event older than the watermark can be in. */
+    _Atomic uint32_t rings_used;
+    char pad[28];
     struct rt_ring rings[]; /* nrings */
 };
 

@@ -235,18 +235,27 @@ static uint64_t watermark(const struct col_stream *s)
     return W;
 }
 
+/* How many rings to look at: those ever claimed (ring.h). Read after the
+ * watermark's fence. */
+static unsigned rings_used(const struct col_stream *s)
+{
+    unsigned n = atomic_load_explicit(&s->shm->rings_used, memory_order_acquire);
+    return n < RT_SHM_RINGS ? n : RT_SHM_RINGS;
+}
+
 void col_drain(struct col *c, struct col_stream *s, enum col_drain_mode mode)
 {
     if (s->state != COL_ST_LIVE || !s->shm)
         return;
     if (mode == COL_DRAIN_READ) {
-        for (unsigned i = 0; i < RT_SHM_RINGS; i++)
+        for (unsigned i = 0, n = rings_used(s); i < n; i++)
             read_ring(c, s, i, atomic_load_explicit(&s->shm->rings[i].head, memory_order_acquire));
         return;
     }
     int final = mode == COL_DRAIN_FINAL;
     uint64_t W = final ? UINT64_MAX : watermark(s);
-    for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
+    unsigned n = rings_used(s);
+    for (unsigned i = 0; i < n; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
         int busy = 0;
         if (!final) {
@@ -262,7 +271,7 @@ void col_drain(struct col *c, struct col_stream *s, enum col_drain_mode mode)
             W = s->q[i].last_ns;
     }
     merge(c, s, W);
-    for (unsigned i = 0; i < RT_SHM_RINGS; i++) {
+    for (unsigned i = 0; i < n; i++) {
         struct rt_ring *ring = &s->shm->rings[i];
         if (atomic_load_explicit(&ring->state, memory_order_acquire) == RT_RING_CLOSED &&
             s->q[i].head == s->q[i].len &&

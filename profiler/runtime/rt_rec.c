@@ -107,8 +107,14 @@ static int kernel_uses_tsc(void)
     return n == 4 && memcmp(buf, "tsc\n", 4) == 0;
 }
 
+/* Chosen once per image: a fork child keeps its parent's choice (the
+ * CPUID below traps to the hypervisor in a VM, and the file costs three
+ * system calls, on every fork otherwise). */
 uint32_t rt_clock_choose(void)
 {
+    static int chosen;
+    if (chosen)
+        return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
     tsc_clock = 0;
 #if defined(__x86_64__)
     unsigned a, b, c, d;
@@ -117,6 +123,7 @@ uint32_t rt_clock_choose(void)
     if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)) && kernel_uses_tsc())
         tsc_clock = 1;
 #endif
+    chosen = 1;
     return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
 }
 
@@ -181,6 +188,9 @@ struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *go
                 continue;
             r->thread_index = thread_index;
             r->tid = tid;
+            uint32_t used = atomic_load(&shm->rings_used);
+            while (used < k + 1 && !atomic_compare_exchange_weak(&shm->rings_used, &used, k + 1))
+                ;
             rt_tls.ring = r;
             rt_tls.room_end = 0;
             return r;

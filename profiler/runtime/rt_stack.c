@@ -61,23 +61,28 @@ static void *second_mapping;
  * a new stack of the child must not take one of them. */
 static _Atomic uint32_t next_id = 1;
 static _Atomic uint32_t table_gen = 1; /* per-thread caches are stale after a reset */
+static _Atomic uint32_t interned;      /* stacks in the first level since the reset */
 
-/* Huge pages, hence the alignment: a mapping of n bytes aligned to one. */
-static struct entry *map_aligned(size_t n, void **base)
+/* Huge pages (when `huge`), hence the alignment: a mapping of n bytes
+ * aligned to one. */
+static struct entry *map_aligned(size_t n, void **base, int huge)
 {
     *base = rt_arena_alloc(n + HUGE_PAGE);
     if (!*base)
         return NULL;
     uintptr_t at = ((uintptr_t)*base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    madvise((void *)at, n, MADV_HUGEPAGE);
+    if (huge)
+        madvise((void *)at, n, MADV_HUGEPAGE);
     return (struct entry *)at;
 }
 
 /* The first level is reserved, not touched: a process pays for the pages
- * its stacks land on. They are huge pages where the kernel has them: a
- * lookup is a random access, and with 4 KiB pages nearly every one also
- * missed the TLB (a nested page walk under virtualization), which cost
- * churn about 9% of its wall time when the table was 32 MiB. */
+ * its stacks land on. A process with many stacks gets it in huge pages
+ * (grow_up): a lookup is a random access, and with 4 KiB pages nearly every
+ * one also missed the TLB (a nested page walk under virtualization), which
+ * cost churn about 9% of its wall time when the table was 32 MiB. A short
+ * process does not: its first stack would fault in and clear a whole 2 MiB
+ * page, a tenth of the start-up of a recorded process that forks. */
 int rt_stack_reset(void)
 {
     if (mapping)
@@ -91,7 +96,8 @@ int rt_stack_reset(void)
     atomic_fetch_add(&table_gen, 1);
     for (unsigned i = 0; i < L0_PAGES / 64; i++)
         atomic_store_explicit(&mapped[i], 0, memory_order_relaxed);
-    table = map_aligned(L0_BYTES, &mapping);
+    atomic_store(&interned, 0);
+    table = map_aligned(L0_BYTES, &mapping, 0);
     return table ? 0 : -1;
 }
 
@@ -120,9 +126,11 @@ static void make_ready(uint32_t slot)
 }
 
 /* A process with many stacks touches most of the first level: it gets it
- * all writable at once (without huge pages, one fault per 4 KiB page saved). */
+ * in huge pages, all writable at once (without huge pages, one fault per
+ * 4 KiB page saved). */
 static void grow_up(void)
 {
+    madvise(table, L0_BYTES, MADV_HUGEPAGE);
     if (madvise(table, L0_BYTES, RT_MADV_POPULATE_WRITE) != 0)
         return;
     for (unsigned i = 0; i < L0_PAGES / 64; i++)
@@ -138,7 +146,7 @@ static struct entry *second_level(void)
     if (have)
         return have;
     void *base;
-    struct entry *mine = map_aligned(L1_BYTES, &base);
+    struct entry *mine = map_aligned(L1_BYTES, &base, 1);
     if (!mine)
         return NULL;
     if (madvise(mine, L1_BYTES, RT_MADV_POPULATE_WRITE) != 0)
@@ -298,7 +306,7 @@ static uint32_t claim(struct entry *e, struct rt_stack_key k, int how, const uin
     if (h == 0 && atomic_compare_exchange_strong(&e->key, &h, k.key)) {
         e->check = k.check;
         uint32_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
-        if (first && id == POPULATE_AFTER)
+        if (first && atomic_fetch_add_explicit(&interned, 1, memory_order_relaxed) + 1 == POPULATE_AFTER)
             grow_up();
         emit(how, id, frames, n, time);
         atomic_store_explicit(&e->id, id, memory_order_release);

@@ -98,6 +98,7 @@ static int fake_runtime(void)
     r1->thread_index = 9; /* a thread index past the tag's codes: tag byte >= 0x80 and a varint */
     r0->state = RT_RING_ACTIVE;
     r1->state = RT_RING_ACTIVE;
+    shm->rings_used = 2;
 
     struct {
         struct rt_blob_thread t;

@@ -483,6 +483,7 @@ static void test_counts(void)
     CHECK_EQ(im->hello.origin, RT_ORIGIN_ROOT);
     CHECK(strstr(im->exe, "/counts") != NULL);
     CHECK_EQ(im->shm->magic, RT_SHM_MAGIC);
+    CHECK_EQ(atomic_load(&im->shm->rings_used), 1);   /* one thread, one ring */
     /* 1000 x 24 + malloc(10) + realloc(100000) + reallocarray(2 x 100000)
      * + posix_memalign(100) + calloc(100); reallocarray once broke this by
      * recording glibc's inner realloc as a second pair */
@@ -661,6 +662,7 @@ static void test_more_threads_than_rings(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK_EQ(atomic_load(&ims[0].shm->degraded), 1);
     CHECK(ims[0].threads >= (int)RT_SHM_RINGS - 1 && ims[0].threads <= 201);
+    CHECK_EQ(atomic_load(&ims[0].shm->rings_used), RT_SHM_RINGS);
 }
 
 static const char *signal_stall_src =
