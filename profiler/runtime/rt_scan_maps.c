@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* glibc (64-bit): a thread arena's heaps are HEAP_MAX_SIZE-aligned
@@ -160,21 +161,33 @@ static int readable_writable(const struct rt_map *m)
     return m->perms[0] == 'r' && m->perms[1] == 'w';
 }
 
+/* Reads len bytes at addr through process_vm_readv, which fails where a
+ * read would fault: the listing is older than the runtime's scratch
+ * mappings freed since (a listed mapping may have lost its end). */
+static int peek(uintptr_t addr, void *out, size_t len)
+{
+    struct iovec local = {out, len}, remote = {(void *)addr, len};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
 /* 1 if a glibc heap_info lies at the HEAP_MAX-aligned address h, which is
- * in a readable and writable mapping. The arena it names is right after it
- * (an arena's first heap) or in an earlier heap of the same arena. */
+ * in a mapping listed readable and writable. The arena it names is right
+ * after it (an arena's first heap) or in an earlier heap of the same arena. */
 static int glibc_heap_at(const struct rt_maps *maps, uintptr_t h)
 {
-    const uintptr_t *w = (const uintptr_t *)h;
+    uintptr_t w[4];
+    if (!peek(h, w, sizeof w))
+        return 0;
     uintptr_t arena = w[0], prev = w[1], size = w[2], mprotected = w[3];
     if (!size || size > GLIBC_HEAP_MAX || size % PAGE || mprotected < size ||
         mprotected > GLIBC_HEAP_MAX || mprotected % PAGE || prev % GLIBC_HEAP_MAX || arena % 8)
         return 0;
     if (arena > h && arena < h + PAGE)
         return 1;
-    uintptr_t first = arena & ~(GLIBC_HEAP_MAX - 1);
+    uintptr_t first = arena & ~(GLIBC_HEAP_MAX - 1), named;
     const struct rt_map *m = rt_maps_at(maps, first);
-    return first != h && m && readable_writable(m) && *(const uintptr_t *)first == arena;
+    return first != h && m && readable_writable(m) && peek(first, &named, sizeof named) &&
+           named == arena;
 }
 
 size_t rt_maps_glibc_heaps(const struct rt_maps *maps, struct rt_range *out, size_t max)
