@@ -5,16 +5,57 @@
  * (no allocation per block: churn-like programs do millions of updates a
  * second), at most half full. Adding and removing are inline in
  * col_live.h; this file has the slow paths.
+ *
+ * The slots are mapped, not malloc'd, so that a table of a few hundred MiB
+ * (a Python program holds millions of live objects) can ask for huge pages:
+ * every event touches a random slot, and with 4 KiB pages nearly every one
+ * also missed the TLB and, while the table grew, faulted a page in.
  */
 #include "profiler/collector/col_live.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE (2u << 20)
+
+static size_t map_bytes(size_t cap)
+{
+    size_t b = cap * sizeof(struct col_block);
+    return b >= HUGE_PAGE ? (b + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1) : b;
+}
+
+/* Zeroed slots for cap entries, or NULL. A table of at least a huge page
+ * is aligned to one, so that all of it can be huge pages. */
+static struct col_block *slots_new(size_t cap)
+{
+    size_t b = map_bytes(cap);
+    if (b < HUGE_PAGE)
+        return calloc(cap, sizeof(struct col_block));
+    uint8_t *p = mmap(NULL, b + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    size_t lead = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+    if (lead)
+        munmap(p, lead);
+    munmap(p + lead + b, HUGE_PAGE - lead);
+    madvise(p + lead, b, MADV_HUGEPAGE);
+    return (struct col_block *)(void *)(p + lead);
+}
+
+static void slots_free(struct col_block *s, size_t cap)
+{
+    if (map_bytes(cap) < HUGE_PAGE)
+        free(s);
+    else if (s)
+        munmap(s, map_bytes(cap));
+}
 
 int col_live_grow(struct col_live *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 1024;
-    struct col_block *s = calloc(cap, sizeof *s);
+    struct col_block *s = slots_new(cap);
     if (!s)
         return -1;
     for (size_t i = 0; i < m->cap; i++) {
@@ -25,7 +66,7 @@ int col_live_grow(struct col_live *m)
             j = (j + 1) & (cap - 1);
         s[j] = m->slots[i];
     }
-    free(m->slots);
+    slots_free(m->slots, m->cap);
     m->slots = s;
     m->cap = cap;
     return 0;
@@ -51,7 +92,7 @@ int col_live_clone(struct col_live *dst, const struct col_live *src)
     *dst = *src;
     if (!src->cap)
         return 0;
-    dst->slots = malloc(src->cap * sizeof *src->slots);
+    dst->slots = slots_new(src->cap);
     if (!dst->slots) {
         memset(dst, 0, sizeof *dst);
         return -1;
@@ -83,6 +124,6 @@ struct col_block *col_live_sorted(const struct col_live *m)
 
 void col_live_release(struct col_live *m)
 {
-    free(m->slots);
+    slots_free(m->slots, m->cap);
     memset(m, 0, sizeof *m);
 }
