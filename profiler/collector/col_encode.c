@@ -17,6 +17,7 @@
 #define EV_FLUSH_BYTES (900u << 10) /* big records: each column compresses as one run */
 #define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
 #define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
+#define PREFETCH_AHEAD 8u          /* events: about as long as a live-map miss takes */
 
 /* ---------------------------------------------------------------- buffers */
 
@@ -362,8 +363,8 @@ size_t col_emit_run(struct col *c, struct col_stream *s, uint32_t thread, const 
     out_load(c, s, &o);
     size_t i = 0;
     while (i < n && (i == 0 || in_run(&v[i], W, next))) {
-        if (i + 2 < n)
-            col_live_prefetch(&s->live, v[i + 2].a);
+        if (i + PREFETCH_AHEAD < n)
+            col_live_prefetch(&s->live, v[i + PREFETCH_AHEAD].a);
         unsigned type = v[i].type & RT_REC_TYPE_MASK;
         if (type == RT_REC_ALLOC) {
             emit_alloc(c, s, &o, th, thread, &v[i], NULL);
