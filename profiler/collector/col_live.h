@@ -30,9 +30,18 @@ struct col_live {     /* open addressing, linear probing; zeroed = empty */
  * memory; the map is unchanged). */
 int col_live_grow(struct col_live *m);
 
+/* A block's home slot: each 4 KiB page of addresses is a run of 256 slots
+ * (one per 16 bytes, so a page of the smallest chunks fills half of them)
+ * that starts at a hash of the page. Blocks made or freed close together in
+ * time are usually close in address too (carved from the same free chunk,
+ * freed by the cyclic GC in the order they were made), and so are their
+ * slots: one line, or the next, instead of a cache miss each as with a
+ * hash of the whole address. Pages holding one block each still land
+ * everywhere, as the start is hashed and not only the page's group. */
 static inline size_t col_live_slot(uint64_t addr, size_t cap)
 {
-    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+    size_t page = (size_t)(((addr >> 12) * 0x9E3779B97F4A7C15ull) >> 20);
+    return (page + (addr >> 4 & 255)) & (cap - 1);
 }
 
 /* Starts loading the slots where addr's probe begins (the next one may be
