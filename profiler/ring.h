@@ -92,6 +92,13 @@ enum rt_rec_type {
                          root id | RT_EDGE_ROOT), b = target block index,
                          u32 = offset of the pointer inside the target (0: start) */
     RT_REC_SNAP_END,  /* a = snapshot id, b = edges emitted, u32 = enum rt_snap_status */
+    RT_REC_PYOBJ,     /* a Python object of the snapshot under way: a = block index,
+                         b = reference count, u32 = type id (RT_BLOB_PYTYPE),
+                         time_ns = offset of the object in its block | flags << 32
+                         (HG_PYO_* of capture.h) */
+    RT_REC_PYPART,    /* a block that belongs to a Python object: a = block index,
+                         b = owner block index, u32 = role (enum hg_py_part),
+                         time_ns = role's a | role's b << 32 */
 };
 
 /* Slots a record takes: RT_REC_STACK and RT_REC_BLOB continue in the
@@ -103,6 +110,8 @@ enum rt_rec_type {
 /* flags in rt_rec.type */
 #define RT_REC_TYPE_MASK 0xffu        /* bits 0-7: enum rt_rec_type */
 #define RT_F_REALLOC (1u << 8)        /* FREE/ALLOC halves of one realloc */
+#define RT_F_GC (1u << 9)             /* FREE: made by Python's garbage collector */
+#define RT_F_PYOBJ (1u << 10)         /* FREE with RT_F_GC: the block held a Python object */
 #define RT_F_ALIGN_SHIFT 16           /* bits 16-23: log2(alignment), 0 = default */
 #define RT_F_ALIGN_MASK (0xffu << RT_F_ALIGN_SHIFT)
 #define RT_EDGE_ROOT (1ull << 63)
@@ -119,6 +128,10 @@ enum rt_blob_kind {
     RT_BLOB_ROOT,          /* struct rt_blob_root */
     RT_BLOB_NOTE,          /* UTF-8 text: something the runtime found (said once) */
     RT_BLOB_PYCODE,        /* struct rt_blob_pycode + name + file + line table */
+    RT_BLOB_PYTYPE,        /* struct rt_blob_pytype + name + fields */
+    RT_BLOB_PYNAME,        /* struct rt_blob_pyname + text */
+    RT_BLOB_PYFRAMEROOT,   /* struct rt_blob_pyframeroot + function + file + names */
+    RT_BLOB_PYGC,          /* struct rt_blob_pygc */
     RT_BLOB_PYTHON,        /* struct rt_blob_python: the process runs CPython */
     RT_BLOB_LOSS,          /* UTF-8 text: events were lost (said once per message) */
 };
@@ -154,8 +167,9 @@ struct rt_blob_thread {
 };
 
 /* The collector copies the kind into the capture: values are the capture's
- * (enum hg_root_kind, where 5 is a Python frame's locals). */
+ * (enum hg_root_kind). */
 enum rt_root_kind { RT_ROOT_GLOBAL = 0, RT_ROOT_STACK = 1, RT_ROOT_TLS = 2, RT_ROOT_REGISTER = 3, RT_ROOT_OTHER = 4,
+                    RT_ROOT_PYFRAME = 5, /* a Python frame's locals: RT_BLOB_PYFRAMEROOT */
                     RT_ROOT_MAPPED = 6 /* memory the program mapped for itself */ };
 
 struct rt_blob_root {
@@ -185,6 +199,68 @@ enum rt_py_allocator {
     RT_PYALLOC_PYMALLOC,        /* pymalloc, every object recorded through the runtime's
                                    wrappers of the PyMem and PyObject domains */
     RT_PYALLOC_PYMALLOC_UNSEEN, /* pymalloc unwrapped: objects inside its arenas are not recorded */
+};
+
+/* Python objects: the values of capture.h's HG_PYK_*, HG_PYT_*, HG_PYO_*,
+ * HG_PYP_*, HG_PYN_* and HG_GC_* (the collector checks they agree). */
+enum rt_py_kind {
+    RT_PYK_OTHER = 0, RT_PYK_LIST, RT_PYK_TUPLE, RT_PYK_DICT, RT_PYK_SET, RT_PYK_STR,
+    RT_PYK_MODULE, RT_PYK_TYPE, RT_PYK_FUNCTION, RT_PYK_CELL, RT_PYK_METHOD, RT_PYK_FRAME,
+    RT_PYK_CODE, RT_PYK_GENERATOR, RT_PYK_BYTES, RT_PYK_INT, RT_PYK_FLOAT, RT_PYK_WEAKREF,
+};
+#define RT_PYT_GC 1u
+#define RT_PYT_MANAGED_DICT 2u
+#define RT_PYT_FINALIZER 4u
+#define RT_PYT_HEAP 8u
+#define RT_PYO_TRACKED 1u
+#define RT_PYO_FINALIZED 2u
+enum rt_py_part { RT_PYP_LIST_ITEMS = 1, RT_PYP_DICT_KEYS, RT_PYP_DICT_VALUES, RT_PYP_SET_TABLE,
+                  RT_PYP_ATTR_DICT };
+enum rt_py_name { RT_PYN_STR = 0, RT_PYN_MODULE, RT_PYN_WELL_KNOWN };
+enum rt_gc_kind { RT_GC_COLLECTION = 0, RT_GC_BEFORE, RT_GC_STATE };
+
+/* A Python type (capture.h HG_REC_PYTYPE), sent once per type id before the
+ * first RT_REC_PYOBJ that uses it. Followed by the name and nfields x
+ * (struct rt_blob_pyfield + name). */
+struct rt_blob_pytype {
+    uint32_t type_id;
+    uint32_t kind;      /* enum hg_py_kind */
+    uint32_t flags;     /* HG_PYT_* */
+    uint32_t items_off;
+    uint32_t name_len;
+    uint32_t nfields;
+};
+
+struct rt_blob_pyfield {
+    int32_t offset;     /* from the object's address */
+    uint32_t name_len;
+};
+
+/* A text of the snapshot under way (HG_REC_PYNAMES), followed by the text. */
+struct rt_blob_pyname {
+    uint32_t snapshot_id;
+    uint32_t block;
+    uint32_t kind;      /* enum hg_py_name */
+    uint32_t len;
+};
+
+/* The Python frame whose locals a RT_ROOT_PYFRAME root is, followed by the
+ * function, the file and nnames x (uint32_t length + name). */
+struct rt_blob_pyframeroot {
+    uint32_t snapshot_id, root_id, thread_index, line;
+    uint32_t func_len, file_len, nnames, pad;
+};
+
+/* The garbage collector (HG_REC_GC); fields per kind (enum hg_gc_kind):
+ * COLLECTION generation, t0 and t1 (event clock), collected, uncollectable;
+ * BEFORE generation, t0, collections, collected, uncollectable; STATE
+ * generation = the snapshot id, collections = enabled, collected = objects
+ * in gc.garbage. */
+struct rt_blob_pygc {
+    uint32_t kind;
+    uint32_t generation;
+    uint64_t t0, t1;
+    uint64_t collections, collected, uncollectable;
 };
 
 /* The interpreter found in the process (rt_python.h), once; again with the

@@ -97,6 +97,10 @@ static int immediate(struct col *c, struct col_stream *s, const struct rt_ring *
     case RT_REC_SNAP_END:
         col_transcode_snap_end(c, s, r);
         return 0;
+    case RT_REC_PYOBJ:
+    case RT_REC_PYPART:
+        col_transcode_pyrec(c, s, r);
+        return 0;
     default:
         return 0; /* unknown: skip */
     }

@@ -253,10 +253,16 @@ static inline uint64_t addr_delta(struct col_thr *t, uint64_t addr, unsigned *fl
     return col_zz(*flag ? d : d >> HG_EV_ADDR_SHIFT);
 }
 
-EV_INLINE void emit_free(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
-                      uint32_t thread, uint64_t t, const struct col_block *b)
+/* The tag flags of a free the runtime marked as the garbage collector's. */
+static inline unsigned gc_flags(uint32_t type)
 {
-    if (ev_begin(c, s, o, HG_EV_FREE, 0, thread, t) < 0)
+    return ((type & RT_F_GC) ? HG_EV_F_GC : 0) | ((type & RT_F_GC) && (type & RT_F_PYOBJ) ? HG_EV_F_PYOBJ : 0);
+}
+
+EV_INLINE void emit_free(struct col *c, struct col_stream *s, struct ev_out *o, struct col_thr *th,
+                      uint32_t thread, uint64_t t, const struct col_block *b, unsigned flags)
+{
+    if (ev_begin(c, s, o, HG_EV_FREE, flags, thread, t) < 0)
         return;
     put(o, HG_EV_COL_REF, o->nalloc - 1 - b->number);
     reuse_push(th, b->size, b->addr);
@@ -301,7 +307,7 @@ EV_INLINE void emit_alloc(struct col *c, struct col_stream *s, struct ev_out *o,
          * first so the live set stays true. */
         if (!s->conflicts++)
             col_note(c, s, "an allocation returned an address that was still live; its earlier block is counted as freed");
-        emit_free(c, s, o, th, thread, t, &stale);
+        emit_free(c, s, o, th, thread, t, &stale, 0);
     }
     if (old)
         reuse_push(th, old->size, old->addr);
@@ -349,7 +355,7 @@ EV_INLINE size_t emit_free_rec(struct col *c, struct col_stream *s, struct ev_ou
     }
     uint64_t t = col_ev_ns(c, s, r->time_ns);
     if (live)
-        emit_free(c, s, o, th, thread, t, &b);
+        emit_free(c, s, o, th, thread, t, &b, gc_flags(r->type));
     else
         emit_free_unknown(c, s, o, th, thread, t, r->a);
     return 1;
@@ -528,7 +534,7 @@ static int blob_other(struct col *c, struct col_stream *s, const struct rt_rec *
         col_put_str(c->w, file, k.file_len);
         col_put_str(c->w, table, k.table_len);
     } else {
-        return 0; /* a newer runtime's blob: nothing to say about it */
+        return col_transcode_pyblob(c, s, kind, p, len);
     }
     col_rec_end(c->w);
     return 0;
@@ -577,6 +583,7 @@ void col_transcode_edge(struct col *c, struct col_stream *s, const struct rt_rec
 void col_transcode_snap_end(struct col *c, struct col_stream *s, const struct rt_rec *r)
 {
     col_flush_edges(c, s);
+    col_flush_py(c, s);
     col_rec_begin(c->w, HG_REC_SNAPSHOT_END);
     col_put_u(c->w, s->id);
     col_put_u(c->w, r->a);

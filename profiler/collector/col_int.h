@@ -97,6 +97,10 @@ struct col_stream {
     uint8_t *ed;
     size_t ed_len, ed_cap;
     uint64_t ed_batch, ed_total;
+    /* Python objects and parts of the snapshot under way (col_pyenc.c) */
+    uint8_t *po, *pp;
+    size_t po_len, po_cap, pp_len, pp_cap;
+    uint64_t po_batch, pp_batch, po_next;
     uint64_t conflicts, malformed;
     uint64_t overrun;      /* drains that found a ring holding more than its size */
     uint64_t losses;       /* losses noted for this stream (HG_NOTE_LOSS) */
@@ -319,6 +323,18 @@ int col_transcode_blob(struct col *c, struct col_stream *s, const struct rt_rec 
 void col_transcode_edge(struct col *c, struct col_stream *s, const struct rt_rec *r);
 void col_transcode_snap_end(struct col *c, struct col_stream *s, const struct rt_rec *r);
 void col_flush_edges(struct col *c, struct col_stream *s);
+
+/* ------------------------------------------------------------ col_pyenc.c */
+
+/* Python objects of a snapshot: RT_REC_PYOBJ and RT_REC_PYPART records
+ * become HG_REC_PYOBJECTS and HG_REC_PYPARTS (batched), the RT_BLOB_PY*
+ * blobs their records. col_flush_py writes what is batched (at the end of
+ * the snapshot). col_transcode_pyblob returns -1 for a malformed payload, 0
+ * for anything else, a blob kind it does not know included. */
+void col_transcode_pyrec(struct col *c, struct col_stream *s, const struct rt_rec *r);
+int col_transcode_pyblob(struct col *c, struct col_stream *s, uint64_t kind, const uint8_t *p,
+                         size_t len);
+void col_flush_py(struct col *c, struct col_stream *s);
 
 /* Writes the HG_REC_INHERIT records of a fork child (the parent's live
  * blocks) and makes them the child's live map. */

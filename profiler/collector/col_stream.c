@@ -63,8 +63,10 @@ static void free_encoder(struct col_stream *s)
     s->thr = NULL;
     s->nthr = 0;
     free(s->ed);
-    s->ed = NULL;
-    s->ed_len = s->ed_cap = 0;
+    free(s->po);
+    free(s->pp);
+    s->ed = s->po = s->pp = NULL;
+    s->ed_len = s->ed_cap = s->po_len = s->po_cap = s->pp_len = s->pp_cap = 0;
 }
 
 void col_stream_free(struct col_stream *s)

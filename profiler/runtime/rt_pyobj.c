@@ -1,123 +1,722 @@
 /* SPDX-License-Identifier: MIT
  *
- * rt_pyobj.c - where a CPython object starts inside its heap block, for the
- * heap scanner (rt_scan.c).
+ * rt_pyobj.c - Python objects in heap snapshots (rt_pyobj.h).
  *
  * CPython allocates a tracked object as [pre-header][PyGC_Head][PyObject]:
- * the pre-header is two words (managed __dict__ and values) in 3.11 for
- * types with Py_TPFLAGS_MANAGED_DICT, and in 3.12 and 3.13 for types with
- * MANAGED_DICT or MANAGED_WEAKREF; PyGC_Head is two words from 3.8 on.
- * References point at the PyObject. A candidate header (a pointer 16 or 32
- * bytes into a block) is taken when its reference count is not negative
- * (0 for objects on the interpreter's free lists) and
- * its ob_type is a ready type object whose own type is a metatype
- * (Py_TPFLAGS_TYPE_SUBCLASS), and the type's flags put the header at that
- * offset. The first part of PyTypeObject (up to tp_flags at byte 168) has
- * not changed from 3.0 to 3.13. Type objects are read with
- * process_vm_readv, which fails instead of faulting on unmapped memory, and
- * each verdict is kept in a small table for the rest of the snapshot.
+ * the pre-header is two words (values and __dict__) in 3.11 for types with
+ * Py_TPFLAGS_MANAGED_DICT, and in 3.12 and 3.13 for MANAGED_DICT or
+ * MANAGED_WEAKREF types; PyGC_Head is two words from 3.8 on. An untracked
+ * type's object starts its block. So a block holds an object when, at the
+ * offset its type's flags call for, there is a reference count that is not
+ * negative (0 for objects kept on the interpreter's free lists) and an
+ * ob_type that is a type object (rt_pytype.c), and a fixed-size tracked
+ * type's instance fills its block. Blocks are read directly (the
+ * collector's live blocks, checked readable); anything else is read with
+ * reads that cannot fault.
+ *
+ * Where the layout of the version is known (rt_python.h, struct
+ * rt_py_objlayout), the objects' fields give the blocks they own: a list's
+ * item array, a dict's keys table and split values, an instance's inline
+ * values (pointed to past a prefix), the dicts that hold attributes of
+ * instances, classes and modules. The interpreter state gives each
+ * thread's frames, whose locals become roots, and the collector's state.
+ *
+ * Without an object layout (or memory for the tables), a pointer still
+ * holds an object's block when it points at the object's header or at a
+ * split dict's values after their prefix, as for any start pointer.
  */
 #include "profiler/runtime/rt_pyobj.h"
 
 #include "profiler/runtime/rt_core.h"
 #include "profiler/runtime/rt_python.h"
+#include "profiler/runtime/rt_pytype.h"
 
+#include <malloc.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
-#define TP_FLAGS_OFF 168
-#define F_MANAGED_WEAKREF (1ul << 3)
-#define F_MANAGED_DICT (1ul << 4)
-#define F_READY (1ul << 12)
-#define F_HAVE_GC (1ul << 14)
-#define F_TYPE_SUBCLASS (1ul << 31)
 #define GC_HEAD 16u
 #define PRE_HEADER 16u
+#define TEXT_MAX 65          /* str texts sent: 64 bytes and the NUL */
+#define MAX_FRAMES 4096
+#define MAX_THREADS 4096
+#define MAX_DEPTH 100000     /* frames followed per thread */
+#define MAX_REFCNT (1ull << 48)
+#define MAX_NAMES 256        /* local names sent per frame */
+#define BATCH 256
+#define FRAME_OWNED_BY_THREAD 0
+#define DICT_KEYS_GENERAL 0
 
-#define TYPES 1024u /* power of two; the verdicts of one snapshot */
-
-struct type_verdict {
-    uintptr_t type;
-    unsigned long flags; /* 0: not a type object */
+struct pyblk {
+    uintptr_t type;          /* type object of the header at `off`; 0: none */
+    uint32_t owner, a, b;    /* role: the owner's block and the role's numbers */
+    uint32_t ptr;            /* role: the offset its owner points at */
+    uint32_t scan;           /* a list's items: the bytes of the items in use */
+    uint8_t off;             /* the header's offset in the block */
+    uint8_t role;            /* enum rt_py_part, 0 none */
+    uint8_t flags;           /* RT_PYO_* */
+    uint8_t live;            /* 1: a live object; 0 with a type: a free-list entry */
+    uint8_t weak;            /* 1: a weak reference; 2: has a weak reference list; 3 both */
+    uint8_t dead;            /* a keys table on the interpreter's free list */
 };
 
-static unsigned long preheader_flags;
-static int values_prefix;
-static struct type_verdict *types; /* NULL: not a CPython process */
+struct frame {
+    uintptr_t frame, code;
+    uint32_t thread, root_id;
+};
 
-void rt_pyobj_begin(void)
+static struct {
+    const struct rt_pyobj_scan *scan;
+    const struct rt_py *py;
+    const struct rt_py_objlayout *ol;
+    unsigned long preheader;     /* type flags that put a pre-header before the GC header */
+    int values_prefix;           /* split-dict values lie after a prefix (3.11, 3.12) */
+    struct pyblk *blk;
+    size_t blk_bytes;
+    struct frame *frames;
+    size_t nframes;
+    uintptr_t interp;
+    struct rt_rec batch[BATCH];
+    uint32_t nbatch;
+} S;
+
+/* ---------------------------------------------------------------- helpers */
+
+static uintptr_t word(uintptr_t addr)
 {
-    const struct rt_py *py = rt_py_get();
-    if (!py)
-        return;
-    uint32_t v = py->layout->version;
-    preheader_flags = v >= 0x030c0000 ? F_MANAGED_DICT | F_MANAGED_WEAKREF
-                    : v >= 0x030b0000 ? F_MANAGED_DICT : 0;
-    values_prefix = v >= 0x030b0000 && v < 0x030d0000;
-    if (!types)
-        types = rt_arena_alloc(TYPES * sizeof *types);
-    else
-        memset(types, 0, TYPES * sizeof *types);
+    uintptr_t w = 0;
+    return rt_pytype_read(addr, &w, sizeof w) ? w : 0;
 }
 
-/* Reads one word at addr; 0 when it is not mapped readable. */
-static int read_word(uintptr_t addr, unsigned long *out)
+static void layout_flags(void)
 {
-    struct iovec local = { out, sizeof *out };
-    struct iovec remote = { (void *)addr, sizeof *out };
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof *out;
+    uint32_t v = S.py->layout->version;
+    S.preheader = v >= 0x030c0000 ? RT_TPF_MANAGED_DICT | RT_TPF_MANAGED_WEAKREF
+                : v >= 0x030b0000 ? RT_TPF_MANAGED_DICT : 0;
+    S.values_prefix = v >= 0x030b0000 && v < 0x030d0000;
 }
 
-/* The flags of the type object at t, or 0 when t is not one. */
-static unsigned long check_type(uintptr_t t)
+/* Where a header of type t lies in its block. */
+static uint32_t header_offset(const struct rt_pytype *t)
 {
-    unsigned long flags, meta, meta_flags;
-    if (!read_word(t + TP_FLAGS_OFF, &flags) || !(flags & F_READY))
+    if (!(t->flags & RT_TPF_HAVE_GC))
         return 0;
-    if (!read_word(t + 8, &meta) || !read_word(meta + TP_FLAGS_OFF, &meta_flags))
-        return 0;
-    return meta_flags & F_TYPE_SUBCLASS ? flags : 0;
+    return GC_HEAD + ((t->flags & S.preheader) ? PRE_HEADER : 0);
 }
 
-static unsigned long type_flags(uintptr_t t)
+static uintptr_t obj_addr(int64_t i)
 {
-    if (t & 7)
+    return S.scan->live[i].addr + S.blk[i].off;
+}
+
+/* The word at `at` bytes from object i's address, 0 when outside its block. */
+static uintptr_t field(int64_t i, int64_t at)
+{
+    const struct rt_live *b = &S.scan->live[i];
+    int64_t o = (int64_t)S.blk[i].off + at;
+    if (o < 0 || (uint64_t)o + 8 > b->size)
         return 0;
-    struct type_verdict *v = &types[(t >> 4) * 0x9E3779B97F4A7C15ull >> 54 & (TYPES - 1)];
-    if (v->type != t) {
-        v->type = t;
-        v->flags = check_type(t);
+    uintptr_t w;
+    memcpy(&w, (const void *)(b->addr + (uint64_t)o), sizeof w);
+    return w;
+}
+
+static int64_t block_of(uintptr_t p)
+{
+    return p ? S.scan->find(S.scan->ctx, p) : -1;
+}
+
+/* The live object whose address is p, or -1. */
+static int64_t object_at(uintptr_t p)
+{
+    int64_t j = block_of(p);
+    return j >= 0 && S.blk[j].live && obj_addr(j) == p ? j : -1;
+}
+
+static const struct rt_pytype *type_of(int64_t i)
+{
+    return S.blk[i].type ? rt_pytype_get(S.blk[i].type, 0) : NULL;
+}
+
+/* ---------------------------------------------------------------- headers */
+
+/* A GC header as the collector keeps it between collections: untracked
+ * (next 0, prev holding at most the finalized flag), or in a doubly linked
+ * list whose next entry links back to it. What lies after a real header
+ * easily passes for one (a tuple's size and first item), but not that. */
+static int gc_header(uintptr_t head)
+{
+    const uintptr_t *g = (const uintptr_t *)head;
+    if (!g[0])
+        return g[1] <= 1;
+    if (g[0] & 7)
+        return 0;
+    uintptr_t back;
+    int64_t j = block_of(g[0]);
+    if (j >= 0 && g[0] + 16 <= S.scan->live[j].addr + S.scan->live[j].size)
+        memcpy(&back, (const void *)(g[0] + 8), sizeof back);
+    else if (!rt_pytype_read(g[0] + 8, &back, sizeof back))
+        return 0;
+    return (back & ~(uintptr_t)3) == head;
+}
+
+static int header_at(int64_t i, uint32_t off)
+{
+    const struct rt_live *b = &S.scan->live[i];
+    if (b->size < off + 16)
+        return 0;
+    const uintptr_t *w = (const uintptr_t *)(b->addr + off);
+    if (w[0] > MAX_REFCNT || !w[1] || (w[1] & 7))
+        return 0;
+    const struct rt_pytype *t = rt_pytype_get(w[1], 1);
+    if (!t || header_offset(t) != off || (off && !gc_header(b->addr + off - GC_HEAD)))
+        return 0;
+    /* a fixed-size tracked object fills its block (a str does not: its
+     * basic size is that of the largest layout) */
+    if ((t->flags & RT_TPF_HAVE_GC) && !t->itemsize && t->basicsize > 0 && S.ol &&
+        b->size < off + (uint64_t)t->basicsize)
+        return 0;
+    struct pyblk *p = &S.blk[i];
+    p->type = w[1];
+    p->off = (uint8_t)off;
+    p->live = w[0] != 0;
+    p->weak = (t->kind == RT_PYK_WEAKREF) | (t->weaklistoffset > 0 ? 2 : 0);
+    if (off) {
+        const uintptr_t *gc = w - 2;
+        p->flags = (gc[0] ? RT_PYO_TRACKED : 0) | ((gc[1] & 1) ? RT_PYO_FINALIZED : 0);
     }
-    return v->flags;
+    return 1;
 }
 
-/* A GC-tracked object's header after its GC header (and pre-header). */
-static int object_header(uintptr_t addr, uint64_t size, uint64_t off)
+static void find_headers(void)
 {
-    if ((off != GC_HEAD && off != GC_HEAD + PRE_HEADER) || size < off + 16)
-        return 0;
-    const uintptr_t *obj = (const uintptr_t *)(addr + off);
-    if ((intptr_t)obj[0] < 0) /* 0: kept on a free list for reuse */
-        return 0;
-    unsigned long flags = type_flags(obj[1]);
-    if (!(flags & F_HAVE_GC))
-        return 0;
-    return off == GC_HEAD + (flags & preheader_flags ? PRE_HEADER : 0);
+    const struct rt_pyobj_scan *sc = S.scan;
+    size_t cursor = 0;
+    for (int64_t i = 0; i < sc->nlive; i++) {
+        const struct rt_live *b = &sc->live[i];
+        if (!sc->readable(sc->ctx, &cursor, b->addr, b->addr + b->size))
+            continue;
+        /* right after a GC header first: a tuple's items after its header
+         * could pass for the header of an instance with a pre-header, while
+         * an instance's GC header never passes for an object's */
+        if (!header_at(i, GC_HEAD) && !(S.preheader && header_at(i, GC_HEAD + PRE_HEADER)))
+            header_at(i, 0);
+    }
 }
 
-/* The values of a split dict (3.11, 3.12): n pointers after a prefix of
- * round_up(n + 2, 8) bytes whose last byte holds the prefix's size; the
- * dict and the object's pre-header point past the prefix. */
-static int dict_values(uintptr_t addr, uint64_t size, uint64_t off)
+/* ---------------------------------------------------------------- parts */
+
+/* Makes block j (containing p) a part of object i, if nothing claimed it;
+ * returns its index or -1. Only native blocks become parts. */
+static int64_t claim(int64_t i, uintptr_t p, uint8_t role, uint32_t a, uint32_t b)
 {
-    if (!values_prefix || off % 8 || off > 255 || size <= off || (size - off) % 8)
-        return 0;
-    uint64_t n = (size - off) / 8;
-    return ((n + 2 + 7) & ~(uint64_t)7) == off && *(const uint8_t *)(addr + off - 1) == off;
+    int64_t j = block_of(p);
+    if (j < 0 || S.blk[j].type || S.blk[j].role)
+        return -1;
+    struct pyblk *q = &S.blk[j];
+    q->role = role;
+    q->owner = (uint32_t)i;
+    q->a = a;
+    q->b = b;
+    q->ptr = (uint32_t)(p - S.scan->live[j].addr);
+    q->scan = UINT32_MAX;
+    return j;
 }
 
-int rt_pyobj_ref(uintptr_t addr, uint64_t size, uint64_t off)
+/* A dict object i' attributes dict of object i. */
+static void attr_dict(int64_t i, uintptr_t dict)
 {
-    return types && (object_header(addr, size, off) || dict_values(addr, size, off));
+    int64_t j = object_at(dict);
+    const struct rt_pytype *t = j >= 0 ? type_of(j) : NULL;
+    if (!t || t->kind != RT_PYK_DICT || S.blk[j].role)
+        return;
+    S.blk[j].role = RT_PYP_ATTR_DICT;
+    S.blk[j].owner = (uint32_t)i;
+}
+
+/* A keys table at p; entries start after the index (1 << log2 bytes). */
+static int64_t keys_table(int64_t owner, uintptr_t p)
+{
+    const struct rt_py_objlayout *ol = S.ol;
+    int64_t j = block_of(p);
+    if (j < 0 || S.scan->live[j].addr != p || S.scan->live[j].size < ol->dk_indices)
+        return -1;
+    const uint8_t *k = (const uint8_t *)p;
+    uint32_t entries = ol->dk_indices + (1u << (k[ol->dk_log2_index_bytes] & 31));
+    uint32_t size = k[ol->dk_kind] == DICT_KEYS_GENERAL ? 24 : 16;
+    if (S.blk[j].role == RT_PYP_DICT_KEYS)
+        return j; /* shared keys, claimed by their class */
+    return claim(owner, p, RT_PYP_DICT_KEYS, entries, size);
+}
+
+/* Values at p (past their prefix), named by the keys table kb. */
+static void values(int64_t owner, uintptr_t p, int64_t kb)
+{
+    int64_t j = block_of(p);
+    if (j >= 0)
+        claim(owner, p, RT_PYP_DICT_VALUES, (uint32_t)(p - S.scan->live[j].addr),
+              kb >= 0 ? (uint32_t)kb + 1 : 0);
+}
+
+static void type_parts(int64_t i)
+{
+    const struct rt_py_objlayout *ol = S.ol;
+    attr_dict(i, field(i, ol->tp_dict));
+    unsigned long flags = field(i, ol->tp_flags);
+    if ((flags & RT_TPF_HEAPTYPE) && ol->ht_cached_keys)
+        keys_table(i, field(i, ol->ht_cached_keys));
+}
+
+/* The keys table naming an instance's inline values: its class's shared keys. */
+static int64_t shared_keys(const struct rt_pytype *t)
+{
+    int64_t j = t->cached_keys ? block_of(t->cached_keys) : -1;
+    return j >= 0 && S.scan->live[j].addr == t->cached_keys ? j : -1;
+}
+
+static void object_parts(int64_t i, const struct rt_pytype *t)
+{
+    const struct rt_py_objlayout *ol = S.ol;
+    switch (t->kind) {
+    case RT_PYK_LIST: {
+        uintptr_t items = field(i, ol->list_items);
+        uint64_t n = field(i, S.py->layout->var_size);
+        int64_t j = items ? claim(i, items, RT_PYP_LIST_ITEMS, (uint32_t)n, 0) : -1;
+        if (j >= 0 && S.blk[j].ptr == 0 && n * 8 < S.scan->live[j].size)
+            S.blk[j].scan = (uint32_t)(n * 8);
+        break;
+    }
+    case RT_PYK_DICT: {
+        int64_t kb = keys_table(i, field(i, ol->dict_keys));
+        uintptr_t v = field(i, ol->dict_values);
+        if (v)
+            values(i, v, kb);
+        break;
+    }
+    case RT_PYK_SET: {
+        uintptr_t table = field(i, ol->set_table);
+        if (table && table != obj_addr(i) + ol->set_small)
+            claim(i, table, RT_PYP_SET_TABLE, 0, 16);
+        break;
+    }
+    case RT_PYK_MODULE:
+        attr_dict(i, field(i, ol->module_dict));
+        break;
+    default:
+        break;
+    }
+    if (t->flags & RT_TPF_MANAGED_DICT) {
+        uintptr_t v = field(i, ol->pre_values);
+        if (v)
+            values(i, v, shared_keys(t));
+        attr_dict(i, field(i, ol->pre_dict));
+    } else if (t->dictoffset > 0 && t->kind != RT_PYK_TYPE && t->kind != RT_PYK_MODULE) {
+        attr_dict(i, field(i, t->dictoffset));
+    }
+}
+
+/* Classes first: their shared keys name the values of their instances. */
+static void find_parts(void)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < S.scan->nlive; i++) {
+            const struct rt_pytype *t = S.blk[i].live ? type_of(i) : NULL;
+            if (!t || (t->kind == RT_PYK_TYPE) != (pass == 0))
+                continue;
+            if (pass == 0)
+                type_parts(i);
+            else
+                object_parts(i, t);
+        }
+}
+
+/* Keys tables the interpreter keeps for reuse hold the stale pointers of
+ * their last dict: they hold nothing. */
+static void dead_keys(void)
+{
+    int32_t n = 0;
+    if (!S.ol->is_keys_free || !rt_pytype_read(S.interp + S.ol->is_keys_numfree, &n, sizeof n))
+        return;
+    for (int32_t k = 0; k < n && k < 256; k++) {
+        uintptr_t p = word(S.interp + S.ol->is_keys_free + 8u * (uint32_t)k);
+        int64_t j = block_of(p);
+        if (j >= 0 && S.scan->live[j].addr == p && !S.blk[j].type)
+            S.blk[j].dead = 1;
+    }
+}
+
+size_t rt_pyobj_holes(struct rt_pyhole *out, size_t max)
+{
+    size_t n = 0;
+    if (!S.ol || !S.interp)
+        return 0;
+    for (size_t k = 0; k < sizeof S.ol->free_arrays / sizeof S.ol->free_arrays[0] && n < max; k++) {
+        int32_t used = 0;
+        uintptr_t a = S.interp + S.ol->free_arrays[k].array;
+        if (!S.ol->free_arrays[k].count ||
+            !rt_pytype_read(S.interp + S.ol->free_arrays[k].numfree, &used, sizeof used) ||
+            used < 0 || used >= S.ol->free_arrays[k].count)
+            continue;
+        out[n++] = (struct rt_pyhole){a + 8u * (uint32_t)used, a + 8u * S.ol->free_arrays[k].count, 0, 0};
+    }
+    /* entries {version, name, value}: the cache owns the name, not the value */
+    if (S.ol->type_cache && n < max) {
+        uintptr_t c = S.interp + S.ol->type_cache;
+        out[n++] = (struct rt_pyhole){c + 16, c + S.ol->type_cache_size, 24, 8};
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+/* The frames the threads of the main interpreter are running: those a
+ * thread owns (a generator's or a frame object's frame lies in its object,
+ * which the scan reads anyway). */
+static void find_frames(void)
+{
+    const struct rt_py_layout *l = S.py->layout;
+    S.frames = rt_arena_alloc(MAX_FRAMES * sizeof *S.frames);
+    if (!S.interp || !S.frames)
+        return;
+    uintptr_t ts = word(S.interp + l->is_threads_head);
+    for (int nts = 0; ts && nts < MAX_THREADS; nts++, ts = word(ts + l->ts_next)) {
+        int32_t tid = (int32_t)word(ts + S.ol->ts_native_id);
+        uint32_t thread = S.scan->thread_index(S.scan->ctx, tid);
+        uintptr_t f = word(ts + l->ts_frame);
+        if (l->ts_cframe_frame >= 0)
+            f = word(f + (uint32_t)l->ts_cframe_frame);
+        for (int depth = 0; f && depth < MAX_DEPTH && S.nframes < MAX_FRAMES; depth++) {
+            uint8_t owner = 0xff;
+            rt_pytype_read(f + S.ol->fr_owner, &owner, 1);
+            if (owner == FRAME_OWNED_BY_THREAD)
+                S.frames[S.nframes++] = (struct frame){f, word(f + l->fr_code), thread, UINT32_MAX};
+            f = word(f + l->fr_previous);
+        }
+    }
+}
+
+size_t rt_pyobj_nframes(void)
+{
+    return S.nframes;
+}
+
+void rt_pyobj_roots(uint32_t (*add)(void *ctx, uintptr_t start, uintptr_t size, uint32_t thread),
+                    void *ctx)
+{
+    for (size_t i = 0; i < S.nframes; i++) {
+        struct frame *f = &S.frames[i];
+        int32_t top = 0, nlocals = 0, depth = 0;
+        if (!rt_pytype_read(f->frame + S.ol->fr_stacktop, &top, sizeof top) ||
+            !rt_pytype_read(f->code + S.ol->co_nlocalsplus, &nlocals, sizeof nlocals) ||
+            !rt_pytype_read(f->code + S.ol->co_stacksize, &depth, sizeof depth))
+            continue;
+        /* a frame that is running (or called C that runs Python) keeps its
+         * stack pointer in the eval loop (stacktop -1): take its locals and
+         * the whole evaluation stack, whose unused slots may be stale */
+        int64_t n = top >= 0 ? top : (int64_t)nlocals + depth;
+        if (n <= 0 || n > (1 << 20))
+            continue;
+        f->root_id = add(ctx, f->frame + S.ol->fr_localsplus, (uintptr_t)n * 8, f->thread);
+    }
+}
+
+/* ---------------------------------------------------------------- begin, end */
+
+void rt_pyobj_begin(const struct rt_pyobj_scan *scan)
+{
+    memset(&S, 0, sizeof S);
+    S.scan = scan;
+    S.py = rt_py_get();
+    if (!S.py || rt_pytype_begin() < 0) {
+        S.py = NULL;
+        return;
+    }
+    layout_flags();
+    S.ol = S.py->layout->objects;
+    S.blk_bytes = ((size_t)scan->nlive + 1) * sizeof *S.blk;
+    S.blk = rt_arena_alloc(S.blk_bytes);
+    if (!S.blk)
+        return;
+    find_headers();
+    if (!S.ol)
+        return;
+    S.interp = word(S.py->runtime + S.py->layout->rt_interp_main);
+    find_parts();
+    if (S.interp)
+        dead_keys();
+    find_frames();
+}
+
+void rt_pyobj_end(void)
+{
+    if (S.blk)
+        rt_arena_free(S.blk, S.blk_bytes);
+    if (S.frames)
+        rt_arena_free(S.frames, MAX_FRAMES * sizeof *S.frames);
+    memset(&S, 0, sizeof S);
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+/* Without a table: a pointer at the header of a tracked object, or at a
+ * split dict's values past their prefix (whose last byte is its size). */
+static int fallback(int64_t b, uint64_t off)
+{
+    const struct rt_live *l = &S.scan->live[b];
+    if ((off == GC_HEAD || off == GC_HEAD + PRE_HEADER) && l->size >= off + 16) {
+        const uintptr_t *w = (const uintptr_t *)(l->addr + off);
+        const struct rt_pytype *t = w[0] <= MAX_REFCNT ? rt_pytype_get(w[1], 1) : NULL;
+        if (t && header_offset(t) == off)
+            return 1;
+    }
+    if (!S.values_prefix || off % 8 || off > 255 || l->size <= off || (l->size - off) % 8)
+        return 0;
+    uint64_t n = (l->size - off) / 8;
+    return ((n + 2 + 7) & ~(uint64_t)7) == off && *(const uint8_t *)(l->addr + off - 1) == off;
+}
+
+int rt_pyobj_ref(int64_t b, uint64_t off)
+{
+    if (!S.py)
+        return RT_PYREF_ASIS;
+    if (S.blk) {
+        const struct pyblk *p = &S.blk[b];
+        if (p->type)
+            return off == p->off ? RT_PYREF_START : RT_PYREF_DROP;
+        if (p->role)
+            return off == p->ptr ? RT_PYREF_START : RT_PYREF_ASIS;
+    }
+    return off && fallback(b, off) ? RT_PYREF_START : RT_PYREF_ASIS;
+}
+
+/* A dead object on a free list holds only the link to the next entry
+ * (3.11: a tuple through its first item, a preallocated MemoryError
+ * through its __dict__); the rest are stale pointers of its last life. */
+static void free_list_link(const struct pyblk *p, uint64_t *from, uint64_t *len)
+{
+    const struct rt_pytype *t = rt_pytype_get(p->type, 0);
+    int64_t at = !t || !S.ol ? -1
+               : t->kind == RT_PYK_TUPLE ? S.ol->tuple_items
+               : (t->flags & (1ul << 30)) ? t->dictoffset : -1;
+    *from = at > 0 ? p->off + (uint64_t)at : 0;
+    *len = at > 0 ? *from + 8 : 0;
+}
+
+/* An object that holds no reference but to its type, whose other words
+ * are numbers and characters (a str's, once its own buffers are past). */
+static int leaf(const struct pyblk *p, uint64_t size, uint64_t *len, uint64_t skip[4])
+{
+    const struct rt_pytype *t = rt_pytype_get(p->type, 0);
+    /* a subclass (class S(str)) may add a __dict__ and slots */
+    int kind = t && !(t->flags & RT_TPF_HEAPTYPE) ? t->kind : -1;
+    if (kind == RT_PYK_INT || kind == RT_PYK_FLOAT || kind == RT_PYK_BYTES) {
+        *len = p->off + 16u;
+        return 0;
+    }
+    if (kind != RT_PYK_STR)
+        return -1;
+    /* hash and state; then wstr, utf8 length, utf8 up to the compact header */
+    uint64_t end = p->off + (uint64_t)S.py->layout->str_compact_size;
+    *len = end < size ? end : size;
+    skip[0] = p->off + S.py->layout->str_length + 8;
+    skip[1] = p->off + S.py->layout->str_state;
+    return 2;
+}
+
+int rt_pyobj_words(int64_t b, uint64_t size, uint64_t *from, uint64_t *len, uint64_t skip[4])
+{
+    *from = 0;
+    *len = size;
+    if (!S.blk)
+        return 0;
+    const struct pyblk *p = &S.blk[b];
+    if (p->dead) {
+        *len = 0;
+        return 0;
+    }
+    if (p->type && !p->live) {
+        free_list_link(p, from, len);
+        return 0;
+    }
+    if (p->role == RT_PYP_LIST_ITEMS && p->scan < size)
+        *len = p->scan;
+    /* a keys table's header and indexes, the prefix of values: no pointers
+     * (the prefix keeps stale bytes where it has no order to keep) */
+    if ((p->role == RT_PYP_DICT_KEYS || p->role == RT_PYP_DICT_VALUES) && p->a < size)
+        *from = p->a;
+    int n;
+    if (p->type && S.ol && (n = leaf(p, size, len, skip)) >= 0)
+        return n;
+    if (!p->weak || !p->live || !S.ol)
+        return 0;
+    const struct rt_pytype *t = type_of(b);
+    n = 0;
+    if (p->weak & 1) {
+        skip[n++] = p->off + S.ol->wr_object;
+        skip[n++] = p->off + S.ol->wr_prev;
+        skip[n++] = p->off + S.ol->wr_next;
+    }
+    if ((p->weak & 2) && t)
+        skip[n++] = p->off + (uint64_t)t->weaklistoffset;
+    return n;
+}
+
+/* ---------------------------------------------------------------- emitting */
+
+static void flush(void)
+{
+    if (S.nbatch)
+        rt_ring_push(S.batch, S.nbatch);
+    S.nbatch = 0;
+}
+
+static void push(const struct rt_rec *r)
+{
+    S.batch[S.nbatch++] = *r;
+    if (S.nbatch == BATCH)
+        flush();
+}
+
+static void name(int64_t block, uint32_t kind, const char *text, size_t len)
+{
+    struct {
+        struct rt_blob_pyname h;
+        char text[TEXT_MAX];
+    } b = {{S.scan->snapshot_id, (uint32_t)block, kind, (uint32_t)len}, {0}};
+    memcpy(b.text, text, len);
+    rt_ring_push_blob(RT_BLOB_PYNAME, &b, (uint32_t)(sizeof b.h + len));
+}
+
+static void emit_object(int64_t i)
+{
+    const struct pyblk *p = &S.blk[i];
+    const struct rt_pytype *t = type_of(i);
+    if (!t)
+        return;
+    uint32_t id = rt_pytype_id(t);
+    uintptr_t refcnt;
+    memcpy(&refcnt, (const void *)obj_addr(i), sizeof refcnt);
+    struct rt_rec r = {.type = RT_REC_PYOBJ, .u32 = id, .a = (uint64_t)i, .b = refcnt,
+                       .time_ns = p->off | (uint64_t)p->flags << 32};
+    push(&r);
+    char text[TEXT_MAX];
+    size_t n = 0;
+    if (t->kind == RT_PYK_STR) {
+        const struct rt_live *b = &S.scan->live[i];
+        n = rt_pytype_str(obj_addr(i), b->addr + b->size, text, sizeof text);
+        if (n)
+            name(i, RT_PYN_STR, text, n);
+    } else if (t->kind == RT_PYK_MODULE && S.ol &&
+               (n = rt_pytype_str(field(i, S.ol->module_name), 0, text, sizeof text))) {
+        name(i, RT_PYN_MODULE, text, n);
+    }
+}
+
+static void emit_part(int64_t i)
+{
+    const struct pyblk *p = &S.blk[i];
+    struct rt_rec r = {.type = RT_REC_PYPART, .u32 = p->role, .a = (uint64_t)i, .b = p->owner,
+                       .time_ns = p->a | (uint64_t)p->b << 32};
+    push(&r);
+}
+
+/* The interpreter's objects a developer knows by name. */
+static void well_known(void)
+{
+    const struct rt_py_objlayout *ol = S.ol;
+    uintptr_t gc = S.interp + ol->is_gc;
+    const struct { uintptr_t at; const char *name; } wk[] = {
+        {S.interp + ol->is_modules, "sys.modules"}, {S.interp + ol->is_sysdict, "sys.__dict__"},
+        {S.interp + ol->is_builtins, "builtins"}, {gc + ol->gc_garbage, "gc.garbage"},
+        {gc + ol->gc_callbacks, "gc.callbacks"},
+    };
+    for (size_t k = 0; k < sizeof wk / sizeof wk[0]; k++) {
+        int64_t j = object_at(word(wk[k].at));
+        if (j >= 0)
+            name(j, RT_PYN_WELL_KNOWN, wk[k].name, strlen(wk[k].name));
+    }
+    int32_t enabled = 0;
+    rt_pytype_read(gc + ol->gc_enabled, &enabled, sizeof enabled);
+    uintptr_t garbage = word(gc + ol->gc_garbage);
+    struct rt_blob_pygc g = {.kind = RT_GC_STATE, .generation = S.scan->snapshot_id,
+                             .collections = enabled != 0,
+                             .collected = garbage ? word(garbage + S.py->layout->var_size) : 0};
+    rt_ring_push_blob(RT_BLOB_PYGC, &g, sizeof g);
+}
+
+/* A frame root's function, file, definition line and local names. */
+static void emit_frame(const struct frame *f)
+{
+    const struct rt_py_layout *l = S.py->layout;
+    static uint8_t buf[8192];
+    struct rt_blob_pyframeroot h = {S.scan->snapshot_id, f->root_id, f->thread, 0, 0, 0, 0, 0};
+    char fn[TEXT_MAX * 2], file[256];
+    int32_t first = 0, nlocals = 0;
+    rt_pytype_read(f->code + l->co_firstlineno, &first, sizeof first);
+    rt_pytype_read(f->code + S.ol->co_nlocalsplus, &nlocals, sizeof nlocals);
+    h.line = first > 0 ? (uint32_t)first : 0;
+    h.func_len = (uint32_t)rt_pytype_str(word(f->code + (l->co_qualname ? l->co_qualname : l->co_name)),
+                                         0, fn, sizeof fn);
+    h.file_len = (uint32_t)rt_pytype_str(word(f->code + l->co_filename), 0, file, sizeof file);
+    size_t n = sizeof h;
+    memcpy(buf + n, fn, h.func_len);
+    n += h.func_len;
+    memcpy(buf + n, file, h.file_len);
+    n += h.file_len;
+    uintptr_t names = word(f->code + S.ol->co_localsplusnames);
+    for (int32_t k = 0; names && k < nlocals && k < MAX_NAMES; k++) {
+        char text[TEXT_MAX];
+        uint32_t len = (uint32_t)rt_pytype_str(word(names + S.ol->tuple_items + 8u * (uint32_t)k),
+                                               0, text, sizeof text);
+        if (n + sizeof len + len > sizeof buf)
+            break;
+        memcpy(buf + n, &len, sizeof len);
+        memcpy(buf + n + sizeof len, text, len);
+        n += sizeof len + len;
+        h.nnames++;
+    }
+    memcpy(buf, &h, sizeof h);
+    rt_ring_push_blob(RT_BLOB_PYFRAMEROOT, buf, (uint32_t)n);
+}
+
+void rt_pyobj_emit(void)
+{
+    if (!S.blk || !S.ol)
+        return;
+    for (int64_t i = 0; i < S.scan->nlive; i++)
+        if (S.blk[i].live)
+            emit_object(i);
+    for (int64_t i = 0; i < S.scan->nlive; i++)
+        if (S.blk[i].role)
+            emit_part(i);
+    flush();
+    for (size_t i = 0; i < S.nframes; i++)
+        if (S.frames[i].root_id != UINT32_MAX)
+            emit_frame(&S.frames[i]);
+    if (S.interp)
+        well_known();
+}
+
+/* ---------------------------------------------------------------- collections */
+
+/* A header at `off` whose type is known and puts it there. */
+static int freed_header(uintptr_t type, uint32_t off)
+{
+    const struct rt_pytype *t = rt_pytype_get(type, 0);
+    return t && header_offset(t) == off;
+}
+
+uint32_t rt_pyobj_gc_free(const void *p)
+{
+    const uintptr_t *w = p;
+    size_t n = malloc_usable_size((void *)p);
+    if (!S.py && !(S.py = rt_py_get()))
+        return RT_F_GC;
+    if (!S.preheader && !S.values_prefix)
+        layout_flags();
+    /* a tracked object's GC header is unlinked and its count 0 when freed */
+    int object = (S.preheader && n >= 48 && w[2] == 0 && w[3] <= 1 && w[4] == 0 &&
+                  freed_header(w[5], GC_HEAD + PRE_HEADER)) ||
+                 (n >= 32 && w[0] == 0 && w[1] <= 1 && w[2] == 0 && freed_header(w[3], GC_HEAD)) ||
+                 (n >= 16 && w[0] == 0 && freed_header(w[1], 0));
+    return RT_F_GC | (object ? RT_F_PYOBJ : 0);
 }

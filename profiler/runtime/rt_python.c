@@ -61,6 +61,36 @@ static struct rt_py_layout py310 = {
     STR_OLD, OBJ,
 };
 
+/* 3.11 (3.11.2 and 3.11.7 agree): offsetof against the headers, with
+ * Py_BUILD_CORE for the interpreter state and frames. */
+static const struct rt_py_objlayout obj311 = {
+    .tp_name = 24, .tp_basicsize = 32, .tp_itemsize = 40, .tp_flags = 168,
+    .tp_weaklistoffset = 208, .tp_members = 240,
+    .tp_base = 256, .tp_dict = 264, .tp_dictoffset = 288, .tp_mro = 344, .tp_del = 376,
+    .tp_finalize = 392, .tp_end = 408,
+    .ht_name = 848, .ht_qualname = 864, .ht_cached_keys = 872,
+    .md_type = 8, .md_offset = 16, .md_size = 40,
+    .list_items = 24, .tuple_items = 24, .dict_keys = 32, .dict_values = 40, .set_table = 40,
+    .set_small = 64, .dk_log2_index_bytes = 9, .dk_kind = 10, .dk_indices = 32,
+    .pre_values = -32, .pre_dict = -24,
+    .module_dict = 16, .module_name = 48, .cell_ref = 16, .method_func = 16, .method_self = 24,
+    .wr_object = 16, .wr_prev = 40, .wr_next = 48,
+    .exc_args = 24, .exc_traceback = 40, .exc_context = 48, .exc_cause = 56,
+    .tb_next = 16, .tb_frame = 24, .frame_back = 16,
+    .func_globals = 16, .func_name = 32, .func_qualname = 40, .func_code = 48,
+    .func_defaults = 56, .func_kwdefaults = 64, .func_closure = 72, .func_doc = 80,
+    .func_dict = 88, .func_module = 104, .func_annotations = 112,
+    .is_modules = 888, .is_sysdict = 904, .is_builtins = 912, .is_gc = 648,
+    .is_keys_free = 4520 + 648, .is_keys_numfree = 4520 + 1288,
+    .free_arrays = {{3872, 80, 4512}, {4520, 80, 5160}, {5168, 80, 5808},
+                    {5816, 80, 6456}, {6464, 80, 7104}},
+    .type_cache = 9056, .type_cache_size = 98304,
+    .gc_enabled = 12, .gc_stats = 128, .gc_collecting = 200, .gc_garbage = 208,
+    .gc_callbacks = 216,
+    .fr_localsplus = 72, .fr_stacktop = 64, .fr_owner = 69, .ts_native_id = 160,
+    .co_nlocalsplus = 76, .co_localsplusnames = 96, .co_stacksize = 68,
+};
+
 static struct rt_py_layout py311 = {
     .frames = RT_PY_IFRAME_ENTRY, .lines = RT_PY_LOCATIONS311,
     .rt_tss = 592, .rt_interp_head = 40, .rt_interp_main = 48, .rt_gil_holder = 576,
@@ -70,7 +100,7 @@ static struct rt_py_layout py311 = {
     .fr_previous = 48, .fr_code = 32, .fr_instr = 56, .fr_owner = 68,
     .co_firstlineno = 72, .co_filename = 112, .co_name = 120, .co_qualname = 128,
     .co_linetable = 136, .co_code = 184,
-    STR_OLD, OBJ,
+    STR_OLD, OBJ, .objects = &obj311,
 };
 
 static struct rt_py_layout py312 = {

@@ -107,6 +107,47 @@ struct rt_py_layout {
     uint32_t str_utf8_length, str_utf8;
     uint32_t var_size;           /* PyVarObject.ob_size */
     uint32_t bytes_data;         /* PyBytesObject.ob_sval */
+    /* Python objects in snapshots (rt_pyobj.c); NULL for a version whose
+     * object layout is not described: its objects are then found and typed,
+     * but not their parts, frames and the collector's state. */
+    const struct rt_py_objlayout *objects;
+};
+
+/* Byte offsets of objects and of the interpreter state around them, for
+ * heap snapshots of Python processes: type objects, containers and their
+ * parts, the managed-dict pre-header, the interpreter's well-known objects
+ * and its garbage collector, frames' local variables. */
+struct rt_py_objlayout {
+    /* PyTypeObject, PyHeapTypeObject */
+    uint16_t tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_weaklistoffset, tp_members,
+             tp_base, tp_dict, tp_dictoffset, tp_mro, tp_del, tp_finalize, tp_end;  /* tp_end: sizeof */
+    uint16_t ht_name, ht_qualname, ht_cached_keys;
+    /* PyMemberDef: name at 0, type, offset; size */
+    uint16_t md_type, md_offset, md_size;
+    /* containers and their parts */
+    uint16_t list_items, tuple_items, dict_keys, dict_values, set_table, set_small;
+    uint16_t dk_log2_index_bytes, dk_kind, dk_indices;  /* PyDictKeysObject */
+    int16_t pre_values, pre_dict;   /* managed dict pre-header, from the object */
+    uint16_t module_dict, module_name;
+    uint16_t cell_ref, method_func, method_self;
+    uint16_t wr_object, wr_prev, wr_next;   /* PyWeakReference: borrowed pointers */
+    uint16_t exc_args, exc_traceback, exc_context, exc_cause;  /* PyBaseExceptionObject */
+    uint16_t tb_next, tb_frame, frame_back;  /* tracebacks, frame objects */
+    uint16_t func_globals, func_name, func_qualname, func_code, func_defaults,
+             func_kwdefaults, func_closure, func_doc, func_dict, func_module,
+             func_annotations;
+    /* PyInterpreterState and its struct _gc_runtime_state */
+    uint16_t is_modules, is_sysdict, is_builtins, is_gc;
+    uint16_t is_keys_free, is_keys_numfree;  /* dict keys on the free list (3.11) */
+    /* The interpreter's free lists kept as arrays: entries [0, numfree) are
+     * dead objects, the rest stale pointers to objects that were reused. */
+    struct { uint16_t array, count, numfree; } free_arrays[6];
+    uint32_t type_cache, type_cache_size;  /* borrowed pointers to attribute values */
+    uint16_t gc_enabled, gc_stats, gc_collecting, gc_garbage, gc_callbacks;
+    /* frames: the locals and the evaluation stack of a _PyInterpreterFrame */
+    uint16_t fr_localsplus, fr_stacktop, fr_owner;  /* fr_owner: who owns the frame (a char) */
+    uint16_t ts_native_id;       /* PyThreadState.native_thread_id: the thread's tid */
+    uint16_t co_nlocalsplus, co_localsplusnames, co_stacksize;  /* ints, a tuple, an int */
 };
 
 struct rt_py {

@@ -259,11 +259,11 @@ static void scan_range(struct scan *s, uint64_t src, uintptr_t origin, uintptr_t
         int64_t b = find_block(s, p);
         if (b < 0 || is_chunk_header(p, &s->live[b]))
             continue;
-        const struct rt_live *blk = &s->live[b];
-        uint64_t off = p - blk->addr;
-        if (whole || (off && rt_pyobj_ref(blk->addr, blk->size, off)))
-            off = 0;
-        emit_edge(s, src, at - origin, (uint64_t)b, off);
+        uint64_t off = p - s->live[b].addr;
+        int how = whole ? RT_PYREF_START : rt_pyobj_ref(b, off);
+        if (how == RT_PYREF_DROP)
+            continue;
+        emit_edge(s, src, at - origin, (uint64_t)b, how == RT_PYREF_START ? 0 : off);
     }
 }
 
@@ -361,8 +361,66 @@ static int readable(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t e
 /* Scans the roots, then the blocks. A block the collector lists but that
  * is not mapped readable (it should not happen) is skipped, not read: the
  * scan must never crash the program. */
+/* Scans a live block as far as it holds references (rt_pyobj.h: a
+ * Python list's items up to its length, not the borrowed pointers of weak
+ * references), in the pieces between the words to skip. */
+static void scan_block(struct scan *s, int64_t i)
+{
+    const struct rt_live *b = &s->live[i];
+    uint64_t at, len, skip[4];
+    int n = rt_pyobj_words(i, b->size, &at, &len, skip);
+    for (int k = 0; k <= n; k++) {
+        uint64_t end = len;
+        for (int j = 0; j < n; j++)  /* the next word to skip */
+            if (skip[j] >= at && skip[j] < end)
+                end = skip[j];
+        if (end > at)
+            scan_range(s, (uint64_t)i, b->addr, b->addr + at, b->addr + end,
+                       (const void *)(b->addr + at), 0);
+        at = end + 8;
+        if (at >= len)
+            break;
+    }
+}
+
+/* Scans root r from *at up to `to`, and moves *at there. */
+static void root_piece(struct scan *s, uint64_t src, const struct root *r, uintptr_t *at,
+                       uintptr_t to)
+{
+    const char *data = r->copy ? r->copy : (const char *)r->start;
+    uintptr_t end = r->start + r->size;
+    if (to > end)
+        to = end;
+    if (to <= *at)
+        return;
+    scan_range(s, src, r->start, *at, to, data + (*at - r->start), r->loader);
+    *at = to;
+}
+
+/* A root without the holes rt_pyobj names (sorted): the pieces between. */
+static void scan_root(struct scan *s, uint64_t src, const struct root *r,
+                      const struct rt_pyhole *holes, size_t nholes)
+{
+    uintptr_t at = r->start, end = r->start + r->size;
+    for (size_t h = 0; h < nholes && at < end; h++) {
+        const struct rt_pyhole *o = &holes[h];
+        if (o->end <= at || o->start >= end)
+            continue;
+        uintptr_t step = o->stride ? o->stride : o->end - o->start;
+        for (uintptr_t k = o->start; k < o->end && at < end; k += step) {
+            root_piece(s, src, r, &at, k);
+            uintptr_t skip = k + (o->stride ? o->width : step);
+            if (skip > at)
+                at = skip;
+        }
+    }
+    root_piece(s, src, r, &at, end);
+}
+
 static void scan_all(struct scan *s)
 {
+    struct rt_pyhole holes[8];
+    size_t nholes = rt_pyobj_holes(holes, 8);
     for (size_t i = 0; i < s->nroots; i++) {
         const struct root *r = &s->roots[i];
         uint64_t src = (uint64_t)i | RT_EDGE_ROOT;
@@ -373,14 +431,13 @@ static void scan_all(struct scan *s)
             rt_maps_resident(s->pagemap, r->start, r->start + r->size, scan_mapped_run, &m);
             continue;
         }
-        scan_range(s, src, r->start, r->start, r->start + r->size,
-                   r->copy ? r->copy : (const void *)r->start, r->loader);
+        scan_root(s, src, r, holes, nholes);
     }
     size_t k = 0;
     for (int64_t i = 0; i < s->nlive; i++) {
         const struct rt_live *b = &s->live[i];
         if (readable(s, &k, b->addr, b->addr + b->size))
-            scan_range(s, (uint64_t)i, b->addr, b->addr, b->addr + b->size, (const void *)b->addr, 0);
+            scan_block(s, i);
     }
     flush_edges(s);
 }
@@ -614,9 +671,22 @@ static void add_mapped_roots(struct scan *s)
         rt_maps_program_parts(&s->maps, s->skip, s->nskip, add_mapped_part, s);
 }
 
+/* A Python frame's locals (rt_pyobj_roots): copied like a running
+ * thread's stack, since the frame may belong to a thread that would not
+ * stop. */
+static uint32_t add_py_root(void *ctx, uintptr_t start, uintptr_t size, uint32_t thread)
+{
+    struct scan *s = ctx;
+    struct root *r = add_root(s, RT_ROOT_PYFRAME, thread, start, start + size);
+    if (!r)
+        return UINT32_MAX;
+    copy_root(s, r);
+    return r == &s->roots[s->nroots - 1] ? (uint32_t)(s->nroots - 1) : UINT32_MAX;
+}
+
 static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
 {
-    if (grow_roots(s, 8 * (s->stop.n + 1) + s->maps.n + 16) < 0)
+    if (grow_roots(s, 8 * (s->stop.n + 1) + s->maps.n + rt_pyobj_nframes() + 16) < 0)
         return -1;
     s->skip_cap = s->roots_cap + MAX_SELF_SEGS + s->maps.n + s->stop.n + 1 +
                   rt_maps_glibc_heaps(&s->maps, NULL, 0) + rt_regions_list(NULL, 0) +
@@ -624,6 +694,7 @@ static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
     s->skip = rt_arena_alloc(s->skip_cap * sizeof *s->skip);
     if (!s->skip)
         return -1;
+    rt_pyobj_roots(add_py_root, s);
     add_self(s, self_sp);
     for (size_t i = 0; i < s->stop.n; i++)
         add_stopped_thread(s, &s->stop.t[i]);
@@ -664,21 +735,54 @@ static void release_scan(struct scan *s)
 }
 
 /* Everything between stopping and releasing the threads. */
+/* What rt_pyobj borrows from the scan. */
+static int64_t py_find(const void *ctx, uintptr_t p)
+{
+    const struct scan *s = ctx;
+    return p - s->lo < s->span ? find_block(s, p) : -1;
+}
+
+static int py_readable(const void *ctx, size_t *cursor, uintptr_t addr, uintptr_t end)
+{
+    return readable(ctx, cursor, addr, end);
+}
+
+static uint32_t py_thread(const void *ctx, int32_t tid)
+{
+    const struct scan *s = ctx;
+    if (s->stop.self.tid == tid)
+        return s->stop.self.index;
+    for (size_t i = 0; i < s->stop.n; i++)
+        if (s->stop.t[i].tid == tid)
+            return s->stop.t[i].index;
+    return UINT32_MAX;
+}
+
+/* The roots, the edges and the Python records of a snapshot. */
+static void scan_and_emit(struct scan *s, uintptr_t self_sp)
+{
+    struct rt_pyobj_scan py = {s->id, s->live, s->nlive, py_find, py_readable, py_thread, s};
+    rt_pyobj_begin(&py);
+    if (!collect_thread_roots(s, self_sp)) {
+        emit_roots(s);
+        s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        scan_all(s);
+        if (s->pagemap >= 0)
+            close(s->pagemap);
+        rt_pyobj_emit();
+        end_snapshot(s);
+    }
+    rt_pyobj_end();
+}
+
 static void scan_stopped(struct scan *s, uintptr_t self_sp)
 {
     s->nlive = rt_proc_request_live(s->id, s->reason, &s->live);
     if (s->nlive < 0)
         return;
     rt_maps_read(&s->maps);
-    rt_pyobj_begin();
-    if (!build_index(s) && !collect_thread_roots(s, self_sp)) {
-        emit_roots(s);
-        s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        scan_all(s);
-        if (s->pagemap >= 0)
-            close(s->pagemap);
-        end_snapshot(s);
-    }
+    if (!build_index(s))
+        scan_and_emit(s, self_sp);
     rt_proc_release_live(s->live, s->nlive);
 }
 

@@ -78,7 +78,7 @@ enum rep_root_kind { REP_ROOT_GLOBAL = 0, REP_ROOT_STACK, REP_ROOT_TLS, REP_ROOT
 enum rep_py_kind { REP_PYK_OTHER = 0, REP_PYK_LIST, REP_PYK_TUPLE, REP_PYK_DICT, REP_PYK_SET,
                    REP_PYK_STR, REP_PYK_MODULE, REP_PYK_TYPE, REP_PYK_FUNCTION, REP_PYK_CELL,
                    REP_PYK_METHOD, REP_PYK_FRAME, REP_PYK_CODE, REP_PYK_GENERATOR,
-                   REP_PYK_BYTES, REP_PYK_INT, REP_PYK_FLOAT };
+                   REP_PYK_BYTES, REP_PYK_INT, REP_PYK_FLOAT, REP_PYK_WEAKREF };
 #define REP_PYT_GC 1u           /* instances are tracked by the garbage collector */
 #define REP_PYT_MANAGED_DICT 2u /* instances keep their attributes before the object */
 #define REP_PYT_FINALIZER 4u    /* instances have a finalizer (__del__) */

@@ -18,7 +18,7 @@
 
 #include "profiler/capture.h"
 
-_Static_assert((int)REP_ROOT_PYFRAME == HG_ROOT_PYFRAME && (int)REP_PYK_FLOAT == HG_PYK_FLOAT &&
+_Static_assert((int)REP_ROOT_PYFRAME == HG_ROOT_PYFRAME && (int)REP_PYK_WEAKREF == HG_PYK_WEAKREF &&
                (int)REP_PYP_ATTR_DICT == HG_PYP_ATTR_DICT &&
                (int)REP_PYN_WELL_KNOWN == HG_PYN_WELL_KNOWN && REP_PYT_HEAP == HG_PYT_HEAP &&
                REP_PYT_GC == HG_PYT_GC && REP_PYO_FINALIZED == HG_PYO_FINALIZED,

@@ -177,7 +177,8 @@ const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_proce
 
 static uint64_t site_key(const struct rep_site *s, int key)
 {
-    return key == 0 ? s->bytes : key == 1 ? s->allocations : s->temporary;
+    return key == 0 ? s->bytes : key == 1 ? s->allocations : key == 2 ? s->temporary
+         : s->gc_freed_objects ? s->gc_freed_objects : s->gc_freed;
 }
 
 struct sort_ctx {

@@ -66,7 +66,8 @@ const char *rep_fmt_end(char *buf, size_t len, const struct rep_process *p);
 /* Why a process has no exit snapshot, or NULL when it has one. */
 const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_process *p);
 
-/* Site indexes of p sorted by key (0 bytes, 1 allocations, 2 temporaries),
+/* Site indexes of p sorted by key (0 bytes, 1 allocations, 2 temporaries, 3
+ * Python objects (else blocks) the garbage collector freed),
  * descending, only those with a non-zero key, at most `max`. Caller frees;
  * NULL when out of memory. *n gets the count. */
 uint32_t *rep_top_sites(const struct rep_process *p, int key, size_t max, size_t *n);

@@ -310,6 +310,15 @@ static void retention(const struct tx *t, const struct rep_retention *r)
     char root[300];
     root_words(r, root, sizeof root);
     clip(root, t->width - 18);
+    if (r->py_expr) {
+        /* in Python terms; a C global names its symbol as well */
+        char line[600];
+        snprintf(line, sizeof line, "retained by %s %s%s%s", r->py_holder, r->py_expr,
+                 r->root_kind == REP_ROOT_GLOBAL ? ", reached from " : "",
+                 r->root_kind == REP_ROOT_GLOBAL ? root : "");
+        wrapped(t, "      ", line);
+        return;
+    }
     fprintf(t->f, "      retained by %s\n", root);
     for (uint32_t i = 0; i < r->npath; i++) {
         char a[32];
@@ -405,16 +414,165 @@ static uint32_t member_index(const struct rep_cycle *c, uint32_t block)
     return 0;
 }
 
+/* ------------------------------------------------------------ Python */
+
+static const char *py_type(const struct tx *t, const struct rep_snapshot *s, uint32_t b)
+{
+    uint32_t ty = s->py ? s->py[b].type : 0;
+    return ty ? t->p->pytypes[ty - 1].name : NULL;
+}
+
+static const char *py_state_words(uint8_t state)
+{
+    switch (state) {
+    case REP_PYC_PENDING: return "the garbage collector frees it when it next collects";
+    case REP_PYC_UNTRACKED: return "an object the garbage collector does not track holds it: "
+                                   "it is never freed";
+    case REP_PYC_NATIVE_LINK: return "native memory holds it together: the garbage collector "
+                                     "cannot free it";
+    default: return "";
+    }
+}
+
+/* "[1] attribute values of [0]" for a part, "[0] Node" for an object. */
+static void py_member(const struct tx *t, const struct rep_snapshot *s, const struct rep_cycle *c,
+                      uint32_t m, char *buf, size_t len)
+{
+    static const char *const roles[] = {"", "items", "keys", "attribute values", "table",
+                                        "__dict__"};
+    uint32_t b = c->members[m];
+    const struct rep_pyblock *pb = &s->py[b];
+    const char *type = py_type(t, s, b);
+    if (type && pb->role != REP_PYP_ATTR_DICT)
+        snprintf(buf, len, "%s", type);
+    else if (pb->role && pb->role <= REP_PYP_ATTR_DICT)
+        snprintf(buf, len, "%s of [%u] %s", roles[pb->role], member_index(c, pb->owner),
+                 py_type(t, s, pb->owner) ? py_type(t, s, pb->owner) : "");
+    else
+        snprintf(buf, len, "native, %s", user_function(t->p->sites[s->blocks[b].site].stack));
+}
+
+static void py_cycle(const struct tx *t, const struct rep_snapshot *s, const struct rep_cycle *c,
+                     size_t i)
+{
+    char a[32], line[MAX_WIDTH * 2];
+    fprintf(t->f, "\n  cycle %zu: %" PRIu32 " Python object%s in %" PRIu32 " blocks, %s, %s\n",
+            i + 1, c->nobjects, c->nobjects == 1 ? "" : "s", c->nmembers,
+            rep_fmt_bytes(a, sizeof a, c->bytes),
+            c->root ? "nothing else points into it" : "held by other lost blocks");
+    wrapped(t, "    ", py_state_words(c->py_state));
+    for (uint32_t m = 0; m < c->nmembers && m < t->top; m++) {
+        uint32_t b = c->members[m];
+        char what[120], where[MAX_WIDTH];
+        py_member(t, s, c, m, what, sizeof what);
+        site_line(t, where, t->width - 40, s->blocks[b].site);
+        if (s->py[b].type)
+            snprintf(line, sizeof line, "[%" PRIu32 "] %s, %s, refcount %" PRIu64 " (%" PRIu32
+                     " from the cycle), made at %s", m, what, rep_fmt_bytes(a, sizeof a, s->blocks[b].size),
+                     s->py[b].refcnt, c->internal_refs[m], where);
+        else
+            snprintf(line, sizeof line, "[%" PRIu32 "] %s, %s", m, what,
+                     rep_fmt_bytes(a, sizeof a, s->blocks[b].size));
+        wrapped(t, "    ", line);
+    }
+    for (uint32_t e = 0; e < c->nedges && e < 2 * t->top; e++)
+        if (c->labels[e])
+            fprintf(t->f, "    [%" PRIu32 "] -> [%" PRIu32 "]  %s\n",
+                    member_index(c, c->edges[e].src), member_index(c, c->edges[e].dst), c->labels[e]);
+}
+
+/* "50 cycles of 2 Node objects made at make_pair (app.py:16), joined by Node.peer". */
+static void py_cycle_groups(const struct tx *t, const struct rep_snapshot *s)
+{
+    if (!s->npycycle_groups)
+        return;
+    fprintf(t->f, "\n  %sPython reference cycles%s\n", on(t, C_BOLD), off(t));
+    for (size_t i = 0; i < s->npycycle_groups && i < t->top; i++) {
+        const struct rep_pycycle_group *g = &s->pycycle_groups[i];
+        char a[32], n[32], where[MAX_WIDTH], line[MAX_WIDTH + 800];
+        site_line(t, where, t->width, g->site);
+        snprintf(line, sizeof line, "%" PRIu32 " cycle%s of %" PRIu32 " %s object%s made at %s, "
+                 "joined by %s (%s in %s blocks): %s", g->ncycles, g->ncycles == 1 ? "" : "s",
+                 g->objects, g->types, g->objects == 1 ? "" : "s", where,
+                 *g->labels ? g->labels : "references the report cannot name",
+                 rep_fmt_bytes(a, sizeof a, g->bytes), rep_fmt_count(n, sizeof n, g->blocks),
+                 py_state_words(g->state));
+        wrapped(t, "  ", line);
+    }
+}
+
+/* Live objects by type at a snapshot, with the change since the one before. */
+static void py_types(const struct tx *t, const struct rep_snapshot *s, const char *indent)
+{
+    if (!s->ntypestats)
+        return;
+    fprintf(t->f, "%s%10s %10s %11s %10s  %s\n", indent, "objects", "bytes", "change", "bytes",
+            "type");
+    for (size_t i = 0; i < s->ntypestats && i < t->top; i++) {
+        const struct rep_typestat *ts = &s->typestats[i];
+        char a[32], b[32], c[32];
+        fprintf(t->f, "%s%10s %10s %+11" PRId64 " %10s  %s\n", indent,
+                rep_fmt_count(a, sizeof a, ts->count), rep_fmt_bytes(b, sizeof b, ts->bytes),
+                ts->delta_count, ts->delta_bytes < 0 ? "-" : rep_fmt_bytes(c, sizeof c, (uint64_t)ts->delta_bytes),
+                t->p->pytypes[ts->type].name);
+    }
+}
+
+/* What the cyclic garbage collector did while the process was recorded. */
+static void py_gc(const struct tx *t)
+{
+    const struct rep_process *p = t->p;
+    if (!p->gc_seen)
+        return;
+    char a[32], b[32], c[32], line[MAX_WIDTH + 400];
+    uint64_t n = 0, collected = 0, uncollectable = 0, pause = 0, longest = 0;
+    for (int g = 0; g < 3; g++) {
+        n += p->gc_gens[g].collections;
+        collected += p->gc_gens[g].collected;
+        uncollectable += p->gc_gens[g].uncollectable;
+        pause += p->gc_gens[g].pause_us;
+        if (p->gc_gens[g].longest_us > longest)
+            longest = p->gc_gens[g].longest_us;
+    }
+    fprintf(t->f, "\n  %sGarbage collector%s\n", on(t, C_BOLD), off(t));
+    snprintf(line, sizeof line, "%s collections (generation 0: %" PRIu64 ", 1: %" PRIu64
+             ", 2: %" PRIu64 "), %s objects collected, %" PRIu64 " uncollectable; the %zu "
+             "recorded took %s in all, the longest %s", rep_fmt_count(a, sizeof a, n),
+             p->gc_gens[0].collections, p->gc_gens[1].collections, p->gc_gens[2].collections,
+             rep_fmt_count(b, sizeof b, collected), uncollectable, p->ngc,
+             rep_fmt_duration(c, sizeof c, pause), rep_fmt_duration(a, sizeof a, longest));
+    wrapped(t, "  ", line);
+    size_t shown = 0;
+    uint32_t *idx = rep_top_sites(p, 3, t->top, &shown);
+    for (size_t i = 0; idx && i < shown; i++) {
+        const struct rep_site *st = &p->sites[idx[i]];
+        char where[MAX_WIDTH];
+        site_line(t, where, t->width, idx[i]);
+        snprintf(line, sizeof line, "%s made %s objects (%s blocks, %s) that only the garbage "
+                 "collector freed: cycles you could break, or make weak", where,
+                 rep_fmt_count(a, sizeof a, st->gc_freed_objects),
+                 rep_fmt_count(b, sizeof b, st->gc_freed),
+                 rep_fmt_bytes(c, sizeof c, st->gc_freed_bytes));
+        wrapped(t, "    ", line);
+    }
+    free(idx);
+}
+
 static void cycles(const struct tx *t)
 {
     const struct rep_snapshot *s = t->p->exit_snapshot;
     if (!s || !s->ncycles)
         return;
+    py_cycle_groups(t, s);
     fprintf(t->f, "\n  %sCycles%s (unreachable structures that point at each other)\n",
             on(t, C_BOLD), off(t));
     for (size_t i = 0; i < s->ncycles && i < t->top; i++) {
         const struct rep_cycle *c = &s->cycles[i];
         char a[32];
+        if (c->nobjects) {
+            py_cycle(t, s, c, i);
+            continue;
+        }
         fprintf(t->f, "\n  cycle %zu: %" PRIu32 " blocks, %s, %s\n", i + 1, c->nmembers,
                 rep_fmt_bytes(a, sizeof a, c->bytes),
                 c->root ? "nothing else points into it" : "held by other lost blocks");
@@ -481,6 +639,13 @@ static void snapshots(const struct tx *t)
                 s->reason ? "request" : "exit", rep_fmt_duration(d, sizeof d, s->time_us),
                 rep_fmt_count(a, sizeof a, s->nblocks), rep_fmt_bytes(b, sizeof b, s->bytes),
                 s->partial ? " (partial)" : "");
+        if (s->npyobjects) {
+            fprintf(t->f, "         %s Python objects%s%s; live objects by type:\n",
+                    rep_fmt_count(a, sizeof a, s->npyobjects),
+                    s->gc_state_known && !s->gc_enabled ? ", the garbage collector disabled" : "",
+                    s->gc_garbage ? ", objects in gc.garbage" : "");
+            py_types(t, s, "         ");
+        }
         for (size_t g = 0; g < s->ngrew && g < t->top; g++) {
             char line[MAX_WIDTH];
             site_line(t, line, t->width - 40, s->grew[g].site);
@@ -498,6 +663,7 @@ static int process(struct tx *t)
         site_table(t, "temporary allocations", 2) < 0 || leaks(t) < 0)
         return -1;
     cycles(t);
+    py_gc(t);
     leak_summary(t);
     snapshots(t);
     for (size_t i = 0; i < t->p->nlosses; i++)
