@@ -202,8 +202,11 @@ enum hg_py_part {
 /* Kinds of HG_REC_PYNAMES. */
 enum hg_py_name {
     HG_PYN_STR = 0,         /* the text of a str object (UTF-8, at most 64 bytes) */
-    HG_PYN_MODULE = 1,      /* the name of a module object */
+    HG_PYN_NAME = 1,        /* the (qualified) name of a module, class or function object */
     HG_PYN_WELL_KNOWN = 2,  /* an interpreter object: "sys.modules", "gc.garbage", ... */
+    HG_PYN_KEYS = 3,        /* the keys of a keys table in entry order, each followed by a
+                               NUL: a str key in single quotes, an int key in decimal, else
+                               empty; entries past the text are not named */
 };
 /* Kinds of HG_REC_GC, and the fields that follow the kind. */
 enum hg_gc_kind {

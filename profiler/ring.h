@@ -216,7 +216,7 @@ enum rt_py_kind {
 #define RT_PYO_FINALIZED 2u
 enum rt_py_part { RT_PYP_LIST_ITEMS = 1, RT_PYP_DICT_KEYS, RT_PYP_DICT_VALUES, RT_PYP_SET_TABLE,
                   RT_PYP_ATTR_DICT };
-enum rt_py_name { RT_PYN_STR = 0, RT_PYN_MODULE, RT_PYN_WELL_KNOWN };
+enum rt_py_name { RT_PYN_STR = 0, RT_PYN_NAME, RT_PYN_WELL_KNOWN, RT_PYN_KEYS };
 enum rt_gc_kind { RT_GC_COLLECTION = 0, RT_GC_BEFORE, RT_GC_STATE };
 
 /* A Python type (capture.h HG_REC_PYTYPE), sent once per type id before the

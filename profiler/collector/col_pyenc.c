@@ -18,7 +18,7 @@
 _Static_assert((int)RT_PYK_WEAKREF == (int)HG_PYK_WEAKREF && RT_PYT_HEAP == HG_PYT_HEAP &&
                RT_PYO_FINALIZED == HG_PYO_FINALIZED &&
                (int)RT_PYP_ATTR_DICT == (int)HG_PYP_ATTR_DICT &&
-               (int)RT_PYN_WELL_KNOWN == (int)HG_PYN_WELL_KNOWN &&
+               (int)RT_PYN_KEYS == (int)HG_PYN_KEYS &&
                (int)RT_GC_STATE == (int)HG_GC_STATE && (int)RT_ROOT_PYFRAME == (int)HG_ROOT_PYFRAME,
                "ring.h mirrors capture.h's Python values");
 

@@ -87,6 +87,18 @@ static uintptr_t word(uintptr_t addr)
     return rt_pytype_read(addr, &w, sizeof w) ? w : 0;
 }
 
+/* Reads len bytes at addr: directly below `end` (a live block's end), or
+ * safely when end is 0. */
+static int read_obj(uintptr_t addr, uintptr_t end, void *out, size_t len)
+{
+    if (!end)
+        return rt_pytype_read(addr, out, len);
+    if (addr + len > end)
+        return 0;
+    memcpy(out, (const void *)addr, len);
+    return 1;
+}
+
 static void layout_flags(void)
 {
     uint32_t v = S.py->layout->version;
@@ -159,13 +171,34 @@ static int gc_header(uintptr_t head)
     return (back & ~(uintptr_t)3) == head;
 }
 
+/* Whether t may be a type object at all: a class lies right after the GC
+ * header of a block at least a PyTypeObject long, a static type in a
+ * module's data. Most words that are not types fail here, without the
+ * reads (and the table entry) that checking a candidate costs. */
+static int type_candidate(uintptr_t t)
+{
+    int64_t j = block_of(t);
+    if (j >= 0)
+        return t == S.scan->live[j].addr + GC_HEAD &&
+               S.scan->live[j].size >= GC_HEAD + (S.ol ? S.ol->tp_end : 176u);
+    size_t lo = 0, hi = S.scan->ndata;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (S.scan->data[mid][1] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < S.scan->ndata && S.scan->data[lo][0] <= t;
+}
+
 static int header_at(int64_t i, uint32_t off)
 {
     const struct rt_live *b = &S.scan->live[i];
     if (b->size < off + 16)
         return 0;
     const uintptr_t *w = (const uintptr_t *)(b->addr + off);
-    if (w[0] > MAX_REFCNT || !w[1] || (w[1] & 7))
+    if (w[0] > MAX_REFCNT || !w[1] || (w[1] & 7) || !type_candidate(w[1]))
         return 0;
     const struct rt_pytype *t = rt_pytype_get(w[1], 1);
     if (!t || header_offset(t) != off || (off && !gc_header(b->addr + off - GC_HEAD)))
@@ -501,8 +534,8 @@ static void free_list_link(const struct pyblk *p, uint64_t *from, uint64_t *len)
     *len = at > 0 ? *from + 8 : 0;
 }
 
-/* An object that holds no reference but to its type, whose other words
- * are numbers and characters (a str's, once its own buffers are past). */
+/* An object whose words past some point are numbers, characters or
+ * bytecode, not references (a str's, once its own buffers are past). */
 static int leaf(const struct pyblk *p, uint64_t size, uint64_t *len, uint64_t skip[4])
 {
     const struct rt_pytype *t = rt_pytype_get(p->type, 0);
@@ -510,6 +543,12 @@ static int leaf(const struct pyblk *p, uint64_t size, uint64_t *len, uint64_t sk
     int kind = t && !(t->flags & RT_TPF_HEAPTYPE) ? t->kind : -1;
     if (kind == RT_PYK_INT || kind == RT_PYK_FLOAT || kind == RT_PYK_BYTES) {
         *len = p->off + 16u;
+        return 0;
+    }
+    if (kind == RT_PYK_CODE && S.py->layout->version >= 0x030b0000) {
+        /* 3.11+: the bytecode lies at the end of the code object */
+        uint64_t end = p->off + (uint64_t)S.py->layout->co_code;
+        *len = end < size ? end : size;
         return 0;
     }
     if (kind != RT_PYK_STR)
@@ -578,12 +617,54 @@ static void push(const struct rt_rec *r)
 
 static void name(int64_t block, uint32_t kind, const char *text, size_t len)
 {
-    struct {
-        struct rt_blob_pyname h;
-        char text[TEXT_MAX];
-    } b = {{S.scan->snapshot_id, (uint32_t)block, kind, (uint32_t)len}, {0}};
-    memcpy(b.text, text, len);
-    rt_ring_push_blob(RT_BLOB_PYNAME, &b, (uint32_t)(sizeof b.h + len));
+    static uint8_t b[sizeof(struct rt_blob_pyname) + RT_RING_SLOTS / 4 * sizeof(struct rt_rec)];
+    struct rt_blob_pyname h = {S.scan->snapshot_id, (uint32_t)block, kind, (uint32_t)len};
+    if (len > sizeof b - sizeof h)
+        return;
+    memcpy(b, &h, sizeof h);
+    memcpy(b + sizeof h, text, len);
+    rt_ring_push_blob(RT_BLOB_PYNAME, b, (uint32_t)(sizeof h + len));
+}
+
+/* An int of up to two 30-bit digits in decimal; 0 when larger. */
+static size_t int_text(uintptr_t obj, uintptr_t end, char *buf, size_t cap)
+{
+    int64_t size = 0;
+    uint32_t d[2] = {0, 0};
+    int ok = end ? obj + S.ol->long_digits + 8 <= end : 1;
+    if (!ok || !read_obj(obj + S.py->layout->var_size, end, &size, sizeof size) || size > 2 ||
+        size < -2 || (size && !read_obj(obj + S.ol->long_digits, end, d, 4 * (size_t)(size < 0 ? -size : size))))
+        return 0;
+    uint64_t v = d[0] | (uint64_t)d[1] << 30;
+    int n = snprintf(buf, cap, "%s%llu", size < 0 ? "-" : "", (unsigned long long)v);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* A key as the report writes it: a str's text (in quotes when `quoted`),
+ * an int's value, or nothing. Objects in live blocks are read directly,
+ * the interpreter's static ones (3.11 keeps its identifiers in
+ * _PyRuntime) safely. */
+static size_t key_text(uintptr_t obj, char *buf, size_t cap, int quoted)
+{
+    int64_t j = block_of(obj);
+    uintptr_t end = j >= 0 ? S.scan->live[j].addr + S.scan->live[j].size : 0;
+    uintptr_t type;
+    if (!obj || !read_obj(obj + 8, end, &type, sizeof type))
+        return 0;
+    const struct rt_pytype *t = rt_pytype_get(type, 0);
+    if (!t || cap < 4)
+        return 0;
+    if (t->kind == RT_PYK_INT)
+        return int_text(obj, end, buf, cap);
+    if (t->kind != RT_PYK_STR)
+        return 0;
+    size_t n = rt_pytype_str(obj, end, buf + quoted, cap - 2 * (size_t)quoted);
+    if (quoted && n) {
+        buf[0] = buf[n + 1] = '\'';
+        buf[n + 2] = 0;
+        n += 2;
+    }
+    return n;
 }
 
 static void emit_object(int64_t i)
@@ -598,17 +679,40 @@ static void emit_object(int64_t i)
     struct rt_rec r = {.type = RT_REC_PYOBJ, .u32 = id, .a = (uint64_t)i, .b = refcnt,
                        .time_ns = p->off | (uint64_t)p->flags << 32};
     push(&r);
+    /* modules, classes and functions by their (qualified) names */
+    int64_t at = t->kind == RT_PYK_MODULE ? S.ol->module_name
+               : t->kind == RT_PYK_FUNCTION ? S.ol->func_qualname
+               : t->kind == RT_PYK_TYPE && (field(i, S.ol->tp_flags) & RT_TPF_HEAPTYPE) ? S.ol->ht_qualname
+               : -1;
     char text[TEXT_MAX];
-    size_t n = 0;
-    if (t->kind == RT_PYK_STR) {
-        const struct rt_live *b = &S.scan->live[i];
-        n = rt_pytype_str(obj_addr(i), b->addr + b->size, text, sizeof text);
-        if (n)
-            name(i, RT_PYN_STR, text, n);
-    } else if (t->kind == RT_PYK_MODULE && S.ol &&
-               (n = rt_pytype_str(field(i, S.ol->module_name), 0, text, sizeof text))) {
-        name(i, RT_PYN_MODULE, text, n);
+    size_t n = at >= 0 ? key_text(field(i, at), text, sizeof text, 0) : 0;
+    if (n)
+        name(i, RT_PYN_NAME, text, n);
+}
+
+/* The keys of a keys table in entry order, each a str in quotes, an int in
+ * decimal, or empty, and a NUL (ring.h RT_PYN_KEYS). */
+static void emit_keys(int64_t i)
+{
+    static char buf[RT_RING_SLOTS / 4 * sizeof(struct rt_rec)];
+    const struct pyblk *p = &S.blk[i];
+    const struct rt_live *b = &S.scan->live[i];
+    uint64_t n = 0, len = 0;
+    memcpy(&n, (const void *)(b->addr + S.ol->dk_nentries), sizeof n);
+    uint32_t key_at = p->b == 24 ? 8 : 0;
+    for (uint64_t e = 0; e < n && p->a + (e + 1) * p->b <= b->size; e++) {
+        uintptr_t key;
+        memcpy(&key, (const void *)(b->addr + p->a + e * p->b + key_at), sizeof key);
+        char text[TEXT_MAX + 2];
+        size_t k = key ? key_text(key, text, sizeof text, 1) : 0;
+        if (len + k + 1 > sizeof buf - sizeof(struct rt_blob_pyname))
+            break;
+        memcpy(buf + len, text, k);
+        buf[len + k] = 0;
+        len += k + 1;
     }
+    if (len)
+        name(i, RT_PYN_KEYS, buf, len);
 }
 
 static void emit_part(int64_t i)
@@ -689,6 +793,9 @@ void rt_pyobj_emit(void)
         if (S.blk[i].role)
             emit_part(i);
     flush();
+    for (int64_t i = 0; i < S.scan->nlive; i++)
+        if (S.blk[i].role == RT_PYP_DICT_KEYS)
+            emit_keys(i);
     for (size_t i = 0; i < S.nframes; i++)
         if (S.frames[i].root_id != UINT32_MAX)
             emit_frame(&S.frames[i]);

@@ -45,6 +45,9 @@ struct rt_pyobj_scan {
     int (*readable)(const void *ctx, size_t *cursor, uintptr_t addr, uintptr_t end);
     uint32_t (*thread_index)(const void *ctx, int32_t tid);  /* UINT32_MAX: not known */
     const void *ctx;
+    const uintptr_t (*data)[2];     /* the modules' writable segments, sorted, where static
+                                       type objects live */
+    size_t ndata;
 };
 
 /* Finds the objects and their parts. The struct must stay valid until

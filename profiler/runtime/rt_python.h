@@ -126,7 +126,8 @@ struct rt_py_objlayout {
     uint16_t md_type, md_offset, md_size;
     /* containers and their parts */
     uint16_t list_items, tuple_items, dict_keys, dict_values, set_table, set_small;
-    uint16_t dk_log2_index_bytes, dk_kind, dk_indices;  /* PyDictKeysObject */
+    uint16_t dk_log2_index_bytes, dk_kind, dk_nentries, dk_indices;  /* PyDictKeysObject */
+    uint16_t long_digits;        /* PyLongObject.ob_digit (30-bit digits; ob_size the count) */
     int16_t pre_values, pre_dict;   /* managed dict pre-header, from the object */
     uint16_t module_dict, module_name;
     uint16_t cell_ref, method_func, method_self;

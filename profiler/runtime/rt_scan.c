@@ -758,10 +758,30 @@ static uint32_t py_thread(const void *ctx, int32_t tid)
     return UINT32_MAX;
 }
 
+/* The modules' writable segments (the global roots, listed before any
+ * other), sorted by address. */
+static size_t py_data(const struct scan *s, uintptr_t (*out)[2])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nroots && s->roots[i].kind == RT_ROOT_GLOBAL; i++) {
+        size_t k = n++;
+        for (; k > 0 && out[k - 1][0] > s->roots[i].start; k--) {
+            out[k][0] = out[k - 1][0];
+            out[k][1] = out[k - 1][1];
+        }
+        out[k][0] = s->roots[i].start;
+        out[k][1] = s->roots[i].start + s->roots[i].size;
+    }
+    return n;
+}
+
 /* The roots, the edges and the Python records of a snapshot. */
 static void scan_and_emit(struct scan *s, uintptr_t self_sp)
 {
-    struct rt_pyobj_scan py = {s->id, s->live, s->nlive, py_find, py_readable, py_thread, s};
+    size_t cap = s->nroots + 1;
+    uintptr_t (*data)[2] = rt_arena_alloc(cap * sizeof *data);
+    struct rt_pyobj_scan py = {s->id, s->live, s->nlive, py_find, py_readable, py_thread, s,
+                               (const uintptr_t (*)[2])data, data ? py_data(s, data) : 0};
     rt_pyobj_begin(&py);
     if (!collect_thread_roots(s, self_sp)) {
         emit_roots(s);
@@ -773,6 +793,8 @@ static void scan_and_emit(struct scan *s, uintptr_t self_sp)
         end_snapshot(s);
     }
     rt_pyobj_end();
+    if (data)
+        rt_arena_free(data, cap * sizeof *data);
 }
 
 static void scan_stopped(struct scan *s, uintptr_t self_sp)

@@ -103,7 +103,7 @@ static const char *display(const struct rep_py *x, uint32_t b)
 {
     const struct rep_pyblock *pb = &x->py[b];
     const struct rep_pytype *t = type_of(x, b);
-    if (pb->text && pb->text_kind != REP_PYN_STR)
+    if (pb->text && (pb->text_kind == REP_PYN_NAME || pb->text_kind == REP_PYN_WELL_KNOWN))
         return pb->text;
     if (!t)
         return "native";
@@ -113,11 +113,25 @@ static const char *display(const struct rep_py *x, uint32_t b)
     return n ? n : t->name;
 }
 
+/* Entry e of a keys table's NUL-separated key texts, or NULL. */
+static const char *listed_key(const struct rep_pyblock *k, uint32_t e)
+{
+    const char *p = k->text, *end = k->text + k->text_len;
+    for (uint32_t i = 0; i < e && p < end; i++)
+        p += strlen(p) + 1;
+    return p < end && *p ? p : NULL;
+}
+
 /* The key of entry e of the keys table in block kb, as a subscript:
- * 'text' for a str with recorded text, <type> for another object. */
+ * 'text' for a str, a number for an int, <type> for another object. */
 static void key_words(const struct rep_py *x, uint32_t kb, uint32_t e, char *buf, size_t len)
 {
     const struct rep_pyblock *k = &x->py[kb];
+    const char *listed = k->text_kind == REP_PYN_KEYS && k->text ? listed_key(k, e) : NULL;
+    if (listed) {
+        snprintf(buf, len, "%s", listed);
+        return;
+    }
     uint32_t size = k->b ? k->b : 16, key_at = size == 24 ? 8 : 0;
     uint32_t key = k->role == REP_PYP_DICT_KEYS
                        ? edge_at(x, kb, (uint64_t)k->a + (uint64_t)e * size + key_at) : NONE;

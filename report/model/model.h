@@ -87,7 +87,7 @@ enum rep_py_kind { REP_PYK_OTHER = 0, REP_PYK_LIST, REP_PYK_TUPLE, REP_PYK_DICT,
 #define REP_PYO_FINALIZED 2u    /* its finalizer has run */
 enum rep_py_part { REP_PYP_NONE = 0, REP_PYP_LIST_ITEMS, REP_PYP_DICT_KEYS, REP_PYP_DICT_VALUES,
                    REP_PYP_SET_TABLE, REP_PYP_ATTR_DICT };
-enum rep_py_name { REP_PYN_STR = 0, REP_PYN_MODULE, REP_PYN_WELL_KNOWN };
+enum rep_py_name { REP_PYN_STR = 0, REP_PYN_NAME, REP_PYN_WELL_KNOWN, REP_PYN_KEYS };
 
 /* Reachability classes of a snapshot's blocks (report/analysis/graph.h). */
 enum rep_kind { REP_KIND_REACHABLE = 0, REP_KIND_POSSIBLE, REP_KIND_DEFINITE,
@@ -229,7 +229,9 @@ struct rep_pyblock {
     uint8_t text_kind;           /* enum rep_py_name, when text */
     uint32_t owner;              /* role: block index of the owner object */
     uint32_t a, b;               /* role: as capture.h's enum hg_py_part says */
-    const char *text;            /* a str's text, a module's name, a well-known name; or NULL */
+    const char *text;            /* a str's text, an object's name, a well-known name, the keys
+                                    of a keys table (NUL-separated); or NULL */
+    uint32_t text_len;           /* bytes of text */
 };
 
 /* A Python frame whose local variables are the root of that id. */

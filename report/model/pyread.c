@@ -20,7 +20,7 @@
 
 _Static_assert((int)REP_ROOT_PYFRAME == HG_ROOT_PYFRAME && (int)REP_PYK_WEAKREF == HG_PYK_WEAKREF &&
                (int)REP_PYP_ATTR_DICT == HG_PYP_ATTR_DICT &&
-               (int)REP_PYN_WELL_KNOWN == HG_PYN_WELL_KNOWN && REP_PYT_HEAP == HG_PYT_HEAP &&
+               (int)REP_PYN_KEYS == HG_PYN_KEYS && REP_PYT_HEAP == HG_PYT_HEAP &&
                REP_PYT_GC == HG_PYT_GC && REP_PYO_FINALIZED == HG_PYO_FINALIZED,
                "model.h mirrors the capture's Python values");
 
@@ -34,15 +34,25 @@ static int rd_n(struct rep_cursor *c, uint64_t *v, int n)
     return 0;
 }
 
-/* A string field copied into the arena; -1 when cut short or out of memory. */
+/* A string field copied into the arena (NUL-terminated, *len bytes before
+ * it, which may hold NULs); -1 when cut short or out of memory. */
+static int rd_text(struct rep_replay *r, struct rep_cursor *c, const char **out, uint64_t *len)
+{
+    if (rep_cur_u64(c, len) < 0 || *len > (uint64_t)(c->end - c->p) || *len > UINT32_MAX)
+        return -1;
+    char *t = rep_arena_alloc(r->arena, *len + 1);
+    if (!t)
+        return -1;
+    memcpy(t, c->p, *len);
+    c->p += *len;
+    *out = t;
+    return 0;
+}
+
 static int rd_str(struct rep_replay *r, struct rep_cursor *c, const char **out)
 {
     uint64_t len;
-    if (rep_cur_u64(c, &len) < 0 || len > (uint64_t)(c->end - c->p))
-        return -1;
-    *out = rep_arena_strndup(r->arena, (const char *)c->p, len);
-    c->p += len;
-    return *out ? 0 : -1;
+    return rd_text(r, c, out, &len);
 }
 
 /* The snapshot a record names; it must have its SNAPSHOT record, whose
@@ -200,9 +210,11 @@ static int rec_pynames(struct rep_replay *r, struct rep_stream *s, struct rep_cu
     for (uint64_t i = 0; i < n; i++) {
         uint64_t v[2];
         struct rep_py_rname *nm = &py->names[py->nnames];
-        if (rd_n(c, v, 2) < 0 || v[0] >= snap->declared_blocks || v[1] > HG_PYN_WELL_KNOWN ||
-            rd_str(r, c, &nm->text) < 0)
+        uint64_t len;
+        if (rd_n(c, v, 2) < 0 || v[0] >= snap->declared_blocks || v[1] > HG_PYN_KEYS ||
+            rd_text(r, c, &nm->text, &len) < 0)
             return -1;
+        nm->len = (uint32_t)len;
         nm->block = (uint32_t)v[0];
         nm->kind = (uint8_t)v[1];
         py->nnames++;
@@ -292,6 +304,7 @@ int rep_publish_py(struct rep_arena *a, const struct rep_stream *s, struct rep_s
         if (nm->block >= out->nblocks)
             continue;
         v[nm->block].text = nm->text;
+        v[nm->block].text_len = nm->len;
         v[nm->block].text_kind = nm->kind;
     }
     out->py = v;

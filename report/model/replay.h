@@ -95,9 +95,9 @@ struct rep_py_rpart {
 };
 
 struct rep_py_rname {
-    uint32_t block;
+    uint32_t block, len;
     uint8_t kind;
-    const char *text;               /* in the arena */
+    const char *text;               /* in the arena, len bytes (and a NUL) */
 };
 
 struct rep_snap_py {

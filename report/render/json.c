@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,7 +123,9 @@ static void site_entry(struct jw *w, uint32_t i)
     num(f, "temporary", s->temporary, 1);
     num(f, "live_blocks", s->live_blocks, 1);
     num(f, "live_bytes", s->live_bytes, 1);
-    num(f, "peak_bytes", s->peak_bytes, 0);
+    num(f, "peak_bytes", s->peak_bytes, 1);
+    num(f, "gc_freed", s->gc_freed, 1);
+    num(f, "gc_freed_objects", s->gc_freed_objects, 0);
     putc('}', f);
 }
 
@@ -171,10 +174,9 @@ static void peak(struct jw *w)
 
 static const char *root_kind_name(unsigned k)
 {
-    static const char *const names[] = {"global", "stack", "tls", "register", "other"};
-    if (k == REP_ROOT_MAPPED)
-        return "mapped";
-    return k < 5 ? names[k] : "other";
+    static const char *const names[] = {"global", "stack", "tls", "register", "other",
+                                        "python_frame", "mapped"};
+    return k < 7 ? names[k] : "other";
 }
 
 static void retained_by(struct jw *w, const struct rep_retention *r)
@@ -182,6 +184,16 @@ static void retained_by(struct jw *w, const struct rep_retention *r)
     FILE *f = w->f;
     fputs(",\"retained_by\":{", f);
     kstr(f, "kind", root_kind_name(r->root_kind));
+    key(f, "python");
+    if (r->py_expr) {
+        fputs("{", f);
+        kstr(f, "holder", r->py_holder);
+        key(f, "expression");
+        rep_json_puts(f, r->py_expr);
+        fputs("},", f);
+    } else {
+        fputs("null,", f);
+    }
     kstr(f, "symbol", r->symbol);
     kstr(f, "module", r->module);
     kstr(f, "thread", r->thread);
@@ -235,11 +247,50 @@ static uint32_t member_of(const struct rep_cycle *c, uint32_t block)
     return lo;
 }
 
+static const char *py_state_name(uint8_t state)
+{
+    static const char *const names[] = {"native", "pending", "untracked", "native_link"};
+    return state < 4 ? names[state] : "native";
+}
+
+/* A member's Python facts: an object's reference count and how many of
+ * those references come from the cycle, or the object a part belongs to. */
+static void py_member(struct jw *w, const struct rep_snapshot *s, const struct rep_cycle *c,
+                      uint32_t m)
+{
+    static const char *const roles[] = {NULL, "items", "keys", "values", "table", "dict"};
+    const struct rep_pyblock *pb = s->py ? &s->py[c->members[m]] : NULL;
+    FILE *f = w->f;
+    if (!pb || (!pb->type && !pb->role)) {
+        fputs(",\"python\":null", f);
+        return;
+    }
+    fputs(",\"python\":{", f);
+    if (pb->type)
+        fprintf(f, "\"refcount\":%" PRIu64 ",\"refs_from_cycle\":%" PRIu32 ",\"finalizer\":%s,",
+                pb->refcnt, c->internal_refs ? c->internal_refs[m] : 0,
+                (w->p->pytypes[pb->type - 1].flags & REP_PYT_FINALIZER) ? "true" : "false");
+    key(f, "role");
+    rep_json_puts(f, pb->role <= REP_PYP_ATTR_DICT ? roles[pb->role] : NULL);
+    fputs(",\"part_of\":", f);
+    uint32_t owner = pb->role ? member_of(c, pb->owner) : c->nmembers;
+    if (owner < c->nmembers && c->members[owner] == pb->owner)
+        fprintf(f, "%" PRIu32 "}", owner);
+    else
+        fputs("null}", f);
+}
+
 static void cycle(struct jw *w, const struct rep_snapshot *s, const struct rep_cycle *c)
 {
     FILE *f = w->f;
-    fprintf(f, "{\"blocks\":%" PRIu32 ",\"bytes\":%" PRIu64 ",\"root\":%s,\"members\":[",
-            c->nmembers, c->bytes, c->root ? "true" : "false");
+    fprintf(f, "{\"blocks\":%" PRIu32 ",\"bytes\":%" PRIu64 ",\"root\":%s,", c->nmembers,
+            c->bytes, c->root ? "true" : "false");
+    if (c->nobjects)
+        fprintf(f, "\"python\":{\"objects\":%" PRIu32 ",\"state\":\"%s\"},", c->nobjects,
+                py_state_name(c->py_state));
+    else
+        fputs("\"python\":null,", f);
+    fputs("\"members\":[", f);
     for (uint32_t m = 0; m < c->nmembers; m++) {
         const struct rep_block *b = &s->blocks[c->members[m]];
         fprintf(f, "%s{\"size\":%" PRIu64 ",\"stack\":", m ? "," : "", b->size);
@@ -249,15 +300,114 @@ static void cycle(struct jw *w, const struct rep_snapshot *s, const struct rep_c
         for (uint32_t e = 0; e < c->nedges; e++) {
             if (c->edges[e].src != c->members[m])
                 continue;
-            fprintf(f, "%s{\"member\":%" PRIu32 ",\"offset\":%" PRIu64 "}", first ? "" : ",",
-                    member_of(c, c->edges[e].dst), c->edges[e].src_off);
+            fprintf(f, "%s{\"member\":%" PRIu32 ",\"offset\":%" PRIu64 ",\"label\":",
+                    first ? "" : ",", member_of(c, c->edges[e].dst), c->edges[e].src_off);
+            rep_json_puts(f, c->labels ? c->labels[e] : NULL);
+            putc('}', f);
             first = 0;
         }
         fputs("],\"type\":", f);
-        rep_json_puts(f, b->type);
+        uint32_t ty = s->py ? s->py[c->members[m]].type : 0;
+        rep_json_puts(f, ty ? w->p->pytypes[ty - 1].name : b->type);
+        py_member(w, s, c, m);
         putc('}', f);
     }
     fputs("]}", f);
+}
+
+/* "python_cycles": the exit snapshot's cycles of Python objects, grouped. */
+static void python_cycles(struct jw *w)
+{
+    const struct rep_snapshot *s = w->p->exit_snapshot;
+    FILE *f = w->f;
+    key(f, "python_cycles");
+    putc('[', f);
+    for (size_t i = 0; s && i < s->npycycle_groups; i++) {
+        const struct rep_pycycle_group *g = &s->pycycle_groups[i];
+        fprintf(f, "%s{\"cycles\":%" PRIu32 ",\"objects\":%" PRIu32 ",\"blocks\":%" PRIu64
+                ",\"bytes\":%" PRIu64 ",\"state\":\"%s\",", i ? "," : "", g->ncycles, g->objects,
+                g->blocks, g->bytes, py_state_name(g->state));
+        kstr(f, "types", g->types);
+        kstr(f, "labels", g->labels);
+        key(f, "stack");
+        stack(w, g->site);
+        putc('}', f);
+    }
+    fputs("],", f);
+}
+
+/* A snapshot's live Python objects by type ("python" of a snapshot). */
+static void snapshot_python(struct jw *w, const struct rep_snapshot *s)
+{
+    FILE *f = w->f;
+    if (!s->py) {
+        fputs(",\"python\":null", f);
+        return;
+    }
+    fprintf(f, ",\"python\":{\"objects\":%zu,\"gc_enabled\":%s,\"gc_garbage\":%" PRIu64
+            ",\"types\":[", s->npyobjects, !s->gc_state_known ? "null" : s->gc_enabled ? "true" : "false",
+            s->gc_garbage);
+    for (size_t i = 0; i < s->ntypestats; i++) {
+        const struct rep_typestat *t = &s->typestats[i];
+        fputs(i ? ",{" : "{", f);
+        kstr(f, "type", w->p->pytypes[t->type].name);
+        fprintf(f, "\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"delta_count\":%" PRId64
+                ",\"delta_bytes\":%" PRId64 "}", t->count, t->bytes, t->delta_count, t->delta_bytes);
+    }
+    fputs("]}", f);
+}
+
+static void gc_gens(FILE *f, const char *k, const struct rep_gc_gen *g, size_t at)
+{
+    key(f, k);
+    fprintf(f, "[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "],", *(const uint64_t *)((const char *)&g[0] + at),
+            *(const uint64_t *)((const char *)&g[1] + at), *(const uint64_t *)((const char *)&g[2] + at));
+}
+
+/* "gc": what Python's cyclic garbage collector did, or null. */
+static int gc_field(struct jw *w)
+{
+    const struct rep_process *p = w->p;
+    FILE *f = w->f;
+    if (!p->gc_seen) {
+        fputs("\"gc\":null,", f);
+        return 0;
+    }
+    const struct rep_gc_gen *g = p->gc_gens;
+    fputs("\"gc\":{", f);
+    gc_gens(f, "collections", g, offsetof(struct rep_gc_gen, collections));
+    gc_gens(f, "collected", g, offsetof(struct rep_gc_gen, collected));
+    gc_gens(f, "uncollectable", g, offsetof(struct rep_gc_gen, uncollectable));
+    gc_gens(f, "collections_before", g, offsetof(struct rep_gc_gen, before_collections));
+    gc_gens(f, "pause_us", g, offsetof(struct rep_gc_gen, pause_us));
+    gc_gens(f, "longest_us", g, offsetof(struct rep_gc_gen, longest_us));
+    num(f, "freed_blocks", p->gc_freed, 1);
+    num(f, "freed_objects", p->gc_freed_objects, 1);
+    key(f, "events");
+    putc('[', f);
+    for (size_t i = 0; i < p->ngc; i++)
+        fprintf(f, "%s{\"time_us\":%" PRIu64 ",\"duration_us\":%" PRIu64 ",\"generation\":%" PRIu32
+                ",\"collected\":%" PRIu64 ",\"uncollectable\":%" PRIu64 "}", i ? "," : "",
+                p->gc[i].time_us, p->gc[i].duration_us, p->gc[i].generation, p->gc[i].collected,
+                p->gc[i].uncollectable);
+    fputs("],", f);
+    size_t n;
+    uint32_t *idx = rep_top_sites(p, 3, w->o->top ? w->o->top : 10, &n);
+    if (!idx)
+        return -1;
+    key(f, "sites");
+    putc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        const struct rep_site *st = &p->sites[idx[i]];
+        fprintf(f, "%s{\"freed_blocks\":%" PRIu64 ",\"freed_objects\":%" PRIu64
+                ",\"freed_bytes\":%" PRIu64 ",\"stack\":", i ? "," : "", st->gc_freed,
+                st->gc_freed_objects, st->gc_freed_bytes);
+        stack(w, idx[i]);
+        putc('}', f);
+    }
+    fputs("]},", f);
+    free(idx);
+    return 0;
 }
 
 static void cycles(struct jw *w)
@@ -292,7 +442,9 @@ static void snapshots(struct jw *w)
             fprintf(f, ",\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"delta_bytes\":%" PRId64 "}",
                     gr->blocks, gr->bytes, gr->delta_bytes);
         }
-        fputs("]}", f);
+        putc(']', f);
+        snapshot_python(w, s);
+        putc('}', f);
     }
     fputs("],", f);
 }
@@ -374,6 +526,9 @@ static int process(struct jw *w)
     threads(w);
     snapshots(w);
     cycles(w);
+    python_cycles(w);
+    if (gc_field(w) < 0)
+        return -1;
     leaks(w);
     key(f, "notes");
     str_array(f, p->notes, p->nnotes);

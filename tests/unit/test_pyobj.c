@@ -4,7 +4,8 @@
  * report/analysis/pyobj.c) on captures built by test_reader_writer.h:
  * 50 pairs of Node objects pointing at each other through their inline
  * attribute values are 50 pending cycles of 2 Node objects joined by
- * Node.peer, grouped at their site; a list that contains itself is a cycle
+ * Node.peer (the name from the keys table's texts), grouped at their site;
+ * a list that contains itself is a cycle
  * of 1 object closed by list[3]; a module global and a frame local name
  * what retains reachable objects; live objects by type with their growth;
  * what the garbage collector did, per generation and per site; records
@@ -135,7 +136,8 @@ static void write_pairs(struct tw *w)
     tw_edges(w, 1, 1, ne, (const uint64_t (*)[4])e);
     tw_pyobjects(w, 1, 1, no, (const uint64_t (*)[5])o);
     tw_pyparts(w, 1, 1, np, (const uint64_t (*)[5])pt);
-    tw_pyname(w, 1, 1, 2, HG_PYN_STR, "peer");
+    /* the shared keys name the inline values; the str 'peer' has no text */
+    tw_pytext(w, 1, 1, 1, HG_PYN_KEYS, "'peer'\0", 7);
     tw_pyname(w, 1, 1, 3, HG_PYN_STR, "Node");
     tw_snapshot_end(w, 1, 1, (uint64_t)ne);
     tw_end_process(w, 1, HG_END_EXIT, 0, HG_END_F_SNAPSHOT);
@@ -274,7 +276,7 @@ static void write_retention(struct tw *w, int bad)
     tw_pyparts(w, 1, 1, 5, (const uint64_t (*)[5])pt);
     tw_pyname(w, 1, 1, 0, HG_PYN_WELL_KNOWN, "sys.modules");
     tw_pyname(w, 1, 1, 2, HG_PYN_STR, "app");
-    tw_pyname(w, 1, 1, 3, HG_PYN_MODULE, "app");
+    tw_pyname(w, 1, 1, 3, HG_PYN_NAME, "app");
     tw_pyname(w, 1, 1, 6, HG_PYN_STR, "CACHE");
     tw_snapshot_end(w, 1, 1, sizeof e / sizeof e[0]);
     tw_end_process(w, 1, HG_END_EXIT, 0, 0);

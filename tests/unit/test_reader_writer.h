@@ -438,16 +438,24 @@ static inline void tw_pyparts(struct tw *w, uint32_t stream, uint32_t snap, int 
     tw_rec(w, HG_REC_PYPARTS);
 }
 
-static inline void tw_pyname(struct tw *w, uint32_t stream, uint32_t snap, uint64_t block,
-                             unsigned kind, const char *text)
+/* A text of len bytes (keys tables' texts hold NULs). */
+static inline void tw_pytext(struct tw *w, uint32_t stream, uint32_t snap, uint64_t block,
+                             unsigned kind, const char *text, size_t len)
 {
     tw_u(&w->rec, stream);
     tw_u(&w->rec, snap);
     tw_u(&w->rec, 1);
     tw_u(&w->rec, block);
     tw_u(&w->rec, kind);
-    tw_s(&w->rec, text);
+    tw_u(&w->rec, len);
+    tw_bytes(&w->rec, text, len);
     tw_rec(w, HG_REC_PYNAMES);
+}
+
+static inline void tw_pyname(struct tw *w, uint32_t stream, uint32_t snap, uint64_t block,
+                             unsigned kind, const char *text)
+{
+    tw_pytext(w, stream, snap, block, kind, text, strlen(text));
 }
 
 static inline void tw_pyframeroot(struct tw *w, uint32_t stream, uint32_t snap, uint32_t root,

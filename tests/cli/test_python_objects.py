@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Python objects in the exit snapshot, under each interpreter here (pyenv's
+python3 with a shared libpython, Debian's static python3.11), every object
+its own block (PYTHONMALLOC=malloc), with exact values:
+- with gc.disable(), 50 pairs of Node objects that point at each other are
+  50 cycles of 2 Node objects joined by Node.peer, each member with
+  reference count 1, all from the cycle; a list that contains itself is a
+  cycle of 1 list closed by list[3]; both pending (the collector would
+  free them) and nothing else is lost;
+- a tree of 13 nodes whose children point at their parent, dropped whole,
+  is one cycle of its 13 nodes and its 4 non-empty child lists, the 9 empty
+  lists of the leaves indirect;
+- a class with __del__ in a cycle is a pending cycle whose members have a
+  finalizer; with the collector enabled it is freed before the exit
+  snapshot (no cycle left).
+Standard library only."""
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ci_helpers import hg, python_interpreters, report_json  # noqa: E402
+
+PAIRS = r"""
+import gc
+gc.disable()
+class Node:
+    def __init__(self):
+        self.peer = None
+def make_pair():
+    a = Node(); b = Node()
+    a.peer = b; b.peer = a
+for i in range(50):
+    make_pair()
+l = [1, 2, 3]
+l.append(l)
+del l
+"""
+
+TREE = r"""
+import gc
+gc.disable()
+class T:
+    def __init__(self, parent):
+        self.parent = parent
+        self.children = []
+        if parent is not None:
+            parent.children.append(self)
+def tree(depth, parent=None):
+    node = T(parent)
+    if depth:
+        for _ in range(3):
+            tree(depth - 1, node)
+    return node
+tree(2)
+"""
+
+FINALIZER = r"""
+import gc, sys
+if sys.argv[1] == "off":
+    gc.disable()
+class F:
+    def __del__(self):
+        pass
+def make():
+    a = F(); b = F()
+    a.other = b; b.other = a
+for i in range(7):
+    make()
+"""
+
+class PythonObjectsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pythons = python_interpreters()
+        if not cls.pythons:
+            raise unittest.SkipTest("no CPython here")
+        cls.tmp = tempfile.TemporaryDirectory(prefix="hg_pyobj_")
+        cls.dir = cls.tmp.name
+        cls.env = dict(os.environ, PYTHONMALLOC="malloc")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def record(self, python, name, source, *args):
+        script = os.path.join(self.dir, name + ".py")
+        with open(script, "w") as f:
+            f.write(source)
+        tag = os.path.basename(os.path.dirname(os.path.dirname(python))) + "-" + name
+        cap = os.path.join(self.dir, tag + "-".join(args) + ".hgcap")
+        r = hg("run", "-q", "-o", cap, "--", python, script, *args, cwd=self.dir, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        procs = report_json(cap, "--show-reachable")["processes"]
+        self.assertEqual(len(procs), 1)
+        return procs[0]
+
+    @staticmethod
+    def groups(proc):
+        return [{k: g[k] for k in ("cycles", "objects", "types", "labels", "state")}
+                for g in proc["python_cycles"]]
+
+    def test_pairs_and_self_list(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "pairs", PAIRS)
+                self.assertEqual(self.groups(proc), [
+                    {"cycles": 50, "objects": 2, "types": "Node", "labels": "Node.peer",
+                     "state": "pending"},
+                    {"cycles": 1, "objects": 1, "types": "list", "labels": "list[3]",
+                     "state": "pending"}])
+                s = proc["summary"]
+                self.assertEqual((s["definite"]["blocks"], s["possible"]["blocks"],
+                                  s["indirect"]["blocks"]), (0, 0, 0))
+                # each pair: two Node objects and their two blocks of inline values
+                self.assertEqual(s["cycle"]["blocks"], 50 * 4 + 2)
+                nodes = [m["python"] for c in proc["cycles"] for m in c["members"]
+                         if m["type"] == "Node"]
+                self.assertEqual(len(nodes), 100)
+                self.assertTrue(all(n["refcount"] == 1 and n["refs_from_cycle"] == 1 and
+                                    not n["finalizer"] for n in nodes))
+
+    def test_tree(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "tree", TREE)
+                self.assertEqual(self.groups(proc), [
+                    {"cycles": 1, "objects": 17, "types": "T, list",
+                     "labels": "T.children, T.parent, list[0], list[1], list[2]",
+                     "state": "pending"}])
+                s = proc["summary"]
+                # 13 nodes, their inline values, 4 lists and their items
+                self.assertEqual(s["cycle"]["blocks"], 13 * 2 + 4 * 2)
+                self.assertEqual(s["indirect"]["blocks"], 9)
+                self.assertEqual((s["definite"]["blocks"], s["possible"]["blocks"]), (0, 0))
+
+    def test_finalizer(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                off = self.record(py, "finalizer", FINALIZER, "off")
+                self.assertEqual(self.groups(off), [
+                    {"cycles": 7, "objects": 2, "types": "F", "labels": "F.other",
+                     "state": "pending"}])
+                members = [m["python"] for c in off["cycles"] for m in c["members"]
+                           if m["type"] == "F"]
+                self.assertEqual(len(members), 14)
+                self.assertTrue(all(m["finalizer"] for m in members))
+                on = self.record(py, "finalizer", FINALIZER, "on")
+                self.assertEqual(on["python_cycles"], [])
+                self.assertEqual(on["summary"]["cycle"], {"blocks": 0, "bytes": 0})
+
+
+if __name__ == "__main__":
+    unittest.main()
