@@ -118,8 +118,8 @@ def test_snapshots():
     check(len(p["cycles"]) == 1, "snapshots: one cycle")
     c = p["cycles"][0]
     check(c["root"] is True and (c["blocks"], c["bytes"]) == (2, 80), "snapshots: cycle %r" % c)
-    check([m["points_to"] for m in c["members"]] == [[{"member": 1, "offset": 8}],
-                                                      [{"member": 0, "offset": 0}]],
+    check([m["points_to"] for m in c["members"]] == [[{"member": 1, "offset": 8, "label": None}],
+                                                      [{"member": 0, "offset": 0, "label": None}]],
           "snapshots: cycle edges %r" % [m["points_to"] for m in c["members"]])
     snaps = p["snapshots"]
     check([(x["id"], x["reason"], x["blocks"], x["bytes"]) for x in snaps] ==
