@@ -452,9 +452,51 @@ static int cycle_shape(struct rep_py *x, const struct rep_cycle *c, struct shape
     return sh->types && sh->labels ? 0 : -1;
 }
 
-static uint64_t shape_hash(const struct shape *sh)
+static uint64_t hash_str(uint64_t h, const char *p)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ sh->site ^ ((uint64_t)sh->objects << 32) ^ sh->state;
+    for (; p && *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    return h * 0x100000001b3ull;
+}
+
+/* What a site looks like to the reader: its frames' functions, files and
+ * lines once symbolized (Python lines have several stacks, one per
+ * instruction), else its index. */
+static uint64_t site_look(const struct rep_py *x, uint32_t site)
+{
+    const struct rep_stack *st = x->p->sites[site].stack;
+    if (!st->nframes)
+        return site;
+    uint64_t h = 0x84222325cbf29ce4ull;
+    for (uint32_t i = 0; i < st->nframes; i++) {
+        const struct rep_frame *f = &st->frames[i];
+        h = hash_str(hash_str(h, f->function ? f->function : f->module), f->file);
+        h = (h ^ f->line ^ (f->function ? 0 : f->offset)) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int same_look(const struct rep_py *x, uint32_t a, uint32_t b)
+{
+    const struct rep_stack *s = x->p->sites[a].stack, *t = x->p->sites[b].stack;
+    if (a == b)
+        return 1;
+    if (!s->nframes || s->nframes != t->nframes)
+        return 0;
+    for (uint32_t i = 0; i < s->nframes; i++) {
+        const struct rep_frame *f = &s->frames[i], *g = &t->frames[i];
+        if (f->line != g->line || !f->function != !g->function ||
+            (f->function ? strcmp(f->function, g->function) : f->offset != g->offset) ||
+            !f->file != !g->file || (f->file && strcmp(f->file, g->file)))
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t shape_hash(const struct rep_py *x, const struct shape *sh)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ site_look(x, sh->site) ^ ((uint64_t)sh->objects << 32) ^
+                 sh->state;
     for (const char *p = sh->types; *p; p++)
         h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
     for (const char *p = sh->labels; *p; p++)
@@ -470,8 +512,8 @@ static int cmp_groups(const void *pa, const void *pb)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
-/* Root cycles with Python objects, grouped by site, state, size, types
- * and labels (equal hashes are compared in full). */
+/* Root cycles with Python objects, grouped by what their site looks like,
+ * state, size, types and labels (equal hashes are compared in full). */
 static int group_cycles(struct rep_py *x, struct rep_snapshot *s)
 {
     struct rep_pycycle_group *g = rep_arena_alloc(x->a, (s->ncycles + 1) * sizeof *g);
@@ -486,9 +528,9 @@ static int group_cycles(struct rep_py *x, struct rep_snapshot *s)
             continue;
         if (cycle_shape(x, c, &sh) < 0)
             return rep_index_release(&idx), -1;
-        uint64_t h = shape_hash(&sh);
+        uint64_t h = shape_hash(x, &sh);
         uint32_t k = rep_index_get(&idx, h);
-        while (k != REP_INDEX_NONE && (g[k].site != sh.site || g[k].state != sh.state ||
+        while (k != REP_INDEX_NONE && (!same_look(x, g[k].site, sh.site) || g[k].state != sh.state ||
                                        g[k].objects != sh.objects || strcmp(g[k].types, sh.types) ||
                                        strcmp(g[k].labels, sh.labels)))
             k = rep_index_get(&idx, ++h);

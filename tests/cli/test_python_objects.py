@@ -12,7 +12,10 @@ its own block (PYTHONMALLOC=malloc), with exact values:
   lists of the leaves indirect;
 - a class with __del__ in a cycle is a pending cycle whose members have a
   finalizer; with the collector enabled it is freed before the exit
-  snapshot (no cycle left).
+  snapshot (no cycle left);
+- the 50 pairs are made at make_pair (pairs.py:8);
+- a module global holds its object as `__main__.CACHE[1]`, a local of a
+  thread blocked at exit as `rows[0]` in its function.
 Standard library only."""
 import os
 import sys
@@ -70,6 +73,19 @@ for i in range(7):
     make()
 """
 
+HELD = r"""
+import threading
+CACHE = [0, bytes(123457)]
+ready, stop = threading.Event(), threading.Event()
+def worker():
+    rows = [bytes(123458)]
+    ready.set()
+    stop.wait()
+threading.Thread(target=worker, daemon=True).start()
+ready.wait()
+"""
+
+
 class PythonObjectsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -110,6 +126,9 @@ class PythonObjectsTest(unittest.TestCase):
                      "state": "pending"},
                     {"cycles": 1, "objects": 1, "types": "list", "labels": "list[3]",
                      "state": "pending"}])
+                top = proc["python_cycles"][0]["stack"][0]
+                self.assertEqual((top["function"], os.path.basename(top["file"]), top["line"]),
+                                 ("make_pair", "pairs.py", 8))
                 s = proc["summary"]
                 self.assertEqual((s["definite"]["blocks"], s["possible"]["blocks"],
                                   s["indirect"]["blocks"]), (0, 0, 0))
@@ -149,6 +168,30 @@ class PythonObjectsTest(unittest.TestCase):
                 on = self.record(py, "finalizer", FINALIZER, "on")
                 self.assertEqual(on["python_cycles"], [])
                 self.assertEqual(on["summary"]["cycle"], {"blocks": 0, "bytes": 0})
+
+
+    @staticmethod
+    def reachable_at(proc, line, size):
+        """The reachable entry of `size` bytes made at held.py:line."""
+        found = [e for e in proc["leaks"] if e["kind"] == "reachable" and e["stack"] and
+                 os.path.basename(e["stack"][0]["file"] or "") == "held.py" and
+                 e["stack"][0]["line"] == line and e["bytes"] == size]
+        assert len(found) == 1, found
+        return found[0]["retained_by"]
+
+    def test_held(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "held", HELD)
+                # a bytes object of n bytes is a block of n + 33
+                cache = self.reachable_at(proc, 3, 123457 + 33)
+                self.assertEqual(cache["python"], {"holder": "module global",
+                                                   "expression": "__main__.CACHE[1]"})
+                rows = self.reachable_at(proc, 6, 123458 + 33)
+                self.assertEqual(rows["kind"], "python_frame")
+                self.assertEqual(rows["python"]["expression"], "rows[0]")
+                self.assertTrue(rows["python"]["holder"].startswith(
+                    "local variable in worker (held.py:5), thread "), rows["python"])
 
 
 if __name__ == "__main__":
