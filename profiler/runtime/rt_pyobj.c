@@ -200,6 +200,11 @@ static int header_at(int64_t i, uint32_t off)
     const uintptr_t *w = (const uintptr_t *)(b->addr + off);
     if (w[0] > MAX_REFCNT || !w[1] || (w[1] & 7) || !type_candidate(w[1]))
         return 0;
+    /* Only a GC header vouches for a count of 0 (an object on a free list,
+     * all of them tracked types): without one, it is the stale header of an
+     * object freed long ago, in a block that now holds something else. */
+    if (!off && !w[0])
+        return 0;
     const struct rt_pytype *t = rt_pytype_get(w[1], 1);
     if (!t || header_offset(t) != off || (off && !gc_header(b->addr + off - GC_HEAD)))
         return 0;
@@ -239,13 +244,17 @@ static void find_headers(void)
 /* ---------------------------------------------------------------- parts */
 
 /* Makes block j (containing p) a part of object i, if nothing claimed it;
- * returns its index or -1. Only native blocks become parts. */
+ * returns its index or -1. Only native blocks become parts; a header found
+ * at the start of the block without a GC header to vouch for it gives way:
+ * pymalloc does not clear a block, and a values prefix keeps the bytes of an
+ * object that lay there before. */
 static int64_t claim(int64_t i, uintptr_t p, uint8_t role, uint32_t a, uint32_t b)
 {
     int64_t j = block_of(p);
-    if (j < 0 || S.blk[j].type || S.blk[j].role)
+    if (j < 0 || S.blk[j].role || (S.blk[j].type && S.blk[j].off))
         return -1;
     struct pyblk *q = &S.blk[j];
+    memset(q, 0, sizeof *q);
     q->role = role;
     q->owner = (uint32_t)i;
     q->a = a;
