@@ -22,6 +22,7 @@
 #include "report/render/collapsed.h"
 #include "report/render/html.h"
 #include "report/analysis/classify.h"
+#include "report/analysis/lifetime.h"
 #include "report/model/model.h"
 #include "report/render/render.h"
 
@@ -91,13 +92,13 @@ static int write_json(FILE *out, const struct rep_capture *cap, const struct rep
 }
 
 /* html: block lifetimes are gathered during the read (state is the
- * struct rep_html_life); the page embeds the JSON report. */
+ * struct rep_life); the page embeds the JSON report. */
 static int prepare_html(const struct report_opts *o, struct rep_open_opts *oo, void **state)
 {
     (void)o;
-    if (!(*state = rep_html_life_new()))
+    if (!(*state = rep_life_new()))
         return -1;
-    oo->block = rep_html_life_block;
+    oo->block = rep_life_block;
     oo->arg = *state;
     return 0;
 }
@@ -129,7 +130,7 @@ static int write_html(FILE *out, const struct rep_capture *cap, const struct rep
 
 static void release_html(void *state)
 {
-    rep_html_life_free(state);
+    rep_life_free(state);
 }
 
 static int write_collapsed(FILE *out, const struct rep_capture *cap, const struct report_opts *o,

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/lifetime.h"
 #include "report/render/collapsed.h"
 #include "report/render/render.h"
 
@@ -29,292 +30,9 @@
 extern const char rep_html_template[], rep_html_css[], rep_html_js[];
 
 #define HG_HTML_POINTS 2000          /* timeline points per process */
-#define LIFE_MAX_BUCKETS 2048        /* lifetime buckets per process */
-#define LIFE_MAX_CELLS (1 << 20)     /* (site, bucket) cells per process before widening */
-#define LIFE_MIN_BUCKETS 4           /* never widen below this many buckets */
 #define OTHER_SHARE 50000            /* a site under 1/50000 of every total is merged */
 #define HG_HTML_SITES 5000           /* and so are all but the 5000 biggest */
 #define HG_HTML_OTHERS 2000          /* "(other)" sites at most (see find_cuts) */
-
-/* ---- block lifetimes ------------------------------------------------------ */
-
-/* One site in one time bucket: allocations made, blocks ended, temporaries,
- * and blocks ended counted at the bucket of their allocation. */
-struct life_cell {
-    uint32_t site, bucket;
-    uint64_t a_n, a_b, f_n, f_b, x_n, e_n, e_b;
-};
-
-struct life_start {
-    uint32_t bucket;
-    uint64_t number;                 /* first allocation number made in that bucket */
-};
-
-struct life_stream {
-    int started;
-    uint64_t t0, width;              /* bucket b covers [t0 + b*width, t0 + (b+1)*width) */
-    uint32_t nbuckets;               /* highest bucket used + 1 */
-    struct life_cell *cells;         /* open addressing; site UINT32_MAX = empty */
-    size_t ncells, mask;
-    struct life_start *starts;       /* by bucket, ascending */
-    size_t nstarts, starts_cap;
-    /* The heap in use over time, exact: the largest value within each of
-     * hm_n buckets of hm_width us from t0 (its own grid: it does not widen
-     * with the cells). Relative to the inherited blocks, hence signed. */
-    int64_t heap, *hm;
-    uint64_t hm_width;
-    uint32_t hm_n;
-};
-
-struct rep_html_life {
-    struct life_stream *streams;     /* streams[i] is stream i+1 */
-    size_t nstreams;
-    int failed;                      /* out of memory: no lifetimes at all */
-};
-
-struct rep_html_life *rep_html_life_new(void)
-{
-    return calloc(1, sizeof(struct rep_html_life));
-}
-
-void rep_html_life_free(struct rep_html_life *life)
-{
-    if (!life)
-        return;
-    for (size_t i = 0; i < life->nstreams; i++) {
-        free(life->streams[i].cells);
-        free(life->streams[i].starts);
-        free(life->streams[i].hm);
-    }
-    free(life->streams);
-    free(life);
-}
-
-static size_t cell_hash(uint32_t site, uint32_t bucket, size_t mask)
-{
-    uint64_t h = (uint64_t)site * 0x9e3779b97f4a7c15ull ^ (uint64_t)bucket * 0xc2b2ae3d27d4eb4full;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return (size_t)(h ^ (h >> 32)) & mask;
-}
-
-static struct life_cell *cell_slot(struct life_cell *cells, size_t mask, uint32_t site, uint32_t bucket)
-{
-    size_t i = cell_hash(site, bucket, mask);
-    while (cells[i].site != UINT32_MAX && (cells[i].site != site || cells[i].bucket != bucket))
-        i = (i + 1) & mask;
-    return &cells[i];
-}
-
-static void cell_add(struct life_cell *to, const struct life_cell *from)
-{
-    to->a_n += from->a_n; to->a_b += from->a_b;
-    to->f_n += from->f_n; to->f_b += from->f_b;
-    to->x_n += from->x_n;
-    to->e_n += from->e_n; to->e_b += from->e_b;
-}
-
-/* Rebuilds the cell table with room for `cap` cells, dividing every bucket
- * by `shift` powers of two. -1 when out of memory (the old table stays). */
-static int cells_rebuild(struct life_stream *s, size_t cap, unsigned shift)
-{
-    struct life_cell *cells = malloc(cap * sizeof *cells);
-    if (!cells)
-        return -1;
-    for (size_t i = 0; i < cap; i++)
-        cells[i].site = UINT32_MAX;
-    size_t n = 0;
-    for (size_t i = 0; s->cells && i <= s->mask; i++) {
-        const struct life_cell *c = &s->cells[i];
-        if (c->site == UINT32_MAX)
-            continue;
-        struct life_cell *d = cell_slot(cells, cap - 1, c->site, c->bucket >> shift);
-        if (d->site == UINT32_MAX) {
-            memset(d, 0, sizeof *d);
-            d->site = c->site;
-            d->bucket = c->bucket >> shift;
-            n++;
-        }
-        cell_add(d, c);
-    }
-    free(s->cells);
-    s->cells = cells;
-    s->mask = cap - 1;
-    s->ncells = n;
-    return 0;
-}
-
-/* Halves the time resolution: bucket widths double, cells and starts merge. */
-static int widen(struct life_stream *s)
-{
-    if (cells_rebuild(s, s->mask + 1, 1) < 0)
-        return -1;
-    s->width *= 2;
-    s->nbuckets = (s->nbuckets + 1) / 2;
-    size_t n = 0;
-    for (size_t i = 0; i < s->nstarts; i++) {
-        uint32_t b = s->starts[i].bucket / 2;
-        if (n && s->starts[n - 1].bucket == b)
-            continue;
-        s->starts[n].bucket = b;
-        s->starts[n++].number = s->starts[i].number;
-    }
-    s->nstarts = n;
-    return 0;
-}
-
-static struct life_stream *life_stream(struct rep_html_life *life, uint32_t stream)
-{
-    if (stream == 0 || stream > 1u << 20)
-        return NULL;
-    if (stream > life->nstreams) {
-        struct life_stream *v = realloc(life->streams, stream * sizeof *v);
-        if (!v)
-            return NULL;
-        memset(v + life->nstreams, 0, (stream - life->nstreams) * sizeof *v);
-        life->streams = v;
-        life->nstreams = stream;
-    }
-    return &life->streams[stream - 1];
-}
-
-/* The bucket of time t, widening buckets until it fits; -1 on failure. */
-static int64_t bucket_of(struct life_stream *s, uint64_t t)
-{
-    if (!s->started) {
-        s->started = 1;
-        s->t0 = t;
-        s->width = s->hm_width = 1;
-        if (!(s->hm = malloc(LIFE_MAX_BUCKETS * sizeof *s->hm)) || cells_rebuild(s, 1024, 0) < 0)
-            return -1;
-    }
-    uint64_t d = t > s->t0 ? t - s->t0 : 0;
-    while (d / s->width >= LIFE_MAX_BUCKETS)
-        if (widen(s) < 0)
-            return -1;
-    uint32_t b = (uint32_t)(d / s->width);
-    if (b >= s->nbuckets)
-        s->nbuckets = b + 1;
-    return b;
-}
-
-/* The cell of (site, bucket), created if new; the table grows up to
- * LIFE_MAX_CELLS and buckets widen beyond that. NULL when out of memory. */
-static struct life_cell *cell_get(struct life_stream *s, uint32_t site, uint32_t *bucket)
-{
-    struct life_cell *c = cell_slot(s->cells, s->mask, site, *bucket);
-    if (c->site != UINT32_MAX)
-        return c;
-    if (s->ncells + 1 > (s->mask + 1) / 2) {
-        int wide = s->ncells >= LIFE_MAX_CELLS && s->nbuckets > LIFE_MIN_BUCKETS;
-        if ((wide ? widen(s) : cells_rebuild(s, (s->mask + 1) * 2, 0)) < 0)
-            return NULL;
-        if (wide)
-            *bucket >>= 1;
-        return cell_get(s, site, bucket);
-    }
-    memset(c, 0, sizeof *c);
-    c->site = site;
-    c->bucket = *bucket;
-    s->ncells++;
-    return c;
-}
-
-/* Bucket in which allocation `number` was made: the last bucket whose first
- * allocation is not after it (0 for blocks older than the stream's events). */
-static uint32_t alloc_bucket(const struct life_stream *s, uint64_t number)
-{
-    size_t lo = 0, hi = s->nstarts;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (s->starts[mid].number <= number)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo ? s->starts[lo - 1].bucket : 0;
-}
-
-static int note_start(struct life_stream *s, uint32_t bucket, uint64_t number)
-{
-    if (s->nstarts && s->starts[s->nstarts - 1].bucket >= bucket)
-        return 0;
-    if (s->nstarts == s->starts_cap) {
-        size_t cap = s->starts_cap ? s->starts_cap * 2 : 256;
-        struct life_start *v = realloc(s->starts, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->starts = v;
-        s->starts_cap = cap;
-    }
-    s->starts[s->nstarts].bucket = bucket;
-    s->starts[s->nstarts++].number = number;
-    return 0;
-}
-
-/* Applies a change of the heap at time t (after bucket_of() started s). */
-static void heap_event(struct life_stream *s, uint64_t t, int64_t delta)
-{
-    uint64_t d = t > s->t0 ? t - s->t0 : 0;
-    while (d / s->hm_width >= LIFE_MAX_BUCKETS) {
-        for (uint32_t i = 0; 2 * i < s->hm_n; i++)
-            s->hm[i] = 2 * i + 1 < s->hm_n && s->hm[2 * i + 1] > s->hm[2 * i] ? s->hm[2 * i + 1] : s->hm[2 * i];
-        s->hm_n = (s->hm_n + 1) / 2;
-        s->hm_width *= 2;
-    }
-    uint32_t b = (uint32_t)(d / s->hm_width);
-    for (; s->hm_n <= b; s->hm_n++)
-        s->hm[s->hm_n] = s->heap;
-    s->heap += delta;
-    if (s->heap > s->hm[b])
-        s->hm[b] = s->heap;
-}
-
-static int life_event(struct life_stream *s, int op, uint64_t number, uint32_t site,
-                      uint64_t size, uint64_t time_us, int temporary)
-{
-    int64_t b = bucket_of(s, time_us);
-    if (b < 0)
-        return -1;
-    heap_event(s, time_us, op == 0 ? (int64_t)size : -(int64_t)size);
-    uint32_t bucket = (uint32_t)b;
-    if (op == 0) {
-        if (note_start(s, bucket, number) < 0)
-            return -1;
-        struct life_cell *c = cell_get(s, site, &bucket);
-        if (!c)
-            return -1;
-        c->a_n++;
-        c->a_b += size;
-        return 0;
-    }
-    struct life_cell *c = cell_get(s, site, &bucket);
-    if (!c)
-        return -1;
-    c->f_n++;
-    c->f_b += size;
-    c->x_n += temporary != 0;
-    /* The table may have widened: look the allocation bucket up afterwards.
-     * A short-lived block ends in the bucket it was made in: same cell. */
-    uint32_t ab = alloc_bucket(s, number);
-    struct life_cell *e = ab == c->bucket && site == c->site ? c : cell_get(s, site, &ab);
-    if (!e)
-        return -1;
-    e->e_n++;
-    e->e_b += size;
-    return 0;
-}
-
-void rep_html_life_block(void *arg, uint32_t stream, int op, uint64_t number, uint32_t site,
-                         uint64_t size, uint64_t time_us, int temporary)
-{
-    struct rep_html_life *life = arg;
-    if (life->failed)
-        return;
-    struct life_stream *s = life_stream(life, stream);
-    if (!s || life_event(s, op, number, site, size, time_us, temporary) < 0)
-        life->failed = 1;
-}
 
 /* ---- the escaping stream ---------------------------------------------------- */
 
@@ -547,113 +265,21 @@ static int pick_sites(const struct rep_process *p, struct figures *g)
     return 0;
 }
 
-/* A lost block's contribution to the "z" list: its site and allocation bucket. */
-struct zent {
-    uint32_t site, bucket;
-    uint64_t size;
-};
-
 /* Lifetime lists of one site, or of "(other)": dense per-bucket sums. */
 struct dense {
-    uint64_t *v;                     /* nbuckets x 7: a_n a_b f_n f_b x_n z_n z_b */
+    uint64_t *v;                     /* nbuckets x REP_LIFE_NCOLS */
     uint32_t n;
 };
 
 struct view {
     const struct rep_process *p;
-    const struct life_stream *life;  /* NULL: no lifetimes */
+    int has_life;                    /* 0: no lifetimes */
+    struct rep_life_view life;
     struct figures g;
     struct ftab frames;
-    const struct life_cell **cells;  /* of this stream, by (site, bucket) */
-    size_t ncells;
-    struct zent *z;                  /* lost blocks by (site, bucket), snapshot case */
-    size_t nz;
     uint64_t *labels;                /* label hashes of every site's frames, outermost first */
     size_t *label_at;                /* site i's start in labels */
 };
-
-static int cell_cmp(const void *a, const void *b)
-{
-    const struct life_cell *x = *(const struct life_cell *const *)a, *y = *(const struct life_cell *const *)b;
-    if (x->site != y->site)
-        return x->site < y->site ? -1 : 1;
-    return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
-}
-
-static int zent_cmp(const void *a, const void *b)
-{
-    const struct zent *x = a, *y = b;
-    if (x->site != y->site)
-        return x->site < y->site ? -1 : 1;
-    return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
-}
-
-static int is_lost(uint8_t kind)
-{
-    return kind == REP_KIND_DEFINITE || kind == REP_KIND_CYCLE || kind == REP_KIND_INDIRECT;
-}
-
-/* Sorts the stream's cells and, with a classified exit snapshot, buckets its
- * lost blocks by allocation time. -1 when out of memory. */
-static int view_lifetimes(struct view *v)
-{
-    const struct life_stream *s = v->life;
-    v->cells = malloc((s->ncells ? s->ncells : 1) * sizeof *v->cells);
-    if (!v->cells)
-        return -1;
-    for (size_t i = 0; i <= s->mask; i++)
-        if (s->cells[i].site != UINT32_MAX)
-            v->cells[v->ncells++] = &s->cells[i];
-    qsort(v->cells, v->ncells, sizeof *v->cells, cell_cmp);
-    const struct rep_snapshot *snap = v->p->exit_snapshot;
-    if (!snap || !snap->classified || !snap->kind)
-        return 0;
-    v->z = malloc((snap->nblocks ? snap->nblocks : 1) * sizeof *v->z);
-    if (!v->z)
-        return -1;
-    for (size_t i = 0; i < snap->nblocks; i++) {
-        if (!is_lost(snap->kind[i]))
-            continue;
-        v->z[v->nz++] = (struct zent){ snap->blocks[i].site,
-                                       alloc_bucket(s, snap->blocks[i].number), snap->blocks[i].size };
-    }
-    qsort(v->z, v->nz, sizeof *v->z, zent_cmp);
-    return 0;
-}
-
-/* Adds site i's lifetimes into d. */
-static void dense_add_site(const struct view *v, struct dense *d, uint32_t i)
-{
-    size_t lo = 0, hi = v->ncells;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v->cells[mid]->site < i)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < v->ncells && v->cells[lo]->site == i; lo++) {
-        const struct life_cell *c = v->cells[lo];
-        uint64_t *r = &d->v[(size_t)c->bucket * 7];
-        r[0] += c->a_n; r[1] += c->a_b; r[2] += c->f_n; r[3] += c->f_b; r[4] += c->x_n;
-        if (!v->z) {                 /* no snapshot: not freed = made here minus ended */
-            r[5] += c->a_n > c->e_n ? c->a_n - c->e_n : 0;
-            r[6] += c->a_b > c->e_b ? c->a_b - c->e_b : 0;
-        }
-    }
-    for (lo = 0, hi = v->nz; lo < hi;) {
-        size_t mid = (lo + hi) / 2;
-        if (v->z[mid].site < i)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < v->nz && v->z[lo].site == i; lo++) {
-        uint64_t *r = &d->v[(size_t)v->z[lo].bucket * 7];
-        r[5]++;
-        r[6] += v->z[lo].size;
-    }
-}
 
 /* Writes "name":[db,count,bytes,...] from columns cn (and cb) of d, and
  * clears what it wrote. cb < 0: bytes are written as 0 (temporaries). */
@@ -663,7 +289,7 @@ static void write_list(FILE *f, const char *name, struct dense *d, int cn, int c
     uint32_t prev = 0;
     int first = 1;
     for (uint32_t b = 0; b < d->n; b++) {
-        uint64_t *r = &d->v[(size_t)b * 7];
+        uint64_t *r = &d->v[(size_t)b * REP_LIFE_NCOLS];
         if (!r[cn])
             continue;
         fprintf(f, "%s%" PRIu32 ",%" PRIu64 ",%" PRIu64, first ? "" : ",", b - prev, r[cn],
@@ -676,11 +302,11 @@ static void write_list(FILE *f, const char *name, struct dense *d, int cn, int c
 
 static void write_dense(FILE *f, struct dense *d)
 {
-    write_list(f, "a", d, 0, 1);
-    write_list(f, "f", d, 2, 3);
-    write_list(f, "x", d, 4, -1);
-    write_list(f, "z", d, 5, 6);
-    memset(d->v, 0, (size_t)d->n * 7 * sizeof *d->v);
+    write_list(f, "a", d, REP_LIFE_MADE_N, REP_LIFE_MADE_B);
+    write_list(f, "f", d, REP_LIFE_ENDED_N, REP_LIFE_ENDED_B);
+    write_list(f, "x", d, REP_LIFE_TEMP_N, -1);
+    write_list(f, "z", d, REP_LIFE_LEAKED_N, REP_LIFE_LEAKED_B);
+    memset(d->v, 0, (size_t)d->n * REP_LIFE_NCOLS * sizeof *d->v);
 }
 
 static void write_figures(FILE *f, const struct rep_process *p, const struct figures *g, size_t i)
@@ -888,8 +514,8 @@ static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, str
             for (int m = 0; m < 5; m++)
                 x[m] += fig(p, &v->g, cuts[e].site, m);
             x[5] += v->g.leaked_blocks[cuts[e].site];
-            if (v->life)
-                dense_add_site(v, d, cuts[e].site);
+            if (v->has_life)
+                rep_life_view_add_site(&v->life, cuts[e].site, d->v);
         }
         const struct rep_stack *st = p->sites[cuts[k].site].stack;
         fprintf(f, "%s{\"k\":[%" PRId64, (*written)++ ? "," : "", other);
@@ -903,7 +529,7 @@ static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, str
         }
         fputc(']', f);
         write_site_fields(f, x);
-        if (v->life)
+        if (v->has_life)
             write_dense(f, d);
         fputc('}', f);
         k = e;
@@ -934,8 +560,8 @@ static int write_sites(FILE *f, struct view *v, struct dense *d)
             goto out;
         fputc(',', f);
         write_figures(f, p, &v->g, i);
-        if (v->life) {
-            dense_add_site(v, d, (uint32_t)i);
+        if (v->has_life) {
+            rep_life_view_add_site(&v->life, (uint32_t)i, d->v);
             write_dense(f, d);
         }
         fputc('}', f);
@@ -961,22 +587,22 @@ out:
  * last value, the first sample stands for the time before it). */
 static void write_event_series(FILE *f, const struct view *v)
 {
-    const struct life_stream *s = v->life;
+    const struct rep_life_view *s = &v->life;
     const struct rep_process *p = v->p;
     fprintf(f, "{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"source\":\"events\",\"heap\":[",
-            s->t0, s->hm_width);
-    for (uint32_t b = 0; b < s->hm_n; b++) {
-        int64_t h = s->hm[b] + (int64_t)p->inherited_bytes;
+            s->t0, s->heap_width);
+    for (uint32_t b = 0; b < s->heap_n; b++) {
+        int64_t h = s->heap[b] + (int64_t)p->inherited_bytes;
         fprintf(f, "%s%" PRId64, b ? "," : "", h > 0 ? h : 0);
     }
     fputs("],\"rss\":[", f);
     size_t si = 0;
     uint64_t last = p->nsamples ? p->samples[0].rss_bytes : 0;
-    for (uint32_t b = 0; b < s->hm_n && p->nsamples; b++) {
+    for (uint32_t b = 0; b < s->heap_n && p->nsamples; b++) {
         uint64_t hi = 0;
         int any = 0;
         for (; si < p->nsamples && (p->samples[si].time_us < s->t0 ||
-                                    (p->samples[si].time_us - s->t0) / s->hm_width <= b); si++) {
+                                    (p->samples[si].time_us - s->t0) / s->heap_width <= b); si++) {
             hi = any && hi > p->samples[si].rss_bytes ? hi : p->samples[si].rss_bytes;
             any = 1;
         }
@@ -993,7 +619,7 @@ static void write_series(FILE *f, const struct view *v)
 {
     const struct rep_process *p = v->p;
     fputs(",\"series\":", f);
-    if (v->life) {
+    if (v->has_life) {
         write_event_series(f, v);
         return;
     }
@@ -1031,13 +657,12 @@ static void view_release(struct view *v)
     free(v->g.leaked_blocks);
     free(v->g.kept);
     ftab_release(&v->frames);
-    free(v->cells);
-    free(v->z);
+    rep_life_view_release(&v->life);
     free(v->labels);
     free(v->label_at);
 }
 
-static int view_init(struct view *v, const struct rep_process *p, const struct rep_html_life *life)
+static int view_init(struct view *v, const struct rep_process *p, const struct rep_life *life)
 {
     memset(v, 0, sizeof *v);
     v->p = p;
@@ -1053,31 +678,29 @@ static int view_init(struct view *v, const struct rep_process *p, const struct r
             v->g.total[m] += fig(p, &v->g, i, m);
     if (pick_sites(p, &v->g) < 0)
         return -1;
-    if (life && !life->failed && p->stream >= 1 && p->stream <= life->nstreams &&
-        life->streams[p->stream - 1].started)
-        v->life = &life->streams[p->stream - 1];
-    return v->life ? view_lifetimes(v) : 0;
+    v->has_life = rep_life_view_init(&v->life, life, p);
+    return v->has_life < 0 ? -1 : 0;
 }
 
-static int write_view(FILE *f, const struct rep_process *p, const struct rep_html_life *life)
+static int write_view(FILE *f, const struct rep_process *p, const struct rep_life *life)
 {
     struct view v;
     struct dense d = { 0 };
     int ret = -1;
     if (view_init(&v, p, life) < 0)
         goto out;
-    if (v.life) {
-        d.n = v.life->nbuckets;
-        d.v = calloc((size_t)d.n * 7, sizeof *d.v);
+    if (v.has_life) {
+        d.n = v.life.nbuckets;
+        d.v = calloc((size_t)d.n * REP_LIFE_NCOLS, sizeof *d.v);
         if (!d.v)
             goto out;
     }
     fprintf(f, "{\"pid\":%" PRId32 ",\"stream\":%" PRIu32 ",\"start_us\":%" PRIu64 ",\"end_us\":%" PRIu64,
             p->pid, p->stream, p->start_us, p->end_us);
     fprintf(f, ",\"peak\":{\"time_us\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", p->peak_time_us, p->peak_bytes);
-    if (v.life)
+    if (v.has_life)
         fprintf(f, ",\"life\":{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"n\":%" PRIu32 "}",
-                v.life->t0, v.life->width, v.life->nbuckets);
+                v.life.t0, v.life.width, v.life.nbuckets);
     else
         fputs(",\"life\":null", f);
     write_series(f, &v);
@@ -1110,7 +733,7 @@ static int write_data(FILE *out, const struct rep_capture *cap, const struct rep
         return -1;
     }
     fprintf(f, ",\"lifetimes\":%s,\"views\":[",
-            !o->life ? "\"not recorded\"" : o->life->failed ? "\"out of memory\"" : "\"ok\"");
+            !o->life ? "\"not recorded\"" : rep_life_failed(o->life) ? "\"out of memory\"" : "\"ok\"");
     int first = 1;
     for (size_t i = 0; i < cap->nprocesses; i++) {
         const struct rep_process *p = &cap->processes[i];

@@ -5,13 +5,14 @@
  * over time, a flame graph, leak groups, cycle graphs and allocation-site
  * tables. docs/html-report.md describes the page and its embedded data.
  *
- * Usage, for a page whose time-range selection works:
+ * Usage, for a page whose time-range selection works (the block lifetimes
+ * are gathered while the capture is read, report/analysis/lifetime.h):
  *
- *     struct rep_html_life *life = rep_html_life_new();
- *     struct rep_open_opts oo = { .block = rep_html_life_block, .arg = life };
+ *     struct rep_life *life = rep_life_new();
+ *     struct rep_open_opts oo = { .block = rep_life_block, .arg = life };
  *     cap = rep_capture_open(path, &oo, ...); symbolize; classify;
  *     rep_html_write(out, cap, &(struct rep_html_opts){ .life = life, ... }, ...);
- *     rep_html_life_free(life);
+ *     rep_life_free(life);
  */
 #ifndef HG_REP_HTML_H
 #define HG_REP_HTML_H
@@ -22,25 +23,10 @@
 
 #include "report/model/model.h"
 
-/* Block lifetimes per allocation site, bucketed in time: gathered during
- * rep_capture_open() through the block callback, in memory bounded by a
- * fixed number of (site, time bucket) cells (buckets widen to stay within). */
-struct rep_html_life;
-
-/* NULL when out of memory. */
-struct rep_html_life *rep_html_life_new(void);
-
-/* NULL is fine. */
-void rep_html_life_free(struct rep_html_life *life);
-
-/* The struct rep_open_opts.block callback; arg is a struct rep_html_life.
- * Running out of memory here is remembered: the page then has no lifetimes
- * (rep_html_write says so in the page) rather than wrong ones. */
-void rep_html_life_block(void *arg, uint32_t stream, int op, uint64_t number, uint32_t site,
-                         uint64_t size, uint64_t time_us, int temporary);
+struct rep_life;
 
 struct rep_html_opts {
-    const struct rep_html_life *life;   /* NULL: no time-range selection */
+    const struct rep_life *life;        /* NULL: no time-range selection */
     /* Writes the JSON report (schema heapgraph-report/1) of the same capture
      * and the same process selection; the page shows its figures, so the
      * page and the JSON report cannot disagree. Returns 0, or -1 + err. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/lifetime.h"
 #include "report/render/collapsed.h"
 #include "tests/unit/harness.h"
 
@@ -77,17 +78,17 @@ static void build_model(void)
 }
 
 /* The events of the model: block numbers in allocation order. */
-static void feed(struct rep_html_life *life)
+static void feed(struct rep_life *life)
 {
     for (int i = 0; i < 3; i++)
-        rep_html_life_block(life, 1, 0, (uint64_t)i, 0, 32, 100 + 10 * (uint64_t)i, 0);
-    rep_html_life_block(life, 1, 0, 3, 1, 100, 130, 0);
-    rep_html_life_block(life, 1, 0, 4, 1, 100, 140, 0);
-    rep_html_life_block(life, 1, 1, 4, 1, 100, 300, 0);
+        rep_life_block(life, 1, 0, (uint64_t)i, 0, 32, 100 + 10 * (uint64_t)i, 0);
+    rep_life_block(life, 1, 0, 3, 1, 100, 130, 0);
+    rep_life_block(life, 1, 0, 4, 1, 100, 140, 0);
+    rep_life_block(life, 1, 1, 4, 1, 100, 300, 0);
     for (int i = 0; i < 10; i++) {
         uint64_t t = 400 + 10 * (uint64_t)i;
-        rep_html_life_block(life, 1, 0, 5 + (uint64_t)i, 2, 16, t, 0);
-        rep_html_life_block(life, 1, 1, 5 + (uint64_t)i, 2, 16, t, 1);
+        rep_life_block(life, 1, 0, 5 + (uint64_t)i, 2, 16, t, 0);
+        rep_life_block(life, 1, 1, 5 + (uint64_t)i, 2, 16, t, 1);
     }
 }
 
@@ -101,7 +102,7 @@ static int stub_json(FILE *f, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static char *render(const struct rep_html_life *life, size_t *len)
+static char *render(const struct rep_life *life, size_t *len)
 {
     char *buf = NULL, err[256] = "";
     FILE *f = open_memstream(&buf, len);
@@ -136,7 +137,7 @@ static void test_embedded_data_cannot_break_out(void)
 
 static void test_site_figures_and_lifetimes(void)
 {
-    struct rep_html_life *life = rep_html_life_new();
+    struct rep_life *life = rep_life_new();
     feed(life);
     size_t len;
     char *page = render(life, &len);
@@ -166,22 +167,22 @@ static void test_site_figures_and_lifetimes(void)
     CHECK(strstr(page, "[\"libbuf.so+0x5a0\",null,0,\"/usr/lib/libbuf.so\"]") != NULL);
     CHECK_EQ(count(page, "[\"main\",\"prog.c\","), 3);
     free(page);
-    rep_html_life_free(life);
+    rep_life_free(life);
 }
 
 static void test_buckets_widen_over_a_long_run(void)
 {
-    struct rep_html_life *life = rep_html_life_new();
-    rep_html_life_block(life, 1, 0, 0, 0, 32, 0, 0);
-    rep_html_life_block(life, 1, 0, 1, 0, 32, 10000000, 0);
-    rep_html_life_block(life, 1, 1, 0, 0, 32, 10000000, 0);
+    struct rep_life *life = rep_life_new();
+    rep_life_block(life, 1, 0, 0, 0, 32, 0, 0);
+    rep_life_block(life, 1, 0, 1, 0, 32, 10000000, 0);
+    rep_life_block(life, 1, 1, 0, 0, 32, 10000000, 0);
     size_t len;
     char *page = render(life, &len);
     /* 10 s in at most 2048 buckets: widths double from 1 us to 8192 us. */
     CHECK(strstr(page, "\"life\":{\"t0\":0,\"dt\":8192,\"n\":1221}") != NULL);
     CHECK(strstr(page, "\"a\":[0,1,32,1220,1,32],\"f\":[1220,1,32]") != NULL);
     free(page);
-    rep_html_life_free(life);
+    rep_life_free(life);
 }
 
 /* One big site (main;big) and 100 one-byte sites main;work;leaf: each leaf
