@@ -81,7 +81,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--heapgraph", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--keep", action="store_true")
     ap.add_argument("source")
     a = ap.parse_args()
     src = os.path.abspath(a.source)
