@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/model/arena.h"
+
 #define LIFE_MAX_BUCKETS 2048        /* lifetime buckets per process */
 #define LIFE_MAX_CELLS (1 << 20)     /* (site, bucket) cells per process before widening */
 #define LIFE_MIN_BUCKETS 4           /* never widen below this many buckets */
@@ -204,33 +206,42 @@ static struct rep_life_cell *cell_get(struct life_stream *s, uint32_t site, uint
     return c;
 }
 
-/* Bucket in which allocation `number` was made: the last bucket whose first
- * allocation is not after it (0 for blocks older than the stream's events). */
-static uint32_t alloc_bucket(const struct life_stream *s, uint64_t number)
+/* How many of the n elements of v (each `size` bytes, sorted by key) have
+ * a key below x: a binary search. */
+static size_t count_below(const void *v, size_t n, size_t size, uint64_t (*key)(const void *),
+                          uint64_t x)
 {
-    size_t lo = 0, hi = s->nstarts;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s->starts[mid].number <= number)
+        if (key((const char *)v + mid * size) < x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo ? s->starts[lo - 1].bucket : 0;
+    return lo;
+}
+
+static uint64_t start_number(const void *e)
+{
+    return ((const struct life_start *)e)->number;
+}
+
+/* Bucket in which allocation `number` was made: the last bucket whose first
+ * allocation is not after it (0 for blocks older than the stream's events). */
+static uint32_t alloc_bucket(const struct life_stream *s, uint64_t number)
+{
+    size_t k = number == UINT64_MAX ? s->nstarts
+             : count_below(s->starts, s->nstarts, sizeof *s->starts, start_number, number + 1);
+    return k ? s->starts[k - 1].bucket : 0;
 }
 
 static int note_start(struct life_stream *s, uint32_t bucket, uint64_t number)
 {
     if (s->nstarts && s->starts[s->nstarts - 1].bucket >= bucket)
         return 0;
-    if (s->nstarts == s->starts_cap) {
-        size_t cap = s->starts_cap ? s->starts_cap * 2 : 256;
-        struct life_start *v = realloc(s->starts, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->starts = v;
-        s->starts_cap = cap;
-    }
+    if (rep_grow((void **)&s->starts, &s->starts_cap, s->nstarts + 1, sizeof *s->starts) < 0)
+        return -1;
     s->starts[s->nstarts].bucket = bucket;
     s->starts[s->nstarts++].number = number;
     return 0;
@@ -371,12 +382,8 @@ int rep_life_view_init(struct rep_life_view *v, const struct rep_life *life,
         !life->streams[p->stream - 1].started)
         return 0;
     const struct life_stream *s = &life->streams[p->stream - 1];
-    v->t0 = s->t0;
-    v->width = s->width;
-    v->nbuckets = s->nbuckets;
-    v->heap = s->hm;
-    v->heap_width = s->hm_width;
-    v->heap_n = s->hm_n;
+    *v = (struct rep_life_view){ .t0 = s->t0, .width = s->width, .nbuckets = s->nbuckets,
+                                 .heap = s->hm, .heap_width = s->hm_width, .heap_n = s->hm_n };
     if (view_lifetimes(v, s, p) < 0) {
         rep_life_view_release(v);
         return -1;
@@ -384,18 +391,21 @@ int rep_life_view_init(struct rep_life_view *v, const struct rep_life *life,
     return 1;
 }
 
+static uint64_t cell_site(const void *e)
+{
+    return (*(const struct rep_life_cell *const *)e)->site;
+}
+
+static uint64_t lost_site(const void *e)
+{
+    return ((const struct rep_life_lost *)e)->site;
+}
+
 void rep_life_view_add_site(const struct rep_life_view *v, uint32_t site, uint64_t *rows)
 {
-    size_t lo = 0, hi = v->ncells;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v->cells[mid]->site < site)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < v->ncells && v->cells[lo]->site == site; lo++) {
-        const struct rep_life_cell *c = v->cells[lo];
+    size_t i = count_below(v->cells, v->ncells, sizeof *v->cells, cell_site, site);
+    for (; i < v->ncells && v->cells[i]->site == site; i++) {
+        const struct rep_life_cell *c = v->cells[i];
         uint64_t *r = &rows[(size_t)c->bucket * REP_LIFE_NCOLS];
         r[REP_LIFE_MADE_N] += c->a_n;
         r[REP_LIFE_MADE_B] += c->a_b;
@@ -407,17 +417,11 @@ void rep_life_view_add_site(const struct rep_life_view *v, uint32_t site, uint64
             r[REP_LIFE_LEAKED_B] += c->a_b > c->e_b ? c->a_b - c->e_b : 0;
         }
     }
-    for (lo = 0, hi = v->nz; lo < hi;) {
-        size_t mid = (lo + hi) / 2;
-        if (v->z[mid].site < site)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < v->nz && v->z[lo].site == site; lo++) {
-        uint64_t *r = &rows[(size_t)v->z[lo].bucket * REP_LIFE_NCOLS];
+    i = count_below(v->z, v->nz, sizeof *v->z, lost_site, site);
+    for (; i < v->nz && v->z[i].site == site; i++) {
+        uint64_t *r = &rows[(size_t)v->z[i].bucket * REP_LIFE_NCOLS];
         r[REP_LIFE_LEAKED_N]++;
-        r[REP_LIFE_LEAKED_B] += v->z[lo].size;
+        r[REP_LIFE_LEAKED_B] += v->z[i].size;
     }
 }
 
