@@ -129,6 +129,21 @@ int sym_grow(void **buf, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+size_t sym_count_upto(const void *v, size_t n, size_t size, size_t off, uint64_t a)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t at;
+        memcpy(&at, (const char *)v + mid * size + off, sizeof at);
+        if (at <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 const char *sym_intern(struct sym_ctx *s, const char *str)
 {
     if (!str)

@@ -18,6 +18,7 @@
 #include "symbolize/sym_int.h"
 
 #include <dwarf.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,14 +77,8 @@ void sym_dwarf_release(struct sym_file *f)
 
 static struct sym_cu *find_cu(const struct sym_file *f, uint64_t a)
 {
-    size_t lo = 0, hi = f->nranges;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->ranges[mid].lo <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sym_count_upto(f->ranges, f->nranges, sizeof *f->ranges,
+                               offsetof(struct sym_cu_range, lo), a);
     if (lo == 0 || a >= f->ranges[lo - 1].hi)
         return NULL;
     return &f->cu[f->ranges[lo - 1].cu];
@@ -328,14 +323,8 @@ static int index_cu(struct sym_ctx *s, struct sym_file *f, struct sym_cu *cu)
 /* The innermost scope containing a, or SYM_NO_SCOPE. */
 static uint32_t find_scope(const struct sym_cu *cu, uint64_t a)
 {
-    size_t lo = 0, hi = cu->nsegs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cu->segs[mid].lo <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sym_count_upto(cu->segs, cu->nsegs, sizeof *cu->segs,
+                               offsetof(struct sym_seg, lo), a);
     return lo ? cu->segs[lo - 1].scope : SYM_NO_SCOPE;
 }
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,14 +284,7 @@ static int read_symbols(struct sym_file *f, Elf *elf, Elf64_Word type)
 
 struct sym_esym *sym_table_find(const struct sym_table *t, uint64_t a)
 {
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->v[mid].lo <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sym_count_upto(t->v, t->n, sizeof *t->v, offsetof(struct sym_esym, lo), a);
     if (lo == 0)
         return NULL;
     struct sym_esym *e = &t->v[lo - 1];

@@ -115,6 +115,11 @@ struct sym_file {
    its headers, and a generic array helper does not belong in sym.h, so the
    symbolizer keeps this one copy for all its arrays. */
 int sym_grow(void **buf, size_t *cap, size_t need, size_t size);
+/* sym.c: how many of the n elements of v (each `size` bytes, sorted by the
+   uint64_t at offset `off` in each, an address) have that address at or
+   below a: the element before that count is the last one starting at or
+   below a. A binary search; every address table of the symbolizer uses it. */
+size_t sym_count_upto(const void *v, size_t n, size_t size, size_t off, uint64_t a);
 /* sym.c: interned copy of str (owned by the ctx); NULL if str is NULL or
    out of memory. */
 const char *sym_intern(struct sym_ctx *s, const char *str);
