@@ -1,10 +1,15 @@
 """Shared by the command-line tests (test_check*.py, test_diff.py and others):
 compiles small target programs with -O2 -g, records them with `heapgraph run`,
-and runs heapgraph subcommands. Standard library only; HEAPGRAPH comes from ctest."""
+and runs heapgraph subcommands; FolderCase for unittest cases that work in a
+folder of their own, check() and finish() for the scripts that are not
+unittest cases. Standard library only; HEAPGRAPH comes from ctest."""
 import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
+import unittest
 
 HG = os.environ.get("HEAPGRAPH", "build/heapgraph")
 
@@ -109,6 +114,28 @@ def hg(*args, cwd=None, env=None, timeout=120):
                           text=True, timeout=timeout)
 
 
+class FolderCase(unittest.TestCase):
+    """A test case whose class gets a fresh folder, cls.dir, removed after
+    its tests; the folder is also HOME and XDG_CONFIG_HOME in cls.env, so
+    that no .heapgraph.conf of the machine applies. A subclass names the
+    folder with `prefix` and makes its inputs in prepare()."""
+    prefix = "hg-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix=cls.prefix)
+        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
+        cls.prepare()
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+
 def record(directory, exe, name=None, *args):
     """Records exe; returns the capture path. The program's status is not checked."""
     cap = os.path.join(directory, (name or os.path.basename(exe)) + ".hgcap")
@@ -157,3 +184,33 @@ def report_json(cap, *args):
     r = hg("report", "-f", "json", *args, cap)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+# The failed checks of a script that is not a unittest case: check() keeps
+# going after a failure, so that one run shows every failure; finish() ends
+# the script.
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL: " + what)
+
+
+def finish():
+    """Exits with status 1 when a check failed, else prints "ok"."""
+    if failures:
+        print("%d failed" % len(failures))
+        sys.exit(1)
+    print("ok")
+
+
+def check_output_errors(cap, *args):
+    """`heapgraph report ARGS -o PATH cap` with an output it cannot write
+    fails with one line; on a full disk, with exit status 125."""
+    r = hg("report", *args, "-o", "/nonexistent/dir/out", cap)
+    check(r.returncode != 0 and r.stderr.count("\n") == 1, f"unwritable output: {r.stderr.strip()}")
+    r = hg("report", *args, "-o", "/dev/full", cap)
+    check(r.returncode == 125 and r.stderr.count("\n") == 1,
+          f"disk full: exit {r.returncode}, {r.stderr.strip()}")

@@ -8,13 +8,12 @@ syntaxes, .heapgraph.conf with the command line winning, and
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import PROG, PROG_FIGURES, compile_c, hg, record  # noqa: E402
+from ci_helpers import PROG, PROG_FIGURES, FolderCase, compile_c, hg, record  # noqa: E402
 
 CRASH = r"""
 #include <stdlib.h>
@@ -63,20 +62,15 @@ GATES = [("--max-leaked", "leaked"), ("--max-leaked-blocks", "leaked_blocks"),
          ("--max-allocations", "allocations"), ("--max-leak-per-site", "leak_per_site")]
 
 
-class Check(unittest.TestCase):
+class Check(FolderCase):
+    prefix = "hg-check-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="hg-check-")
+    def prepare(cls):
         cls.cap = record(cls.dir, compile_c(cls.dir, "prog", PROG))
         cls.crash = record(cls.dir, compile_c(cls.dir, "crash", CRASH))
         cls.fork = record(cls.dir, compile_c(cls.dir, "forker", FORK))
         cls.crash_io = record(cls.dir, compile_c(cls.dir, "crash_io", CRASH_IO))
-        # Keep tests independent of the user's own config.
-        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def check(self, *args, cwd=None):
         return hg("check", *args, cwd=cwd or self.dir, env=self.env)

@@ -9,13 +9,11 @@ library only."""
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import SHIFT, V1, compile_c, hg, record  # noqa: E402
+from ci_helpers import SHIFT, V1, FolderCase, compile_c, hg, record  # noqa: E402
 
 
 def stack(baseline, entry):
@@ -34,10 +32,11 @@ def leak_line(capture_report, function):
     return None
 
 
-class Baseline(unittest.TestCase):
+class Baseline(FolderCase):
+    prefix = "hg-base-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="hg-base-")
+    def prepare(cls):
         v1 = compile_c(cls.dir, "v1", V1)
         shifted = compile_c(cls.dir, "shifted", SHIFT + V1)
         v2 = compile_c(cls.dir, "v2", SHIFT + V1, "-DNEW_LEAK")
@@ -45,15 +44,10 @@ class Baseline(unittest.TestCase):
         cls.v1_110 = record(cls.dir, v1, "v1_110", "110")
         cls.shifted = record(cls.dir, shifted, "shifted", "100")
         cls.v2 = record(cls.dir, v2, "v2", "100")
-        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
         cls.base = os.path.join(cls.dir, "base.json")
         p = hg("check", "--max-leaked", "none", "--write-baseline", cls.base, cls.v1,
                env=cls.env, cwd=cls.dir)
         assert p.returncode == 0, p.stdout + p.stderr
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def check(self, *args):
         return hg("check", *args, env=self.env, cwd=self.dir)

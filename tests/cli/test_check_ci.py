@@ -8,29 +8,23 @@ leak stacks in the failure body), GitHub workflow commands and the step
 summary, GitLab code quality JSON. Standard library only."""
 import json
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import PROG, compile_c, hg, record  # noqa: E402
+from ci_helpers import PROG, FolderCase, compile_c, hg, record  # noqa: E402
 
 
-class CiFormats(unittest.TestCase):
+class CiFormats(FolderCase):
+    prefix = "hg-ci-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="hg-ci-")
+    def prepare(cls):
         cls.src = os.path.join(cls.dir, "src")
         os.mkdir(cls.src)
         cls.cap = record(cls.dir, compile_c(cls.src, "prog", PROG))
-        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
         cls.env.pop("GITHUB_STEP_SUMMARY", None)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def check(self, *args, env=None):
         return hg("check", "--source-root", self.dir, *args, self.cap, cwd=self.dir,

@@ -7,14 +7,12 @@ dependencies of heapgraph itself)."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import hg  # noqa: E402
+from ci_helpers import FolderCase, hg  # noqa: E402
 
 CMAKELISTS = """cmake_minimum_required(VERSION 3.20)
 project(suite C)
@@ -30,10 +28,11 @@ T_LEAK = ("#include <stdlib.h>\nvoid *volatile sink;\n"
           "int main(void) { for (int i = 0; i < 4; i++) sink = malloc(32); sink = 0; return 0; }\n")
 
 
-class Suite(unittest.TestCase):
+class Suite(FolderCase):
+    prefix = "hg-suite-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="hg-suite-")
+    def prepare(cls):
         for name, text in (("CMakeLists.txt", CMAKELISTS), ("t_ok.c", T_OK), ("t_leak.c", T_LEAK)):
             with open(os.path.join(cls.dir, name), "w") as f:
                 f.write(text)
@@ -42,14 +41,9 @@ class Suite(unittest.TestCase):
                        check=True, capture_output=True)
         subprocess.run(["cmake", "--build", build], check=True, capture_output=True)
         cls.build = build
-        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
         cls.cap = os.path.join(cls.dir, "suite.hgcap")
         p = hg("run", "-q", "-o", cls.cap, "--", "ctest", "-Q", cwd=build, env=cls.env)
         assert p.returncode == 0, p.stderr
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_check_sums_processes(self):
         p = hg("check", "--max-peak", "5000", self.cap, env=self.env)

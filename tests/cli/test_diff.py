@@ -5,26 +5,20 @@ changes in bytes, blocks and allocations, in text and JSON; a baseline file as
 BASE; unreadable inputs exit 2. Standard library only."""
 import json
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import SHIFT, V1, compile_c, hg, record  # noqa: E402
+from ci_helpers import SHIFT, V1, FolderCase, compile_c, hg, record  # noqa: E402
 
 
-class Diff(unittest.TestCase):
+class Diff(FolderCase):
+    prefix = "hg-diff-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="hg-diff-")
-        cls.env = dict(os.environ, XDG_CONFIG_HOME=cls.dir, HOME=cls.dir)
+    def prepare(cls):
         cls.a = record(cls.dir, compile_c(cls.dir, "v1", V1), "v1", "100")
         cls.b = record(cls.dir, compile_c(cls.dir, "v2", SHIFT + V1, "-DNEW_LEAK"), "v2", "120")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def diff(self, *args):
         return hg("diff", *args, env=self.env, cwd=self.dir)

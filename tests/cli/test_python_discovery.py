@@ -10,12 +10,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from ci_helpers import compile_c, hg
+from ci_helpers import check, compile_c, finish, hg
 
-failures = []
 
 EMBED = r"""
 #include <dlfcn.h>
@@ -41,12 +39,6 @@ NATIVE = r"""
 void *volatile sink;
 int main(void) { sink = malloc(10); return 0; }
 """
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
 
 
 def py_eval(python, expr):
@@ -131,9 +123,7 @@ def main():
         test_shim(tmp)
         test_dlopen(tmp)
         test_native(tmp)
-    if failures:
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

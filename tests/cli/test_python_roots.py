@@ -13,18 +13,9 @@ interpreter that is missing is skipped. Standard library only."""
 import json
 import os
 import shutil
-import sys
 import tempfile
 
-from ci_helpers import hg
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
+from ci_helpers import check, finish, hg
 
 
 def interpreters():
@@ -81,9 +72,7 @@ def main():
         for label, exe in interpreters():
             for mode in (None, "pymalloc", "malloc"):
                 run_one(work, label, exe, mode)
-    if failures:
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ capture gate because of them. Standard library only."""
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
-from ci_helpers import HG, compile_c, hg
+from ci_helpers import HG, check, compile_c, finish, hg
 
 PROG = r"""
 /* Three children the runtime cannot see being made: a fork made with the
@@ -93,14 +92,6 @@ int main(void)
 }
 """
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-
 
 def run_measured(args, cwd):
     """Runs args; returns (exit status, peak VmHWM of that process in kB)."""
@@ -144,9 +135,7 @@ def main():
         c = hg("check", cap)
         check(c.returncode == 1 and "capture" in c.stdout,
               "check fails its capture gate, got %d: %s" % (c.returncode, c.stdout[-300:]))
-    if failures:
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

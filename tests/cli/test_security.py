@@ -26,19 +26,10 @@ import socket
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
-from ci_helpers import HG, compile_c, hg, record
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
+from ci_helpers import HG, check, compile_c, finish, hg, record
 
 
 LEAK = r"""
@@ -293,9 +284,7 @@ def main():
     for t in (test_output, test_control_socket, test_refusals, test_inputs, test_escapes):
         with tempfile.TemporaryDirectory() as d:
             t(d)
-    if failures:
-        sys.exit(1)
-    print("ok")
+    finish()
 
 
 if __name__ == "__main__":

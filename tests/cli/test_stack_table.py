@@ -7,12 +7,9 @@ the runtime makes only then. A small program must not pay for the second
 level: its stack table stays within the first level's 4 MiB. Standard
 library only."""
 import re
-import sys
 import tempfile
 
-from ci_helpers import compile_c, hg
-
-failures = []
+from ci_helpers import check, compile_c, finish, hg
 
 PATHS = r"""
 #include <fcntl.h>
@@ -57,12 +54,6 @@ int main(int argc, char **argv)
 """
 
 
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL: " + what)
-
-
 def record(work, exe, depth):
     cap = "paths%d.hgcap" % depth
     r = hg("run", "-q", "-o", cap, "--", exe, depth, cwd=work, timeout=300)
@@ -87,9 +78,7 @@ def main():
         # 4 MiB of first level plus the program's own few hundred KiB; one
         # level of the whole capacity was 32 MiB.
         check(rss is not None and rss < 8 * 1024, "small run: anonymous memory %r kB" % rss)
-    if failures:
-        sys.exit(1)
-    print("stack table: all checks hold")
+    finish()
 
 
 if __name__ == "__main__":
