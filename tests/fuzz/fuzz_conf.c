@@ -7,22 +7,14 @@
 
 #include "tests/fuzz/fuzz_text.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void fuzz_one_text(const char *text)
 {
-    char *text = fuzz_text(data, size);
-    if (!text)
-        return 0;
     struct cmd_conf c = CMD_CONF_INIT;
     char err[256];
     if (cmd_conf_parse(&c, text, "/fuzz/.heapgraph.conf", err, sizeof err) == 0)
         for (size_t i = 0; i < c.n; i++)
             free(cmd_conf_path(&c, c.e[i].value));
     cmd_conf_release(&c);
-    free(text);
-    return 0;
 }
