@@ -150,6 +150,20 @@ static void test_location(void)
     rep_run_release(&r);
 }
 
+/* What a CI report writer (rep_ci_text, rep_ci_gitlab, ...) writes; caller frees. */
+static char *ci_output(int (*write)(FILE *, const struct rep_run *, const struct rep_check *,
+                                    const struct rep_ci_opts *),
+                       const struct rep_run *r, const struct rep_check *c,
+                       const struct rep_ci_opts *o)
+{
+    char *out = NULL;
+    size_t len;
+    FILE *f = open_memstream(&out, &len);
+    CHECK_EQ(write(f, r, c, o), 0);
+    fclose(f);
+    return out;
+}
+
 static void test_github_and_gitlab(void)
 {
     struct rep_run r = REP_RUN_INIT;
@@ -173,16 +187,12 @@ static void test_github_and_gitlab(void)
     CHECK(strstr(sum, "| definite | 24000 | 1000 | 0 | `a,b:c%d` | a.c:7 |\n"));
     free(out);
     free(sum);
-    f = open_memstream(&out, &len);
-    CHECK_EQ(rep_ci_gitlab(f, &r, &c, &o), 0);
-    fclose(f);
+    out = ci_output(rep_ci_gitlab, &r, &c, &o);
     CHECK(strstr(out, "\"check_name\": \"heapgraph-definite\""));
     CHECK(strstr(out, "\"severity\": \"major\", \"location\": {\"path\": \"a.c\", "
                       "\"lines\": {\"begin\": 7}}"));
     free(out);
-    f = open_memstream(&out, &len);
-    CHECK_EQ(rep_ci_text(f, &r, &c, &o), 0);
-    fclose(f);
+    out = ci_output(rep_ci_text, &r, &c, &o);
     CHECK(strstr(out, "max-leaked           24000 B"));
     CHECK(strstr(out, "FAIL\n\nmax-leaked failed on 1 leak entry:\n    24000 bytes in 1000 "
                       "blocks definitely lost, allocated in a,b:c%d\n        #0 a,b:c%d /src/a.c:7\n"));

@@ -63,6 +63,40 @@ static uint32_t count_kind(const struct build *b, int kind)
     return n;
 }
 
+/* The one leak group a graph must have: its kind, blocks, first member and
+ * bytes, and the indirect blocks and bytes attributed to it. */
+struct one_group {
+    uint8_t kind;
+    uint32_t nmembers, first;
+    uint64_t bytes, indirect_blocks, indirect_bytes;
+};
+
+static void check_one_group(const struct build *b, struct one_group w)
+{
+    CHECK_EQ(b->g.ngroups, 1);
+    if (b->g.ngroups < 1)
+        return;
+    const struct rep_graph_group *g = &b->g.groups[0];
+    CHECK_EQ(g->kind, w.kind);
+    CHECK_EQ(g->nmembers, w.nmembers);
+    CHECK_EQ(g->members[0], w.first);
+    CHECK_EQ(g->bytes, w.bytes);
+    CHECK_EQ(g->indirect_blocks, w.indirect_blocks);
+    CHECK_EQ(g->indirect_bytes, w.indirect_bytes);
+}
+
+/* The one cycle a graph must list: its blocks, whether it roots a leak
+ * group (no other lost block points into it), and the edges that close it. */
+static void check_one_cycle(const struct build *b, uint32_t nmembers, int root, size_t nedges)
+{
+    CHECK_EQ(b->g.ncycles, 1);
+    if (b->g.ncycles < 1)
+        return;
+    CHECK_EQ(b->g.cycles[0].nmembers, nmembers);
+    CHECK_EQ(b->g.cycles[0].root, root);
+    CHECK_EQ(b->g.cycles[0].nedges, nedges);
+}
+
 #define ROOT(id) (REP_GRAPH_ROOT | (id))
 
 static void test_pure_cycle_of_3(void)
@@ -74,18 +108,11 @@ static void test_pure_cycle_of_3(void)
     edge(&b, 2, 8, 0, 0);
     edge(&b, ROOT(0), 24, 3, 0);
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_CYCLE);
+    check_one_group(&b, (struct one_group){ REP_KIND_CYCLE, 3, 0, 48, 0, 0 });
     CHECK_EQ(b.g.groups[0].cycle, 0);
-    CHECK_EQ(b.g.groups[0].nmembers, 3);
-    CHECK_EQ(b.g.groups[0].bytes, 48);
-    CHECK_EQ(b.g.groups[0].indirect_blocks, 0);
-    CHECK_EQ(b.g.ncycles, 1);
-    CHECK_EQ(b.g.cycles[0].nmembers, 3);
+    check_one_cycle(&b, 3, 1, 3);
     CHECK_EQ(b.g.cycles[0].members[0], 0);
     CHECK_EQ(b.g.cycles[0].members[2], 2);
-    CHECK_EQ(b.g.cycles[0].root, 1);
-    CHECK_EQ(b.g.cycles[0].nedges, 3);
     CHECK_EQ(b.g.cycles[0].edges[2].src, 2);
     CHECK_EQ(b.g.cycles[0].edges[2].src_off, 8);
     CHECK_EQ(b.g.cycles[0].bytes, 48);
@@ -113,10 +140,8 @@ static void test_self_loop(void)
     CHECK_EQ(b.g.groups[0].cycle, UINT32_MAX);
     CHECK_EQ(b.g.groups[1].kind, REP_KIND_CYCLE);
     CHECK_EQ(b.g.groups[1].nmembers, 1);
-    CHECK_EQ(b.g.ncycles, 1);
-    CHECK_EQ(b.g.cycles[0].nmembers, 1);
+    check_one_cycle(&b, 1, 1, 1);
     CHECK_EQ(b.g.cycles[0].members[0], 1);
-    CHECK_EQ(b.g.cycles[0].nedges, 1);
     CHECK_EQ(b.g.cycles[0].edges[0].src_off, 16);
     CHECK_EQ(b.g.kind[0], REP_KIND_DEFINITE);
     CHECK_EQ(b.g.kind[1], REP_KIND_CYCLE);
@@ -132,12 +157,7 @@ static void test_lost_tree(void)
         edge(&b, i, 16, 2 * i + 2, 0);
     }
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_DEFINITE);
-    CHECK_EQ(b.g.groups[0].members[0], 0);
-    CHECK_EQ(b.g.groups[0].bytes, 40);
-    CHECK_EQ(b.g.groups[0].indirect_blocks, 14);
-    CHECK_EQ(b.g.groups[0].indirect_bytes, 560);
+    check_one_group(&b, (struct one_group){ REP_KIND_DEFINITE, 1, 0, 40, 14, 560 });
     CHECK_EQ(b.g.ncycles, 0);
     CHECK_EQ(count_kind(&b, REP_KIND_DEFINITE), 1);
     CHECK_EQ(count_kind(&b, REP_KIND_INDIRECT), 14);
@@ -155,15 +175,8 @@ static void test_block_into_ring(void)
     edge(&b, 2, 0, 0, 0);
     edge(&b, 3, 8, 1, 8);
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_DEFINITE);
-    CHECK_EQ(b.g.groups[0].members[0], 3);
-    CHECK_EQ(b.g.groups[0].indirect_blocks, 3);
-    CHECK_EQ(b.g.groups[0].indirect_bytes, 72);
-    CHECK_EQ(b.g.ncycles, 1);
-    CHECK_EQ(b.g.cycles[0].root, 0);
-    CHECK_EQ(b.g.cycles[0].nmembers, 3);
-    CHECK_EQ(b.g.cycles[0].nedges, 3);
+    check_one_group(&b, (struct one_group){ REP_KIND_DEFINITE, 1, 3, 24, 3, 72 });
+    check_one_cycle(&b, 3, 0, 3);
     CHECK_EQ(count_kind(&b, REP_KIND_INDIRECT), 3);
     CHECK_EQ(count_kind(&b, REP_KIND_CYCLE), 0);
     CHECK_EQ(b.g.group[1], 0);
@@ -181,16 +194,8 @@ static void test_ring_with_tail(void)
     for (uint32_t i = 0; i < 4; i++)
         edge(&b, i, 8, i + 1, 0);
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_CYCLE);
-    CHECK_EQ(b.g.groups[0].nmembers, 2);
-    CHECK_EQ(b.g.groups[0].members[0], 5);
-    CHECK_EQ(b.g.groups[0].bytes, 96);
-    CHECK_EQ(b.g.groups[0].indirect_blocks, 5);
-    CHECK_EQ(b.g.groups[0].indirect_bytes, 240);
-    CHECK_EQ(b.g.ncycles, 1);
-    CHECK_EQ(b.g.cycles[0].root, 1);
-    CHECK_EQ(b.g.cycles[0].nedges, 2);
+    check_one_group(&b, (struct one_group){ REP_KIND_CYCLE, 2, 5, 96, 5, 240 });
+    check_one_cycle(&b, 2, 1, 2);
     CHECK_EQ(count_kind(&b, REP_KIND_CYCLE), 2);
     CHECK_EQ(count_kind(&b, REP_KIND_INDIRECT), 5);
     build_release(&b);
@@ -343,11 +348,8 @@ static void lost_list(uint32_t n, int backward)
     for (uint32_t i = 0; i + 1 < n; i++)
         edge(&b, backward ? i + 1 : i, 8, backward ? i : i + 1, 0);
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_DEFINITE);
-    CHECK_EQ(b.g.groups[0].members[0], backward ? n - 1 : 0);
-    CHECK_EQ(b.g.groups[0].indirect_blocks, n - 1);
-    CHECK_EQ(b.g.groups[0].indirect_bytes, (uint64_t)(n - 1) * 32);
+    check_one_group(&b, (struct one_group){ REP_KIND_DEFINITE, 1, backward ? n - 1 : 0, 32, n - 1,
+                                            (uint64_t)(n - 1) * 32 });
     CHECK_EQ(b.g.ncycles, 0);
     build_release(&b);
 }
@@ -367,11 +369,8 @@ static void test_big_lost_ring(void)
     for (uint32_t i = 0; i < DEEP; i++)
         edge(&b, i, 0, (i + 1) % DEEP, 0);
     CHECK_EQ(classify(&b), 0);
-    CHECK_EQ(b.g.ngroups, 1);
-    CHECK_EQ(b.g.groups[0].kind, REP_KIND_CYCLE);
-    CHECK_EQ(b.g.groups[0].nmembers, DEEP);
-    CHECK_EQ(b.g.ncycles, 1);
-    CHECK_EQ(b.g.cycles[0].nedges, DEEP);
+    check_one_group(&b, (struct one_group){ REP_KIND_CYCLE, DEEP, 0, (uint64_t)DEEP * 16, 0, 0 });
+    check_one_cycle(&b, DEEP, 1, DEEP);
     CHECK_EQ(b.g.cycles[0].members[DEEP - 1], DEEP - 1);
     build_release(&b);
 }

@@ -102,12 +102,13 @@ static int stub_json(FILE *f, void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static char *render(const struct rep_life *life, size_t *len)
+/* The page of c (NULL: the model above); caller frees. */
+static char *render(const struct rep_capture *c, const struct rep_life *life, size_t *len)
 {
     char *buf = NULL, err[256] = "";
     FILE *f = open_memstream(&buf, len);
     struct rep_html_opts o = { .life = life, .write_json = stub_json };
-    CHECK_EQ(rep_html_write(f, &cap, &o, err, sizeof err), 0);
+    CHECK_EQ(rep_html_write(f, c ? c : &cap, &o, err, sizeof err), 0);
     fclose(f);
     return buf;
 }
@@ -123,7 +124,7 @@ static size_t count(const char *hay, const char *needle)
 static void test_embedded_data_cannot_break_out(void)
 {
     size_t len;
-    char *page = render(NULL, &len);
+    char *page = render(NULL, NULL, &len);
     CHECK_EQ(count(page, "</script>"), 2);      /* the two closing tags of the page */
     CHECK_EQ(count(page, "<img"), 0);
     CHECK(strstr(page, "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e.c") != NULL);
@@ -140,7 +141,7 @@ static void test_site_figures_and_lifetimes(void)
     struct rep_life *life = rep_life_new();
     feed(life);
     size_t len;
-    char *page = render(life, &len);
+    char *page = render(NULL, life, &len);
     const char *hg = getenv("HG_BUILD_DIR");
     if (hg) {
         char path[4096];
@@ -177,7 +178,7 @@ static void test_buckets_widen_over_a_long_run(void)
     rep_life_block(life, 1, 0, 1, 0, 32, 10000000, 0);
     rep_life_block(life, 1, 1, 0, 0, 32, 10000000, 0);
     size_t len;
-    char *page = render(life, &len);
+    char *page = render(NULL, life, &len);
     /* 10 s in at most 2048 buckets: widths double from 1 us to 8192 us. */
     CHECK(strstr(page, "\"life\":{\"t0\":0,\"dt\":8192,\"n\":1221}") != NULL);
     CHECK(strstr(page, "\"a\":[0,1,32,1220,1,32],\"f\":[1220,1,32]") != NULL);
@@ -206,12 +207,8 @@ static void test_small_sites_merge_under_their_caller(void)
         st[i] = (struct rep_stack){ .id = (uint32_t)i, .defined = 1, .nframes = i ? 3 : 2, .frames = fr[i] };
         si[i] = (struct rep_site){ &st[i], i ? 1 : 1000000, i ? 1 : 1000000, 0, 0, 0, 0, 0, 0, 0, 0 };
     }
-    char *buf = NULL, err[256] = "";
     size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    struct rep_html_opts o = { .write_json = stub_json };
-    CHECK_EQ(rep_html_write(f, &c2, &o, err, sizeof err), 0);
-    fclose(f);
+    char *buf = render(&c2, NULL, &len);
     CHECK(strstr(buf, "\"merged_sites\":100") != NULL);
     /* frames: big 0, main 1, (other) 2, work 3 */
     CHECK(strstr(buf, "\"sites\":[{\"k\":[0,1],\"n\":1000000,\"b\":1000000,") != NULL);
@@ -228,16 +225,13 @@ static void test_site_without_frames(void)
     static struct rep_site si = { &st, 2, 64, 0, 2, 64, 2, 64, 0, 0, 0 };
     struct rep_process p2 = { .stream = 1, .pid = 8, .nstacks = 1, .stacks = &st, .sites = &si };
     struct rep_capture c2 = { .nprocesses = 1, .processes = &p2 };
-    char *buf = NULL, err[256] = "";
+    char err[256] = "";
     size_t len;
-    FILE *f = open_memstream(&buf, &len);
-    struct rep_html_opts o = { .write_json = stub_json };
-    CHECK_EQ(rep_html_write(f, &c2, &o, err, sizeof err), 0);
-    fclose(f);
+    char *buf = render(&c2, NULL, &len);
     CHECK(strstr(buf, "\"sites\":[{\"k\":[0],\"n\":2,\"b\":64,\"t\":0,\"p\":64,\"l\":64,\"lb\":2}]") != NULL);
     CHECK(strstr(buf, "\"frames\":[[\"[unknown]\",null,0,\"?\"]]") != NULL);
     free(buf);
-    f = open_memstream(&buf, &len);
+    FILE *f = open_memstream(&buf, &len);
     CHECK_EQ(rep_collapsed_write(f, &c2, REP_METRIC_LEAKED, 0, err, sizeof err), 0);
     fclose(f);
     CHECK_STR(buf, "[unknown] 64\n");

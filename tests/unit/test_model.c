@@ -53,14 +53,9 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 static void tw_module(struct tw *w, uint32_t id, uint32_t gen, const struct self *s,
                       const char *path)
 {
-    tw_u(&w->rec, 1);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, gen);
-    tw_u(&w->rec, 0);
-    tw_u(&w->rec, s->bias);
+    TW_U(&w->rec, 1, id, gen, 0, s->bias);
     tw_s(&w->rec, path);
-    tw_u(&w->rec, 0);
-    tw_u(&w->rec, (uint64_t)s->nseg);
+    TW_U(&w->rec, 0, (uint64_t)s->nseg);
     for (int i = 0; i < s->nseg; i++)
         for (int k = 0; k < 3; k++)
             tw_u(&w->rec, s->seg[i][k]);
@@ -69,22 +64,28 @@ static void tw_module(struct tw *w, uint32_t id, uint32_t gen, const struct self
 
 static void tw_unload(struct tw *w, uint32_t id, uint32_t gen)
 {
-    tw_u(&w->rec, 1);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, gen);
-    tw_u(&w->rec, 0);
+    TW_U(&w->rec, 1, id, gen, 0);
     tw_rec(w, HG_REC_MODULE_UNLOAD);
 }
 
 static void tw_stack_gen(struct tw *w, uint32_t id, uint32_t gen, int n, const uint64_t *frames)
 {
-    tw_u(&w->rec, 1);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, gen);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, 1, id, gen, n);
     for (int i = 0; i < n; i++)
         tw_u(&w->rec, frames[i]);
     tw_rec(w, HG_REC_STACK);
+}
+
+/* Ends w's capture, writes it and opens it: the capture, or NULL after a
+ * failed check. */
+static struct rep_capture *open_tw(struct tw *w)
+{
+    tw_end(w);
+    if (tw_write(w, tmp_path, SIZE_MAX) < 0)
+        abort();
+    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
+    CHECK(cap != NULL);
+    return cap;
 }
 
 /* Functions whose addresses serve as return addresses in the stacks below;
@@ -140,11 +141,7 @@ static void test_symbolize(void)
     tw_edges(&w, 1, 1, 1, edges);
     tw_snapshot_end(&w, 1, 1, 1);
     tw_end_process(&w, 1, HG_END_EXIT, 0, HG_END_F_SNAPSHOT);
-    tw_end(&w);
-    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
-        abort();
-    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
-    CHECK(cap != NULL);
+    struct rep_capture *cap = open_tw(&w);
     if (!cap)
         goto out;
     CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);   /* before symbols: names come later */
@@ -195,11 +192,7 @@ static void test_not_freed(void)
         tw_alloc(&w, 1, 0, 1, 1, 8, 0x1000 + 16 * (uint64_t)i);
     tw_alloc(&w, 1, 0, 1, 2, 500, 0x9000);
     tw_end_process(&w, 1, HG_END_SIGNAL, 9, 0);
-    tw_end(&w);
-    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
-        abort();
-    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
-    CHECK(cap != NULL);
+    struct rep_capture *cap = open_tw(&w);
     if (cap) {
         CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);
         const struct rep_process *p = &cap->processes[0];
@@ -255,11 +248,7 @@ static void test_python(void)
     static const uint64_t edges[2][4] = {{0, 16, 1, 0}, {2, 16, 0, 0}};
     tw_edges(&w, 1, 1, 2, edges);
     tw_snapshot_end(&w, 1, 1, 2);
-    tw_end(&w);
-    if (tw_write(&w, tmp_path, SIZE_MAX) < 0)
-        abort();
-    struct rep_capture *cap = rep_capture_open(tmp_path, NULL, err, sizeof err);
-    CHECK(cap != NULL);
+    struct rep_capture *cap = open_tw(&w);
     if (cap) {
         CHECK_EQ(rep_capture_symbolize(cap, err, sizeof err), 0);
         CHECK_EQ(rep_capture_classify(cap, err, sizeof err), 0);

@@ -50,6 +50,16 @@ static inline void tw_u(struct tw_buf *b, uint64_t v)
     tw_bytes(b, tmp, n);
 }
 
+/* Appends each value as a varint: TW_U(&w->rec, stream, id, 0). */
+#define TW_U(b, ...) tw_un((b), (const uint64_t[]){__VA_ARGS__}, \
+                           sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
+
+static inline void tw_un(struct tw_buf *b, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tw_u(b, v[i]);
+}
+
 static inline uint64_t tw_zz(int64_t v)
 {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
@@ -125,12 +135,7 @@ static inline void tw_flush(struct tw *w)
 static inline void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, uint32_t parent,
                        unsigned origin, const char *exe, int argc, const char *const *argv)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, pid);
-    tw_u(&w->rec, ppid);
-    tw_u(&w->rec, parent);
-    tw_u(&w->rec, origin);
-    tw_u(&w->rec, w->st[stream].time);
+    TW_U(&w->rec, stream, pid, ppid, parent, origin, w->st[stream].time);
     tw_s(&w->rec, exe);
     tw_u(&w->rec, argc);
     for (int i = 0; i < argc; i++)
@@ -142,20 +147,13 @@ static inline void tw_process(struct tw *w, uint32_t stream, int pid, int ppid, 
 
 static inline void tw_end_process(struct tw *w, uint32_t stream, unsigned how, int code, unsigned flags)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, w->st[stream].time);
-    tw_u(&w->rec, how);
-    tw_u(&w->rec, code);
-    tw_u(&w->rec, flags);
+    TW_U(&w->rec, stream, w->st[stream].time, how, code, flags);
     tw_rec(w, HG_REC_PROCESS_END);
 }
 
 static inline void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, const uint64_t *frames)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, 0);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, stream, id, 0, n);
     for (int i = 0; i < n; i++)
         tw_u(&w->rec, frames[i]);
     tw_rec(w, HG_REC_STACK);
@@ -163,12 +161,7 @@ static inline void tw_stack(struct tw *w, uint32_t stream, uint32_t id, int n, c
 
 static inline void tw_thread(struct tw *w, uint32_t stream, uint32_t index, int tid, const char *name)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, index);
-    tw_u(&w->rec, tid);
-    tw_u(&w->rec, 0);
-    tw_u(&w->rec, 0x7000);
-    tw_u(&w->rec, 0x8000);
+    TW_U(&w->rec, stream, index, tid, 0, 0x7000, 0x8000);
     tw_s(&w->rec, name);
     tw_rec(w, HG_REC_THREAD);
 }
@@ -207,8 +200,7 @@ static inline void tw_ev_head(struct tw *w, uint32_t stream, unsigned op, unsign
 
 static inline void tw_ev_end(struct tw *w, uint32_t stream)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, 1);
+    TW_U(&w->rec, stream, 1);
     for (int i = 0; i < HG_EV_COLUMNS; i++)
         tw_u(&w->rec, w->col[i].n);
     for (int i = 0; i < HG_EV_COLUMNS; i++) {
@@ -314,14 +306,11 @@ static inline void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int
                        const uint64_t (*blocks)[3])
 {
     uint64_t prev = 0;
-    tw_u(&w->rec, child);
-    tw_u(&w->rec, parent);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, child, parent, n);
     for (int i = 0; i < n; i++) {
         tw_u(&w->rec, tw_zz((int64_t)(blocks[i][0] - prev)));
         prev = blocks[i][0];
-        tw_u(&w->rec, blocks[i][1]);
-        tw_u(&w->rec, blocks[i][2]);
+        TW_U(&w->rec, blocks[i][1], blocks[i][2]);
     }
     tw_rec(w, HG_REC_INHERIT);
     for (int i = 0; i < n; i++)
@@ -332,33 +321,21 @@ static inline void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int
 static inline void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned reason,
                         uint64_t nblocks)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, w->st[stream].time);
-    tw_u(&w->rec, reason);
-    tw_u(&w->rec, nblocks);
+    TW_U(&w->rec, stream, id, w->st[stream].time, reason, nblocks);
     tw_rec(w, HG_REC_SNAPSHOT);
 }
 
 static inline void tw_root(struct tw *w, uint32_t stream, uint32_t snap, uint32_t id, unsigned kind,
                     uint32_t owner, uint64_t start, uint64_t size)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, snap);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, kind);
-    tw_u(&w->rec, owner);
-    tw_u(&w->rec, start);
-    tw_u(&w->rec, size);
+    TW_U(&w->rec, stream, snap, id, kind, owner, start, size);
     tw_rec(w, HG_REC_ROOT);
 }
 
 /* edges: n x (src as in the file: 2*block or 2*root+1, src offset, dst, dst offset) */
 static inline void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n, const uint64_t (*e)[4])
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, snap);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, stream, snap, n);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 4; k++)
             tw_u(&w->rec, e[i][k]);
@@ -367,10 +344,7 @@ static inline void tw_edges(struct tw *w, uint32_t stream, uint32_t snap, int n,
 
 static inline void tw_snapshot_end(struct tw *w, uint32_t stream, uint32_t snap, uint64_t nedges)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, snap);
-    tw_u(&w->rec, nedges);
-    tw_u(&w->rec, 0);
+    TW_U(&w->rec, stream, snap, nedges, 0);
     tw_rec(w, HG_REC_SNAPSHOT_END);
 }
 
@@ -394,11 +368,7 @@ static inline void tw_pytype(struct tw *w, uint32_t stream, uint32_t id, unsigne
                              uint64_t items_off, const char *name, int nfields,
                              const struct tw_field *f)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, id);
-    tw_u(&w->rec, kind);
-    tw_u(&w->rec, flags);
-    tw_u(&w->rec, items_off);
+    TW_U(&w->rec, stream, id, kind, flags, items_off);
     tw_s(&w->rec, name);
     tw_u(&w->rec, nfields);
     for (int i = 0; i < nfields; i++) {
@@ -413,9 +383,7 @@ static inline void tw_pyobjects(struct tw *w, uint32_t stream, uint32_t snap, in
                                 const uint64_t (*o)[5])
 {
     uint64_t next = 0;
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, snap);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, stream, snap, n);
     for (int i = 0; i < n; i++) {
         tw_u(&w->rec, o[i][0] - next);
         next = o[i][0] + 1;
@@ -429,9 +397,7 @@ static inline void tw_pyobjects(struct tw *w, uint32_t stream, uint32_t snap, in
 static inline void tw_pyparts(struct tw *w, uint32_t stream, uint32_t snap, int n,
                               const uint64_t (*p)[5])
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, snap);
-    tw_u(&w->rec, n);
+    TW_U(&w->rec, stream, snap, n);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 5; k++)
             tw_u(&w->rec, p[i][k]);
@@ -478,8 +444,7 @@ static inline void tw_pyframeroot(struct tw *w, uint32_t stream, uint32_t snap, 
 /* An HG_REC_GC of `kind` with its fields (5 for COLLECTION and BEFORE, 3 for STATE). */
 static inline void tw_gc(struct tw *w, uint32_t stream, unsigned kind, int n, const uint64_t *v)
 {
-    tw_u(&w->rec, stream);
-    tw_u(&w->rec, kind);
+    TW_U(&w->rec, stream, kind);
     for (int i = 0; i < n; i++)
         tw_u(&w->rec, v[i]);
     tw_rec(w, HG_REC_GC);
@@ -487,8 +452,7 @@ static inline void tw_gc(struct tw *w, uint32_t stream, unsigned kind, int n, co
 
 static inline void tw_end(struct tw *w)
 {
-    tw_u(&w->rec, w->streams);
-    tw_u(&w->rec, w->events);
+    TW_U(&w->rec, w->streams, w->events);
     tw_rec(w, HG_REC_END);
     tw_flush(w);
 }

@@ -50,6 +50,15 @@ static const char *base(const char *p)
     return s ? s + 1 : p;
 }
 
+/* A frame names function at line of file (its last path component). */
+static void check_named(const struct sym_frame *f, const char *function, const char *file,
+                        unsigned line)
+{
+    CHECK_STR(f->function, function);
+    CHECK_STR(base(f->file), file);
+    CHECK_EQ(f->line, line);
+}
+
 /* g_dir/name, in one of a few rotating buffers. */
 static const char *fixture(const char *name)
 {
@@ -193,9 +202,7 @@ static void test_return_address_gives_call_line(void)
     struct sym_frame f[8] = {{0}};
     uint64_t ret = ret_of_caller();
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 1);
-    CHECK_STR(f[0].function, "fx_caller");
-    CHECK_STR(base(f[0].file), "fix_c.c");
-    CHECK_EQ(f[0].line, *fx.line_caller);
+    check_named(&f[0], "fx_caller", "fix_c.c", *fx.line_caller);
     CHECK_STR(f[0].module, fixture("libsymfix.so"));
     CHECK_EQ(f[0].offset, ret - g_bias);
     CHECK_EQ(f[0].inlined, 0);
@@ -209,14 +216,10 @@ static void test_inline_chain_gives_two_frames(void)
     struct sym_frame f[8] = {{0}};
     uint64_t ret = ret_of_outer();
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 2);
-    CHECK_STR(f[0].function, "fx_inl");
-    CHECK_STR(base(f[0].file), "fix_c.c");
-    CHECK_EQ(f[0].line, *fx.line_inline);
+    check_named(&f[0], "fx_inl", "fix_c.c", *fx.line_inline);
     CHECK_EQ(f[0].inlined, 1);
     CHECK_EQ(f[0].offset, ret - g_bias);
-    CHECK_STR(f[1].function, "fx_outer");
-    CHECK_STR(base(f[1].file), "fix_c.c");
-    CHECK_EQ(f[1].line, *fx.line_outer);
+    check_named(&f[1], "fx_outer", "fix_c.c", *fx.line_outer);
     CHECK_EQ(f[1].inlined, 0);
     CHECK_EQ(f[1].offset, ret - g_bias);
     /* Room for one frame: the innermost. */
@@ -245,9 +248,7 @@ static void test_cxx_template_demangled(void)
     struct sym_frame f[8] = {{0}};
     uint64_t ret = ret_of_twice();
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 1);
-    CHECK_STR(f[0].function, "int fixture::twice<int>(int)");
-    CHECK_STR(base(f[0].file), "fix_cc.cc");
-    CHECK_EQ(f[0].line, *fx.line_twice);
+    check_named(&f[0], "int fixture::twice<int>(int)", "fix_cc.cc", *fx.line_twice);
     uint64_t entry = (uint64_t)(uintptr_t)fx.twice_addr();
     CHECK_EQ(sym_resolve(s, 1, entry, 0, f, 8), 1);
     CHECK_STR(f[0].function, "int fixture::twice<int>(int)");
@@ -273,9 +274,8 @@ static void test_cxx_internal_linkage_qualified(void)
     CHECK_EQ(fx.call_inl_cc(4), 18);
     ret = (uint64_t)(uintptr_t)*fx.ret;
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 2);
-    CHECK_STR(f[0].function, *mangled ? "fixture::inl_step(int)" : "fixture::inl_step");
-    CHECK_STR(base(f[0].file), "fix_cc.cc");
-    CHECK_EQ(f[0].line, *fx.line_inl_cc);
+    check_named(&f[0], *mangled ? "fixture::inl_step(int)" : "fixture::inl_step", "fix_cc.cc",
+                *fx.line_inl_cc);
     CHECK_EQ(f[0].inlined, 1);
     CHECK_STR(f[1].function, "fx_call_inl_cc");
     CHECK_EQ(f[1].inlined, 0);
@@ -397,9 +397,7 @@ static void check_full_names(struct sym_ctx *s)
     CHECK_EQ(sym_resolve(s, 1, ret, 1, f, 8), 2);
     CHECK_STR(f[0].function, "fx_inl");
     CHECK_EQ(f[0].line, *fx.line_inline);
-    CHECK_STR(base(f[1].file), "fix_c.c");
-    CHECK_STR(f[1].function, "fx_outer");
-    CHECK_EQ(f[1].line, *fx.line_outer);
+    check_named(&f[1], "fx_outer", "fix_c.c", *fx.line_outer);
     CHECK_EQ(sym_resolve(s, 1, (uint64_t)(uintptr_t)fx.hidden_addr(), 0, f, 8), 1);
     CHECK_STR(f[0].function, "fx_hidden");
     CHECK_STR(sym_data_symbol(s, 1, (uint64_t)(uintptr_t)fx.local_table_addr(), NULL),
@@ -454,9 +452,7 @@ static void test_debuglink_crc_without_build_id(void)
     CHECK_EQ(sym_add_module(s, 1, fixture("libsymfix_nobid_dl.so"), bias, NULL, 0, err,
                             sizeof err), 0);
     CHECK_EQ(sym_resolve(s, 1, r, 1, f, 8), 1);
-    CHECK_STR(f[0].function, "fx_caller");
-    CHECK_STR(base(f[0].file), "fix_c.c");
-    CHECK_EQ(f[0].line, *line);
+    check_named(&f[0], "fx_caller", "fix_c.c", *line);
     CHECK_EQ(sym_resolve(s, 1, hidden, 0, f, 8), 1);
     CHECK_STR(f[0].function, "fx_hidden");
     CHECK_EQ(sym_warning_count(s), 0);
