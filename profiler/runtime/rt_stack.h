@@ -2,7 +2,10 @@
  *
  * rt_stack.h - in-process deduplication of call stacks. Every distinct stack
  * gets an id (from 1, per process image) and is sent once as RT_REC_STACK;
- * events then carry the id. Lookups and inserts are lock-free.
+ * events then carry the id. Lookups and inserts are lock-free. A table of
+ * its own rather than uthash: every thread of the target shares it without
+ * a lock, and it lives in the runtime's mmap arena, never in the allocator
+ * the runtime watches.
  */
 #ifndef HG_RT_STACK_H
 #define HG_RT_STACK_H

@@ -4,7 +4,8 @@
  * It builds a tree; integers that fit in 64 bits are kept exactly (byte
  * counts must round-trip). Built to take hostile input: nesting is limited,
  * every read is bounds-checked, and any error gives NULL and a message with
- * the byte offset.
+ * the byte offset. Why not jansson or json-c: docs/architecture.md,
+ * "Libraries and hand-written code".
  */
 #ifndef HG_REPORT_JSONREAD_H
 #define HG_REPORT_JSONREAD_H
