@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/leaked.h"
 #include "report/model/arena.h"
 
 #define LIFE_MAX_BUCKETS 2048        /* lifetime buckets per process */
@@ -341,11 +342,6 @@ static int lost_cmp(const void *a, const void *b)
     return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
 }
 
-static int is_lost(uint8_t kind)
-{
-    return kind == REP_KIND_DEFINITE || kind == REP_KIND_CYCLE || kind == REP_KIND_INDIRECT;
-}
-
 /* Sorts the stream's cells and, with a classified exit snapshot, buckets its
  * lost blocks by allocation time. -1 when out of memory. */
 static int view_lifetimes(struct rep_life_view *v, const struct life_stream *s,
@@ -365,7 +361,7 @@ static int view_lifetimes(struct rep_life_view *v, const struct life_stream *s,
     if (!v->z)
         return -1;
     for (size_t i = 0; i < snap->nblocks; i++) {
-        if (!is_lost(snap->kind[i]))
+        if (!rep_kind_is_lost(snap->kind[i]))
             continue;
         const struct rep_block *b = &snap->blocks[i];
         v->z[v->nz++] = (struct rep_life_lost){ b->site, alloc_bucket(s, b->number), b->size };

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/leaked.h"
+
 static const char *const metric_names[] = { "leaked", "peak", "allocated", "allocations" };
 
 int rep_metric_parse(const char *name)
@@ -24,30 +26,6 @@ int rep_metric_parse(const char *name)
         if (!strcmp(name, metric_names[i]))
             return i;
     return -1;
-}
-
-static int is_lost(uint8_t kind)
-{
-    return kind == REP_KIND_DEFINITE || kind == REP_KIND_CYCLE || kind == REP_KIND_INDIRECT;
-}
-
-void rep_leaked_by_site(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks)
-{
-    const struct rep_snapshot *s = p->exit_snapshot;
-    if (!s || !s->classified || !s->kind) {
-        for (size_t i = 0; i < p->nstacks; i++) {
-            bytes[i] = p->sites[i].live_bytes;
-            blocks[i] = p->sites[i].live_blocks;
-        }
-        return;
-    }
-    for (size_t b = 0; b < s->nblocks; b++) {
-        uint32_t site = s->blocks[b].site;
-        if (!is_lost(s->kind[b]) || site >= p->nstacks)
-            continue;
-        bytes[site] += s->blocks[b].size;
-        blocks[site]++;
-    }
 }
 
 /* Writes a name with the characters that would break a folded line replaced. */

@@ -2,8 +2,8 @@
  *
  * collapsed.h - folded stacks ("collapsed" format): one line per allocation
  * site, "outer;...;inner VALUE", the input of flamegraph.pl, inferno and
- * speedscope. Also the per-site leaked figures that the folded stacks and
- * the HTML report's flame graph share.
+ * speedscope. The leaked figures are rep_leaked_by_site's
+ * (report/analysis/leaked.h), which the HTML report's flame graph shares.
  */
 #ifndef HG_REP_COLLAPSED_H
 #define HG_REP_COLLAPSED_H
@@ -24,11 +24,6 @@ enum rep_metric {
 
 /* Parses "leaked", "peak", "allocated" or "allocations"; -1 for anything else. */
 int rep_metric_parse(const char *name);
-
-/* Fills bytes[i] and blocks[i] (arrays of p->nstacks, zeroed by the caller)
- * with the leaked figures of site i as REP_METRIC_LEAKED defines them. The
- * exit snapshot must be classified, if there is one. */
-void rep_leaked_by_site(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks);
 
 /* Writes the folded stacks of `metric` for every process of cap (only those
  * `process` names when it is not NULL, rep_process_selected; their stacks

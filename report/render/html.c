@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/leaked.h"
 #include "report/analysis/lifetime.h"
 #include "report/render/collapsed.h"
 #include "report/render/render.h"

@@ -72,10 +72,6 @@ const char *rep_no_snapshot_reason(char *buf, size_t len, const struct rep_proce
  * NULL when out of memory. *n gets the count. */
 uint32_t *rep_top_sites(const struct rep_process *p, int key, size_t max, size_t *n);
 
-/* What p leaked, as its leak list says: definite and cycle entries with
- * their indirect blocks, and not-freed blocks. */
-void rep_process_leaked(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks);
-
 /* The process tree (tree.c): one line per exec chain (the images one pid
  * went through, first to last), depth first in the order processes
  * appeared. */
@@ -85,7 +81,7 @@ struct rep_tree_line {
     uint32_t depth;              /* 0 for the launched program (and orphans) */
     uint64_t allocations, allocated_bytes;   /* over the chain's images */
     uint64_t peak_bytes;                     /* the largest of the images' peaks */
-    uint64_t leaked_bytes, leaked_blocks;    /* rep_process_leaked over the images */
+    uint64_t leaked_bytes, leaked_blocks;    /* rep_process_leaked (leaked.h) over the images */
     int matters;                 /* the launched program, a leak, or a tenth of the
                                     run's allocations (count or bytes) */
 };

@@ -14,22 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/analysis/leaked.h"
+
 /* A chain's share of the run's allocations (count or bytes) that makes it
  * worth detailing: a tenth. A twentieth detailed every `$(dirname ...)` of
  * a pyenv shim. */
 #define SHARE_DIVISOR 10
-
-void rep_process_leaked(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks)
-{
-    *bytes = *blocks = 0;
-    for (size_t i = 0; i < p->nleaks; i++) {
-        const struct rep_leak *l = &p->leaks[i];
-        if (l->kind == REP_LEAK_POSSIBLE || l->kind == REP_LEAK_REACHABLE)
-            continue;
-        *bytes += l->bytes + l->indirect_bytes;
-        *blocks += l->blocks + l->indirect_blocks;
-    }
-}
 
 static const char *base_name(const char *path)
 {
