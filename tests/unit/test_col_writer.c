@@ -25,6 +25,22 @@ static int temp_capture(void)
     return mkstemp(path);
 }
 
+/* Reads the capture at path back into c and removes the file. */
+static void read_back(struct capture *c)
+{
+    CHECK_EQ(read_capture(path, c), 0);
+    unlink(path);
+}
+
+/* Finishes w (its END record's totals), releases it and reads it back. */
+static void finish_and_read(struct col_writer *w, uint64_t streams, uint64_t events,
+                            struct capture *c)
+{
+    CHECK_EQ(col_writer_finish(w, streams, events), 0);
+    col_writer_release(w);
+    read_back(c);
+}
+
 static void test_records_read_back_exactly(void)
 {
     struct col_writer w = {0};
@@ -39,12 +55,8 @@ static void test_records_read_back_exactly(void)
     col_put_zz(&w, INT64_MIN);
     col_put_str(&w, "hello", 5);
     col_rec_end(&w);
-    CHECK_EQ(col_writer_finish(&w, 2, 5), 0);
-    col_writer_release(&w);
-
     struct capture c;
-    CHECK_EQ(read_capture(path, &c), 0);
-    unlink(path);
+    finish_and_read(&w, 2, 5, &c);
     CHECK(!memcmp(c.h.magic, HG_CAP_MAGIC, 8));
     CHECK_EQ(c.h.version, HG_CAP_VERSION);
     CHECK_EQ(c.h.header_size, 32);
@@ -106,11 +118,8 @@ static void test_chunks_end_on_record_boundaries(void)
     struct col_writer w = {0};
     CHECK_EQ(col_writer_open(&w, temp_capture(), 1, 2), 0);
     write_kilo_records(&w);
-    CHECK_EQ(col_writer_finish(&w, 0, 0), 0);
-    col_writer_release(&w);
     struct capture c;
-    CHECK_EQ(read_capture(path, &c), 0);
-    unlink(path);
+    finish_and_read(&w, 0, 0, &c);
     CHECK_EQ(c.bad_chunk, 0);
     CHECK_EQ(c.nchunks, 3);
     /* a chunk is written once the next record would pass 1 MiB: 1045 records */
@@ -137,8 +146,7 @@ static void test_disk_full_keeps_whole_chunks(void)
     CHECK_EQ(stat(path, &st), 0);
     CHECK_EQ(st.st_size, (long long)whole);
     struct capture c;
-    CHECK_EQ(read_capture(path, &c), 0);
-    unlink(path);
+    read_back(&c);
     CHECK_EQ(c.bad_chunk, 0);
     CHECK_EQ(c.nchunks, 1);
     CHECK_EQ(chunk_records(c.raw, c.raw_len), 1045);
