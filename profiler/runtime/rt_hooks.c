@@ -188,9 +188,7 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
 {
     if (!c->id)
         c->id = rt_stack_intern(how, c->hash, c->frames, all_frames(c), time);
-    struct rt_rec r = { .type = RT_REC_ALLOC | flags, .u32 = c->id, .time_ns = time,
-                        .a = (uintptr_t)p, .b = size };
-    rt_pub_write(how, &r, 1);
+    rt_pub_rec(how, RT_REC_ALLOC | flags, c->id, time, (uintptr_t)p, size);
     rt_pyf_born(p, size);
 }
 
@@ -209,8 +207,7 @@ static void record_free(const void *p, uint32_t flags)
     int how = rt_pub_begin(1);
     if (how == RT_PUB_NONE)
         return;
-    struct rt_rec r = { .type = RT_REC_FREE | flags, .time_ns = rt_free_time(), .a = (uintptr_t)p };
-    rt_pub_write(how, &r, 1);
+    rt_pub_rec(how, RT_REC_FREE | flags, 0, rt_free_time(), (uintptr_t)p, 0);
     rt_pub_end(how);
 }
 
@@ -367,9 +364,7 @@ static void *realloc_pair(void *old, size_t n, struct capture *c)
     if (how == RT_PUB_NONE)
         return p;
     if (p || n == 0) {
-        struct rt_rec f = { .type = RT_REC_FREE | (p ? RT_F_REALLOC : 0), .time_ns = t1,
-                            .a = (uintptr_t)old };
-        rt_pub_write(how, &f, 1);
+        rt_pub_rec(how, RT_REC_FREE | (p ? RT_F_REALLOC : 0), 0, t1, (uintptr_t)old, 0);
     }
     if (p)
         write_alloc(how, c, p, n, RT_F_REALLOC, t2);
@@ -480,9 +475,7 @@ static void *py_realloc(void *ctx, void *old, size_t n)
         uint64_t t2 = rt_event_time();
         if (how != RT_PUB_NONE) {
             if (p) {
-                struct rt_rec f = { .type = RT_REC_FREE | RT_F_REALLOC, .time_ns = t1,
-                                    .a = (uintptr_t)old };
-                rt_pub_write(how, &f, 1);
+                rt_pub_rec(how, RT_REC_FREE | RT_F_REALLOC, 0, t1, (uintptr_t)old, 0);
                 write_alloc(how, &c, p, n, RT_F_REALLOC, t2);
             }
             rt_pub_end(how);
