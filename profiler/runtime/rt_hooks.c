@@ -19,6 +19,7 @@
 #include "profiler/runtime/rt_proc.h"
 #include "profiler/runtime/rt_pyexit.h"
 #include "profiler/runtime/rt_pyframe.h"
+#include "profiler/runtime/rt_pygc.h"
 #include "profiler/runtime/rt_rec.h"
 #include "profiler/runtime/rt_scan.h"
 #include "profiler/runtime/rt_stack.h"
@@ -27,6 +28,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <stdalign.h>
 #include <string.h>
 #include <unistd.h>
@@ -211,6 +213,14 @@ static void record_free(const void *p, uint32_t flags)
     rt_pub_end(how);
 }
 
+/* A free that Python's garbage collector makes (rt_pygc.h) says so. */
+static inline uint32_t gc_free_flags(const void *p, int pymalloc)
+{
+    if (RT_LIKELY(!rt_pygc_collecting))
+        return 0;
+    return rt_pygc_free_flags(p, pymalloc ? 0 : malloc_usable_size((void *)p));
+}
+
 /* ---- allocation ------------------------------------------------------- */
 
 static void *pass_malloc(size_t n)
@@ -302,7 +312,7 @@ RT_EXPORT void free(void *p)
             real.free(p);
         return;
     }
-    record_free(p, 0);
+    record_free(p, gc_free_flags(p, 0));
     real.free(p);
     hook_end(prev);
 }
@@ -314,7 +324,7 @@ RT_EXPORT void free_sized(void *p, size_t size)
         return;
     int rec = hook_begin(&prev);
     if (rec)
-        record_free(p, 0);
+        record_free(p, gc_free_flags(p, 0));
     if (real.free_sized)
         real.free_sized(p, size);
     else
@@ -330,7 +340,7 @@ RT_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
         return;
     int rec = hook_begin(&prev);
     if (rec)
-        record_free(p, 0);
+        record_free(p, gc_free_flags(p, 0));
     if (real.free_aligned_sized)
         real.free_aligned_sized(p, align, size);
     else
@@ -494,7 +504,7 @@ static void py_free(void *ctx, void *p)
         in->free(in->ctx, p);
         return;
     }
-    record_free(p, 0);
+    record_free(p, gc_free_flags(p, 1));
     int g = rt_guard_enter();
     pymem_depth++;
     in->free(in->ctx, p);

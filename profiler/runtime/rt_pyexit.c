@@ -25,6 +25,7 @@
 #include "profiler/runtime/rt_pyexit.h"
 
 #include "profiler/runtime/rt_proc.h"
+#include "profiler/runtime/rt_pygc.h"
 #include "profiler/runtime/rt_pymem.h"
 #include "profiler/runtime/rt_python.h"
 
@@ -134,7 +135,8 @@ static long pymalloc_blocks(void)
 }
 
 /* The pending call, the interpreter's first safe point: says how its
- * objects are allocated and registers at_exit with atexit. Only in the
+ * objects are allocated, starts recording the garbage collector's work and
+ * registers at_exit with atexit. Only in the
  * main interpreter, whose atexit callbacks run at process exit. */
 static int register_at_exit(void *arg)
 {
@@ -144,6 +146,7 @@ static int register_at_exit(void *arg)
         return 0;
     }
     rt_pymem_started(pymalloc_blocks());
+    rt_pygc_install();
     py_object *mod = py.import_module("atexit");
     py_object *fn = mod ? py.cfunction_new(&at_exit_def, NULL, NULL) : NULL;
     py_object *r = fn ? py.call_method(mod, "register", "O", fn) : NULL;

@@ -31,7 +31,7 @@
 #include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_pytype.h"
 
-#include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 
 #define GC_HEAD 16u
@@ -821,18 +821,28 @@ static int freed_header(uintptr_t type, uint32_t off)
     return t && header_offset(t) == off;
 }
 
-uint32_t rt_pyobj_gc_free(const void *p)
+uint32_t rt_pyobj_gc_free(const void *p, size_t size)
 {
-    const uintptr_t *w = p;
-    size_t n = malloc_usable_size((void *)p);
-    if (!S.py && !(S.py = rt_py_get()))
-        return RT_F_GC;
-    if (!S.preheader && !S.values_prefix)
+    uintptr_t w[6] = {0};
+    size_t n = size;
+    if (!S.py) {
+        /* types are checked as they come, and the verdicts kept until the
+         * next snapshot checks them again */
+        if (!(S.py = rt_py_get()) || rt_pytype_begin() < 0)
+            return RT_F_GC;
         layout_flags();
-    /* a tracked object's GC header is unlinked and its count 0 when freed */
+    }
+    if (n)
+        memcpy(w, p, n < sizeof w ? n : sizeof w);
+    else  /* pymalloc: no size to trust, but a block is at least 16 bytes */
+        for (n = sizeof w; n >= 16 && !rt_pytype_read((uintptr_t)p, w, n); n -= 16)
+            ;
+    /* A tracked object's GC header is unlinked and its count 0 when freed.
+     * Untracked objects are not counted: two words (a count of 0, a type)
+     * are what a pymalloc block's unwritten start keeps of an object freed
+     * before (its free-list link 0 at the end of the list). */
     int object = (S.preheader && n >= 48 && w[2] == 0 && w[3] <= 1 && w[4] == 0 &&
                   freed_header(w[5], GC_HEAD + PRE_HEADER)) ||
-                 (n >= 32 && w[0] == 0 && w[1] <= 1 && w[2] == 0 && freed_header(w[3], GC_HEAD)) ||
-                 (n >= 16 && w[0] == 0 && freed_header(w[1], 0));
+                 (n >= 32 && w[0] == 0 && w[1] <= 1 && w[2] == 0 && freed_header(w[3], GC_HEAD));
     return RT_F_GC | (object ? RT_F_PYOBJ : 0);
 }

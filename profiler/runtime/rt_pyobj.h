@@ -90,10 +90,11 @@ void rt_pyobj_emit(void);
 /* Frees the snapshot's tables. */
 void rt_pyobj_end(void);
 
-/* Called by the free hook for a free made during a garbage collection by
- * the collecting thread: RT_F_GC, with RT_F_PYOBJ when the block held a
- * Python object (its GC header unlinked, or its reference count 0, and a
- * known type object as its type). p is still allocated. */
-uint32_t rt_pyobj_gc_free(const void *p);
+/* For a free made during a garbage collection by the collecting thread
+ * (rt_pygc.h): RT_F_GC, with RT_F_PYOBJ when the block held an object the
+ * collector tracks (its GC header unlinked, its reference count 0 and a
+ * type object as its type). p is still allocated; `size` is its usable size, 0
+ * when not known (a pymalloc block: read with reads that cannot fault). */
+uint32_t rt_pyobj_gc_free(const void *p, size_t size);
 
 #endif

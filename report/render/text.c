@@ -518,13 +518,51 @@ static void py_types(const struct tx *t, const struct rep_snapshot *s, const cha
     }
 }
 
+/* Sites that the collector freed from, merged by what the reader sees of
+ * them (a Python line has one stack per instruction and allocation). */
+struct gc_line {
+    char where[MAX_WIDTH];
+    uint64_t objects, blocks, bytes;
+};
+
+static size_t gc_lines(const struct tx *t, struct gc_line *out, size_t max)
+{
+    size_t n = 0, nidx = 0;
+    uint32_t *idx = rep_top_sites(t->p, 3, t->p->nstacks, &nidx);
+    for (size_t i = 0; idx && i < nidx; i++) {
+        const struct rep_site *st = &t->p->sites[idx[i]];
+        char where[MAX_WIDTH];
+        site_line(t, where, t->width, idx[i]);
+        size_t k = 0;
+        while (k < n && strcmp(out[k].where, where))
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue;
+            memcpy(out[n++].where, where, sizeof where);
+        }
+        out[k].objects += st->gc_freed_objects;
+        out[k].blocks += st->gc_freed;
+        out[k].bytes += st->gc_freed_bytes;
+    }
+    free(idx);
+    return n;
+}
+
+static int cmp_gc_line(const void *pa, const void *pb)
+{
+    const struct gc_line *a = pa, *b = pb;
+    uint64_t ka = a->objects ? a->objects : a->blocks, kb = b->objects ? b->objects : b->blocks;
+    return ka != kb ? (ka > kb ? -1 : 1) : strcmp(a->where, b->where);
+}
+
 /* What the cyclic garbage collector did while the process was recorded. */
 static void py_gc(const struct tx *t)
 {
     const struct rep_process *p = t->p;
     if (!p->gc_seen)
         return;
-    char a[32], b[32], c[32], line[MAX_WIDTH + 400];
+    char a[32], b[32], c[32], d[32], line[MAX_WIDTH + 400];
     uint64_t n = 0, collected = 0, uncollectable = 0, pause = 0, longest = 0;
     for (int g = 0; g < 3; g++) {
         n += p->gc_gens[g].collections;
@@ -540,22 +578,20 @@ static void py_gc(const struct tx *t)
              "recorded took %s in all, the longest %s", rep_fmt_count(a, sizeof a, n),
              p->gc_gens[0].collections, p->gc_gens[1].collections, p->gc_gens[2].collections,
              rep_fmt_count(b, sizeof b, collected), uncollectable, p->ngc,
-             rep_fmt_duration(c, sizeof c, pause), rep_fmt_duration(a, sizeof a, longest));
+             rep_fmt_duration(c, sizeof c, pause), rep_fmt_duration(d, sizeof d, longest));
     wrapped(t, "  ", line);
-    size_t shown = 0;
-    uint32_t *idx = rep_top_sites(p, 3, t->top, &shown);
-    for (size_t i = 0; idx && i < shown; i++) {
-        const struct rep_site *st = &p->sites[idx[i]];
-        char where[MAX_WIDTH];
-        site_line(t, where, t->width, idx[i]);
+    struct gc_line *lines = calloc(t->top ? t->top : 1, sizeof *lines);
+    size_t shown = lines ? gc_lines(t, lines, t->top) : 0;
+    qsort(lines, shown, sizeof *lines, cmp_gc_line);
+    for (size_t i = 0; i < shown; i++) {
         snprintf(line, sizeof line, "%s made %s objects (%s blocks, %s) that only the garbage "
-                 "collector freed: cycles you could break, or make weak", where,
-                 rep_fmt_count(a, sizeof a, st->gc_freed_objects),
-                 rep_fmt_count(b, sizeof b, st->gc_freed),
-                 rep_fmt_bytes(c, sizeof c, st->gc_freed_bytes));
+                 "collector freed: cycles you could break, or make weak", lines[i].where,
+                 rep_fmt_count(a, sizeof a, lines[i].objects),
+                 rep_fmt_count(b, sizeof b, lines[i].blocks),
+                 rep_fmt_bytes(c, sizeof c, lines[i].bytes));
         wrapped(t, "    ", line);
     }
-    free(idx);
+    free(lines);
 }
 
 static void cycles(const struct tx *t)

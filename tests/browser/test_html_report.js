@@ -8,7 +8,9 @@
  * checks: the header figures equal the JSON report's; clicking a flame-graph
  * frame zooms it to the full width; selecting a time range changes the sites
  * table; the cycle graph has three nodes; no console error, no request but
- * the file itself, no dialog, and the hostile file name shows as text.
+ * the file itself, no dialog, and the hostile file name shows as text;
+ * a Python process's page shows the garbage collector's work and the live
+ * objects by type (checkPython).
  * Leaves a screenshot in tests/browser/artifacts/.
  *
  * Run by ctest (env HEAPGRAPH, HG_SOURCE_DIR, HG_BUILD_DIR). To check a
@@ -155,6 +157,65 @@ async function checkProcessPicker(context, work, watch) {
     await page.close();
 }
 
+/* A Python process (Debian's python3.11) that collects twice with the
+ * collector disabled: the Python section shows the collector's figures and
+ * the live objects by type as the JSON report has them, and the timeline
+ * marks each recorded collection. */
+const GC_SCRIPT = [
+    'import gc',
+    'gc.disable()',
+    'class Node:',
+    '    pass',
+    'def ring(n):',
+    '    a = Node(); a.me = a',
+    'for i in range(300):',
+    '    ring(i)',
+    'gc.collect()',
+    'KEEP = [Node() for i in range(1234)]',
+    'gc.collect(0)'
+].join('\n') + '\n';
+
+async function checkPython(context, work, watch) {
+    const py = '/usr/bin/python3.11';
+    if (!fs.existsSync(py)) {
+        console.log('skip the Python page: no ' + py);
+        return;
+    }
+    const hg = process.env.HEAPGRAPH;
+    const script = path.join(work, 'gcpage.py'), cap = path.join(work, 'gcpage.hgcap');
+    const json = path.join(work, 'gcpage.json'), html = path.join(work, 'gcpage.html');
+    fs.writeFileSync(script, GC_SCRIPT);
+    execFileSync(hg, ['run', '-q', '-o', cap, '--', py, script], { stdio: 'inherit' });
+    execFileSync(hg, ['report', '--format', 'json', '-o', json, cap], { stdio: 'inherit' });
+    execFileSync(hg, ['report', '--format', 'html', '-o', html, cap], { stdio: 'inherit' });
+    const proc = JSON.parse(fs.readFileSync(json, 'utf8')).processes[0];
+    const page = await context.newPage();
+    watch(page);
+    await page.goto('file://' + html);
+    await page.waitForFunction(function () { return !!window.heapgraph; });
+    check(await page.isVisible('#python-section'), 'the Python section is shown');
+    const line = await page.textContent('#gc-line');
+    const n = proc.gc.collections.reduce(function (a, b) { return a + b; }, 0);
+    check(line.startsWith(n.toLocaleString('en-US') + ' garbage collections (generation 0: ' +
+                          proc.gc.collections[0]) && line.includes('the ' + proc.gc.events.length + ' recorded'),
+          'the collector line has the JSON figures: ' + line);
+    const last = proc.gc.events.slice(-2).map(function (e) { return [e.generation, e.collected]; });
+    check(JSON.stringify(last.map(function (e) { return e[0]; })) === '[2,0]' && last[0][1] >= 300,
+          'the last two collections are the script\'s: ' + JSON.stringify(last));
+    const marks = await page.evaluate(function () { return window.heapgraph.gcMarks(); });
+    check(marks.length === proc.gc.events.length && marks.length > 0 &&
+          marks[marks.length - 1].generation === 0, 'one timeline mark per recorded collection: ' + marks.length);
+    const rows = await page.$$eval('table.pytypes tr', function (trs) {
+        return trs.slice(1).map(function (tr) {
+            return Array.prototype.map.call(tr.children, function (td) { return td.textContent; });
+        });
+    });
+    const node = rows.find(function (r) { return r[0] === 'Node'; });
+    check(node && node[1] === '1,234' && node[3] === '+1,234', 'live Node objects with their growth: ' +
+          JSON.stringify(node));
+    await page.close();
+}
+
 async function main() {
     if (!fs.existsSync(CHROMIUM)) {
         console.log('skip: ' + CHROMIUM + ' is not installed');
@@ -214,8 +275,10 @@ async function main() {
         check(text.includes(XSS), 'the hostile file name is shown as text');
         check(await page.$$eval('img', function (x) { return x.length; }) === 0, 'no <img> element was injected');
         await page.waitForTimeout(200);
-        if (!process.env.HG_BROWSER_HTML)
+        if (!process.env.HG_BROWSER_HTML) {
             await checkProcessPicker(context, work, watch);
+            await checkPython(context, work, watch);
+        }
     } finally {
         await context.close();
     }

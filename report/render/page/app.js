@@ -11,6 +11,7 @@ const DATA = JSON.parse(document.getElementById('hg-data').textContent);
 const REPORT = DATA.report;
 const ROW = 18;                      /* flame graph row height, CSS pixels */
 const MAX_ROWS = 500;                /* table rows rendered at once */
+const MAX_TYPES = 25;                /* Python types listed per snapshot */
 const KINDS = ['definite', 'cycle', 'indirect', 'possible', 'reachable'];
 const METRIC_NAMES = { l: 'leaked bytes', p: 'bytes at peak', b: 'bytes allocated',
                        n: 'allocations', t: 'temporary allocations' };
@@ -208,6 +209,8 @@ function renderNotes() {
 
 /* ---- timeline --------------------------------------------------------- */
 
+const GC_COLOURS = ['#27ae60', '#e67e22', '#c0392b'];   /* generations 0, 1, 2 */
+
 const timeline = { drag: null, geom: null };
 
 function sizeCanvas(c, cssHeight) {
@@ -276,6 +279,14 @@ function renderTimeline() {
         g.fillStyle = '#8e44ad';
         g.fillText('snapshot ' + sn.id + (sn.reason === 'exit' ? ' (exit)' : ''), Math.max(L, x - 90), T - 2);
     });
+    const gc = state.proc.gc;
+    timeline.gcMarks = [];
+    (gc ? gc.events : []).forEach(function (e) {
+        const x = X(e.time_us);
+        timeline.gcMarks.push({ x: x, generation: e.generation });
+        g.strokeStyle = GC_COLOURS[e.generation] || GC_COLOURS[2];
+        g.beginPath(); g.moveTo(x, h - B); g.lineTo(x, h - B - 6 - 3 * e.generation); g.stroke();
+    });
     if (peak && peak.time_us !== undefined) {
         const x = X(peak.time_us), y = Y(peak.bytes);
         g.fillStyle = '#c0392b';
@@ -285,6 +296,10 @@ function renderTimeline() {
     }
     g.fillStyle = '#2f6fb3'; g.fillText('\u25a0 heap in use', L, 11);
     g.fillStyle = '#9aa5b1'; g.fillText('\u25a0 RSS (right axis)', L + 100, 11);
+    if (gc && gc.events.length) {
+        g.fillStyle = GC_COLOURS[2];
+        g.fillText('| garbage collections (taller: older generation)', L + 230, 11);
+    }
 }
 
 function timeAt(clientX) {
@@ -743,6 +758,47 @@ function viewOf(i) {
         { pid: p.pid, frames: [], sites: [], series: { t0: 0, dt: 1, heap: [], rss: [] }, life: null };
 }
 
+/* ---- Python ----------------------------------------------------------- */
+
+function sum(a) { return a.reduce(function (x, y) { return x + y; }, 0); }
+
+function gcSummary(gc) {
+    const c = gc.collections;
+    return fmtInt(sum(c)) + ' garbage collections (generation 0: ' + fmtInt(c[0]) + ', 1: ' +
+        fmtInt(c[1]) + ', 2: ' + fmtInt(c[2]) + '), ' + fmtInt(sum(gc.collected)) +
+        ' objects collected, ' + fmtInt(sum(gc.uncollectable)) + ' uncollectable; the ' +
+        fmtInt(gc.events.length) + ' recorded took ' + fmtDuration(sum(gc.pause_us)) +
+        ' in all, the longest ' + fmtDuration(Math.max.apply(null, gc.longest_us)) +
+        '; ' + fmtInt(gc.freed_objects) + ' objects (' + fmtInt(gc.freed_blocks) +
+        ' blocks) only the collector freed';
+}
+
+function signed(n, f) { return (n > 0 ? '+' : n < 0 ? '\u2212' : '') + f(Math.abs(n)); }
+
+/* Live objects by type at each snapshot, with the change since the one
+ * before (the first: since nothing). */
+function renderPython() {
+    const p = state.proc, box = $('pytypes');
+    const snaps = (p.snapshots || []).filter(function (s) { return s.python; });
+    $('python-section').hidden = !p.gc && !snaps.length;
+    $('gc-line').textContent = p.gc ? gcSummary(p.gc) : '';
+    box.textContent = '';
+    snaps.forEach(function (s) {
+        box.appendChild(el('h3', null, 'Snapshot ' + s.id + (s.reason === 'exit' ? ' (exit)' : '') +
+                           ': ' + fmtInt(s.python.objects) + ' live objects by type'));
+        const t = el('table', { class: 'pytypes' },
+            el('tr', null, el('th', null, 'type'), el('th', null, 'objects'), el('th', null, 'bytes'),
+               el('th', null, 'change'), el('th', null, 'bytes change')));
+        s.python.types.slice(0, MAX_TYPES).forEach(function (x) {
+            t.appendChild(el('tr', null, el('td', null, x.type), el('td', { class: 'num' }, fmtInt(x.count)),
+                el('td', { class: 'num' }, fmtBytes(x.bytes)),
+                el('td', { class: 'num' }, signed(x.delta_count, fmtInt)),
+                el('td', { class: 'num' }, signed(x.delta_bytes, fmtBytes))));
+        });
+        box.appendChild(t);
+    });
+}
+
 /* ---- processes -------------------------------------------------------- */
 
 function selectProcess(i) {
@@ -756,7 +812,7 @@ function selectProcess(i) {
     const notFreed = state.view.sites.some(function (x) { return x.l > 0; });
     state.metric = lost > 0 || notFreed ? 'l' : 'b';
     $('metric').value = state.metric;
-    renderHeader(); setRange(null); renderLeaks(); renderCycles();
+    renderHeader(); setRange(null); renderPython(); renderLeaks(); renderCycles();
 }
 
 function initProcesses() {
@@ -781,7 +837,9 @@ window.heapgraph = {
     flameWidth: function () { return $('flame').clientWidth; },
     /* x offset in the timeline canvas of a fraction (0..1) of the run */
     timelineX: function (f) { const g = timeline.geom; return g.L + f * (g.w - g.L - g.R); },
-    zoomed: function () { return state.zoom ? state.zoom.name : null; }
+    zoomed: function () { return state.zoom ? state.zoom.name : null; },
+    /* the garbage collections marked on the timeline: x offset, generation */
+    gcMarks: function () { return timeline.gcMarks || []; }
 };
 
 function main() {
