@@ -18,7 +18,13 @@ function around it) has two. So heapgraph's blocks at a line are
 tracemalloc's plus those tracebacks, and its bytes 24 more per traceback.
 Nothing else happens at these lines between the two snapshots: the script
 collects before its snapshot, as heapgraph's exit snapshot does (class
-Point leaves garbage behind that only the collector frees).
+Point leaves garbage behind that only the collector frees), through a
+function of another file name made before tracing starts, and only then:
+CPython makes a dict and strings for the gc.callbacks heapgraph adds, and
+keeps the dict on its free list, under whatever line a collection starts
+at. The tuple that build() returns comes from the interpreter's free list
+(one is put there before tracing starts), so that line 17 allocates
+nothing, whatever the runtime's own calls at start-up left there.
 Standard library only."""
 import json
 import os
@@ -31,7 +37,7 @@ from ci_helpers import hg, python_interpreters, report_json  # noqa: E402
 
 # Line numbers matter: TRACEBACKS names them.
 SCRIPT = '''import gc, json, sys, tracemalloc
-
+gc.disable(); collect = eval(compile("lambda: gc.collect()", "collect", "eval")); tuple(range(4))
 tracemalloc.start(1)
 
 
@@ -50,7 +56,7 @@ def build():
 
 
 KEEP = build()
-gc.collect()
+collect()
 snap = tracemalloc.take_snapshot()
 tracemalloc.stop()
 lines = {}
