@@ -95,7 +95,8 @@ enum hg_rec_type {
        index, dst offset). src is 2*block index for a block, 2*root id+1 for a
        root. dst offset 0 is a start pointer, anything else interior. */
     HG_REC_EDGES = 14,
-    /* stream, snapshot id, nedges in all, status (0 ok, 1 partial) */
+    /* stream, snapshot id, nedges in all, status (0 ok, 1 partial), then
+       the time the snapshot ended (optional: older captures end before it) */
     HG_REC_SNAPSHOT_END = 15,
     /* stream, code id, first line, name string (qualified name from 3.11,
        else the name), file string, line table (varint length + bytes, in the

@@ -589,6 +589,7 @@ void col_transcode_snap_end(struct col *c, struct col_stream *s, const struct rt
     col_put_u(c->w, r->a);
     col_put_u(c->w, s->ed_total);
     col_put_u(c->w, r->u32);
+    col_put_u(c->w, col_to_us(c, col_ev_ns(c, s, r->time_ns)));
     col_rec_end(c->w);
     if (s->snap_reason == 0 && r->a == s->snap_id)
         s->exit_snapshot = 1;

@@ -401,6 +401,7 @@ struct rep_snapshot {
     uint8_t reason;              /* 0 exit, 1 request */
     int have_blocks;             /* the HG_EV_MARK was replayed: blocks[] is set */
     int ended;                   /* HG_REC_SNAPSHOT_END seen */
+    uint64_t end_us;             /* when it ended; 0 when the capture does not say */
     int partial;                 /* the runtime said partial, or the snapshot is incomplete */
     uint64_t bytes;              /* sum of block sizes */
     size_t nblocks;

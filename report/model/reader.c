@@ -277,15 +277,18 @@ static int rec_edges(struct rep_stream *s, struct rep_cursor *c)
     return 0;
 }
 
+/* The end time is absent from older captures. */
 static int rec_snapshot_end(struct rep_stream *s, struct rep_cursor *c)
 {
-    uint64_t id, v[2];
-    if (rep_cur_u64(c, &id) < 0 || rd_n(c, v, 2) < 0)
+    uint64_t id, v[2], end = 0;
+    if (rep_cur_u64(c, &id) < 0 || rd_n(c, v, 2) < 0 ||
+        (c->p < c->end && rep_cur_u64(c, &end) < 0))
         return -1;
     struct rep_snap_rt *snap = rep_stream_snapshot(s, id);
     if (!snap)
         return -1;
     snap->pub.ended = 1;
+    snap->pub.end_us = end;
     snap->pub.partial = v[1] != 0 || v[0] != snap->pub.nedges;
     return 0;
 }

@@ -443,6 +443,10 @@ static void snapshots(struct jw *w)
                     gr->blocks, gr->bytes, gr->delta_bytes);
         }
         putc(']', f);
+        if (s->end_us && s->end_us >= s->time_us)
+            fprintf(f, ",\"duration_us\":%" PRIu64, s->end_us - s->time_us);
+        else
+            fputs(",\"duration_us\":null", f);
         snapshot_python(w, s);
         putc('}', f);
     }

@@ -12,7 +12,8 @@ collect (and the exit snapshot's collection does nothing):
   gc.collect(), are 40 objects (and as many blocks of inline values, made
   there too) that only the collector freed at that line; 25 pairs made at
   another line and freed by gc.collect(0) are 50 objects there;
-- the text report says so, per line.
+- the text report says so, per line;
+- the exit snapshot says how long it took (within the process's life).
 Standard library only."""
 import json
 import os
@@ -103,6 +104,9 @@ class PythonGcTest(unittest.TestCase):
         self.assertEqual(peer["young"], 50)
         self.assertEqual(self.freed_at(proc, BOX_LINE), (40, 80))
         self.assertEqual(self.freed_at(proc, PAIR_LINE), (50, 100))
+        snap = proc["snapshots"][-1]
+        self.assertGreater(snap["duration_us"], 0)
+        self.assertLessEqual(snap["time_us"] + snap["duration_us"], proc["end_us"])
         text = hg("report", cap).stdout
         self.assertRegex(text, r"boxes \(gcwork\.py:%d\) < <module> made 40 objects \(80 blocks, "
                          r"[^)]*\) that only the garbage\s+collector freed" % BOX_LINE)
