@@ -14,14 +14,13 @@
  */
 #include "profiler/runtime/rt_python.h"
 
+#include "profiler/runtime/rt_peek.h"
 #include "profiler/runtime/rt_pyframe.h"
 #include "profiler/runtime/rt_rec.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 /* ---- layouts ---------------------------------------------------------- */
 
@@ -432,13 +431,6 @@ int rt_py_gil_held(uintptr_t tstate)
 
 /* ---- frame stacks ----------------------------------------------------- */
 
-static uintptr_t peek(uintptr_t addr)
-{
-    uintptr_t v = 0;
-    struct iovec local = { &v, sizeof v }, remote = { (void *)addr, sizeof v };
-    return addr && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof v ? v : 0;
-}
-
 #define CHUNK_DATA 24 /* _PyStackChunk: previous, size, top (in slots), data[] */
 #define MAX_WALK 4096 /* interpreters, threads, chunks: a bound against a bad list */
 
@@ -446,10 +438,10 @@ static uintptr_t peek(uintptr_t addr)
 static void dead_chunks(uintptr_t ts, const struct rt_py_layout *l, struct rt_range *out,
                         size_t max, size_t *n)
 {
-    uintptr_t chunk = peek(ts + l->ts_datastack), top = peek(ts + l->ts_datastack + 8);
-    for (int k = 0; chunk && k < MAX_WALK; k++, chunk = peek(chunk)) {
-        uintptr_t size = peek(chunk + 8), end = chunk + size;
-        uintptr_t lo = k ? chunk + CHUNK_DATA + peek(chunk + 16) * sizeof(uintptr_t) : top;
+    uintptr_t chunk = rt_peek_word(ts + l->ts_datastack), top = rt_peek_word(ts + l->ts_datastack + 8);
+    for (int k = 0; chunk && k < MAX_WALK; k++, chunk = rt_peek_word(chunk)) {
+        uintptr_t size = rt_peek_word(chunk + 8), end = chunk + size;
+        uintptr_t lo = k ? chunk + CHUNK_DATA + rt_peek_word(chunk + 16) * sizeof(uintptr_t) : top;
         if (size > ((uintptr_t)1 << 32) || lo < chunk + CHUNK_DATA || lo > end)
             return;
         if (*n < max)
@@ -465,10 +457,10 @@ size_t rt_py_dead_stacks(struct rt_range *out, size_t max)
     if (!p || !p->layout->ts_datastack)
         return 0;
     const struct rt_py_layout *l = p->layout;
-    uintptr_t interp = peek(p->runtime + l->rt_interp_head);
-    for (int i = 0; interp && i < MAX_WALK; i++, interp = peek(interp + l->is_next)) {
-        uintptr_t ts = peek(interp + l->is_threads_head);
-        for (int k = 0; ts && k < MAX_WALK; k++, ts = peek(ts + l->ts_next))
+    uintptr_t interp = rt_peek_word(p->runtime + l->rt_interp_head);
+    for (int i = 0; interp && i < MAX_WALK; i++, interp = rt_peek_word(interp + l->is_next)) {
+        uintptr_t ts = rt_peek_word(interp + l->is_threads_head);
+        for (int k = 0; ts && k < MAX_WALK; k++, ts = rt_peek_word(ts + l->ts_next))
             dead_chunks(ts, l, out, max, &n);
     }
     return n;

@@ -25,6 +25,7 @@
 #include "profiler/runtime/rt_scan.h"
 
 #include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_peek.h"
 #include "profiler/runtime/rt_pyobj.h"
 #include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_scan_maps.h"
@@ -36,7 +37,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 _Atomic int rt_scan_pending;
@@ -50,7 +50,8 @@ static uint32_t g_next_id = 1;
 #define EDGE_BATCH 256
 #define MAX_SEG_ROOTS 4096
 #define MAX_SELF_SEGS 8
-#define COPY_CHUNK (64u << 10)
+#define COPY_CHUNK (256u << 10)
+#define PAGE 4096u
 
 struct root {
     uint32_t kind;          /* enum rt_root_kind */
@@ -79,8 +80,10 @@ struct scan {
     struct rt_range *skip;  /* not the program's own mapped memory (rt_scan_maps.h) */
     size_t nskip, skip_cap;
     int pagemap;            /* /proc/self/pagemap, or -1 */
-    char *copy_buf;         /* COPY_CHUNK bytes for reading file mappings */
+    char *copy;             /* COPY_CHUNK bytes: what is read through copies */
+    uintptr_t copy_lo, copy_hi; /* blocks: copy holds [copy_lo, copy_hi) */
     struct rt_stop_set stop;
+    uint64_t unread;        /* bytes listed readable that could not be read */
     uint64_t nedges;
     struct rt_rec batch[EDGE_BATCH];
     uint32_t nbatch;
@@ -240,6 +243,13 @@ static int is_chunk_header(uintptr_t p, const struct rt_live *b)
     return p - b->addr == chunk - 16;
 }
 
+/* The mapping kinds whose memory the scan may read in place while every
+ * other thread is parked: nothing unmaps it or cuts it short then. */
+static int stays_mapped(const struct rt_map *m)
+{
+    return m->perms[0] == 'r' && (m->kind == RT_MAP_ANON || m->kind == RT_MAP_BRK);
+}
+
 /* Scans [start, end) for pointers into live blocks, reading it at `data`
  * (the memory itself, or a copy); edges say where in the source they are
  * as an offset from `origin`. With `whole`, an interior pointer holds its
@@ -287,27 +297,39 @@ struct mapped_scan {
     const struct root *r;
 };
 
-/* A piece of a mapped root between live blocks. A file is read through
- * process_vm_readv, which fails where a read of a page past the file's
- * end would raise SIGBUS. */
+/* Scans [start, end) of the process's memory through copies (rt_peek.h),
+ * COPY_CHUNK bytes at a time, each ending at a page boundary so that no
+ * word is cut; a page that cannot be read is skipped. Returns how many
+ * bytes were skipped. */
+static uint64_t scan_copied(struct scan *s, uint64_t src, uintptr_t origin, uintptr_t start,
+                            uintptr_t end, int whole)
+{
+    uint64_t skipped = 0;
+    s->copy_lo = s->copy_hi = 0; /* the window over the blocks is gone */
+    for (uintptr_t at = start; at < end;) {
+        uintptr_t stop = (at & ~(uintptr_t)(PAGE - 1)) + COPY_CHUNK;
+        if (stop > end || stop < at)
+            stop = end;
+        size_t n = rt_peek(s->copy, at, stop - at);
+        scan_range(s, src, origin, at, at + n, s->copy, whole);
+        at += n;
+        if (at < stop) {
+            uintptr_t next = (at | (PAGE - 1)) + 1;
+            next = next < end ? next : end;
+            skipped += next - at;
+            at = next;
+        }
+    }
+    return skipped;
+}
+
+/* A piece of a mapped root between live blocks, read through copies: the
+ * list of mappings may be older than the memory (a range the runtime
+ * unmapped since), and a file mapping may lie past its file's end. What
+ * cannot be read holds nothing. */
 static void scan_mapped_piece(struct mapped_scan *m, uintptr_t start, uintptr_t end)
 {
-    struct scan *s = m->s;
-    if (m->r->mapped != 1 + RT_MAP_FILE) {
-        scan_range(s, m->src, m->r->start, start, end, (const void *)start, 0);
-        return;
-    }
-    if (!s->copy_buf && !(s->copy_buf = rt_arena_alloc(COPY_CHUNK)))
-        return;
-    for (uintptr_t at = start; at < end;) {
-        size_t len = end - at < COPY_CHUNK ? end - at : COPY_CHUNK;
-        struct iovec local = {s->copy_buf, len}, remote = {(void *)at, len};
-        ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-        if (n <= 0)
-            return;
-        scan_range(s, m->src, m->r->start, at, at + (uintptr_t)n, s->copy_buf, 0);
-        at += (uintptr_t)n;
-    }
+    scan_copied(m->s, m->src, m->r->start, start, end, 0);
 }
 
 /* Resident pages of a mapped root, around the live blocks that lie in
@@ -339,32 +361,51 @@ static void emit_roots(struct scan *s)
     }
 }
 
-/* 1 if [addr, end) lies in readable mappings; *k walks the (sorted)
- * mappings along the (sorted) blocks. Without a map, trust the block. */
-static int readable(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t end)
+enum { READ_NOT, READ_COPY, READ_IN_PLACE };
+
+/* How block [addr, end) can be read: not at all (no readable mapping holds
+ * it; it should not happen), in place (stays_mapped, and every other
+ * thread is parked) or through copies, then up to *run_end (the end of the
+ * mappings holding it: a window of copies reads no further). *k walks the
+ * (sorted) mappings along the (sorted) blocks. */
+static int block_read(const struct scan *s, size_t *k, uintptr_t addr, uintptr_t end, uintptr_t *run_end)
 {
     const struct rt_maps *maps = &s->maps;
+    *run_end = end;
     if (!maps->n)
-        return 1;
+        return READ_COPY;
     while (*k < maps->n && maps->m[*k].end <= addr)
         (*k)++;
-    for (size_t j = *k; j < maps->n && maps->m[j].start <= addr; j++) {
+    int how = s->stop.partial ? READ_COPY : READ_IN_PLACE;
+    uintptr_t at = addr;
+    for (size_t j = *k; j < maps->n && maps->m[j].start <= at && at < end; j++) {
         if (maps->m[j].perms[0] != 'r')
-            return 0;
-        if (end <= maps->m[j].end)
-            return 1;
-        addr = maps->m[j].end; /* continues in the next mapping, if adjacent */
+            return READ_NOT;
+        if (!stays_mapped(&maps->m[j]))
+            how = READ_COPY;
+        at = maps->m[j].end; /* continues in the next mapping, if adjacent */
     }
-    return 0;
+    *run_end = at;
+    return at >= end ? how : READ_NOT;
 }
 
-/* Scans the roots, then the blocks. A block the collector lists but that
- * is not mapped readable (it should not happen) is skipped, not read: the
- * scan must never crash the program. */
+/* Scans [from, to) of block i: in place, from the window of copies when
+ * it holds the piece, else through copies of its own. */
+static void block_piece(struct scan *s, int64_t i, uintptr_t from, uintptr_t to, int in_place)
+{
+    uintptr_t origin = s->live[i].addr;
+    if (in_place)
+        scan_range(s, (uint64_t)i, origin, from, to, (const void *)from, 0);
+    else if (from >= s->copy_lo && to <= s->copy_hi)
+        scan_range(s, (uint64_t)i, origin, from, to, s->copy + (from - s->copy_lo), 0);
+    else
+        s->unread += scan_copied(s, (uint64_t)i, origin, from, to, 0);
+}
+
 /* Scans a live block as far as it holds references (rt_pyobj.h: a
  * Python list's items up to its length, not the borrowed pointers of weak
  * references), in the pieces between the words to skip. */
-static void scan_block(struct scan *s, int64_t i)
+static void scan_block(struct scan *s, int64_t i, int in_place)
 {
     const struct rt_live *b = &s->live[i];
     uint64_t at, len, skip[4];
@@ -375,25 +416,53 @@ static void scan_block(struct scan *s, int64_t i)
             if (skip[j] >= at && skip[j] < end)
                 end = skip[j];
         if (end > at)
-            scan_range(s, (uint64_t)i, b->addr, b->addr + at, b->addr + end,
-                       (const void *)(b->addr + at), 0);
+            block_piece(s, i, b->addr + at, b->addr + end, in_place);
         at = end + 8;
         if (at >= len)
             break;
     }
 }
 
-/* Scans root r from *at up to `to`, and moves *at there. */
+/* The live blocks, word by word: in place where nothing can unmap them
+ * under the scan, else through copies (a thread that did not stop may free
+ * and unmap a block meanwhile): a window of COPY_CHUNK bytes from a block
+ * as far as its mappings go serves the blocks after it. A block that no
+ * readable mapping holds is skipped, not read: the scan must never crash
+ * the program. */
+static void scan_blocks(struct scan *s)
+{
+    size_t k = 0;
+    s->copy_lo = s->copy_hi = 0;
+    for (int64_t i = 0; i < s->nlive; i++) {
+        const struct rt_live *b = &s->live[i];
+        uintptr_t run_end, end = b->addr + b->size;
+        int how = b->size ? block_read(s, &k, b->addr, end, &run_end) : READ_NOT;
+        if (how == READ_NOT)
+            continue;
+        if (how == READ_COPY && b->size <= COPY_CHUNK / 2 && (b->addr < s->copy_lo || end > s->copy_hi)) {
+            size_t want = run_end - b->addr < COPY_CHUNK ? run_end - b->addr : COPY_CHUNK;
+            s->copy_lo = b->addr;
+            s->copy_hi = b->addr + rt_peek(s->copy, b->addr, want);
+        }
+        scan_block(s, i, how == READ_IN_PLACE);
+    }
+}
+
+/* Scans root r from *at up to `to`, and moves *at there: from its copy,
+ * or through copies (a module may have been unloaded since it was listed,
+ * a thread that did not stop may end and unmap its stack). */
 static void root_piece(struct scan *s, uint64_t src, const struct root *r, uintptr_t *at,
                        uintptr_t to)
 {
-    const char *data = r->copy ? r->copy : (const char *)r->start;
     uintptr_t end = r->start + r->size;
     if (to > end)
         to = end;
     if (to <= *at)
         return;
-    scan_range(s, src, r->start, *at, to, data + (*at - r->start), r->loader);
+    if (r->copy)
+        scan_range(s, src, r->start, *at, to, (const char *)r->copy + (*at - r->start), r->loader);
+    else
+        s->unread += scan_copied(s, src, r->start, *at, to, r->loader);
     *at = to;
 }
 
@@ -417,6 +486,8 @@ static void scan_root(struct scan *s, uint64_t src, const struct root *r,
     root_piece(s, src, r, &at, end);
 }
 
+/* Scans the roots, then the blocks; see "Reads that cannot fault" in
+ * docs/reachability.md. */
 static void scan_all(struct scan *s)
 {
     struct rt_pyhole holes[8];
@@ -433,12 +504,7 @@ static void scan_all(struct scan *s)
         }
         scan_root(s, src, r, holes, nholes);
     }
-    size_t k = 0;
-    for (int64_t i = 0; i < s->nlive; i++) {
-        const struct rt_live *b = &s->live[i];
-        if (readable(s, &k, b->addr, b->addr + b->size))
-            scan_block(s, i);
-    }
+    scan_blocks(s);
     flush_edges(s);
 }
 
@@ -452,7 +518,7 @@ static void scan_all(struct scan *s)
  * live threads (`trusted`): a cached stack may hold anything. */
 static void add_dtv(struct scan *s, uintptr_t tp, uint32_t kind, uint32_t owner, int trusted)
 {
-    uintptr_t dtv = *(const uintptr_t *)(tp + DTV_OFFSET);
+    uintptr_t dtv = rt_peek_word(tp + DTV_OFFSET);
     if (dtv < 16)
         return;
     uintptr_t base = dtv - 16;
@@ -460,7 +526,7 @@ static void add_dtv(struct scan *s, uintptr_t tp, uint32_t kind, uint32_t owner,
     int is_block = b >= 0 && s->live[b].addr == base;
     if (!is_block && !trusted)
         return;
-    uint64_t len = *(const uint64_t *)base;
+    uint64_t len = rt_peek_word(base);
     if (len > DTV_MAX)
         return;
     uintptr_t size = (uintptr_t)(len + 2) * 16;
@@ -506,10 +572,10 @@ static struct root *add_whole_stack(struct scan *s, const struct rt_stopped *t)
     return add_root(s, RT_ROOT_STACK, t->index, lo, t->stack_hi);
 }
 
-/* Copies a root of a thread that is still running into arena memory with
- * process_vm_readv, which fails where a plain read would fault (the thread
- * may exit and unmap its stack meanwhile). What cannot be read stays zero;
- * without memory for the copy the root is dropped. */
+/* Copies the stack of a thread that is still running into arena memory,
+ * now, before the scan (rt_peek.h: the thread may exit and unmap its stack
+ * meanwhile). What cannot be read stays zero; without memory for the copy
+ * the root is dropped. */
 static void copy_root(struct scan *s, struct root *r)
 {
     void *copy = rt_arena_alloc(r->size);
@@ -517,14 +583,7 @@ static void copy_root(struct scan *s, struct root *r)
         s->nroots--;
         return;
     }
-    for (uintptr_t at = 0; at < r->size;) {
-        struct iovec local = {(char *)copy + at, r->size - at};
-        struct iovec remote = {(void *)(r->start + at), r->size - at};
-        ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-        if (n <= 0)
-            break;
-        at += (uintptr_t)n;
-    }
+    rt_peek(copy, r->start, r->size);
     r->copy = copy;
 }
 
@@ -603,8 +662,8 @@ static void add_cached_stacks(struct scan *s)
         uintptr_t tp = rt_stop_tp_for_stack_end(m->end);
         if (tp < m->start || tp + 24 > m->end)
             continue;
-        const uintptr_t *tcb = (const uintptr_t *)tp;
-        if (tcb[0] == tp && tcb[2] == tp) {
+        uintptr_t tcb[3];
+        if (rt_peek(tcb, tp, sizeof tcb) == sizeof tcb && tcb[0] == tp && tcb[2] == tp) {
             add_dtv(s, tp, RT_ROOT_OTHER, 0, 0);
             add_skip(s, m->start, m->end);
         }
@@ -644,9 +703,15 @@ static void add_mapped_part(void *arg, uintptr_t start, uintptr_t end, int kind)
  * the runtime's regions, malloc's heaps, stacks and the dead part of
  * CPython's frame stacks (rt_scan_maps.h). When
  * the lists do not fit (regions made meanwhile), there is no such root:
- * blocks held only from there are then reported lost, as before. */
+ * blocks held only from there are then reported lost, as before.
+ * The runtime's regions are listed after its last allocation for the
+ * scan: one made later could land where the list of mappings (read
+ * earlier) shows memory that the runtime has unmapped since, and would
+ * be scanned as the program's. */
 static void add_mapped_roots(struct scan *s)
 {
+    if (grow_roots(s, s->maps.n + s->skip_cap + 1) < 0)
+        return;
     for (size_t i = 0; i < s->nroots; i++)
         add_skip(s, s->roots[i].start, s->roots[i].start + s->roots[i].size);
     for (size_t i = 0; i < s->nself_segs; i++)
@@ -667,8 +732,7 @@ static void add_mapped_roots(struct scan *s)
     if (n > room)
         return;
     s->nskip += n;
-    if (grow_roots(s, s->maps.n + s->nskip + 1) == 0)
-        rt_maps_program_parts(&s->maps, s->skip, s->nskip, add_mapped_part, s);
+    rt_maps_program_parts(&s->maps, s->skip, s->nskip, add_mapped_part, s);
 }
 
 /* A Python frame's locals (rt_pyobj_roots): copied like a running
@@ -705,11 +769,17 @@ static int collect_thread_roots(struct scan *s, uintptr_t self_sp)
 
 /* ------------------------------------------------------------ snapshot */
 
+/* A snapshot is partial when a thread did not stop or memory the scan
+ * was to read could not be read (a block or root unmapped under it). */
 static void end_snapshot(struct scan *s)
 {
+    static const char why[] = "a heap snapshot could not read memory that was mapped when it "
+                              "began; it is partial";
+    if (s->unread)
+        rt_ring_push_blob(RT_BLOB_NOTE, why, sizeof why - 1);
     struct rt_rec r = {
         .type = RT_REC_SNAP_END,
-        .u32 = s->stop.partial ? RT_SNAP_PARTIAL : RT_SNAP_OK,
+        .u32 = s->stop.partial || s->unread ? RT_SNAP_PARTIAL : RT_SNAP_OK,
         .time_ns = rt_event_time(),
         .a = s->id,
         .b = s->nedges,
@@ -727,8 +797,8 @@ static void release_scan(struct scan *s)
     rt_maps_release(&s->maps);
     if (s->skip)
         rt_arena_free(s->skip, s->skip_cap * sizeof *s->skip);
-    if (s->copy_buf)
-        rt_arena_free(s->copy_buf, COPY_CHUNK);
+    if (s->copy)
+        rt_arena_free(s->copy, COPY_CHUNK);
     if (s->first)
         rt_arena_free(s->first, (s->nbuckets + 1) * sizeof *s->first);
     rt_arena_free(s, sizeof *s);
@@ -742,9 +812,11 @@ static int64_t py_find(const void *ctx, uintptr_t p)
     return p - s->lo < s->span ? find_block(s, p) : -1;
 }
 
+/* Blocks rt_pyobj may read in place (block_read). */
 static int py_readable(const void *ctx, size_t *cursor, uintptr_t addr, uintptr_t end)
 {
-    return readable(ctx, cursor, addr, end);
+    uintptr_t run_end;
+    return block_read(ctx, cursor, addr, end, &run_end) == READ_IN_PLACE;
 }
 
 static uint32_t py_thread(const void *ctx, int32_t tid)
@@ -802,9 +874,11 @@ static void scan_stopped(struct scan *s, uintptr_t self_sp)
     s->nlive = rt_proc_request_live(s->id, s->reason, &s->live);
     if (s->nlive < 0)
         return;
+    rt_peek_begin();
     rt_maps_read(&s->maps);
     if (!build_index(s))
         scan_and_emit(s, self_sp);
+    rt_peek_end();
     rt_proc_release_live(s->live, s->nlive);
 }
 
@@ -838,8 +912,9 @@ void rt_scan_snapshot(uint32_t reason)
         s->reason = reason;
         s->roots_cap = MAX_SEG_ROOTS;
         s->roots = rt_arena_alloc(s->roots_cap * sizeof *s->roots);
+        s->copy = rt_arena_alloc(COPY_CHUNK);
     }
-    if (s && s->roots) {
+    if (s && s->roots && s->copy) {
         dl_iterate_phdr(module_segments, s);
         if (!rt_stop_all(&s->stop)) {
             scan_stopped(s, sp);

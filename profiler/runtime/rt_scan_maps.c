@@ -11,15 +11,17 @@
  * keep stale pointers), stacks (scanned from their stack pointer up
  * elsewhere), the runtime's own mappings, and mappings whose reads could
  * have effects (devices, the vDSO). Pages never touched are not read, and
- * file mappings are read through process_vm_readv by the caller, so that a
- * file cut short under the mapping cannot raise SIGBUS in the program.
+ * the caller reads the rest through copies that cannot fault (rt_peek.h):
+ * a file cut short under its mapping cannot raise SIGBUS in the program,
+ * and a range unmapped since the list was read is skipped.
  */
 #include "profiler/runtime/rt_scan_maps.h"
+
+#include "profiler/runtime/rt_peek.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 /* glibc (64-bit): a thread arena's heaps are HEAP_MAX_SIZE-aligned
@@ -96,17 +98,22 @@ void rt_maps_read(struct rt_maps *out)
     size_t lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += buf[i] == '\n';
+    /* the text stays mapped until the release: unmapped now, it would be
+     * a range the list shows and nothing holds any more */
+    out->text = buf;
+    out->text_bytes = cap;
     out->bytes = (lines + 1) * sizeof *out->m;
     out->m = rt_arena_alloc(out->bytes);
     for (size_t at = 0; out->m && at < len;)
         at = parse_line(buf, len, at, &out->m[out->n++]);
-    rt_arena_free(buf, cap);
 }
 
 void rt_maps_release(struct rt_maps *maps)
 {
     if (maps->m)
         rt_arena_free(maps->m, maps->bytes);
+    if (maps->text)
+        rt_arena_free(maps->text, maps->text_bytes);
     *maps = (struct rt_maps){0};
 }
 
@@ -161,22 +168,15 @@ static int readable_writable(const struct rt_map *m)
     return m->perms[0] == 'r' && m->perms[1] == 'w';
 }
 
-/* Reads len bytes at addr through process_vm_readv, which fails where a
- * read would fault: the listing is older than the runtime's scratch
- * mappings freed since (a listed mapping may have lost its end). */
-static int peek(uintptr_t addr, void *out, size_t len)
-{
-    struct iovec local = {out, len}, remote = {(void *)addr, len};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
-
-/* 1 if a glibc heap_info lies at the HEAP_MAX-aligned address h, which is
- * in a mapping listed readable and writable. The arena it names is right
- * after it (an arena's first heap) or in an earlier heap of the same arena. */
+/* 1 if a glibc heap_info lies at the HEAP_MAX-aligned address h, which the
+ * list shows in a readable and writable mapping (read without faulting:
+ * the list may be older than the mapping). The arena it names is right
+ * after it (an arena's first heap) or in an earlier heap of the same
+ * arena. */
 static int glibc_heap_at(const struct rt_maps *maps, uintptr_t h)
 {
     uintptr_t w[4];
-    if (!peek(h, w, sizeof w))
+    if (rt_peek(w, h, sizeof w) != sizeof w)
         return 0;
     uintptr_t arena = w[0], prev = w[1], size = w[2], mprotected = w[3];
     if (!size || size > GLIBC_HEAP_MAX || size % PAGE || mprotected < size ||
@@ -184,10 +184,9 @@ static int glibc_heap_at(const struct rt_maps *maps, uintptr_t h)
         return 0;
     if (arena > h && arena < h + PAGE)
         return 1;
-    uintptr_t first = arena & ~(GLIBC_HEAP_MAX - 1), named;
+    uintptr_t first = arena & ~(GLIBC_HEAP_MAX - 1);
     const struct rt_map *m = rt_maps_at(maps, first);
-    return first != h && m && readable_writable(m) && peek(first, &named, sizeof named) &&
-           named == arena;
+    return first != h && m && readable_writable(m) && rt_peek_word(first) == arena;
 }
 
 size_t rt_maps_glibc_heaps(const struct rt_maps *maps, struct rt_range *out, size_t max)

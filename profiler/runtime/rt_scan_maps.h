@@ -31,6 +31,8 @@ struct rt_map {
 struct rt_maps {
     struct rt_map *m; /* sorted by address */
     size_t n, bytes;
+    char *text;       /* what was read, kept until the release */
+    size_t text_bytes;
 };
 
 /* Reads /proc/self/maps into arena memory. Leaves `out` empty when it
