@@ -323,8 +323,40 @@ static void loop(struct col *c)
     free(buf);
 }
 
+/* 1 when a new image of s's process said HELLO after s exec'd. */
+static int exec_recorded(const struct col *c, const struct col_stream *s)
+{
+    for (size_t i = 0; i < c->ns; i++)
+        if (c->s[i]->origin == HG_ORIGIN_EXEC && c->s[i]->parent_id == s->id &&
+            (c->s[i]->state == COL_ST_LIVE || c->s[i]->state == COL_ST_ENDED))
+            return 1;
+    return 0;
+}
+
+/* Processes the run made that were never recorded are losses: a fork
+ * child that never reached the collector (killed at once, or out of
+ * descriptors), and the program an image exec'd when no new image of that
+ * process said HELLO (the runtime cannot load into a static, setuid or
+ * 32-bit program, nor reach the collector's socket from another user). */
+static void note_unrecorded(struct col *c)
+{
+    for (size_t i = 0; i < c->ns; i++) {
+        const struct col_stream *s = c->s[i];
+        if (s->state != COL_ST_ENDED)
+            continue;
+        if (s->origin == HG_ORIGIN_FORK && !s->hello_ns)
+            col_loss(c, NULL, "process %d (forked by %d) was not recorded: it never reached "
+                     "the collector", (int)s->pid, (int)s->ppid);
+        else if (s->end_how == HG_END_EXEC && !exec_recorded(c, s))
+            col_loss(c, NULL, "the program process %d exec'd was not recorded: the runtime could "
+                     "not load into it (static, setuid or 32-bit) or reach the collector (it "
+                     "runs as another user)", (int)s->pid);
+    }
+}
+
 /* Ends whatever is still open: held fork children, streams whose status
- * never came, fork children that never connected. */
+ * never came, fork children that never connected; then notes what was
+ * never recorded. */
 static void wrap_up(struct col *c)
 {
     for (size_t i = 0; i < c->ns; i++) {
@@ -343,6 +375,7 @@ static void wrap_up(struct col *c)
         else
             col_stream_end_known(c, s);
     }
+    note_unrecorded(c);
 }
 
 int col_run(const struct col_config *cfg, struct col_summary *sum, char *err, size_t errlen)

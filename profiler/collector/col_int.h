@@ -91,6 +91,7 @@ struct col_stream {
     uint64_t held_ns;    /* HELD since (the collector's clock) */
     int gone;            /* HELD, its connection closed: its rings wait for the fork */
     int alone;           /* a fork child started without its parent's RT_REC_FORK */
+    unsigned end_how;    /* enum hg_end, once ENDED */
     uint64_t exit_status, exit_how, exit_ns;
     /* snapshot in progress */
     uint32_t snap_id, snap_reason;

@@ -133,6 +133,7 @@ void col_stream_end(struct col *c, struct col_stream *s, unsigned how, uint64_t 
     col_put_u(c->w, flags | (s->exit_snapshot ? HG_END_F_SNAPSHOT : 0));
     col_rec_end(c->w);
     s->state = COL_ST_ENDED;
+    s->end_how = how;
     s->end_pending = 0;
     free_encoder(s);
 }
