@@ -783,9 +783,13 @@ static int tree_details(struct tx *t, const struct rep_tree *tree)
     size_t rest = tree->n;
     for (size_t i = 0; i < tree->n; i++)
         rest -= tree->lines[i].matters;
-    if (rest)
-        fprintf(t->f, "\n%zu other process%s: a line each in the tree; "
-                "--process PID|NAME details one\n", rest, rest == 1 ? "" : "es");
+    if (rest) {
+        const char *fmt = "\n%zu other process%s: one line each in the tree above;%s"
+                          "--process PID|NAME details one\n";
+        const char *es = rest == 1 ? "" : "es";
+        int one_line = snprintf(NULL, 0, fmt, rest, es, " ") - 2 <= (int)t->width;
+        fprintf(t->f, fmt, rest, es, one_line ? " " : "\n");
+    }
     return 0;
 }
 

@@ -142,6 +142,13 @@ class Tree(unittest.TestCase):
     def test_terminal_width(self):
         narrow = hg("report", "--width", "80", self.cap).stdout
         self.assertFalse([l for l in narrow.splitlines() if len(l) > 80])
+        # How many of the shim's processes (its $(dirname) subshells) are
+        # detailed depends on the shell; the quiet child never is.
+        others = sum(1 for l in self.tree_lines() if not l.startswith("  *"))
+        self.assertGreaterEqual(others, 1)
+        self.assertIn("\n%d other process%s: one line each in the tree above;\n"
+                      "--process PID|NAME details one\n" % (others, "" if others == 1 else "es"),
+                      hg("report", "--width", "60", self.cap).stdout)
         self.assertIn(" exit 0    env -> ... -> pyt...\n", narrow)
         plain = hg("report", self.cap).stdout
         self.assertFalse([l for l in plain.splitlines() if len(l) > 100])
