@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define HG_CAP_MAGIC "HGCAPTUR"
-#define HG_CAP_VERSION 2u
+#define HG_CAP_VERSION 3u
 #define HG_CHUNK_MAGIC 0x4b434748u /* "HGCK" little-endian */
 #define HG_CHUNK_MAX_RAW (4u << 20)
 
@@ -81,7 +81,8 @@ enum hg_rec_type {
        Blocks the child inherited from its parent at fork; they take the
        child's allocation numbers 0..nblocks-1. Comes before the child's
        first HG_REC_EVENTS. A large set is split over several consecutive
-       records: numbers continue, each record's addr deltas restart at 0. */
+       records: numbers continue, each record's addr deltas restart at 0.
+       Written by format versions 1 and 2 (HG_REC_FORKED since). */
     HG_REC_INHERIT = 11,
     /* stream, snapshot id, time, reason (0 exit, 1 request), nblocks.
        The blocks are the stream's live blocks at the event-stream position of
@@ -149,8 +150,16 @@ enum hg_rec_type {
     /* stream, kind (enum hg_gc_kind), then per kind: Python's cyclic
      * garbage collector */
     HG_REC_GC = 26,
+    /* stream (the child), parent stream. The child inherits the blocks live
+     * in its parent at the parent's HG_MARK_FORK that names it, keeping
+     * their allocation numbers; its own allocations are numbered on from the
+     * parent's next number. That mark comes before the child's first
+     * HG_REC_EVENTS. Replaces HG_REC_INHERIT from format version 3: the
+     * collector no longer sorts and writes the parent's heap at every fork
+     * (a shell script's captures were mostly that). */
+    HG_REC_FORKED = 27,
 };
-#define HG_REC_LAST HG_REC_GC
+#define HG_REC_LAST HG_REC_FORKED
 
 /* A Python frame in HG_REC_STACK: bit 63 set; bit 62 set on the outermost
  * frame an eval-loop call (_PyEval_EvalFrameDefault) runs, so the frames of

@@ -16,7 +16,6 @@
 
 #define EV_FLUSH_BYTES (900u << 10) /* big records: each column compresses as one run */
 #define EDGE_BATCH 4096u           /* edges per HG_REC_EDGES record */
-#define INHERIT_BATCH 65536u       /* blocks per HG_REC_INHERIT record */
 #define PREFETCH_AHEAD 8u          /* events: about as long as a live-map miss takes */
 
 /* ---------------------------------------------------------------- buffers */
@@ -598,33 +597,17 @@ void col_transcode_snap_end(struct col *c, struct col_stream *s, const struct rt
 
 /* ------------------------------------------------------------------ fork */
 
-/* Writes the inherited blocks of `child` (the parent's live set, sorted by
- * address, renumbered 0..n-1) and makes them the child's live map. */
-void col_write_inherit(struct col *c, struct col_stream *child, const struct col_stream *parent)
+/* A copy of the table, not a list of its blocks: a shell forks for every
+ * command, and sorting and writing its heap each time was most of the
+ * collector's work on a script of short commands (and of its capture). */
+void col_write_forked(struct col *c, struct col_stream *child, const struct col_stream *parent)
 {
-    size_t n = parent->live.count;
-    struct col_block *v = col_live_sorted(&parent->live);
-    if (n && !v) {
+    col_rec_begin(c->w, HG_REC_FORKED);
+    col_put_u(c->w, child->id);
+    col_put_u(c->w, parent->id);
+    col_rec_end(c->w);
+    col_live_release(&child->live);
+    if (col_live_clone(&child->live, &parent->live) < 0)
         col_note(c, child, "out of memory copying the blocks inherited at fork");
-        return;
-    }
-    for (size_t i = 0; i < n; i += INHERIT_BATCH) {
-        size_t m = n - i < INHERIT_BATCH ? n - i : INHERIT_BATCH;
-        col_rec_begin(c->w, HG_REC_INHERIT);
-        col_put_u(c->w, child->id);
-        col_put_u(c->w, parent->id);
-        col_put_u(c->w, m);
-        uint64_t prev = 0;
-        for (size_t j = i; j < i + m; j++) {
-            col_put_zz(c->w, (int64_t)(v[j].addr - prev));
-            prev = v[j].addr;
-            col_put_u(c->w, v[j].size);
-            col_put_u(c->w, v[j].stack);
-            struct col_block dup;
-            col_live_add(&child->live, v[j].addr, v[j].size, j, v[j].stack, &dup);
-        }
-        col_rec_end(c->w);
-    }
-    child->nalloc = n;
-    free(v);
+    child->nalloc = parent->nalloc;
 }

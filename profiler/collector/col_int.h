@@ -337,8 +337,8 @@ int col_transcode_pyblob(struct col *c, struct col_stream *s, uint64_t kind, con
                          size_t len);
 void col_flush_py(struct col *c, struct col_stream *s);
 
-/* Writes the HG_REC_INHERIT records of a fork child (the parent's live
- * blocks) and makes them the child's live map. */
-void col_write_inherit(struct col *c, struct col_stream *child, const struct col_stream *parent);
+/* Writes the HG_REC_FORKED of a fork child and gives it a copy of its
+ * parent's live map, numbers and all. */
+void col_write_forked(struct col *c, struct col_stream *child, const struct col_stream *parent);
 
 #endif

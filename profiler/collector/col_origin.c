@@ -52,8 +52,11 @@ void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint
             col_copy_str(&ch->exe, &ch->exe_len, parent->exe, parent->exe_len);
     }
     col_stream_start(c, ch, HG_ORIGIN_FORK, parent, t);
-    col_write_inherit(c, ch, parent);
+    col_write_forked(c, ch, parent);
+    /* the reader gives the child its blocks at this mark: it must come
+     * before any event of the child */
     col_emit_mark(c, parent, thread, t, HG_MARK_FORK, ch->id);
+    col_flush_events(c, parent);
     col_after_hold(c, ch);
 }
 

@@ -320,7 +320,7 @@ static int judge_blocks(struct job *j)
         const struct rep_block *b = &j->snap->blocks[i];
         uint8_t kind = j->g.kind[i];
         int lost = kind != REP_KIND_REACHABLE && kind != REP_KIND_POSSIBLE;
-        m[i] = b->number >= p->inherited_blocks || (lost && child_lost_it(p, b));
+        m[i] = b->number >= p->own_from || (lost && child_lost_it(p, b));
     }
     j->judged = j->snap->judged = m;
     return 0;

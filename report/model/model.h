@@ -463,6 +463,10 @@ struct rep_process {
     uint64_t allocations, frees, frees_unknown, reallocs;
     uint64_t allocated_bytes;
     uint64_t inherited_blocks, inherited_bytes;
+    uint64_t own_from;           /* a fork child's first allocation number of its own:
+                                    the blocks numbered below are inherited (format 3
+                                    keeps the parent's numbers, older formats number
+                                    them 0..inherited_blocks-1) */
     uint64_t fork_number;        /* fork child: how many blocks its parent had made at the
                                     fork (the parent's blocks numbered below it existed
                                     then); 0 when the fork was not seen */

@@ -395,6 +395,7 @@ static int record(struct reader *rd, struct rep_replay *r, unsigned type, struct
     switch (type) {
     case HG_REC_EVENTS: return rep_replay_events(r, s, c, err, errlen);
     case HG_REC_INHERIT: return rep_replay_inherit(r, s, c, err, errlen);
+    case HG_REC_FORKED: return rep_replay_forked(r, s, c, err, errlen);
     case HG_REC_PROCESS: rc = rec_process(r, s, c); break;
     case HG_REC_PROCESS_END: rc = rec_process_end(s, c); break;
     case HG_REC_MODULE: rc = rec_module(r, s, c); break;

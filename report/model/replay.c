@@ -377,18 +377,41 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
     return 0;
 }
 
+/* The blocks live in parent s at its fork mark become the child's, with
+ * their numbers and at the child's sites of the same stack ids (a fork
+ * child's runtime keeps its parent's ids). */
+static int give_blocks(struct rep_stream *s, struct rep_stream *c, const char **why)
+{
+    if (c->p.events)
+        return *why = "a fork mark after its child's first events", -1;
+    for (size_t i = 0; s->live.slots && i <= s->live.mask; i++) {
+        struct rep_live b = s->live.slots[i];
+        if (b.number == REP_LIVE_EMPTY)
+            continue;
+        int64_t site = rep_stream_stack(c, s->stacks[b.site].id);
+        if (site < 0 || add_block(c, b.number, b.addr, b.size, (uint32_t)site) < 0)
+            return *why = "out of memory", -1;
+        c->p.inherited_blocks++;
+        c->p.inherited_bytes += b.size;
+    }
+    c->nalloc = c->p.own_from = s->nalloc;
+    c->fork_from = 0;
+    return 0;
+}
+
 /* A fork mark: the child learns which of the parent's blocks existed at the
- * fork, which tells later whose doing a lost inherited block was. */
+ * fork, which tells later whose doing a lost inherited block was, and (from
+ * format 3) gets them. */
 static int mark_fork(struct rep_replay *r, struct rep_stream *s, uint64_t child,
                      const char **why)
 {
     if (!child || child == s->p.stream)
         return 0;   /* the child was not recorded */
-    (void)why;
     struct rep_stream *c = rep_replay_stream(r, child);
-    if (c)
-        c->p.fork_number = s->nalloc;
-    return 0;
+    if (!c)
+        return 0;
+    c->p.fork_number = s->nalloc;
+    return c->fork_from == s->p.stream ? give_blocks(s, c, why) : 0;
 }
 
 /* One event; returns -1 with *why set on malformed input. */
@@ -508,6 +531,20 @@ int rep_replay_inherit(struct rep_replay *r, struct rep_stream *s, struct rep_cu
         s->p.inherited_blocks++;
         s->p.inherited_bytes += size;
     }
+    s->p.own_from = s->nalloc;
+    return 0;
+}
+
+int rep_replay_forked(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
+                      char *err, size_t errlen)
+{
+    uint64_t parent;
+    (void)r;
+    if (rep_cur_u64(c, &parent) < 0 || !parent || parent >= s->p.stream)
+        return snprintf(err, errlen, "forked record: bad parent stream"), -1;
+    if (s->p.events || s->nalloc)
+        return snprintf(err, errlen, "forked record after the stream's first blocks"), -1;
+    s->fork_from = (uint32_t)parent;
     return 0;
 }
 
@@ -568,7 +605,7 @@ static struct rep_class_count *own_live(struct rep_stream *s, const struct rep_p
     struct rep_class_count *own = calloc(s->nstacks + 1, sizeof *own);
     for (size_t i = 0; own && s->live.slots && i <= s->live.mask; i++) {
         const struct rep_live *l = &s->live.slots[i];
-        if (l->number == REP_LIVE_EMPTY || l->number < p->inherited_blocks)
+        if (l->number == REP_LIVE_EMPTY || l->number < p->own_from)
             continue;
         own[l->site].blocks++;
         own[l->site].bytes += l->size;

@@ -134,6 +134,8 @@ struct rep_stream {
     struct rep_process p;            /* scalar fields filled as records come */
     uint32_t parent_stream;
     int have_process;
+    uint32_t fork_from;              /* HG_REC_FORKED: the parent whose fork mark gives
+                                        this stream its blocks; 0 once given */
 
     /* event decoder state, carried across HG_REC_EVENTS records */
     uint64_t time, nalloc;
@@ -239,6 +241,10 @@ int rep_replay_events(struct rep_replay *r, struct rep_stream *s, struct rep_cur
 /* Replays an HG_REC_INHERIT payload after its stream field. 0, or -1 + err. */
 int rep_replay_inherit(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
                        char *err, size_t errlen);
+
+/* Replays an HG_REC_FORKED payload after its stream field. 0, or -1 + err. */
+int rep_replay_forked(struct rep_replay *r, struct rep_stream *s, struct rep_cursor *c,
+                      char *err, size_t errlen);
 
 /* Copies everything into the capture's arena as the public model and sets
  * the final per-site and per-process figures. 0, or -1 + err. */

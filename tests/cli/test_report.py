@@ -193,7 +193,7 @@ def test_errors():
     cases = [
         (["not-a-capture.hgcap"], "heapgraph: not-a-capture.hgcap: not a heapgraph capture\n"),
         (["newer.hgcap"],
-         "heapgraph: newer.hgcap: capture format version 3 is newer than this heapgraph (2)\n"),
+         "heapgraph: newer.hgcap: capture format version 4 is newer than this heapgraph (3)\n"),
         (["-o", "/nonexistent/dir/out.txt", "valid.hgcap"],
          "heapgraph: /nonexistent/dir/out.txt: No such file or directory\n"),
         (["--process", "4242", "valid.hgcap"], "heapgraph: valid.hgcap: no process with pid 4242\n"),

@@ -22,7 +22,7 @@ def whole_chunks(path):
     with open(path, "rb") as f:
         data = f.read()
     magic, version, hsize, _, _ = HEADER.unpack_from(data)
-    assert magic == b"HGCAPTUR" and version == 2 and hsize == 32, (magic, version, hsize)
+    assert magic == b"HGCAPTUR" and version == 3 and hsize == 32, (magic, version, hsize)
     off, n = hsize, 0
     while off < len(data):
         m, comp, raw, _ = CHUNK.unpack_from(data, off)

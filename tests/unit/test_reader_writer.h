@@ -318,6 +318,17 @@ static inline void tw_inherit(struct tw *w, uint32_t child, uint32_t parent, int
     w->st[child].nalloc = (uint64_t)n;
 }
 
+/* Format 3: the child gets the parent's blocks at the parent's fork mark,
+ * numbers and all; its own numbers go on from the parent's. */
+static inline void tw_forked(struct tw *w, uint32_t child, uint32_t parent)
+{
+    TW_U(&w->rec, child, parent);
+    tw_rec(w, HG_REC_FORKED);
+    for (uint64_t i = 0; i < w->st[parent].nalloc; i++)
+        tw_note_block(w, child, i, w->st[parent].size[i], w->st[parent].addr[i]);
+    w->st[child].nalloc = w->st[parent].nalloc;
+}
+
 static inline void tw_snapshot(struct tw *w, uint32_t stream, uint32_t id, unsigned reason,
                         uint64_t nblocks)
 {
