@@ -326,19 +326,6 @@ void rep_py_close(struct rep_py *x)
 
 /* ------------------------------------------------------------- cycles */
 
-static uint32_t member_of(const struct rep_cycle *c, uint32_t block)
-{
-    uint32_t lo = 0, hi = c->nmembers;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (c->members[mid] < block)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Whether the collector can free the cycle: every member is a tracked
  * object or belongs to one, or something it cannot see holds it. */
 static uint8_t cycle_state(const struct rep_py *x, const struct rep_cycle *c)
@@ -371,7 +358,7 @@ static int explain_cycle(struct rep_py *x, struct rep_cycle *c)
         name_ref(x, ed->src, ed->src_off, ed->dst, &r);
         if (r.kind == REF_PART || !x->py[ed->dst].type)
             continue;
-        refs[member_of(c, ed->dst)]++;
+        refs[rep_cycle_member(c, ed->dst)]++;
         if (r.kind == REF_PY && !(labels[e] = ref_label(x, &r)))
             return -1;
     }

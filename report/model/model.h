@@ -620,6 +620,10 @@ int rep_process_selected(const struct rep_process *p, const char *sel);
 /* The root with id `id` in snapshot s, or NULL. */
 const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t id);
 
+/* The index of block in c->members (ascending), or where it would stand
+ * when it is not a member. */
+uint32_t rep_cycle_member(const struct rep_cycle *c, uint32_t block);
+
 /* Name of a leak kind as every output writes it: "definite", "cycle",
  * "indirect", "possible", "reachable", "not_freed"; "?" for a bad value. */
 const char *rep_leak_kind_name(unsigned kind);

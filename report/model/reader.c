@@ -655,6 +655,19 @@ const struct rep_root *rep_snapshot_root(const struct rep_snapshot *s, uint32_t 
     return NULL;
 }
 
+uint32_t rep_cycle_member(const struct rep_cycle *c, uint32_t block)
+{
+    uint32_t lo = 0, hi = c->nmembers;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->members[mid] < block)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 const char *rep_leak_kind_name(unsigned kind)
 {
     static const char *const names[REP_LEAK_NKINDS] = {

@@ -234,19 +234,6 @@ static void leaks(struct jw *w)
     fputs("],", f);
 }
 
-static uint32_t member_of(const struct rep_cycle *c, uint32_t block)
-{
-    uint32_t lo = 0, hi = c->nmembers;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (c->members[mid] < block)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static const char *py_state_name(uint8_t state)
 {
     static const char *const names[] = {"native", "pending", "untracked", "native_link"};
@@ -273,7 +260,7 @@ static void py_member(struct jw *w, const struct rep_snapshot *s, const struct r
     key(f, "role");
     rep_json_puts(f, pb->role <= REP_PYP_ATTR_DICT ? roles[pb->role] : NULL);
     fputs(",\"part_of\":", f);
-    uint32_t owner = pb->role ? member_of(c, pb->owner) : c->nmembers;
+    uint32_t owner = pb->role ? rep_cycle_member(c, pb->owner) : c->nmembers;
     if (owner < c->nmembers && c->members[owner] == pb->owner)
         fprintf(f, "%" PRIu32 "}", owner);
     else
@@ -301,7 +288,7 @@ static void cycle(struct jw *w, const struct rep_snapshot *s, const struct rep_c
             if (c->edges[e].src != c->members[m])
                 continue;
             fprintf(f, "%s{\"member\":%" PRIu32 ",\"offset\":%" PRIu64 ",\"label\":",
-                    first ? "" : ",", member_of(c, c->edges[e].dst), c->edges[e].src_off);
+                    first ? "" : ",", rep_cycle_member(c, c->edges[e].dst), c->edges[e].src_off);
             rep_json_puts(f, c->labels ? c->labels[e] : NULL);
             putc('}', f);
             first = 0;
