@@ -107,6 +107,59 @@ static int by_addr(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+#define DIGIT_BITS 16
+#define DIGITS (1u << DIGIT_BITS)
+#define RADIX_MIN 4096          /* fewer blocks: qsort is as fast */
+
+/* One pass of the radix sort: src into dst by the digit at `shift`.
+ * Returns 0 when every address has the same digit there (nothing moved). */
+static int radix_pass(const struct col_block *src, struct col_block *dst, size_t n,
+                      unsigned shift, size_t *count)
+{
+    memset(count, 0, DIGITS * sizeof *count);
+    for (size_t i = 0; i < n; i++)
+        count[(src[i].addr >> shift) & (DIGITS - 1)]++;
+    if (count[(src[0].addr >> shift) & (DIGITS - 1)] == n)
+        return 0;
+    for (size_t d = 0, sum = 0; d < DIGITS; d++) {
+        size_t c = count[d];
+        count[d] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[count[(src[i].addr >> shift) & (DIGITS - 1)]++] = src[i];
+    return 1;
+}
+
+/* Sorts v by address, least significant digit first, as many digits as
+ * the highest address has: a snapshot of 1.6 million blocks took 0.7 s
+ * with qsort. -1 without memory (v unchanged). */
+static int radix_by_addr(struct col_block *v, size_t n)
+{
+    struct col_block *tmp = malloc(n * sizeof *tmp);
+    size_t *count = malloc(DIGITS * sizeof *count);
+    if (!tmp || !count) {
+        free(tmp);
+        free(count);
+        return -1;
+    }
+    uint64_t bits = 0;
+    for (size_t i = 0; i < n; i++)
+        bits |= v[i].addr;
+    struct col_block *src = v, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && bits >> shift; shift += DIGIT_BITS)
+        if (radix_pass(src, dst, n, shift, count)) {
+            struct col_block *t = src;
+            src = dst;
+            dst = t;
+        }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    free(count);
+    return 0;
+}
+
 struct col_block *col_live_sorted(const struct col_live *m)
 {
     if (!m->count)
@@ -118,7 +171,8 @@ struct col_block *col_live_sorted(const struct col_live *m)
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].addr)
             v[n++] = m->slots[i];
-    qsort(v, n, sizeof *v, by_addr);
+    if (n < RADIX_MIN || radix_by_addr(v, n) < 0)
+        qsort(v, n, sizeof *v, by_addr);
     return v;
 }
 

@@ -4,7 +4,8 @@
  * records read back with exact values, chunks that end on record boundaries
  * at the size the writer promises, a disk that fills up mid-chunk (the file
  * keeps its whole chunks and stays readable), and the live map's add/remove
- * under heavy collisions, clone and sorted listing.
+ * under heavy collisions, clone and sorted listing (qsort below 4,096
+ * blocks, a radix sort above).
  */
 #include "profiler/collector/col_live.h"
 #include "profiler/collector/col_writer.h"
@@ -221,6 +222,40 @@ static void test_live_map(void)
     col_live_release(&copy);
 }
 
+/* Enough blocks for the radix sort, at addresses spread over 47 bits
+ * (every 16-bit digit varies) and in runs that share their low digits. */
+static void test_live_sorted_large(void)
+{
+    struct col_live m = {0};
+    struct col_block b;
+    uint64_t x = 0x9e3779b97f4a7c15ull, sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t addr = (i % 5 ? x & 0x7fffffffff0ull : (x & 0x7fff00000000ull) | 0x1230) + 16;
+        if (col_live_add(&m, addr, addr % 1000 + 1, i, 0, &b) == 0) {
+            n++;
+            sum += addr % 1000 + 1;
+        }
+    }
+    CHECK_EQ(m.count, n);
+    struct col_block *v = col_live_sorted(&m);
+    int sorted = v != NULL, sizes = 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        if (i && v[i].addr <= v[i - 1].addr)
+            sorted = 0;
+        if (v[i].size != v[i].addr % 1000 + 1)
+            sizes = 0;
+        seen += v[i].size;
+    }
+    CHECK(sorted);
+    CHECK(sizes);
+    CHECK_EQ(seen, sum);
+    free(v);
+    col_live_release(&m);
+}
+
 int main(void)
 {
     RUN(test_records_read_back_exactly);
@@ -228,5 +263,6 @@ int main(void)
     RUN(test_disk_full_keeps_whole_chunks);
     RUN(test_header_write_failure);
     RUN(test_live_map);
+    RUN(test_live_sorted_large);
     return DONE();
 }
