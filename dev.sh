@@ -16,7 +16,8 @@ cd "$(dirname "$0")"
 JOBS=${JOBS:-2}
 PACKAGES=(build-essential cmake pkg-config libunwind-dev libelf-dev libdw-dev uthash-dev
           libzstd-dev zstd valgrind clang python3 nodejs npm chromium
-          libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev libclang-rt-14-dev)
+          libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev libclang-rt-14-dev
+          python3-pytest)
 
 # A package counts as present when dpkg has it, or for tools that also come
 # from elsewhere (npm ships with some nodejs builds) when the command exists.

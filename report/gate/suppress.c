@@ -487,6 +487,31 @@ static void unsummarize(struct rep_summary *s, const struct rep_leak *lk)
 }
 
 /* Filters process `index`; *removed counts entries removed. 0 or -1 (memory). */
+/* The exit snapshot's groups of Python cycles go with their leak entries:
+ * a group is left out when a suppression matches the site its cycles count
+ * under as leaks (their lowest-address member's, which may not be the
+ * group's first object's); the entries were counted with the leak list. */
+static int filter_pycycles(const struct rep_supp_list *l, struct rep_capture *cap,
+                           const struct rep_process *p, struct rep_snapshot *snap)
+{
+    struct rep_pycycle_group *kept =
+        rep_arena_alloc(cap->arena, (snap->npycycle_groups + 1) * sizeof *kept);
+    size_t n = 0;
+    if (!kept)
+        return -1;
+    for (size_t i = 0; i < snap->npycycle_groups; i++) {
+        const struct rep_pycycle_group *g = &snap->pycycle_groups[i];
+        const struct rep_cycle *c = g->first < snap->ncycles ? &snap->cycles[g->first] : NULL;
+        uint32_t site = c && c->nmembers ? snap->blocks[c->members[0]].site : g->site;
+        const struct rep_stack *st = site < p->nstacks ? p->sites[site].stack : NULL;
+        if (rep_supp_match(l, st ? st->frames : NULL, st ? st->nframes : 0, REP_LEAK_CYCLE) < 0)
+            kept[n++] = *g;
+    }
+    snap->pycycle_groups = kept;
+    snap->npycycle_groups = n;
+    return 0;
+}
+
 static int filter_process(struct rep_supp_list *l, struct rep_capture *cap, size_t index,
                           long *removed)
 {
@@ -516,7 +541,7 @@ static int filter_process(struct rep_supp_list *l, struct rep_capture *cap, size
         snap->leaks = kept;
         snap->nleaks = n;
     }
-    return 0;
+    return snap ? filter_pycycles(l, cap, p, snap) : 0;
 }
 
 /* Appends the usage notes of the suppressions to cap->notes. */

@@ -87,7 +87,7 @@ size_t rep_supp_apply_run(struct rep_supp_list *l, struct rep_run *r, unsigned k
 
 /* Filters a symbolized and classified capture: removes the leak entries a
  * suppression matches from every process's leak list (and its exit
- * snapshot's), subtracts them (with their indirect blocks) from the exit
+ * snapshot's, with its groups of Python cycles), subtracts them (with their indirect blocks) from the exit
  * snapshot's summary, counts them, and appends notes to cap->notes naming
  * each suppression that matched ("suppressed by NAME (ORIGIN): N entries,
  * B bytes in K blocks") and each user suppression that matched nothing.
