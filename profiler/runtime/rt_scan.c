@@ -874,6 +874,13 @@ static void scan_stopped(struct scan *s, uintptr_t self_sp)
     s->nlive = rt_proc_request_live(s->id, s->reason, &s->live);
     if (s->nlive < 0)
         return;
+    if (s->nlive == 0) {
+        /* nothing to reach: the roots and the scan would find no edge (a
+         * short command's exit snapshot read its mappings and pages for
+         * nothing) */
+        end_snapshot(s);
+        return;
+    }
     rt_peek_begin();
     rt_maps_read(&s->maps);
     if (!build_index(s))
