@@ -16,15 +16,19 @@ void rep_leaked_by_site(const struct rep_process *p, uint64_t *bytes, uint64_t *
 {
     const struct rep_snapshot *s = p->exit_snapshot;
     if (!s || !s->classified || !s->kind) {
-        for (size_t i = 0; i < p->nstacks; i++) {
-            bytes[i] = p->sites[i].live_bytes;
-            blocks[i] = p->sites[i].live_blocks;
+        /* the not-freed entries hold only the blocks the process answers for */
+        for (size_t i = 0; i < p->nleaks; i++) {
+            const struct rep_leak *l = &p->leaks[i];
+            if (l->kind != REP_LEAK_NOT_FREED || l->site >= p->nstacks)
+                continue;
+            bytes[l->site] += l->bytes;
+            blocks[l->site] += l->blocks;
         }
         return;
     }
     for (size_t b = 0; b < s->nblocks; b++) {
         uint32_t site = s->blocks[b].site;
-        if (!rep_kind_is_lost(s->kind[b]) || site >= p->nstacks)
+        if (!rep_kind_is_lost(s->kind[b]) || site >= p->nstacks || (s->judged && !s->judged[b]))
             continue;
         bytes[site] += s->blocks[b].size;
         blocks[site]++;

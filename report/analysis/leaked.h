@@ -18,8 +18,10 @@ int rep_kind_is_lost(uint8_t kind);
 /* Fills bytes[i] and blocks[i] (arrays of p->nstacks, zeroed by the caller)
  * with the leaked figures of site i: its lost blocks (definite, cycle,
  * indirect) by their own allocation site; without an exit snapshot, its
- * blocks not freed at the end. The exit snapshot must be classified, if
- * there is one. */
+ * blocks not freed at the end. Only blocks the process answers for count
+ * (a fork child's inherited blocks whose fate it did not change, an image
+ * replaced by exec: none), as in its leak list. The exit snapshot must be
+ * classified, if there is one. */
 void rep_leaked_by_site(const struct rep_process *p, uint64_t *bytes, uint64_t *blocks);
 
 /* What p leaked, as its leak list says: definite and cycle entries with
