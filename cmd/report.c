@@ -43,7 +43,9 @@ static const char usage_text[] =
     "      --inherited          judge forked children on the whole heap they inherited\n"
     "                           (by default only on what they changed)\n"
     "      --width N            text: columns (default: the terminal's, 100 when not one)\n"
-    "  -r, --show-reachable     text: also list reachable memory and what retains it\n"
+    "  -r, --show-reachable     also list reachable memory and what retains it (text,\n"
+    "                           JSON; the HTML page lists the biggest 300 leak entries\n"
+    "                           of each process, reachable ones included)\n"
     "  -m, --metric METRIC      collapsed: leaked (default), peak, allocated or allocations\n"
     "      --interpreter-frames Python stacks: also show the interpreter's own native\n"
     "                           frames (eval loop, call machinery, startup), hidden by\n"
@@ -108,20 +110,26 @@ struct html_json {
     const struct rep_render_opts *render;
 };
 
-static int html_json(FILE *f, void *arg, char *err, size_t errlen)
+static int html_json(FILE *f, void *arg, struct rep_stacktab *stacks, char *err, size_t errlen)
 {
     const struct html_json *j = arg;
-    return rep_render_json(f, j->cap, j->render, err, errlen);
+    struct rep_render_opts render = *j->render;
+    render.stacks = stacks;
+    return rep_render_json(f, j->cap, &render, err, errlen);
 }
 
 /* The embedded JSON report keeps at most 32 frames per stack unless
- * --stack-depth says otherwise: deep recursions would bloat the page. */
+ * --stack-depth says otherwise: deep recursions would bloat the page. It
+ * lists reachable entries, as many leak entries as the page shows. */
+#define HTML_LEAKS 300
 static int write_html(FILE *out, const struct rep_capture *cap, const struct report_opts *o,
                       void *state, char *err, size_t errlen)
 {
     struct rep_render_opts render = o->render;
     if (!render.stack_depth)
         render.stack_depth = 32;
+    render.show_reachable = 1;
+    render.max_leaks = HTML_LEAKS;
     struct html_json j = {cap, &render};
     struct rep_html_opts ho = {.life = state, .write_json = html_json, .json_arg = &j,
                                .process = o->render.process};

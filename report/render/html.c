@@ -31,6 +31,7 @@
 extern const char rep_html_template[], rep_html_css[], rep_html_js[];
 
 #define HG_HTML_POINTS 2000          /* timeline points per process */
+#define HG_HTML_MIN_POINTS 128       /* and at least, unless the lifetimes have fewer */
 #define OTHER_SHARE 50000            /* a site under 1/50000 of every total is merged */
 #define HG_HTML_SITES 5000           /* and so are all but the 5000 biggest */
 #define HG_HTML_OTHERS 2000          /* "(other)" sites at most (see find_cuts) */
@@ -91,20 +92,6 @@ static FILE *esc_open(struct esc *e, FILE *out)
 
 /* ---- JSON pieces ------------------------------------------------------------ */
 
-/* A frame as the page shows it: deduplicated per process by content. */
-struct fent {
-    const char *function, *file, *module;
-    unsigned line;
-    uint64_t offset;                 /* only when function is NULL */
-};
-
-struct ftab {
-    struct fent *v;
-    size_t n, cap;
-    uint32_t *slots;                 /* index + 1; 0 = empty */
-    size_t mask;
-};
-
 static uint64_t fnv(uint64_t h, const char *s)
 {
     for (; s && *s; s++)
@@ -112,89 +99,106 @@ static uint64_t fnv(uint64_t h, const char *s)
     return (h ^ 0xff) * 0x100000001b3ull;
 }
 
-static uint64_t fent_hash(const struct fent *e)
-{
-    uint64_t h = fnv(fnv(fnv(0xcbf29ce484222325ull, e->function), e->file), e->module);
-    return (h ^ e->line ^ (e->offset << 20)) * 0x9e3779b97f4a7c15ull;
-}
+/* Lifetime lists of one site, or of "(other)": dense per-bucket sums. */
+struct dense {
+    uint64_t *v;                     /* nbuckets x REP_LIFE_NCOLS */
+    uint32_t n;
+};
 
-static int streq(const char *a, const char *b)
-{
-    return a == b || (a && b && !strcmp(a, b));
-}
+/* Frames the page makes up, in the shared stack table like the others. */
+static const struct rep_frame other_frame = { .function = "(other)", .module = "?" };
+static const struct rep_frame unknown_frame = { .function = "[unknown]", .module = "?" };
+static const struct rep_frame inherited_frame = { .function = "(inherited)", .module = "?" };
 
-static int fent_eq(const struct fent *a, const struct fent *b)
-{
-    return a->line == b->line && a->offset == b->offset && streq(a->function, b->function) &&
-           streq(a->file, b->file) && streq(a->module, b->module);
-}
+/* The sites of a view, a column each (the page turns them back into rows):
+ * a list of objects repeated every field name, the better part of a
+ * many-process page. */
+enum { C_K, C_N, C_B, C_T, C_P, C_L, C_LB, C_A, C_F, C_X, C_Z, NCOLS };
+static const char *const col_names[NCOLS] = { "k", "n", "b", "t", "p", "l", "lb",
+                                              "a", "f", "x", "z" };
 
-static int ftab_grow(struct ftab *t)
+struct cols {
+    FILE *f[NCOLS];
+    char *buf[NCOLS];
+    size_t len[NCOLS];
+    size_t n, ncols;                 /* sites so far; 7, or 11 with lifetimes */
+};
+
+static int cols_open(struct cols *c, int life)
 {
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    struct fent *v = realloc(t->v, cap * sizeof *v);
-    uint32_t *slots = calloc(cap * 2, sizeof *slots);
-    if (!v || !slots) {
-        if (v)
-            t->v = v;
-        free(slots);
-        return -1;
-    }
-    t->v = v;
-    t->cap = cap;
-    free(t->slots);
-    t->slots = slots;
-    t->mask = cap * 2 - 1;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t j = fent_hash(&t->v[i]) & t->mask;
-        while (t->slots[j])
-            j = (j + 1) & t->mask;
-        t->slots[j] = (uint32_t)i + 1;
-    }
+    memset(c, 0, sizeof *c);
+    c->ncols = life ? NCOLS : C_A;
+    for (size_t i = 0; i < c->ncols; i++)
+        if (!(c->f[i] = open_memstream(&c->buf[i], &c->len[i])))
+            return -1;
     return 0;
 }
 
-/* Index of the frame equal to e, added if new; -1 when out of memory. */
-static int64_t ftab_add(struct ftab *t, const struct fent *e)
+static void cols_release(struct cols *c)
 {
-    if (t->n == t->cap && ftab_grow(t) < 0)
-        return -1;
-    size_t j = fent_hash(e) & t->mask;
-    for (; t->slots[j]; j = (j + 1) & t->mask)
-        if (fent_eq(&t->v[t->slots[j] - 1], e))
-            return t->slots[j] - 1;
-    t->v[t->n] = *e;
-    t->slots[j] = (uint32_t)t->n + 1;
-    return (int64_t)t->n++;
+    for (size_t i = 0; i < c->ncols; i++) {
+        if (c->f[i])
+            fclose(c->f[i]);
+        free(c->buf[i]);
+    }
 }
 
-static void ftab_release(struct ftab *t)
+/* Writes [db,count,bytes,...] from columns cn (and cb) of d. cb < 0: bytes
+ * are written as 0 (temporaries). */
+static void write_list(FILE *f, const struct dense *d, int cn, int cb)
 {
-    free(t->v);
-    free(t->slots);
-}
-
-static void write_frames(FILE *f, const struct ftab *t)
-{
-    fputs("\"frames\":[", f);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct fent *e = &t->v[i];
-        fputs(i ? ",[" : "[", f);
-        if (e->function) {
-            rep_json_puts(f, e->function);
-        } else {
-            char label[512];
-            const char *slash = strrchr(e->module, '/');
-            snprintf(label, sizeof label, "%s+0x%" PRIx64, slash ? slash + 1 : e->module, e->offset);
-            rep_json_puts(f, label);
-        }
-        fputc(',', f);
-        rep_json_puts(f, e->file);
-        fprintf(f, ",%u,", e->line);
-        rep_json_puts(f, e->module);
-        fputc(']', f);
+    fputc('[', f);
+    uint32_t prev = 0;
+    int first = 1;
+    for (uint32_t b = 0; b < d->n; b++) {
+        const uint64_t *r = &d->v[(size_t)b * REP_LIFE_NCOLS];
+        if (!r[cn])
+            continue;
+        fprintf(f, "%s%" PRIu32 ",%" PRIu64 ",%" PRIu64, first ? "" : ",", b - prev, r[cn],
+                cb >= 0 ? r[cb] : 0);
+        prev = b;
+        first = 0;
     }
     fputc(']', f);
+}
+
+/* One site: its stack entry (stack table id + 1), n b t p l lb, and with
+ * lifetimes its lists from d, which it clears. */
+static void cols_site(struct cols *c, int64_t entry, const uint64_t x[6], struct dense *d)
+{
+    const char *sep = c->n++ ? "," : "";
+    fprintf(c->f[C_K], "%s%" PRId64, sep, entry - 1);
+    for (int m = 0; m < 6; m++)
+        fprintf(c->f[C_N + m], "%s%" PRIu64, sep, x[m]);
+    if (c->ncols == C_A)
+        return;
+    static const int lists[4][2] = { { REP_LIFE_MADE_N, REP_LIFE_MADE_B },
+                                     { REP_LIFE_ENDED_N, REP_LIFE_ENDED_B },
+                                     { REP_LIFE_TEMP_N, -1 },
+                                     { REP_LIFE_LEAKED_N, REP_LIFE_LEAKED_B } };
+    for (int k = 0; k < 4; k++) {
+        fputs(sep, c->f[C_A + k]);
+        write_list(c->f[C_A + k], d, lists[k][0], lists[k][1]);
+    }
+    memset(d->v, 0, (size_t)d->n * REP_LIFE_NCOLS * sizeof *d->v);
+}
+
+/* Writes ,"sites":{"k":[...],...}; -1 when a column could not be kept. */
+static int cols_write(FILE *f, struct cols *c)
+{
+    fputs(",\"sites\":{", f);
+    for (size_t i = 0; i < c->ncols; i++) {
+        if (fclose(c->f[i]) != 0)
+            c->buf[i] = NULL;
+        c->f[i] = NULL;
+        if (!c->buf[i])
+            return -1;
+        fprintf(f, "%s\"%s\":[", i ? "," : "", col_names[i]);
+        fwrite(c->buf[i], 1, c->len[i], f);
+        fputc(']', f);
+    }
+    fputc('}', f);
+    return 0;
 }
 
 /* ---- one process's view ------------------------------------------------------ */
@@ -204,6 +208,7 @@ struct figures {
     uint64_t *leaked, *leaked_blocks;
     uint64_t total[5];               /* n, b, t, p, l over all sites */
     uint8_t *kept;                   /* 1: written as itself; 0: merged into "(other)" */
+    int fold_inherited;              /* a fork child judged on what it owns */
 };
 
 enum { M_N, M_B, M_T, M_P, M_L };
@@ -230,6 +235,15 @@ static double share(const struct rep_process *p, const struct figures *g, size_t
     return best;
 }
 
+/* A site of the fork child's parent: the child made nothing there and its
+ * blocks did not become the child's (docs/report.md, "Who answers for a
+ * block"). Such sites fold into one "(inherited)" entry: a shell's
+ * subshell would otherwise repeat its parent's whole heap, site by site. */
+static int inherited_only(const struct rep_process *p, const struct figures *g, size_t i)
+{
+    return g->fold_inherited && !fig(p, g, i, M_N) && !fig(p, g, i, M_L);
+}
+
 struct ranked {
     double share;
     uint32_t site;
@@ -252,6 +266,8 @@ static int pick_sites(const struct rep_process *p, struct figures *g)
         return -1;
     size_t n = 0;
     for (size_t i = 0; i < p->nstacks; i++) {
+        if (inherited_only(p, g, i))
+            continue;
         double sh = share(p, g, i);
         if (sh * OTHER_SHARE >= 1.0)
             r[n++] = (struct ranked){ sh, (uint32_t)i };
@@ -266,79 +282,30 @@ static int pick_sites(const struct rep_process *p, struct figures *g)
     return 0;
 }
 
-/* Lifetime lists of one site, or of "(other)": dense per-bucket sums. */
-struct dense {
-    uint64_t *v;                     /* nbuckets x REP_LIFE_NCOLS */
-    uint32_t n;
-};
-
 struct view {
     const struct rep_process *p;
     int has_life;                    /* 0: no lifetimes */
     struct rep_life_view life;
     struct figures g;
-    struct ftab frames;
+    struct rep_stacktab *stacks;     /* the page's, shared by the report and every view */
     uint64_t *labels;                /* label hashes of every site's frames, outermost first */
     size_t *label_at;                /* site i's start in labels */
 };
 
-/* Writes "name":[db,count,bytes,...] from columns cn (and cb) of d, and
- * clears what it wrote. cb < 0: bytes are written as 0 (temporaries). */
-static void write_list(FILE *f, const char *name, struct dense *d, int cn, int cb)
+/* The stack entry of a site's stack ("[unknown]" when it has no frame); -1
+ * when out of memory. */
+static int64_t site_entry(struct rep_stacktab *t, const struct rep_stack *st)
 {
-    fprintf(f, ",\"%s\":[", name);
-    uint32_t prev = 0;
-    int first = 1;
-    for (uint32_t b = 0; b < d->n; b++) {
-        uint64_t *r = &d->v[(size_t)b * REP_LIFE_NCOLS];
-        if (!r[cn])
-            continue;
-        fprintf(f, "%s%" PRIu32 ",%" PRIu64 ",%" PRIu64, first ? "" : ",", b - prev, r[cn],
-                cb >= 0 ? r[cb] : 0);
-        prev = b;
-        first = 0;
-    }
-    fputc(']', f);
+    if (st->nframes)
+        return rep_stacktab_add(t, st->frames, st->nframes);
+    return rep_stacktab_add(t, &unknown_frame, 1);
 }
 
-static void write_dense(FILE *f, struct dense *d)
+static void site_figures(const struct view *v, size_t i, uint64_t x[6])
 {
-    write_list(f, "a", d, REP_LIFE_MADE_N, REP_LIFE_MADE_B);
-    write_list(f, "f", d, REP_LIFE_ENDED_N, REP_LIFE_ENDED_B);
-    write_list(f, "x", d, REP_LIFE_TEMP_N, -1);
-    write_list(f, "z", d, REP_LIFE_LEAKED_N, REP_LIFE_LEAKED_B);
-    memset(d->v, 0, (size_t)d->n * REP_LIFE_NCOLS * sizeof *d->v);
-}
-
-static void write_figures(FILE *f, const struct rep_process *p, const struct figures *g, size_t i)
-{
-    fprintf(f, "\"n\":%" PRIu64 ",\"b\":%" PRIu64 ",\"t\":%" PRIu64 ",\"p\":%" PRIu64
-               ",\"l\":%" PRIu64 ",\"lb\":%" PRIu64,
-            fig(p, g, i, M_N), fig(p, g, i, M_B), fig(p, g, i, M_T), fig(p, g, i, M_P),
-            g->leaked[i], g->leaked_blocks[i]);
-}
-
-/* Frame indexes of site i's stack, innermost first; -1 when out of memory. */
-static int write_stack(FILE *f, struct ftab *t, const struct rep_stack *st)
-{
-    fputs("\"k\":[", f);
-    if (!st->nframes) {
-        int64_t k = ftab_add(t, &(struct fent){ .function = "[unknown]", .module = "?" });
-        if (k < 0)
-            return -1;
-        fprintf(f, "%" PRId64 "]", k);
-        return 0;
-    }
-    for (uint32_t j = 0; j < st->nframes; j++) {
-        const struct rep_frame *fr = &st->frames[j];
-        struct fent e = { fr->function, fr->file, fr->module, fr->line, fr->function ? 0 : fr->offset };
-        int64_t k = ftab_add(t, &e);
-        if (k < 0)
-            return -1;
-        fprintf(f, "%s%" PRId64, j ? "," : "", k);
-    }
-    fputc(']', f);
-    return 0;
+    for (int m = 0; m < 5; m++)
+        x[m] = fig(v->p, &v->g, i, m);
+    x[5] = v->g.leaked_blocks[i];
 }
 
 /* ---- merging small sites into "(other)" --------------------------------------
@@ -491,124 +458,142 @@ static int find_cuts(const struct view *v, const uint32_t *ord, size_t n, struct
     }
 }
 
-static void write_site_fields(FILE *f, const uint64_t x[6])
-{
-    fprintf(f, ",\"n\":%" PRIu64 ",\"b\":%" PRIu64 ",\"t\":%" PRIu64 ",\"p\":%" PRIu64
-               ",\"l\":%" PRIu64 ",\"lb\":%" PRIu64, x[0], x[1], x[2], x[3], x[4], x[5]);
-}
-
-/* Writes one "(other)" site per cut point (cuts sorted by it): the kept
- * callers, then "(other)". */
-static int write_others(FILE *f, struct view *v, struct cut *cuts, size_t n, struct dense *d,
-                        size_t *written)
+/* One "(other)" site per cut point (cuts sorted by it): the kept callers,
+ * then "(other)". -1 when out of memory. */
+static int write_others(struct cols *c, struct view *v, const struct cut *cuts, size_t n,
+                        struct dense *d)
 {
     const struct rep_process *p = v->p;
-    if (!n)
-        return 0;
-    int64_t other = ftab_add(&v->frames, &(struct fent){ .function = "(other)", .module = "?" });
+    int64_t other = n ? rep_stacktab_frame(v->stacks, &other_frame) : 0;
     if (other < 0)
         return -1;
     for (size_t k = 0; k < n;) {
-        uint64_t x[6] = { 0 };
+        uint64_t x[6] = { 0 }, y[6];
         size_t e = k;
         for (; e < n && cuts[e].depth == cuts[k].depth && cuts[e].node == cuts[k].node; e++) {
-            for (int m = 0; m < 5; m++)
-                x[m] += fig(p, &v->g, cuts[e].site, m);
-            x[5] += v->g.leaked_blocks[cuts[e].site];
+            site_figures(v, cuts[e].site, y);
+            for (int m = 0; m < 6; m++)
+                x[m] += y[m];
             if (v->has_life)
                 rep_life_view_add_site(&v->life, cuts[e].site, d->v);
         }
         const struct rep_stack *st = p->sites[cuts[k].site].stack;
-        fprintf(f, "%s{\"k\":[%" PRId64, (*written)++ ? "," : "", other);
-        for (uint32_t j = st->nframes - cuts[k].depth; j < st->nframes; j++) {
-            const struct rep_frame *fr = &st->frames[j];
-            int64_t idx = ftab_add(&v->frames, &(struct fent){ fr->function, fr->file, fr->module,
-                                                                fr->line, fr->function ? 0 : fr->offset });
-            if (idx < 0)
-                return -1;
-            fprintf(f, ",%" PRId64, idx);
-        }
-        fputc(']', f);
-        write_site_fields(f, x);
-        if (v->has_life)
-            write_dense(f, d);
-        fputc('}', f);
+        int64_t callers = rep_stacktab_add(v->stacks, st->frames + st->nframes - cuts[k].depth,
+                                           cuts[k].depth);
+        int64_t entry = callers < 0 ? -1
+                      : rep_stacktab_entry(v->stacks, (uint32_t)other, (uint64_t)callers);
+        if (entry < 0)
+            return -1;
+        cols_site(c, entry, x, d);
         k = e;
     }
     return 0;
 }
 
-/* Writes the kept sites in site order, then the "(other)" entries.
- * -1 when out of memory. */
-static int write_sites(FILE *f, struct view *v, struct dense *d)
+/* The kept sites in site order; the inherited-only ones summed into ihn. */
+static int write_kept(struct cols *c, struct view *v, struct dense *d, uint64_t inh[6],
+                      struct dense *dinh, uint32_t *ord, size_t *n)
 {
     const struct rep_process *p = v->p;
-    size_t written = 0, n = 0, merged = 0;
-    uint32_t *ord = malloc((p->nstacks ? p->nstacks : 1) * sizeof *ord);
-    struct cut *cuts = malloc((p->nstacks ? p->nstacks : 1) * sizeof *cuts);
-    int ret = -1;
-    if (!ord || !cuts)
-        goto out;
-    fputs(",\"sites\":[", f);
     for (size_t i = 0; i < p->nstacks; i++) {
         if (!fig(p, &v->g, i, M_N) && !fig(p, &v->g, i, M_P) && !fig(p, &v->g, i, M_L))
             continue;
-        ord[n++] = (uint32_t)i;
+        uint64_t x[6];
+        site_figures(v, i, x);
+        if (inherited_only(p, &v->g, i)) {
+            for (int m = 0; m < 6; m++)
+                inh[m] += x[m];
+            if (v->has_life)
+                rep_life_view_add_site(&v->life, (uint32_t)i, dinh->v);
+            continue;
+        }
+        ord[(*n)++] = (uint32_t)i;
         if (!v->g.kept[i])
             continue;
-        fputs(written++ ? ",{" : "{", f);
-        if (write_stack(f, &v->frames, p->sites[i].stack) < 0)
-            goto out;
-        fputc(',', f);
-        write_figures(f, p, &v->g, i);
-        if (v->has_life) {
+        int64_t entry = site_entry(v->stacks, p->sites[i].stack);
+        if (entry < 0)
+            return -1;
+        if (v->has_life)
             rep_life_view_add_site(&v->life, (uint32_t)i, d->v);
-            write_dense(f, d);
-        }
-        fputc('}', f);
+        cols_site(c, entry, x, d);
     }
-    if (hash_paths(v) < 0)
+    return 0;
+}
+
+/* Writes the kept sites in site order, then the "(other)" entries, then
+ * "(inherited)". -1 when out of memory. */
+static int write_sites(FILE *f, struct view *v, struct dense *d, struct dense *dinh)
+{
+    const struct rep_process *p = v->p;
+    size_t n = 0, merged = 0;
+    uint64_t inh[6] = { 0 };
+    uint32_t *ord = malloc((p->nstacks ? p->nstacks : 1) * sizeof *ord);
+    struct cut *cuts = malloc((p->nstacks ? p->nstacks : 1) * sizeof *cuts);
+    struct cols c;
+    int ret = -1;
+    if (!ord || !cuts || cols_open(&c, v->has_life) < 0 ||
+        write_kept(&c, v, d, inh, dinh, ord, &n) < 0 || hash_paths(v) < 0)
         goto out;
     qsort_r(ord, n, sizeof *ord, path_cmp, v);
-    if (find_cuts(v, ord, n, cuts, &merged) < 0)
+    if (find_cuts(v, ord, n, cuts, &merged) < 0 || write_others(&c, v, cuts, merged, d) < 0)
         goto out;
-    if (write_others(f, v, cuts, merged, d, &written) < 0)
+    if (inh[M_P]) {
+        int64_t entry = rep_stacktab_add(v->stacks, &inherited_frame, 1);
+        if (entry < 0)
+            goto out;
+        cols_site(&c, entry, inh, dinh);
+    }
+    if (cols_write(f, &c) < 0)
         goto out;
-    fprintf(f, "],\"merged_sites\":%zu", merged);
+    fprintf(f, ",\"merged_sites\":%zu", merged);
     ret = 0;
 out:
+    cols_release(&c);
     free(ord);
     free(cuts);
     return ret;
 }
 
 /* The exact heap series gathered with the lifetimes (the largest heap in
- * use within each bucket, inherited blocks included), with the RSS samples
- * put on the same grid (the largest of each bucket; empty buckets repeat the
- * last value, the first sample stands for the time before it). */
+ * use within each point, inherited blocks included), with the RSS samples
+ * put on the same grid (the largest of each point; empty points repeat the
+ * last value, the first sample stands for the time before it). A process
+ * with few events gets fewer, wider points: its heap changes at most once
+ * an event, and a shell script's hundreds of short processes each wrote
+ * 2,048 points that repeat. */
 static void write_event_series(FILE *f, const struct view *v)
 {
     const struct rep_life_view *s = &v->life;
     const struct rep_process *p = v->p;
+    uint64_t want = p->events > HG_HTML_MIN_POINTS / 2 ? p->events * 2 : HG_HTML_MIN_POINTS;
+    uint32_t group = want >= s->heap_n ? 1 : (uint32_t)((s->heap_n + want - 1) / want);
+    uint32_t n = (s->heap_n + group - 1) / group;
     fprintf(f, "{\"t0\":%" PRIu64 ",\"dt\":%" PRIu64 ",\"source\":\"events\",\"heap\":[",
-            s->t0, s->heap_width);
-    for (uint32_t b = 0; b < s->heap_n; b++) {
-        int64_t h = s->heap[b] + (int64_t)p->inherited_bytes;
-        fprintf(f, "%s%" PRId64, b ? "," : "", h > 0 ? h : 0);
+            s->t0, s->heap_width * group);
+    int64_t prev = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        int64_t h = 0;
+        for (uint32_t k = b * group; k < (b + 1) * group && k < s->heap_n; k++)
+            h = s->heap[k] > h ? s->heap[k] : h;
+        h += (int64_t)p->inherited_bytes;
+        h = h > 0 ? h : 0;
+        fprintf(f, "%s%" PRId64, b ? "," : "", h - prev);
+        prev = h;
     }
     fputs("],\"rss\":[", f);
     size_t si = 0;
-    uint64_t last = p->nsamples ? p->samples[0].rss_bytes : 0;
-    for (uint32_t b = 0; b < s->heap_n && p->nsamples; b++) {
+    uint64_t last = p->nsamples ? p->samples[0].rss_bytes : 0, width = s->heap_width * group;
+    for (uint32_t b = 0; b < n && p->nsamples; b++) {
         uint64_t hi = 0;
         int any = 0;
         for (; si < p->nsamples && (p->samples[si].time_us < s->t0 ||
-                                    (p->samples[si].time_us - s->t0) / s->heap_width <= b); si++) {
+                                    (p->samples[si].time_us - s->t0) / width <= b); si++) {
             hi = any && hi > p->samples[si].rss_bytes ? hi : p->samples[si].rss_bytes;
             any = 1;
         }
+        uint64_t was = last;
         last = any ? hi : last;
-        fprintf(f, "%s%" PRIu64, b ? "," : "", last);
+        fprintf(f, "%s%" PRId64, b ? "," : "", (int64_t)(last - (b ? was : 0)));
     }
     fputs("]}", f);
 }
@@ -644,8 +629,9 @@ static void write_series(FILE *f, const struct view *v)
                 hi = any && hi > x ? hi : x;
                 any = 1;
             }
+            uint64_t was = last;
             last = any ? hi : last;
-            fprintf(f, "%s%" PRIu64, b ? "," : "", last);
+            fprintf(f, "%s%" PRId64, b ? "," : "", (int64_t)(last - was));
         }
         fputc(']', f);
     }
@@ -657,16 +643,17 @@ static void view_release(struct view *v)
     free(v->g.leaked);
     free(v->g.leaked_blocks);
     free(v->g.kept);
-    ftab_release(&v->frames);
     rep_life_view_release(&v->life);
     free(v->labels);
     free(v->label_at);
 }
 
-static int view_init(struct view *v, const struct rep_process *p, const struct rep_life *life)
+static int view_init(struct view *v, const struct rep_capture *cap, const struct rep_process *p,
+                     const struct rep_life *life)
 {
     memset(v, 0, sizeof *v);
     v->p = p;
+    v->g.fold_inherited = p->origin == REP_ORIGIN_FORK && p->inherited_blocks && !cap->whole_heap;
     size_t n = p->nstacks ? p->nstacks : 1;
     v->g.leaked = calloc(n, sizeof *v->g.leaked);
     v->g.leaked_blocks = calloc(n, sizeof *v->g.leaked_blocks);
@@ -683,17 +670,20 @@ static int view_init(struct view *v, const struct rep_process *p, const struct r
     return v->has_life < 0 ? -1 : 0;
 }
 
-static int write_view(FILE *f, const struct rep_process *p, const struct rep_life *life)
+static int write_view(FILE *f, const struct rep_capture *cap, const struct rep_process *p,
+                      const struct rep_life *life, struct rep_stacktab *stacks)
 {
     struct view v;
-    struct dense d = { 0 };
+    struct dense d = { 0 }, dinh = { 0 };
     int ret = -1;
-    if (view_init(&v, p, life) < 0)
+    if (view_init(&v, cap, p, life) < 0)
         goto out;
+    v.stacks = stacks;
     if (v.has_life) {
-        d.n = v.life.nbuckets;
+        d.n = dinh.n = v.life.nbuckets;
         d.v = calloc((size_t)d.n * REP_LIFE_NCOLS, sizeof *d.v);
-        if (!d.v)
+        dinh.v = calloc((size_t)d.n * REP_LIFE_NCOLS, sizeof *d.v);
+        if (!d.v || !dinh.v)
             goto out;
     }
     fprintf(f, "{\"pid\":%" PRId32 ",\"stream\":%" PRIu32 ",\"start_us\":%" PRIu64 ",\"end_us\":%" PRIu64,
@@ -705,34 +695,26 @@ static int write_view(FILE *f, const struct rep_process *p, const struct rep_lif
     else
         fputs(",\"life\":null", f);
     write_series(f, &v);
-    if (write_sites(f, &v, &d) < 0)
+    if (write_sites(f, &v, &d, &dinh) < 0)
         goto out;
-    fputc(',', f);
-    write_frames(f, &v.frames);
     fputc('}', f);
     ret = 0;
 out:
     free(d.v);
+    free(dinh.v);
     view_release(&v);
     return ret;
 }
 
 /* ---- the page ------------------------------------------------------------ */
 
-static int write_data(FILE *out, const struct rep_capture *cap, const struct rep_html_opts *o,
-                      char *err, size_t errlen)
+/* The report, the views, then the stack table they share. -1 + err. */
+static int write_parts(FILE *f, const struct rep_capture *cap, const struct rep_html_opts *o,
+                       struct rep_stacktab *stacks, char *err, size_t errlen)
 {
-    struct esc e;
-    FILE *f = esc_open(&e, out);
-    if (!f) {
-        snprintf(err, errlen, "out of memory");
+    fputs("{\"format\":\"heapgraph-html/2\",\"generator\":\"heapgraph " HG_VERSION "\",\"report\":", f);
+    if (o->write_json(f, o->json_arg, stacks, err, errlen) < 0)
         return -1;
-    }
-    fputs("{\"format\":\"heapgraph-html/1\",\"generator\":\"heapgraph " HG_VERSION "\",\"report\":", f);
-    if (o->write_json(f, o->json_arg, err, errlen) < 0) {
-        fclose(f);
-        return -1;
-    }
     fprintf(f, ",\"lifetimes\":%s,\"views\":[",
             !o->life ? "\"not recorded\"" : rep_life_failed(o->life) ? "\"out of memory\"" : "\"ok\"");
     int first = 1;
@@ -743,18 +725,33 @@ static int write_data(FILE *out, const struct rep_capture *cap, const struct rep
         if (!first)
             fputc(',', f);
         first = 0;
-        if (write_view(f, p, o->life) < 0) {
-            fclose(f);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        if (write_view(f, cap, p, o->life, stacks) < 0)
+            return snprintf(err, errlen, "out of memory"), -1;
     }
-    fputs("]}", f);
-    if (fclose(f) != 0) {
+    fputs("],", f);
+    rep_stacktab_write_json(f, stacks);
+    fputc('}', f);
+    return 0;
+}
+
+static int write_data(FILE *out, const struct rep_capture *cap, const struct rep_html_opts *o,
+                      char *err, size_t errlen)
+{
+    struct esc e;
+    struct rep_stacktab *stacks = rep_stacktab_new();
+    FILE *f = stacks ? esc_open(&e, out) : NULL;
+    if (!f) {
+        rep_stacktab_free(stacks);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = write_parts(f, cap, o, stacks, err, errlen);
+    rep_stacktab_free(stacks);
+    if (fclose(f) != 0 && rc == 0) {
         snprintf(err, errlen, "write error: %s", strerror(errno));
         return -1;
     }
-    return 0;
+    return rc;
 }
 
 /* Writes the template up to each marker, then what the marker stands for. */

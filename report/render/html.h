@@ -24,13 +24,16 @@
 #include "report/model/model.h"
 
 struct rep_life;
+struct rep_stacktab;
 
 struct rep_html_opts {
     const struct rep_life *life;        /* NULL: no time-range selection */
-    /* Writes the JSON report (schema heapgraph-report/1) of the same capture
-     * and the same process selection; the page shows its figures, so the
+    /* Writes the JSON report (schema heapgraph-report/2) of the same capture
+     * and the same process selection, its stacks put into `stacks` (struct
+     * rep_render_opts) and not written: the page writes the table once for
+     * the report and its views. The page shows the report's figures, so the
      * page and the JSON report cannot disagree. Returns 0, or -1 + err. */
-    int (*write_json)(FILE *f, void *arg, char *err, size_t errlen);
+    int (*write_json)(FILE *f, void *arg, struct rep_stacktab *stacks, char *err, size_t errlen);
     void *json_arg;
     const char *process;                /* only the processes it names (rep_process_selected) */
 };

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * json.c - the JSON report, schema heapgraph-report/1: the required fields
+ * json.c - the JSON report, schema heapgraph-report/2: the required fields
  * of docs/architecture.md plus the additions fixed for every helper
  * (complete, damage, notes, warnings, per-process peak, sites, threads,
- * snapshots, retention paths, cycle members). docs/report.schema.json is its
- * schema and docs/report.md explains each field. Numbers are exact integers.
+ * snapshots, retention paths, cycle members), and each stack written once
+ * (stacks.c) and referred to. docs/report.schema.json is its schema and
+ * docs/report.md explains each field. Numbers are exact integers.
  */
 #include "report/render/render.h"
 
@@ -18,6 +19,8 @@ struct jw {
     FILE *f;
     const struct rep_render_opts *o;
     const struct rep_process *p;
+    struct rep_stacktab *stacks;
+    int oom;
 };
 
 static void key(FILE *f, const char *k)
@@ -52,32 +55,19 @@ static void num(FILE *f, const char *k, uint64_t v, int comma)
     fprintf(f, "%" PRIu64 "%s", v, comma ? "," : "");
 }
 
-static void frame(FILE *f, const struct rep_frame *fr)
-{
-    fputs("{", f);
-    kstr(f, "function", fr->function);
-    kstr(f, "file", fr->file);
-    num(f, "line", fr->line, 1);
-    kstr(f, "module", fr->module);
-    num(f, "address", fr->address, 1);
-    num(f, "offset", fr->offset, 1);
-    fprintf(f, "\"inlined\":%s,\"language\":\"%s\"}", fr->inlined ? "true" : "false",
-            fr->python ? "python" : "native");
-}
-
+/* The stack's innermost entry in the stack table, or null. */
 static void stack(struct jw *w, uint32_t site)
 {
     const struct rep_stack *s = w->p->sites[site].stack;
     uint32_t n = s->nframes;
     if (w->o->stack_depth && n > w->o->stack_depth)
         n = w->o->stack_depth;
-    putc('[', w->f);
-    for (uint32_t i = 0; i < n; i++) {
-        if (i)
-            putc(',', w->f);
-        frame(w->f, &s->frames[i]);
-    }
-    putc(']', w->f);
+    int64_t id = rep_stacktab_add(w->stacks, s->frames, n);
+    w->oom |= id < 0;
+    if (id > 0)
+        fprintf(w->f, "%" PRId64, id - 1);
+    else
+        fputs("null", w->f);
 }
 
 static void counts(FILE *f, const char *k, const struct rep_class_count *c, int comma)
@@ -200,24 +190,37 @@ static void retained_by(struct jw *w, const struct rep_retention *r)
     key(f, "path");
     putc('[', f);
     for (uint32_t i = 0; i < r->npath; i++) {
-        const struct rep_frame *top = rep_stack_top(w->p->sites[r->path[i].site].stack);
-        fprintf(f, "%s{\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"function\":", i ? "," : "",
-                r->path[i].size, r->path[i].offset);
-        rep_json_puts(f, top ? top->function : NULL);
-        putc('}', f);
+        /* [size, offset, stack]: a step per block, thousands per process */
+        fprintf(f, "%s[%" PRIu64 ",%" PRIu64 ",", i ? "," : "", r->path[i].size, r->path[i].offset);
+        stack(w, r->path[i].site);
+        putc(']', f);
     }
     fputs("]}", f);
 }
 
+/* The leak entries: reachable ones with show_reachable only (a compiler's
+ * or an interpreter's heap still reachable at exit is some 20,000 sites,
+ * most of its report), at most max_leaks of them; leaks_omitted counts
+ * what max_leaks left out. */
 static void leaks(struct jw *w)
 {
     const struct rep_process *p = w->p;
     FILE *f = w->f;
+    uint64_t cut[3] = { 0 };
+    size_t n = 0;
     key(f, "leaks");
     putc('[', f);
     for (size_t i = 0; i < p->nleaks; i++) {
         const struct rep_leak *l = &p->leaks[i];
-        fputs(i ? ",{" : "{", f);
+        if (l->kind == REP_LEAK_REACHABLE && !w->o->show_reachable)
+            continue;
+        if (w->o->max_leaks && n == w->o->max_leaks) {
+            cut[0]++;
+            cut[1] += l->blocks + l->indirect_blocks;
+            cut[2] += l->bytes + l->indirect_bytes;
+            continue;
+        }
+        fputs(n++ ? ",{" : "{", f);
         kstr(f, "kind", rep_leak_kind_name(l->kind));
         num(f, "blocks", l->blocks, 1);
         num(f, "allocations", l->blocks, 1);
@@ -232,6 +235,9 @@ static void leaks(struct jw *w)
         putc('}', f);
     }
     fputs("],", f);
+    if (cut[0])
+        fprintf(f, "\"leaks_omitted\":{\"entries\":%" PRIu64 ",\"blocks\":%" PRIu64
+                   ",\"bytes\":%" PRIu64 "},", cut[0], cut[1], cut[2]);
 }
 
 static const char *py_state_name(uint8_t state)
@@ -537,11 +543,33 @@ static void strings(FILE *f, const char *k, const char *const *s, size_t n)
     putc(',', f);
 }
 
+/* The processes of the report; 0, or -1 when out of memory. */
+static int processes(struct jw *w, const struct rep_capture *cap)
+{
+    key(w->f, "processes");
+    putc('[', w->f);
+    int first = 1;
+    for (size_t i = 0; i < cap->nprocesses; i++) {
+        w->p = &cap->processes[i];
+        if (!rep_process_selected(w->p, w->o->process))
+            continue;
+        if (!first)
+            putc(',', w->f);
+        first = 0;
+        if (process(w) < 0)
+            return -1;
+    }
+    putc(']', w->f);
+    return w->oom ? -1 : 0;
+}
+
 int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
                     char *err, size_t errlen)
 {
-    struct jw w = {out, o, NULL};
-    fputs("{\"schema\":\"heapgraph-report/1\",", out);
+    struct jw w = {out, o, NULL, o->stacks ? o->stacks : rep_stacktab_new(), 0};
+    if (!w.stacks)
+        return snprintf(err, errlen, "out of memory"), -1;
+    fputs("{\"schema\":\"heapgraph-report/2\",", out);
     kstr(out, "capture", cap->path);
     fprintf(out, "\"complete\":%s,\"damage\":", cap->complete ? "true" : "false");
     if (cap->damaged) {
@@ -555,20 +583,16 @@ int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_r
     strings(out, "notes", cap->notes, cap->nnotes);
     strings(out, "losses", cap->losses, cap->nlosses);
     strings(out, "warnings", cap->warnings, cap->nwarnings);
-    key(out, "processes");
-    putc('[', out);
-    int first = 1;
-    for (size_t i = 0; i < cap->nprocesses; i++) {
-        w.p = &cap->processes[i];
-        if (!rep_process_selected(w.p, o->process))
-            continue;
-        if (!first)
-            putc(',', out);
-        first = 0;
-        if (process(&w) < 0)
-            return snprintf(err, errlen, "out of memory"), -1;
+    int rc = processes(&w, cap);
+    if (rc == 0 && !o->stacks) {
+        putc(',', out);
+        rep_stacktab_write_json(out, w.stacks);
     }
-    fputs("]}\n", out);
+    if (!o->stacks)
+        rep_stacktab_free(w.stacks);
+    if (rc < 0)
+        return snprintf(err, errlen, "out of memory"), -1;
+    fputs(o->stacks ? "}" : "}\n", out);
     if (ferror(out))
         return snprintf(err, errlen, "%s", strerror(errno)), -1;
     return 0;

@@ -3,7 +3,7 @@
  * render.h - the text and JSON renderers of a classified, symbolized capture
  * (report/model/model.h), and the small formatting helpers other renderers share.
  * Text is for people (100 columns, binary units, optional ANSI colour); JSON
- * is schema heapgraph-report/1 (docs/architecture.md, docs/report.schema.json) for tools.
+ * is schema heapgraph-report/2 (docs/report.md, docs/report.schema.json) for tools.
  * Both carry the same facts. Renderers only write to `out`; they never print
  * elsewhere and never exit.
  */
@@ -20,9 +20,15 @@ struct rep_render_opts {
     unsigned top;            /* entries per site list; 0: 10 */
     unsigned stack_depth;    /* frames per stack; 0: text 6, JSON all */
     const char *process;     /* only the processes it names (rep_process_selected); NULL: all */
-    int show_reachable;      /* text: list reachable entries with their retention path */
+    int show_reachable;      /* text, JSON: list reachable entries (with their retention
+                                path); the summary counts them either way */
+    unsigned max_leaks;      /* JSON: leak entries per process at most (0: all; the
+                                HTML page shows 300) */
     int color;               /* text: ANSI colour */
     unsigned width;          /* text: columns; 0: 100 */
+    struct rep_stacktab *stacks;   /* JSON: put the stacks into this table and leave
+                                      writing it to the caller (the HTML page shares
+                                      one with its views); NULL: the report's own */
 };
 
 
@@ -31,6 +37,31 @@ int rep_render_text(FILE *out, const struct rep_capture *cap, const struct rep_r
                     char *err, size_t errlen);
 int rep_render_json(FILE *out, const struct rep_capture *cap, const struct rep_render_opts *o,
                     char *err, size_t errlen);
+
+/* Stacks written once (stacks.c): a table of distinct frames and a tree of
+ * call paths whose entries are a frame and the entry of its caller. A stack
+ * is named by its innermost entry; functions that return an entry give its
+ * id + 1 (0: the empty stack), or -1 when out of memory. Frames are kept by
+ * pointer: they must outlive the table. */
+struct rep_stacktab;
+struct rep_stacktab *rep_stacktab_new(void);
+void rep_stacktab_free(struct rep_stacktab *t);
+/* The id of a frame equal to f (function, file, line, module, offset,
+ * inlined, language), added if new; -1 when out of memory. */
+int64_t rep_stacktab_frame(struct rep_stacktab *t, const struct rep_frame *f);
+/* The entry of frame id `frame` called from entry caller - 1 (0: none). */
+int64_t rep_stacktab_entry(struct rep_stacktab *t, uint32_t frame, uint64_t caller);
+/* The entry of frames[0..n), innermost first. */
+int64_t rep_stacktab_add(struct rep_stacktab *t, const struct rep_frame *frames, uint32_t n);
+size_t rep_stacktab_nframes(const struct rep_stacktab *t);
+const struct rep_frame *rep_stacktab_frame_at(const struct rep_stacktab *t, size_t id);
+size_t rep_stacktab_nentries(const struct rep_stacktab *t);
+/* Entry id's frame, and its caller's entry + 1 (0: none). */
+void rep_stacktab_entry_at(const struct rep_stacktab *t, size_t id, uint32_t *frame,
+                           uint32_t *caller);
+/* Writes "frames":[{...},...],"stacks":[[frame, caller or null],...] as the
+ * JSON report has them (docs/report.md, "Stacks"). */
+void rep_stacktab_write_json(FILE *f, const struct rep_stacktab *t);
 
 /* Writes s as a JSON string literal, quotes included (NULL writes null): the
  * one string writer of every JSON heapgraph writes (report, HTML data,

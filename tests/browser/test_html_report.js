@@ -44,8 +44,9 @@ function loadPlaywright() {
     }
 }
 
-/* Builds, records and reports tests/e2e/<name>.c; returns the paths. */
-function record(work, name) {
+/* Builds, records and reports tests/e2e/<name>.c, started through `sh -c
+ * 'exec ...'` when wrapped; returns the paths. */
+function record(work, name, wrapped) {
     const hg = process.env.HEAPGRAPH;
     const src = path.join(process.env.HG_SOURCE_DIR || path.join(HERE, '../..'), 'tests/e2e/' + name + '.c');
     const exe = path.join(work, name);
@@ -53,7 +54,8 @@ function record(work, name) {
     const json = path.join(work, name + '.json');
     const html = path.join(work, name + '.html');
     execFileSync('cc', ['-O2', '-g', src, '-o', exe]);
-    execFileSync(hg, ['run', '-q', '-o', cap, '--', exe], { stdio: 'inherit' });
+    const argv = wrapped ? ['/bin/sh', '-c', 'exec "$0"', exe] : [exe];
+    execFileSync(hg, ['run', '-q', '-o', cap, '--'].concat(argv), { stdio: 'inherit' });
     execFileSync(hg, ['report', '--format', 'json', '-o', json, cap], { stdio: 'inherit' });
     execFileSync(hg, ['report', '--format', 'html', '-o', html, cap], { stdio: 'inherit' });
     return { json: json, html: html };
@@ -154,6 +156,30 @@ async function checkProcessPicker(context, work, watch) {
     check(pid.includes('pid ' + child.pid) && Number(allocs) === child.summary.allocations,
           'picking the child shows its pid ' + child.pid + ' and its ' + child.summary.allocations + ' allocations');
     check((await tableText(page)).includes('in_child'), "the sites table shows the child's site");
+    await page.close();
+}
+
+/* The same program started by a shell that execs it: the page opens on the
+ * program, not on the shell it replaced, and the picker shows the tree
+ * (the program under the shell, its fork child under it). */
+async function checkOpensOnMain(context, work, watch) {
+    const out = record(work, 'rec_fork', true);
+    const report = JSON.parse(fs.readFileSync(out.json, 'utf8'));
+    const main = report.processes.findIndex(function (p) { return p.origin === 'exec'; });
+    const page = await context.newPage();
+    watch(page);
+    await page.goto('file://' + out.html);
+    await page.waitForFunction(function () { return !!window.heapgraph; });
+    check(main > 0 && (await page.textContent('#program')).includes('pid ' + report.processes[main].pid) &&
+          await page.inputValue('#process') === String(main),
+          'the page opens on the exec\'d program (process ' + main + '), not on the shell');
+    const labels = await page.$$eval('#process option', function (o) {
+        return o.map(function (x) { return x.textContent; });
+    });
+    const depth = function (t) { return t.length - t.replace(/^\u00a0+/, '').length; };
+    check(labels.length === 3 && depth(labels[0]) === 0 && depth(labels[1]) === 2 &&
+          labels[1].includes('\u21b3') && depth(labels[2]) === 4,
+          'the picker shows the tree: shell, the program it exec\'d, the fork child ' + JSON.stringify(labels));
     await page.close();
 }
 
@@ -277,6 +303,7 @@ async function main() {
         await page.waitForTimeout(200);
         if (!process.env.HG_BROWSER_HTML) {
             await checkProcessPicker(context, work, watch);
+            await checkOpensOnMain(context, work, watch);
             await checkPython(context, work, watch);
         }
     } finally {

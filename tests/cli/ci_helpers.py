@@ -179,11 +179,48 @@ def python_interpreters():
     return found
 
 
+def inline_stacks(doc):
+    """A heapgraph-report/2 document with each "stack" (the id of its
+    innermost entry in doc["stacks"], [frame, caller]) replaced by its frames,
+    innermost first, and each retention path step [size, offset, stack] by
+    {"size", "offset", "stack"}: what the tests read."""
+    frames, entries, cache = doc["frames"], doc["stacks"], {}
+
+    def stack(i):
+        if i not in cache:
+            out, at = [], i
+            while at is not None:
+                f, at = entries[at]
+                out.append(frames[f])
+            cache[i] = out
+        return cache[i]
+
+    def walk(o):
+        if isinstance(o, list):
+            for x in o:
+                walk(x)
+        elif isinstance(o, dict):
+            for k, v in o.items():
+                if k == "stack" and (v is None or isinstance(v, int)):
+                    o[k] = stack(v)
+                elif k == "path" and isinstance(v, list) and all(isinstance(s, list) for s in v):
+                    o[k] = [{"size": s[0], "offset": s[1], "stack": stack(s[2])} for s in v]
+                else:
+                    walk(v)
+    walk(doc["processes"])
+    return doc
+
+
+def load_report(text):
+    """A JSON report's text, parsed, with its stacks inlined (inline_stacks)."""
+    return inline_stacks(json.loads(text))
+
+
 def report_json(cap, *args):
-    """The JSON report of a capture, parsed."""
+    """The JSON report of a capture, parsed, with its stacks inlined."""
     r = hg("report", "-f", "json", *args, cap)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return load_report(r.stdout)
 
 
 # The failed checks of a script that is not a unittest case: check() keeps

@@ -4,7 +4,7 @@ standard library only (the test suite may not install packages).
 
 Supported keywords: type (a name or a list of names), enum, const, minimum,
 properties, required, additionalProperties (bool or schema), items (one
-schema), minItems, oneOf, anyOf, $ref to "#/$defs/NAME" or
+schema), prefixItems, minItems, maxItems, oneOf, anyOf, $ref to "#/$defs/NAME" or
 "#/definitions/NAME". Any other keyword is an error, so that the schema
 cannot silently use something this validator ignores.
 
@@ -16,7 +16,7 @@ import sys
 
 KNOWN = {"$schema", "$id", "$defs", "definitions", "title", "description", "type", "enum",
          "const", "minimum", "properties", "required", "additionalProperties", "items",
-         "minItems", "oneOf", "anyOf", "$ref"}
+         "prefixItems", "minItems", "maxItems", "oneOf", "anyOf", "$ref"}
 
 
 def _type_ok(value, name):
@@ -70,6 +70,10 @@ class Validator:
         if isinstance(value, list):
             if "minItems" in schema and len(value) < schema["minItems"]:
                 errors.append("%s: fewer than %d items" % (path, schema["minItems"]))
+            if "maxItems" in schema and len(value) > schema["maxItems"]:
+                errors.append("%s: more than %d items" % (path, schema["maxItems"]))
+            for i, sub in enumerate(schema.get("prefixItems", [])[:len(value)]):
+                self.check(value[i], sub, "%s[%d]" % (path, i), errors)
             if "items" in schema:
                 for i, item in enumerate(value):
                     self.check(item, schema["items"], "%s[%d]" % (path, i), errors)

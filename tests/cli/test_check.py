@@ -13,7 +13,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import PROG, PROG_FIGURES, FolderCase, compile_c, hg, record  # noqa: E402
+from ci_helpers import PROG, PROG_FIGURES, FolderCase, compile_c, hg, load_report, record  # noqa: E402
 
 CRASH = r"""
 #include <stdlib.h>
@@ -226,7 +226,7 @@ class Check(FolderCase):
             f.write("leak:leak_site\nleak:unused_pattern\n")
         p = hg("report", "--format", "json", "--suppressions", supp, self.cap, env=self.env)
         self.assertEqual(p.returncode, 0, p.stderr)
-        rep = json.loads(p.stdout)
+        rep = load_report(p.stdout)
         proc = rep["processes"][0]
         self.assertEqual(proc["summary"]["definite"], {"blocks": 0, "bytes": 0})
         self.assertEqual(proc["summary"]["cycle"], {"blocks": 3, "bytes": 48})

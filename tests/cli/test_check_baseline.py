@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import SHIFT, V1, FolderCase, compile_c, hg, record  # noqa: E402
+from ci_helpers import SHIFT, V1, FolderCase, compile_c, hg, load_report, record  # noqa: E402
 
 
 def stack(baseline, entry):
@@ -121,8 +121,8 @@ class Baseline(FolderCase):
         self.assertRegex(p.stdout, r"growth allocations +\+9\.1% \(110 -> 120\)")
 
     def test_new_leaks_only_across_rebuilds(self):
-        rep = json.loads(hg("report", "--format", "json", self.shifted).stdout)
-        base_rep = json.loads(hg("report", "--format", "json", self.v1).stdout)
+        rep = load_report(hg("report", "--format", "json", self.shifted).stdout)
+        base_rep = load_report(hg("report", "--format", "json", self.v1).stdout)
         self.assertEqual(leak_line(rep, "old_leak"), leak_line(base_rep, "old_leak") + 5)
 
         p = self.check("--baseline", self.base, "--new-leaks-only", self.shifted)

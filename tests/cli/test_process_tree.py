@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import compile_c, hg  # noqa: E402
+from ci_helpers import compile_c, hg, load_report  # noqa: E402
 
 # The "interpreter": 100 blocks of 24 bytes kept, 10 of 40 lost; a forked
 # child that leaks 16 bytes, and one that allocates nothing.
@@ -83,7 +83,7 @@ class Tree(unittest.TestCase):
         r = hg("report", "--width", "200", cls.cap)
         assert r.returncode == 0, r.stderr
         cls.text = r.stdout
-        cls.procs = json.loads(hg("report", "--format", "json", cls.cap).stdout)["processes"]
+        cls.procs = load_report(hg("report", "--format", "json", cls.cap).stdout)["processes"]
 
     @classmethod
     def tearDownClass(cls):

@@ -14,6 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jsonschema_lite  # noqa: E402
+from ci_helpers import inline_stacks  # noqa: E402
 
 HG = os.environ["HEAPGRAPH"]
 SRC = os.environ["HG_SOURCE_DIR"]
@@ -40,7 +41,7 @@ def json_report(name, *args):
     doc = json.loads(r.stdout)
     errs = jsonschema_lite.validate(doc, SCHEMA)
     check(not errs, "%s: schema: %s" % (name, errs[:5]))
-    return doc, r
+    return inline_stacks(doc), r
 
 
 def site(proc, function_line):
@@ -102,7 +103,7 @@ def test_damaged():
 
 
 def test_snapshots():
-    doc, _ = json_report("snapshots.hgcap")
+    doc, _ = json_report("snapshots.hgcap", "--show-reachable")
     p = doc["processes"][0]
     s = p["summary"]
     check(p["snapshot"] is True, "snapshots: exit snapshot")
@@ -112,8 +113,13 @@ def test_snapshots():
     kinds = [(l["kind"], l["blocks"], l["bytes"], l["groups"]) for l in p["leaks"]]
     check(kinds == [("cycle", 2, 80, 1), ("definite", 2, 32, 2), ("reachable", 1, 64, 0)],
           "snapshots: leaks %r" % kinds)
+    plain = json_report("snapshots.hgcap")[0]["processes"][0]
+    check([l["kind"] for l in plain["leaks"]] == ["cycle", "definite"] and
+          plain["summary"]["reachable"] == {"blocks": 1, "bytes": 64},
+          "snapshots: reachable entries only with --show-reachable, counted either way")
     rb = p["leaks"][2].get("retained_by")
-    check(rb and rb["kind"] == "global" and rb["path"] == [{"size": 64, "offset": 16, "function": None}],
+    check(rb and rb["kind"] == "global" and [(s["size"], s["offset"], len(s["stack"]))
+                                               for s in rb["path"]] == [(64, 16, 0)],
           "snapshots: retained_by %r" % rb)
     check(len(p["cycles"]) == 1, "snapshots: one cycle")
     c = p["cycles"][0]
@@ -218,7 +224,7 @@ def test_output_file():
 
 
 def test_schema_rejects():
-    doc, _ = json_report("snapshots.hgcap")
+    doc = json.loads(json_report("snapshots.hgcap")[1].stdout)
     del doc["processes"][0]["summary"]["cycle"]
     doc["processes"][0]["leaks"][0]["kind"] = "lost"
     errs = jsonschema_lite.validate(doc, SCHEMA)

@@ -27,6 +27,9 @@ Compilation: `cc -O2 -g` for .c, `c++ -O2 -g` for .cc, always with -pthread.
 """
 import argparse, json, os, shlex, subprocess, sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from ci_helpers import inline_stacks  # noqa: E402
+
 
 class A(dict):
     """A dict whose keys read as attributes, recursively."""
@@ -121,12 +124,13 @@ def main():
             fail(f"stderr lacks {s!r}:\n{r.stderr}")
     rep_opts = sum((shlex.split(o) for o in get("report-opts")), [])
     out = os.path.join(work, name + ".json")
-    rr = subprocess.run([a.heapgraph, "report", "--format", "json", "-o", out] + rep_opts + [cap],
+    rr = subprocess.run([a.heapgraph, "report", "--format", "json", "--show-reachable", "-o", out] +
+                        rep_opts + [cap],
                         capture_output=True, text=True, timeout=300)
     if rr.returncode != 0:
         fail(f"heapgraph report exited {rr.returncode}\nstderr:\n{rr.stderr}")
     with open(out) as f:
-        report = wrap(json.load(f))
+        report = wrap(inline_stacks(json.load(f)))
     scope = dict(report)
     scope.update({k: wrap(v) for k, v in report.items()})
     scope["proc"] = lambda i: report.processes[i]

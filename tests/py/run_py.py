@@ -50,7 +50,7 @@ Names usable in EXPR:
 import argparse, json, os, shlex, shutil, stat, subprocess, sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from run_e2e import wrap  # noqa: E402  (the same attribute access as the C tests)
+from run_e2e import inline_stacks, wrap  # noqa: E402  (the same attribute access as the C tests)
 
 SKIP = 77
 # Sites per list in the report: the tests make their blocks big enough to be
@@ -221,12 +221,12 @@ def main():
     if r.returncode != 0:
         fail("heapgraph run exited %d\nstderr:\n%s" % (r.returncode, r.stderr))
     out = os.path.join(work, name + ".json")
-    rr = subprocess.run([a.heapgraph, "report", "--format", "json", "--top", str(TOP), "-o", out,
-                         cap], capture_output=True, text=True, timeout=300)
+    rr = subprocess.run([a.heapgraph, "report", "--format", "json", "--show-reachable", "--top",
+                         str(TOP), "-o", out, cap], capture_output=True, text=True, timeout=300)
     if rr.returncode != 0:
         fail("heapgraph report exited %d\nstderr:\n%s" % (rr.returncode, rr.stderr))
     with open(out) as f:
-        report = wrap(json.load(f))
+        report = wrap(inline_stacks(json.load(f)))
     scope = helpers(report, src, name)
     scope["version"] = version_of(python)
     scope["zlib_module"] = module_file(python, "zlib")

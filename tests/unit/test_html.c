@@ -63,6 +63,7 @@ static void build_model(void)
     snap.kind = kinds;
     proc.stream = 1;
     proc.pid = 4242;
+    proc.events = 1000;          /* enough for a point per bucket of its heap series */
     proc.start_us = 100;
     proc.end_us = 1000;
     proc.nstacks = 3;
@@ -92,10 +93,10 @@ static void feed(struct rep_life *life)
     }
 }
 
-static int stub_json(FILE *f, void *arg, char *err, size_t errlen)
+static int stub_json(FILE *f, void *arg, struct rep_stacktab *stacks, char *err, size_t errlen)
 {
-    (void)arg, (void)err, (void)errlen;
-    fputs("{\"schema\":\"heapgraph-report/1\",\"processes\":[{\"pid\":4242,\"command\":[\""
+    (void)arg, (void)stacks, (void)err, (void)errlen;
+    fputs("{\"schema\":\"heapgraph-report/2\",\"processes\":[{\"pid\":4242,\"command\":[\""
           XSS_FILE "\",\"a\xe2\x80\xa8" "b&c\"]}],\"split\":\"x\xe2", f);
     fflush(f);                       /* U+2029 cut in two writes */
     fputs("\x80\xa9y\xe2\x82\xac\"}", f);
@@ -154,19 +155,24 @@ static void test_site_figures_and_lifetimes(void)
     }
     CHECK(strstr(page, "\"life\":{\"t0\":100,\"dt\":1,\"n\":391}") != NULL);
     /* the heap: 32 at 100, 64 at 110, 96 at 120, 196 at 130, 296 at 140 */
+    /* the heap, each point the change from the last: 32 at 100, 64 at 110,
+     * 96 at 120, 196 at 130, 296 at 140 */
     CHECK(strstr(page, "\"series\":{\"t0\":100,\"dt\":1,\"source\":\"events\",\"heap\":"
-                       "[32,32,32,32,32,32,32,32,32,32,64,") != NULL);
-    CHECK(strstr(page, ",196,296,296,") != NULL);
-    CHECK(strstr(page, "\"n\":3,\"b\":96,\"t\":0,\"p\":96,\"l\":96,\"lb\":3,"
-                       "\"a\":[0,1,32,10,1,32,10,1,32],\"f\":[],\"x\":[],\"z\":[0,1,32,10,1,32,10,1,32]") != NULL);
-    CHECK(strstr(page, "\"n\":2,\"b\":200,\"t\":0,\"p\":200,\"l\":100,\"lb\":1,"
-                       "\"a\":[30,1,100,10,1,100],\"f\":[200,1,100],\"x\":[],\"z\":[30,1,100]") != NULL);
-    CHECK(strstr(page, "\"n\":10,\"b\":160,\"t\":10,\"p\":0,\"l\":0,\"lb\":0,"
-                       "\"a\":[300,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16]") != NULL);
-    CHECK(strstr(page, "\"x\":[300,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0]") != NULL);
-    /* frames: the unnamed one as module+offset, deduplicated "main" frames kept apart by line */
-    CHECK(strstr(page, "[\"libbuf.so+0x5a0\",null,0,\"/usr/lib/libbuf.so\"]") != NULL);
-    CHECK_EQ(count(page, "[\"main\",\"prog.c\","), 3);
+                       "[32,0,0,0,0,0,0,0,0,0,32,0,0,0,0,0,0,0,0,0,32,0,0,0,0,0,0,0,0,0,100,0,0,0,0,"
+                       "0,0,0,0,0,100,0,") != NULL);
+    /* the sites as columns */
+    CHECK(strstr(page, "\"sites\":{\"k\":[1,3,5],\"n\":[3,2,10],\"b\":[96,200,160],\"t\":[0,0,10],"
+                       "\"p\":[96,200,0],\"l\":[96,100,0],\"lb\":[3,1,0],"
+                       "\"a\":[[0,1,32,10,1,32,10,1,32],[30,1,100,10,1,100],"
+                       "[300,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16,10,1,16]],"
+                       "\"f\":[[],[200,1,100],") != NULL);
+    CHECK(strstr(page, "\"x\":[[],[],[300,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,10,1,0,"
+                       "10,1,0]],\"z\":[[0,1,32,10,1,32,10,1,32],[30,1,100],[]]}") != NULL);
+    /* one frame table for the page: the three "main" frames kept apart by line */
+    CHECK(strstr(page, "{\"function\":null,\"file\":null,\"line\":0,\"module\":\"/usr/lib/libbuf.so\","
+                       "\"offset\":1440,") != NULL);
+    CHECK_EQ(count(page, "{\"function\":\"main\",\"file\":\"prog.c\","), 3);
+    CHECK(strstr(page, "\"stacks\":[[0,null],[1,0],[2,null],[3,2],[4,null],[5,4]]}") != NULL);
     free(page);
     rep_life_free(life);
 }
@@ -181,7 +187,7 @@ static void test_buckets_widen_over_a_long_run(void)
     char *page = render(NULL, life, &len);
     /* 10 s in at most 2048 buckets: widths double from 1 us to 8192 us. */
     CHECK(strstr(page, "\"life\":{\"t0\":0,\"dt\":8192,\"n\":1221}") != NULL);
-    CHECK(strstr(page, "\"a\":[0,1,32,1220,1,32],\"f\":[1220,1,32]") != NULL);
+    CHECK(strstr(page, "\"a\":[[0,1,32,1220,1,32],[],[]],\"f\":[[1220,1,32],[],[]]") != NULL);
     free(page);
     rep_life_free(life);
 }
@@ -210,11 +216,62 @@ static void test_small_sites_merge_under_their_caller(void)
     size_t len;
     char *buf = render(&c2, NULL, &len);
     CHECK(strstr(buf, "\"merged_sites\":100") != NULL);
-    /* frames: big 0, main 1, (other) 2, work 3 */
-    CHECK(strstr(buf, "\"sites\":[{\"k\":[0,1],\"n\":1000000,\"b\":1000000,") != NULL);
-    CHECK(strstr(buf, "{\"k\":[2,3,1],\"n\":100,\"b\":100,\"t\":0,\"p\":0,\"l\":0,\"lb\":0}]") != NULL);
-    CHECK(strstr(buf, "\"frames\":[[\"big\",null,0,\"/p\"],[\"main\",null,0,\"/p\"],"
-                      "[\"(other)\",null,0,\"?\"],[\"work\",null,0,\"/p\"]]") != NULL);
+    /* frames main 0, big 1, (other) 2, work 3; entries main, big < main,
+     * work < main, (other) < work */
+    CHECK(strstr(buf, "\"sites\":{\"k\":[1,3],\"n\":[1000000,100],\"b\":[1000000,100],"
+                      "\"t\":[0,0],\"p\":[0,0],\"l\":[0,0],\"lb\":[0,0]}") != NULL);
+    CHECK_EQ(count(buf, "\"function\":"), 4);
+    CHECK(strstr(buf, "{\"function\":\"(other)\",\"file\":null,\"line\":0,\"module\":\"?\"") != NULL);
+    CHECK(strstr(buf, "\"stacks\":[[0,null],[1,0],[3,0],[2,2]]}") != NULL);
+    free(buf);
+}
+
+/* A process with few events gets fewer points, each the largest heap of
+ * four buckets here (ten events: at least 128 points, 391 buckets). */
+static void test_short_process_series(void)
+{
+    struct rep_life *life = rep_life_new();
+    feed(life);
+    proc.events = 10;
+    size_t len;
+    char *page = render(NULL, life, &len);
+    CHECK(strstr(page, "\"series\":{\"t0\":100,\"dt\":4,\"source\":\"events\",\"heap\":"
+                       "[32,0,32,0,0,32,0,100,0,0,100,0,") != NULL);
+    proc.events = 1000;
+    free(page);
+    rep_life_free(life);
+}
+
+/* A fork child judged on what it owns: the sites where it made nothing and
+ * lost nothing (its parent's heap) fold into one "(inherited)" entry,
+ * unless the whole inherited heap is judged (--inherited). */
+static void test_inherited_sites_fold(void)
+{
+    static const struct rep_frame fr[3] = {
+        { .function = "parent_a", .module = "/p" }, { .function = "parent_b", .module = "/p" },
+        { .function = "own", .module = "/p" } };
+    static struct rep_stack st[3];
+    static struct rep_site si[3];
+    for (int i = 0; i < 3; i++) {
+        st[i] = (struct rep_stack){ .id = (uint32_t)i, .defined = 1, .nframes = 1, .frames = &fr[i] };
+        si[i] = (struct rep_site){ .stack = &st[i], .peak_bytes = i == 2 ? 16 : 100u * (uint64_t)(i + 1) };
+    }
+    si[2].allocations = 1;
+    si[2].bytes = 16;
+    struct rep_process p3 = { .stream = 2, .pid = 9, .origin = REP_ORIGIN_FORK, .inherited_blocks = 2,
+                              .nstacks = 3, .stacks = st, .sites = si };
+    struct rep_capture c3 = { .nprocesses = 1, .processes = &p3 };
+    size_t len;
+    char *buf = render(&c3, NULL, &len);
+    CHECK(strstr(buf, "\"sites\":{\"k\":[0,1],\"n\":[1,0],\"b\":[16,0],\"t\":[0,0],\"p\":[16,300],"
+                      "\"l\":[0,0],\"lb\":[0,0]}") != NULL);
+    CHECK(strstr(buf, "{\"function\":\"(inherited)\",") != NULL);
+    CHECK_EQ(count(buf, "parent_a"), 0);
+    free(buf);
+    c3.whole_heap = 1;
+    buf = render(&c3, NULL, &len);
+    CHECK(strstr(buf, "\"sites\":{\"k\":[0,1,2],\"n\":[0,0,1],") != NULL);
+    CHECK_EQ(count(buf, "(inherited)"), 0);
     free(buf);
 }
 
@@ -223,13 +280,17 @@ static void test_site_without_frames(void)
 {
     static struct rep_stack st = { .id = 1, .defined = 1 };
     static struct rep_site si = { &st, 2, 64, 0, 2, 64, 2, 64, 0, 0, 0 };
-    struct rep_process p2 = { .stream = 1, .pid = 8, .nstacks = 1, .stacks = &st, .sites = &si };
+    static struct rep_leak not_freed = { .kind = REP_LEAK_NOT_FREED, .blocks = 2, .bytes = 64 };
+    struct rep_process p2 = { .stream = 1, .pid = 8, .nstacks = 1, .stacks = &st, .sites = &si,
+                              .nleaks = 1, .leaks = &not_freed };
     struct rep_capture c2 = { .nprocesses = 1, .processes = &p2 };
     char err[256] = "";
     size_t len;
     char *buf = render(&c2, NULL, &len);
-    CHECK(strstr(buf, "\"sites\":[{\"k\":[0],\"n\":2,\"b\":64,\"t\":0,\"p\":64,\"l\":64,\"lb\":2}]") != NULL);
-    CHECK(strstr(buf, "\"frames\":[[\"[unknown]\",null,0,\"?\"]]") != NULL);
+    CHECK(strstr(buf, "\"sites\":{\"k\":[0],\"n\":[2],\"b\":[64],\"t\":[0],\"p\":[64],\"l\":[64],"
+                      "\"lb\":[2]}") != NULL);
+    CHECK(strstr(buf, "\"frames\":[{\"function\":\"[unknown]\",\"file\":null,\"line\":0,"
+                      "\"module\":\"?\"") != NULL);
     free(buf);
     FILE *f = open_memstream(&buf, &len);
     CHECK_EQ(rep_collapsed_write(f, &c2, REP_METRIC_LEAKED, 0, err, sizeof err), 0);
@@ -277,6 +338,8 @@ int main(void)
     RUN(test_buckets_widen_over_a_long_run);
     RUN(test_small_sites_merge_under_their_caller);
     RUN(test_site_without_frames);
+    RUN(test_short_process_series);
+    RUN(test_inherited_sites_fold);
     RUN(test_collapsed_metrics);
     RUN(test_collapsed_unknown_pid);
     return DONE();

@@ -1,5 +1,5 @@
 /* heapgraph HTML report: renders the embedded data (script#hg-data, format
- * heapgraph-html/1, see docs/html-report.md) into the page. Every string that
+ * heapgraph-html/2, see docs/html-report.md) into the page. Every string that
  * comes from the capture reaches the DOM through textContent or an attribute
  * setter, never through innerHTML, so symbol names and paths cannot inject
  * markup. The flame graph and the timeline are canvases: only the frames wider
@@ -9,6 +9,7 @@
 
 const DATA = JSON.parse(document.getElementById('hg-data').textContent);
 const REPORT = DATA.report;
+const FRAMES = DATA.frames || [], ENTRIES = DATA.stacks || [];
 const ROW = 18;                      /* flame graph row height, CSS pixels */
 const MAX_ROWS = 500;                /* table rows rendered at once */
 const MAX_TYPES = 25;                /* Python types listed per snapshot */
@@ -83,7 +84,7 @@ function fmtDuration(us) {
 
 function frameLabel(f) {
     if (f.function) return f.function;
-    return basename(f.module || '?') + (f.address !== undefined ? '@' + f.address : '');
+    return basename(f.module || '?') + '+0x' + Number(f.offset || 0).toString(16);
 }
 
 function frameLoc(f) {
@@ -93,6 +94,64 @@ function frameLoc(f) {
 function basename(p) { return String(p).replace(/.*\//, ''); }
 
 /* ---- data decoding ---------------------------------------------------- */
+
+/* Stacks are written once (DATA.frames, DATA.stacks: entries [frame,
+ * caller]) and named by their innermost entry. */
+const pathCache = new Map();
+function framePath(id) {
+    if (id === null || id === undefined) return [];
+    let p = pathCache.get(id);
+    if (!p) {
+        p = [];
+        for (let e = id; e !== null && e !== undefined; e = ENTRIES[e][1]) p.push(ENTRIES[e][0]);
+        pathCache.set(id, p);
+    }
+    return p;
+}
+
+function stackFrames(id) {
+    return framePath(id).map(function (i) { return FRAMES[i]; });
+}
+
+/* The report's stacks and retention steps as frame lists, as the page reads them. */
+function decodeReport(o) {
+    if (Array.isArray(o)) { o.forEach(decodeReport); return; }
+    if (!o || typeof o !== 'object') return;
+    Object.keys(o).forEach(function (k) {
+        const v = o[k];
+        if (k === 'stack' && (v === null || typeof v === 'number')) o[k] = stackFrames(v);
+        else if (k === 'path' && Array.isArray(v) && v.every(Array.isArray))
+            o[k] = v.map(function (s) {
+                const top = stackFrames(s[2])[0];
+                return { size: s[0], offset: s[1], function: top ? top.function : null };
+            });
+        else decodeReport(v);
+    });
+}
+
+/* The flame graph's frames [label, file, line, module], shared by every view. */
+const VIEW_FRAMES = FRAMES.map(function (f) { return [frameLabel(f), f.file, f.line, f.module]; });
+
+/* A view's sites come as columns; the page works on rows. */
+function decodeView(v) {
+    const c = v.sites || {}, n = (c.k || []).length, rows = [];
+    for (let i = 0; i < n; i++) {
+        const s = { k: framePath(c.k[i]), n: c.n[i], b: c.b[i], t: c.t[i], p: c.p[i], l: c.l[i],
+                    lb: c.lb[i] };
+        if (c.a) { s.a = c.a[i]; s.f = c.f[i]; s.x = c.x[i]; s.z = c.z[i]; }
+        rows.push(s);
+    }
+    v.sites = rows;
+    v.frames = VIEW_FRAMES;
+    const ser = v.series;
+    if (ser) ['heap', 'rss'].forEach(function (k) {   /* each point is the change from the last */
+        let at = 0;
+        ser[k] = (ser[k] || []).map(function (d) { at += d; return at; });
+    });
+}
+
+decodeReport(REPORT.processes || []);
+(DATA.views || []).forEach(decodeView);
 
 /* Names each site by its innermost frame; its search text is made on the
  * first filter, so that a page with 100,000 sites opens quickly. */
@@ -572,7 +631,7 @@ function renderLeaks() {
     const box = $('leaks'), leaks = state.proc.leaks || [];
     box.textContent = '';
     if (!leaks.length) { box.appendChild(el('p', { class: 'empty' }, 'No leaks: every block was freed.')); return; }
-    leaks.slice(0, 300).forEach(function (l) {
+    leaks.forEach(function (l) {
         const top = (l.stack || [])[0];
         const sum = el('summary', null,
             el('span', { class: 'badge ' + l.kind }, l.kind.replace('_', ' ')),
@@ -587,7 +646,9 @@ function renderLeaks() {
         d.appendChild(stackList(l.stack));
         box.appendChild(d);
     });
-    if (leaks.length > 300) box.appendChild(el('p', { class: 'hint' }, (leaks.length - 300) + ' smaller groups not shown'));
+    const cut = state.proc.leaks_omitted;
+    if (cut) box.appendChild(el('p', { class: 'hint' }, fmtInt(cut.entries) + ' smaller entries (' +
+        fmtBytes(cut.bytes) + ') are in the JSON report: heapgraph report --format json --show-reachable'));
 }
 
 /* Draws one cycle: members on a circle (at most 24), edges as arrows
@@ -815,13 +876,49 @@ function selectProcess(i) {
     renderHeader(); setRange(null); renderPython(); renderLeaks(); renderCycles();
 }
 
+/* The process tree: each image under the one that forked or spawned it,
+ * an exec'd image under the image it replaced; in the order they appeared.
+ * Returns [[index, depth], ...]. */
+function processTree(procs) {
+    const kids = procs.map(function () { return []; }), roots = [], byPid = new Map();
+    procs.forEach(function (p, i) {
+        const same = byPid.get(p.pid);
+        const parent = p.origin === 'exec' && same !== undefined ? same : byPid.get(p.ppid);
+        if (parent !== undefined && parent !== i) kids[parent].push(i); else roots.push(i);
+        byPid.set(p.pid, i);
+    });
+    const out = [], todo = roots.slice().reverse().map(function (i) { return [i, 0]; });
+    while (todo.length) {
+        const it = todo.pop();
+        out.push(it);
+        for (let k = kids[it[0]].length - 1; k >= 0; k--) todo.push([kids[it[0]][k], it[1] + 1]);
+    }
+    return out;
+}
+
+/* The program the run was for: the last image of the launched process's
+ * exec chain (a shim's env and bash before it are its wrappers). */
+function mainProcess(procs) {
+    const root = procs.findIndex(function (p) { return p.origin === 'root'; });
+    if (root < 0) return 0;
+    let main = root;
+    procs.forEach(function (p, i) {
+        if (p.pid === procs[root].pid && p.origin === 'exec' && p.stream > procs[main].stream) main = i;
+    });
+    return main;
+}
+
 function initProcesses() {
     const procs = REPORT.processes || [];
     if (procs.length < 2) return;
     const sel = $('process');
-    procs.forEach(function (p, i) {
-        sel.appendChild(el('option', { value: String(i) },
-                           'pid ' + p.pid + ': ' + (p.command || [p.exe || '?']).join(' ').slice(0, 80)));
+    processTree(procs).forEach(function (it) {
+        const p = procs[it[0]], s = p.summary || {};
+        const lost = KINDS.slice(0, 3).reduce(function (a, k) { return a + ((s[k] || {}).bytes || 0); }, 0);
+        const label = '\u00a0\u00a0'.repeat(Math.min(it[1], 20)) + (p.origin === 'exec' ? '\u21b3 ' : '') +
+            p.pid + '  ' + (p.command || [p.exe || '?']).join(' ').slice(0, 80) +
+            '  (' + fmtInt(s.allocations || 0) + ' allocations' + (lost ? ', ' + fmtBytes(lost) + ' lost' : '') + ')';
+        sel.appendChild(el('option', { value: String(it[0]) }, label));
     });
     sel.addEventListener('change', function () { selectProcess(Number(sel.value)); });
     $('process-picker').hidden = false;
@@ -848,7 +945,9 @@ function main() {
         return;
     }
     initTimeline(); initFlame(); initSites(); initProcesses();
-    selectProcess(0);
+    const main = mainProcess(REPORT.processes);
+    if ($('process').options.length) $('process').value = String(main);
+    selectProcess(main);
     let resizeTimer = 0;
     window.addEventListener('resize', function () {
         clearTimeout(resizeTimer);
