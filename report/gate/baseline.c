@@ -276,6 +276,7 @@ struct bl_tables {
     struct rep_ck_stack frames;   /* the distinct frames, in the run's memory */
     uint32_t (*stacks)[3];        /* frame, caller + 1 (0: none), depth */
     size_t nstacks;
+    int inline_stacks;            /* version 1 */
 };
 
 static int read_frames(struct rep_run *run, const struct rep_json *a, struct bl_tables *t,
@@ -319,7 +320,7 @@ static int read_stack(struct rep_run *run, const struct rep_json *e, const struc
                       struct rep_ck_stack *st, char *err, size_t errlen)
 {
     const struct rep_json *a = rep_json_get(e, "stack");
-    if (!t->frames.frames) {
+    if (t->inline_stacks) {
         if (!a || a->type != REP_JSON_ARRAY || a->n > UINT32_MAX)
             return bad(err, errlen, "an entry has no \"stack\" array");
         if (rep_run_alloc_frames(run, st, (uint32_t)a->n) < 0)
@@ -407,7 +408,7 @@ int rep_baseline_parse(const char *text, size_t len, struct rep_run *out,
 {
     char jerr[128];
     struct rep_json *j = rep_json_parse(text, len, jerr, sizeof jerr);
-    struct bl_tables tab = {{0, NULL}, NULL, 0};
+    struct bl_tables tab = {{0, NULL}, NULL, 0, 0};
     int ret = -1;
     if (!j)
         return bad(err, errlen, jerr);
@@ -415,6 +416,7 @@ int rep_baseline_parse(const char *text, size_t len, struct rep_run *out,
     const struct rep_json *t = rep_json_get(j, "totals");
     struct rep_ck_process *p;
     int v1 = schema && !strcmp(schema, REP_BASELINE_SCHEMA_1);
+    tab.inline_stacks = v1;
     if (!v1 && (!schema || strcmp(schema, REP_BASELINE_SCHEMA))) {
         bad(err, errlen, "\"schema\" is not \"" REP_BASELINE_SCHEMA "\" (or /1)");
         goto out;

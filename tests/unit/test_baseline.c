@@ -251,6 +251,15 @@ static void test_versions(void)
     CHECK_EQ(r.sites[1].stack.nframes, 0);
     rep_run_release(&r);
 
+    /* No frame at all: every entry's stack is null. */
+    snprintf(text, sizeof text, "{\"schema\": \"heapgraph-baseline/2\", %s, \"frames\": [], "
+             "\"stacks\": [], \"leaks\": [], \"sites\": [{\"allocations\": 3, \"bytes\": 72, "
+             "\"live_blocks\": 2, \"live_bytes\": 48, \"stack\": null}]}", totals);
+    CHECK_EQ(rep_baseline_parse(text, strlen(text), &r, err, sizeof err), 0);
+    CHECK_EQ(r.nsites, 1);
+    CHECK_EQ(r.sites[0].stack.nframes, 0);
+    rep_run_release(&r);
+
     static const char *const trees[] = {"[[0, 0]]", "[[2, null]]", "[[0, null], [1, 1]]",
                                         "[[0]]", "[[0, -1]]", "{}"};
     for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++) {
