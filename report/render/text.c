@@ -501,21 +501,62 @@ static void py_cycle_groups(const struct tx *t, const struct rep_snapshot *s)
     }
 }
 
-/* Live objects by type at a snapshot, with the change since the one before. */
-static void py_types(const struct tx *t, const struct rep_snapshot *s, const char *indent)
+/* A change in bytes: "+1.2 KiB", "-96 B", "0 B". */
+static const char *fmt_delta_bytes(char *buf, size_t len, int64_t d)
+{
+    char b[24];
+    rep_fmt_bytes(b, sizeof b, d < 0 ? (uint64_t)-d : (uint64_t)d);
+    snprintf(buf, len, "%s%s", d > 0 ? "+" : d < 0 ? "-" : "", b);
+    return buf;
+}
+
+static void py_type_row(const struct tx *t, const struct rep_typestat *ts, const char *indent)
+{
+    char a[32], b[32], c[32];
+    fprintf(t->f, "%s%10s %10s %+11" PRId64 " %10s  %s\n", indent,
+            rep_fmt_count(a, sizeof a, ts->count), rep_fmt_bytes(b, sizeof b, ts->bytes),
+            ts->delta_count, fmt_delta_bytes(c, sizeof c, ts->delta_bytes),
+            t->p->pytypes[ts->type].name);
+}
+
+static int cmp_growth(const void *pa, const void *pb)
+{
+    const struct rep_typestat *a = *(const struct rep_typestat *const *)pa;
+    const struct rep_typestat *b = *(const struct rep_typestat *const *)pb;
+    if (a->delta_count != b->delta_count)
+        return a->delta_count > b->delta_count ? -1 : 1;
+    return a->delta_bytes > b->delta_bytes ? -1 : a->delta_bytes < b->delta_bytes;
+}
+
+/* The types whose count grew most since the snapshot before (as
+ * objgraph.show_growth lists them). */
+static void py_growth(const struct tx *t, const struct rep_snapshot *s, const char *indent)
+{
+    const struct rep_typestat **grew = calloc(s->ntypestats + 1, sizeof *grew);
+    size_t n = 0;
+    for (size_t i = 0; grew && i < s->ntypestats; i++)
+        if (s->typestats[i].delta_count > 0)
+            grew[n++] = &s->typestats[i];
+    qsort(grew, n, sizeof *grew, cmp_growth);
+    if (n)
+        fprintf(t->f, "%sgrew most since the snapshot before:\n", indent);
+    for (size_t i = 0; i < n && i < t->top; i++)
+        py_type_row(t, grew[i], indent);
+    free(grew);
+}
+
+/* Live objects by type at a snapshot, with the change since the one before
+ * (the first: since nothing), and after the first what grew most. */
+static void py_types(const struct tx *t, const struct rep_snapshot *s, int first, const char *indent)
 {
     if (!s->ntypestats)
         return;
     fprintf(t->f, "%s%10s %10s %11s %10s  %s\n", indent, "objects", "bytes", "change", "bytes",
             "type");
-    for (size_t i = 0; i < s->ntypestats && i < t->top; i++) {
-        const struct rep_typestat *ts = &s->typestats[i];
-        char a[32], b[32], c[32];
-        fprintf(t->f, "%s%10s %10s %+11" PRId64 " %10s  %s\n", indent,
-                rep_fmt_count(a, sizeof a, ts->count), rep_fmt_bytes(b, sizeof b, ts->bytes),
-                ts->delta_count, ts->delta_bytes < 0 ? "-" : rep_fmt_bytes(c, sizeof c, (uint64_t)ts->delta_bytes),
-                t->p->pytypes[ts->type].name);
-    }
+    for (size_t i = 0; i < s->ntypestats && i < t->top; i++)
+        py_type_row(t, &s->typestats[i], indent);
+    if (!first)
+        py_growth(t, s, indent);
 }
 
 /* Sites that the collector freed from, merged by what the reader sees of
@@ -680,7 +721,7 @@ static void snapshots(const struct tx *t)
                     rep_fmt_count(a, sizeof a, s->npyobjects),
                     s->gc_state_known && !s->gc_enabled ? ", the garbage collector disabled" : "",
                     s->gc_garbage ? ", objects in gc.garbage" : "");
-            py_types(t, s, "         ");
+            py_types(t, s, i == 0, "         ");
         }
         for (size_t g = 0; g < s->ngrew && g < t->top; g++) {
             char line[MAX_WIDTH];
