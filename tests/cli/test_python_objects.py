@@ -13,6 +13,9 @@ its own block (PYTHONMALLOC=malloc), with exact values:
 - a class with __del__ in a cycle is a pending cycle whose members have a
   finalizer; with the collector enabled it is freed before the exit
   snapshot (no cycle left);
+- 5 pairs that the collector found but kept in gc.garbage
+  (gc.DEBUG_SAVEALL) are no cycle: the snapshot counts 10 objects in
+  gc.garbage and their 20 blocks are reachable, each held through it;
 - the 50 pairs are made at make_pair (pairs.py:8);
 - a module global holds its object as `__main__.CACHE[1]`, a local of a
   thread blocked at exit as `rows[0]` in its function.
@@ -71,6 +74,21 @@ def make():
     a.other = b; b.other = a
 for i in range(7):
     make()
+"""
+
+SAVED = r"""
+import gc
+gc.disable()
+gc.set_debug(gc.DEBUG_SAVEALL)
+class Node:
+    def __init__(self):
+        self.peer = None
+def make_pair():
+    a = Node(); b = Node()
+    a.peer = b; b.peer = a
+for i in range(5):
+    make_pair()
+gc.collect()
 """
 
 HELD = r"""
@@ -169,6 +187,18 @@ class PythonObjectsTest(unittest.TestCase):
                 self.assertEqual(on["python_cycles"], [])
                 self.assertEqual(on["summary"]["cycle"], {"blocks": 0, "bytes": 0})
 
+    def test_gc_garbage(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "saved", SAVED)
+                self.assertEqual(proc["python_cycles"], [])
+                self.assertEqual(proc["snapshots"][-1]["python"]["gc_garbage"], 10)
+                made = [e for e in proc["leaks"]
+                        if e["stack"] and e["stack"][0]["function"] == "make_pair"]
+                self.assertEqual(sum(e["blocks"] for e in made), 20)
+                self.assertEqual({e["kind"] for e in made}, {"reachable"})
+                self.assertEqual({e["retained_by"]["python"]["holder"] for e in made},
+                                 {"gc.garbage"})
 
     @staticmethod
     def reachable_at(proc, line, size):
