@@ -15,6 +15,7 @@
 
 #include "profiler/runtime/rt_core.h"
 #include "profiler/runtime/rt_rec.h"
+#include "profiler/runtime/unwind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,6 @@
 #include <unistd.h>
 
 #define MAX_OWN 8
-#define MAX_LIST 256
 
 static _Atomic int own[MAX_OWN]; /* fd + 1; 0: free */
 
@@ -53,49 +53,6 @@ int rt_fds_close(int fd)
     return (int)rt_raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
 }
 
-/* The open descriptors, from /proc/self/fd, without allocating. Returns
- * how many (at most max), or -1. */
-static int list_fds(int *out, int max)
-{
-    int dir = (int)rt_raw_syscall(SYS_open, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                                  0, 0, 0, 0);
-    if (dir < 0)
-        return -1;
-    char buf[4096];
-    int n = 0;
-    long got;
-    while ((got = rt_raw_syscall(SYS_getdents64, dir, (long)buf, sizeof buf, 0, 0, 0)) > 0) {
-        for (long at = 0; at < got;) {
-            const char *name = buf + at + 19; /* d_ino, d_off, d_reclen, d_type */
-            unsigned short reclen;
-            __builtin_memcpy(&reclen, buf + at + 16, sizeof reclen);
-            int fd = 0, digits = 0;
-            for (; *name >= '0' && *name <= '9'; name++, digits++)
-                fd = fd * 10 + (*name - '0');
-            if (digits && !*name && fd != dir && n < max)
-                out[n++] = fd;
-            at += reclen;
-        }
-    }
-    rt_raw_syscall(SYS_close, dir, 0, 0, 0, 0, 0);
-    return n;
-}
-
-void rt_fds_own_new(void (*fn)(void))
-{
-    int before[MAX_LIST], after[MAX_LIST];
-    int nb = list_fds(before, MAX_LIST);
-    fn();
-    int na = nb < 0 ? -1 : list_fds(after, MAX_LIST);
-    for (int i = 0; i < na; i++) {
-        int seen = 0;
-        for (int k = 0; k < nb && !seen; k++)
-            seen = before[k] == after[i];
-        if (!seen)
-            rt_fds_own(after[i]);
-    }
-}
-
 static int checked(long r)
 {
     if (r < 0 && r > -4096) {
@@ -103,6 +60,20 @@ static int checked(long r)
         return -1;
     }
     return (int)r;
+}
+
+/* libunwind makes its memory-check pipe at its first use, which may come at
+ * any time (rt_unwind.c sets it up when first needed), and again when it
+ * finds the pipe closed: a pipe that libunwind's code makes is the
+ * runtime's. */
+RT_EXPORT int pipe2(int fds[2], int flags)
+{
+    int r = checked(rt_raw_syscall(SYS_pipe2, (long)fds, flags, 0, 0, 0, 0));
+    if (r == 0 && rt_unwind_in_libunwind((uintptr_t)__builtin_return_address(0))) {
+        rt_fds_own(fds[0]);
+        rt_fds_own(fds[1]);
+    }
+    return r;
 }
 
 RT_EXPORT int close(int fd)

@@ -12,8 +12,4 @@ void rt_fds_own(int fd);
 /* Closes a descriptor of the runtime's for good; returns close's result. */
 int rt_fds_close(int fd);
 
-/* Calls fn, then marks as the runtime's every descriptor that fn opened
- * (libunwind's initialization opens its memory-check pipe). */
-void rt_fds_own_new(void (*fn)(void));
-
 #endif

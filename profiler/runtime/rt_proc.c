@@ -400,7 +400,7 @@ static void boot(void)
     uint32_t origin = boot_origin();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     madvise(&rt_image, sizeof rt_image, MADV_WIPEONFORK);
-    rt_fds_own_new(rt_unwind_init);
+    rt_unwind_init();
     if (rt_stack_reset() < 0 || connect_collector(origin) < 0) {
         atomic_store(&rt_image.mode, RT_MODE_PASSIVE);
         rt_degrade(shm_error ? shm_error : "cannot reach the collector; not recording");

@@ -25,10 +25,16 @@
  * whole stack to libunwind's unw_backtrace, which drops nothing of what the
  * walker would give; HEAPGRAPH_UNWIND=libunwind uses it always and
  * HEAPGRAPH_UNWIND=check runs both and reports any difference (the e2e
- * tests run so). libunwind's caches are per thread and not re-entrant, and neither is
- * the shadow, so a signal handler that allocates while its thread is inside
- * the unwinder uses glibc's backtrace() (libgcc's unwinder); a third level of
- * nesting gets no stack.
+ * tests run so). libunwind is set up at its first use: most processes never
+ * need it, and its set-up (its caches, its memory-check pipe, a first walk
+ * through the loader's tables) was a third of a short process's start-up.
+ * libunwind's caches are per thread and not re-entrant, and neither is the
+ * shadow, so a signal handler that allocates while its thread is inside the
+ * unwinder uses libgcc's unwinder; a third level of nesting gets no stack.
+ * The runtime links libgcc_s, so that the loader maps it with the program:
+ * glibc's backtrace() would dlopen it at its first call, which cannot be
+ * done in a signal handler and cost a short process another 0.3 ms when
+ * done at start-up.
  */
 #define UNW_LOCAL_ONLY
 #include "profiler/runtime/unwind.h"
@@ -37,12 +43,14 @@
 #include "profiler/runtime/rt_module.h"
 #include "profiler/runtime/rt_rec.h"
 
-#include <execinfo.h>
+#include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #define RULES 4096u   /* per thread; a power of two */
 #define WAYS 4u       /* rules per set: one cache line */
@@ -301,18 +309,62 @@ static unsigned filter(void *const *buf, int n, uint64_t *out)
     return k;
 }
 
+enum { UNW_UNSET, UNW_SETTING, UNW_READY };
+static _Atomic int unw_state;
+
+/* Sets libunwind up once per process, at its first use. A thread that
+ * finds another setting it up waits: that takes microseconds, and a
+ * handler interrupting the setting thread itself unwinds with libgcc. */
+static void libunwind_ready(void)
+{
+    int s = atomic_load_explicit(&unw_state, memory_order_acquire);
+    if (RT_LIKELY(s == UNW_READY))
+        return;
+    if (s == UNW_UNSET && atomic_compare_exchange_strong(&unw_state, &s, UNW_SETTING)) {
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+        unw_set_cache_size(unw_local_addr_space, 4096, 0);
+        atomic_store_explicit(&unw_state, UNW_READY, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&unw_state, memory_order_acquire) != UNW_READY)
+        sched_yield();
+}
+
 static unsigned by_libunwind(uint64_t *out)
 {
     enum { SLACK = 8 };
     void *buf[RT_MAX_FRAMES + SLACK];
+    libunwind_ready();
     return filter(buf, unw_backtrace(buf, RT_MAX_FRAMES + SLACK), out);
 }
 
-static unsigned by_backtrace(uint64_t *out)
+/* libgcc's entry points, taken from libgcc_s itself: libunwind exports
+ * functions of the same names, which a plain reference could bind to. */
+static _Unwind_Reason_Code (*gcc_backtrace)(_Unwind_Trace_Fn, void *);
+static _Unwind_Ptr (*gcc_ip)(struct _Unwind_Context *);
+
+struct trace {
+    void **buf;
+    int n, max;
+};
+
+static _Unwind_Reason_Code trace_frame(struct _Unwind_Context *ctx, void *arg)
+{
+    struct trace *t = arg;
+    if (t->n == t->max)
+        return _URC_END_OF_STACK;
+    t->buf[t->n++] = (void *)gcc_ip(ctx);
+    return _URC_NO_REASON;
+}
+
+static unsigned by_libgcc(uint64_t *out)
 {
     enum { SLACK = 8 };
     void *buf[RT_MAX_FRAMES + SLACK];
-    return filter(buf, backtrace(buf, RT_MAX_FRAMES + SLACK), out);
+    struct trace t = { buf, 0, RT_MAX_FRAMES + SLACK };
+    if (gcc_backtrace && gcc_ip)
+        gcc_backtrace(trace_frame, &t);
+    return filter(buf, t.n, out);
 }
 
 /* HEAPGRAPH_UNWIND=check: one stderr line per differing stack (the first
@@ -387,17 +439,23 @@ void rt_unwind_init(void)
     const char *m = getenv("HEAPGRAPH_UNWIND");
     mode = !m ? MODE_WALK : !strcmp(m, "libunwind") ? MODE_LIBUNWIND
          : !strcmp(m, "check") ? MODE_CHECK : MODE_WALK;
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    unw_set_cache_size(unw_local_addr_space, 4096, 0);
-    rt_unwind_thread_init();
-    void *buf[4];
-    backtrace(buf, 4); /* loads libgcc_s now, not inside a signal handler */
+    void *gcc = dlopen("libgcc_s.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (gcc) {
+        *(void **)&gcc_backtrace = dlsym(gcc, "_Unwind_Backtrace");
+        *(void **)&gcc_ip = dlsym(gcc, "_Unwind_GetIP");
+    }
 }
 
 void rt_unwind_thread_init(void)
 {
     void *buf[4];
-    unw_backtrace(buf, 4);
+    if (atomic_load_explicit(&unw_state, memory_order_acquire) == UNW_READY)
+        unw_backtrace(buf, 4);
+}
+
+int rt_unwind_in_libunwind(uintptr_t ip)
+{
+    return ip - skip[1].lo < skip[1].hi - skip[1].lo;
 }
 
 void rt_unwind_thread_bounds(uintptr_t lo, uintptr_t hi)
@@ -453,7 +511,7 @@ unsigned rt_unwind(const struct rt_unwind_start *at, uint64_t *out, struct rt_st
         if (t->unwinding == 1) {
             n = unwind_here(at, out, key);
         } else {
-            n = by_backtrace(out);
+            n = by_libgcc(out);
             *key = rt_stack_hash(out, n);
         }
         t->unwinding--;

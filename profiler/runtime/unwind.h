@@ -37,12 +37,17 @@ struct rt_unwind_start {
  * under the re-entry guard). Finds the runtime's and libunwind's own code so
  * that their frames are never part of a recorded stack, and reads
  * HEAPGRAPH_UNWIND: "libunwind" (never walk), "check" (walk, compare with
- * libunwind, report differences), else the walker. */
+ * libunwind, report differences), else the walker; takes libgcc's unwinder
+ * from the libgcc_s the runtime links. libunwind is set up at its first use. */
 void rt_unwind_init(void);
 
-/* Once per thread before its first rt_unwind, under the guard: libunwind
- * sets up its per-thread cache on first use. */
+/* Once per thread before its first rt_unwind, under the guard: libunwind,
+ * when the process has used it, sets up its per-thread cache on first use. */
 void rt_unwind_thread_init(void);
+
+/* 1 when ip is in libunwind's code (rt_fds.c: the pipe libunwind makes is
+ * the runtime's). */
+int rt_unwind_in_libunwind(uintptr_t ip);
 
 /* The calling thread's stack mapping; the walker starts only once it is
  * known and never reads outside it. rt_unwind_thread_end releases the
