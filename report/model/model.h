@@ -601,6 +601,15 @@ int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen);
  * top of stacks. */
 int rep_is_allocator(const char *function);
 
+/* Where a site starts in stack s: the index of its first frame outside the
+ * allocation wrappers and the C library. Leading frames are skipped while
+ * they are wrappers by name (anything with "alloc", "strdup" or "operator
+ * new" in it, je_ and tc_ functions, rep_is_allocator's), frames of libc,
+ * ld.so, libstdc++ or libpython before the first kept frame, or frames
+ * without a name that a wrapper follows (its static helpers). A Python frame
+ * ends the skip. 0 when nothing would be left. */
+uint32_t rep_stack_site(const struct rep_stack *s);
+
 /* Frees the capture and everything it owns. NULL is fine. */
 void rep_capture_close(struct rep_capture *cap);
 

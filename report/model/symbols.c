@@ -45,6 +45,53 @@ int rep_is_allocator(const char *fn)
     return (!strncmp(fn, "std::", 5) || !strncmp(fn, "__gnu_cxx::", 11)) && strstr(fn, "allocat");
 }
 
+/* 1 when fn's name says it allocates or passes an allocation on: the
+ * allocators themselves and the program's wrappers around them, which have
+ * no list (xmalloc, g_malloc0, sqlite3MallocZero, PyMem_RawCalloc, xstrdup,
+ * je_malloc, tc_new, ...). Case does not matter. */
+static int wrapper_name(const char *fn)
+{
+    static const char *const words[] = {"alloc", "strdup", "strndup", "memdup", "operator new"};
+    if (rep_is_allocator(fn) || !strncmp(fn, "je_", 3) || !strncmp(fn, "tc_", 3))
+        return 1;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(fn, words[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 for a frame of the C library, the dynamic loader, the C++ and gcc
+ * runtimes or libpython: code that allocates on the program's behalf. */
+static int in_system_module(const struct rep_frame *f)
+{
+    static const char *const libs[] = {"libc.", "libc-", "ld-", "ld64.", "libstdc++",
+                                       "libgcc_s", "libpython"};
+    const char *base = strrchr(f->module, '/');
+    base = base ? base + 1 : f->module;
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
+        if (!strncmp(base, libs[i], strlen(libs[i])))
+            return 1;
+    return 0;
+}
+
+uint32_t rep_stack_site(const struct rep_stack *s)
+{
+    uint32_t start = 0;
+    for (uint32_t i = 0; i < s->nframes; i++) {
+        const struct rep_frame *f = &s->frames[i];
+        if (f->python)
+            break;
+        if (f->function && wrapper_name(f->function))
+            start = i + 1;
+        else if (i == start && in_system_module(f))
+            start = i + 1;
+        else if (f->function)
+            break;
+        /* a frame without a name is the wrapper's own when a wrapper follows */
+    }
+    return start < s->nframes ? start : 0;
+}
+
 static int is_wrapper(const struct rep_frame *f)
 {
     return f->function && rep_is_allocator(f->function);

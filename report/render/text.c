@@ -74,22 +74,47 @@ static void frame_label(char *buf, size_t len, const struct rep_frame *fr, int w
     make_safe(buf, len);
 }
 
-/* One line for a site: its first frame with file:line, then callers. */
+/* The function that made a block: the first outside the allocation wrappers
+ * (rep_stack_site) and the C++ standard library (make_shared's frames say
+ * little), "block" when the stack names none. */
+static const char *user_function(const struct rep_stack *st)
+{
+    for (uint32_t i = rep_stack_site(st); i < st->nframes; i++) {
+        const char *fn = st->frames[i].function;
+        if (fn && strncmp(fn, "std::", 5) && strncmp(fn, "__gnu_cxx::", 11))
+            return fn;
+    }
+    const struct rep_frame *top = rep_stack_top(st);
+    return top && top->function ? top->function : "block";
+}
+
+/* One line for a site, shorter than width: the first frame outside the
+ * allocation wrappers and the C library (rep_stack_site) with file:line, then
+ * its callers while whole ones fit, up to main; the full stack is where the
+ * entry prints it (print_stack). */
 static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site)
 {
     const struct rep_stack *s = t->p->sites[site].stack;
-    size_t o = 0;
     buf[0] = 0;
     if (!s->nframes) {
         snprintf(buf, width, "stack %" PRIu32 " (%s)", s->id, s->defined ? "empty" : "not recorded");
         return;
     }
-    for (uint32_t i = 0; i < s->nframes && i < t->depth && o + 1 < width; i++) {
+    uint32_t first = rep_stack_site(s);
+    size_t o = 0;
+    for (uint32_t i = first; i < s->nframes; i++) {
         char one[512];
-        frame_label(one, sizeof one, &s->frames[i], i == 0);
-        o += (size_t)snprintf(buf + o, width - o, "%s%s", i ? " < " : "", one);
-        if (s->frames[i].function && !strcmp(s->frames[i].function, "main"))
-            break;   /* what runs main says nothing about the site */
+        frame_label(one, sizeof one, &s->frames[i], i == first);
+        /* what runs main says nothing about the site */
+        int last = i + 1 == s->nframes || (s->frames[i].function && !strcmp(s->frames[i].function, "main"));
+        if (i > first && o + 3 + strlen(one) + (last ? 0 : 6) >= width) {
+            if (o + 6 < width)
+                memcpy(buf + o, " < ...", 7);
+            break;
+        }
+        o += (size_t)snprintf(buf + o, width - o, "%s%s", i > first ? " < " : "", one);
+        if (last)
+            break;
     }
     if (o >= width - 1 && width > 4)
         memcpy(buf + width - 4, "...", 4);
@@ -323,8 +348,7 @@ static void retention(const struct tx *t, const struct rep_retention *r)
     for (uint32_t i = 0; i < r->npath; i++) {
         char a[32];
         char fn[MAX_WIDTH];
-        const struct rep_frame *top = rep_stack_top(t->p->sites[r->path[i].site].stack);
-        rep_fmt_safe(fn, sizeof fn, top && top->function ? top->function : "?");
+        rep_fmt_safe(fn, sizeof fn, user_function(t->p->sites[r->path[i].site].stack));
         clip(fn, t->width - 48);
         fprintf(t->f, "        +%-6" PRIu64 " -> %s block from %s\n", r->path[i].offset,
                 rep_fmt_bytes(a, sizeof a, r->path[i].size), fn);
@@ -384,19 +408,6 @@ static int leaks(const struct tx *t)
     return 0;
 }
 
-/* The first function of a stack outside the C++ standard library: the
- * user's code that made the block (make_shared's frames say little). */
-static const char *user_function(const struct rep_stack *st)
-{
-    for (uint32_t i = 0; i < st->nframes; i++) {
-        const char *fn = st->frames[i].function;
-        if (fn && strncmp(fn, "std::", 5) && strncmp(fn, "__gnu_cxx::", 11))
-            return fn;
-    }
-    const struct rep_frame *top = rep_stack_top(st);
-    return top && top->function ? top->function : "block";
-}
-
 /* "Node+8 -> Node": the type if known, else the allocating function. */
 static void member_name(const struct tx *t, const struct rep_snapshot *s, uint32_t block,
                         char *buf, size_t len, uint32_t member)
@@ -408,10 +419,68 @@ static void member_name(const struct tx *t, const struct rep_snapshot *s, uint32
 
 static uint32_t member_index(const struct rep_cycle *c, uint32_t block)
 {
-    for (uint32_t i = 0; i < c->nmembers; i++)
-        if (c->members[i] == block)
-            return i;
-    return 0;
+    uint32_t i = rep_cycle_member(c, block);
+    return i < c->nmembers && c->members[i] == block ? i : 0;
+}
+
+/* A cycle's edges as member indexes, sorted so that the pointers from one
+ * member to another are a run, by offset. */
+struct member_edge {
+    uint32_t src, dst;
+    uint64_t off;
+};
+
+static int cmp_member_edge(const void *pa, const void *pb)
+{
+    const struct member_edge *a = pa, *b = pb;
+    if (a->src != b->src)
+        return a->src < b->src ? -1 : 1;
+    if (a->dst != b->dst)
+        return a->dst < b->dst ? -1 : 1;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static struct member_edge *member_edges(const struct rep_cycle *c)
+{
+    struct member_edge *me = malloc((c->nedges ? c->nedges : 1) * sizeof *me);
+    if (!me)
+        return NULL;
+    for (uint32_t e = 0; e < c->nedges; e++)
+        me[e] = (struct member_edge){member_index(c, c->edges[e].src),
+                                     member_index(c, c->edges[e].dst), c->edges[e].src_off};
+    qsort(me, c->nedges, sizeof *me, cmp_member_edge);
+    return me;
+}
+
+/* "+8", "+8, +24", "+0..+312 every 8": the n offsets of a run, three or more
+ * evenly spaced written as a range. */
+static void offsets_text(char *buf, size_t len, const struct member_edge *e, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && o < len; ) {
+        size_t j = i + 1;
+        uint64_t step = j < n ? e[j].off - e[i].off : 0;
+        while (j < n && e[j].off - e[j - 1].off == step)
+            j++;
+        const char *sep = i ? ", " : "";
+        if (j - i >= 3) {
+            o += (size_t)snprintf(buf + o, len - o, "%s+%" PRIu64 "..+%" PRIu64 " every %" PRIu64,
+                                  sep, e[i].off, e[j - 1].off, step);
+            i = j;
+        } else {
+            o += (size_t)snprintf(buf + o, len - o, "%s+%" PRIu64, sep, e[i].off);
+            i++;
+        }
+    }
+}
+
+static void more_members(const struct tx *t, const struct rep_cycle *c)
+{
+    char n[32];
+    if (c->nmembers > t->top)
+        fprintf(t->f, "    ... %s more members (--top)\n",
+                rep_fmt_count(n, sizeof n, c->nmembers - t->top));
 }
 
 /* ------------------------------------------------------------ Python */
@@ -452,6 +521,37 @@ static void py_member(const struct tx *t, const struct rep_snapshot *s, const st
         snprintf(buf, len, "native, %s", user_function(t->p->sites[s->blocks[b].site].stack));
 }
 
+/* "[0] -> [1]  Node.peer": the references that close a Python cycle, and the
+ * pointers from native memory as "[2] -> [0]  make_link+16" (an object's
+ * links to its own parts say nothing); up to 4 x --top lines. */
+static void py_cycle_edges(const struct tx *t, const struct rep_snapshot *s, const struct rep_cycle *c)
+{
+    size_t shown = 0, more = 0;
+    for (uint32_t e = 0; e < c->nedges; e++) {
+        const struct rep_graph_edge *ed = &c->edges[e];
+        const struct rep_pyblock *pb = &s->py[ed->src];
+        char label[300];
+        if (c->labels[e])
+            snprintf(label, sizeof label, "%s", c->labels[e]);
+        else if (!pb->type && !pb->role)
+            snprintf(label, sizeof label, "%s+%" PRIu64,
+                     user_function(t->p->sites[s->blocks[ed->src].site].stack), ed->src_off);
+        else
+            continue;
+        if (shown == 4 * (size_t)t->top) {
+            more++;
+            continue;
+        }
+        shown++;
+        make_safe(label, sizeof label);
+        fprintf(t->f, "    [%" PRIu32 "] -> [%" PRIu32 "]  %s\n", member_index(c, ed->src),
+                member_index(c, ed->dst), label);
+    }
+    char n[32];
+    if (more)
+        fprintf(t->f, "    ... %s more references (--top)\n", rep_fmt_count(n, sizeof n, more));
+}
+
 static void py_cycle(const struct tx *t, const struct rep_snapshot *s, const struct rep_cycle *c,
                      size_t i)
 {
@@ -475,10 +575,8 @@ static void py_cycle(const struct tx *t, const struct rep_snapshot *s, const str
                      rep_fmt_bytes(a, sizeof a, s->blocks[b].size));
         wrapped(t, "    ", line);
     }
-    for (uint32_t e = 0; e < c->nedges && e < 2 * t->top; e++)
-        if (c->labels[e])
-            fprintf(t->f, "    [%" PRIu32 "] -> [%" PRIu32 "]  %s\n",
-                    member_index(c, c->edges[e].src), member_index(c, c->edges[e].dst), c->labels[e]);
+    more_members(t, c);
+    py_cycle_edges(t, s, c);
 }
 
 /* "50 cycles of 2 Node objects made at make_pair (app.py:16), joined by Node.peer". */
@@ -635,11 +733,40 @@ static void py_gc(const struct tx *t)
     free(lines);
 }
 
-static void cycles(const struct tx *t)
+/* "[0] node_new+8 -> [1] node_new": the pointers that close cycle c, one
+ * line per pair of members, up to 4 x --top lines. */
+static int cycle_edges(const struct tx *t, const struct rep_snapshot *s, const struct rep_cycle *c)
+{
+    struct member_edge *me = member_edges(c);
+    if (!me)
+        return -1;
+    size_t lines = 0, i = 0;
+    for (; i < c->nedges && lines < 4 * (size_t)t->top; lines++) {
+        size_t j = i + 1;
+        while (j < c->nedges && me[j].src == me[i].src && me[j].dst == me[i].dst)
+            j++;
+        char from[200], to[200], offs[200], line[700], n[32];
+        member_name(t, s, c->members[me[i].src], from, sizeof from, me[i].src);
+        member_name(t, s, c->members[me[i].dst], to, sizeof to, me[i].dst);
+        offsets_text(offs, sizeof offs, me + i, j - i);
+        snprintf(line, sizeof line, "%s%s -> %s%s%s%s", from, offs, to, j - i > 1 ? " (" : "",
+                 j - i > 1 ? rep_fmt_count(n, sizeof n, j - i) : "", j - i > 1 ? " pointers)" : "");
+        wrapped(t, "    ", line);
+        i = j;
+    }
+    if (i < c->nedges) {
+        char n[32];
+        fprintf(t->f, "    ... %s more edges (--top)\n", rep_fmt_count(n, sizeof n, c->nedges - i));
+    }
+    free(me);
+    return 0;
+}
+
+static int cycles(const struct tx *t)
 {
     const struct rep_snapshot *s = t->p->exit_snapshot;
     if (!s || !s->ncycles)
-        return;
+        return 0;
     py_cycle_groups(t, s);
     fprintf(t->f, "\n  %sCycles%s (unreachable structures that point at each other)\n",
             on(t, C_BOLD), off(t));
@@ -659,16 +786,11 @@ static void cycles(const struct tx *t)
             site_line(t, line, t->width - 24, b->site);
             fprintf(t->f, "    [%" PRIu32 "] %9s  %s\n", m, rep_fmt_bytes(a, sizeof a, b->size), line);
         }
-        for (uint32_t e = 0; e < c->nedges && e < 2 * t->top; e++) {
-            char from[200], to[200];
-            const struct rep_graph_edge *ed = &c->edges[e];
-            member_name(t, s, ed->src, from, sizeof from, member_index(c, ed->src));
-            member_name(t, s, ed->dst, to, sizeof to, member_index(c, ed->dst));
-            clip(from, (t->width - 20) / 2);
-            clip(to, (t->width - 20) / 2);
-            fprintf(t->f, "    %s+%" PRIu64 " -> %s\n", from, ed->src_off, to);
-        }
+        more_members(t, c);
+        if (cycle_edges(t, s, c) < 0)
+            return -1;
     }
+    return 0;
 }
 
 static void summary_line(const struct tx *t, const char *label, const struct rep_class_count *c)
@@ -737,9 +859,8 @@ static int process(struct tx *t)
     identity(t);
     totals(t);
     if (site_table(t, "bytes allocated", 0) < 0 || site_table(t, "number of allocations", 1) < 0 ||
-        site_table(t, "temporary allocations", 2) < 0 || leaks(t) < 0)
+        site_table(t, "temporary allocations", 2) < 0 || leaks(t) < 0 || cycles(t) < 0)
         return -1;
-    cycles(t);
     py_gc(t);
     leak_summary(t);
     snapshots(t);
