@@ -18,7 +18,10 @@ its own block (PYTHONMALLOC=malloc), with exact values:
   gc.garbage and their 20 blocks are reachable, each held through it;
 - the 50 pairs are made at make_pair (pairs.py:8);
 - a module global holds its object as `__main__.CACHE[1]`, a local of a
-  thread blocked at exit as `rows[0]` in its function.
+  thread blocked at exit as `rows[0]` in its function; a class attribute,
+  a closure's cell and a module only in sys.modules each hold theirs as
+  `Registry.ITEMS[0]`, `__main__.counter.__closure__[0].cell_contents` and
+  `plugin.blob`.
 Standard library only."""
 import os
 import sys
@@ -101,6 +104,22 @@ def worker():
     stop.wait()
 threading.Thread(target=worker, daemon=True).start()
 ready.wait()
+"""
+
+KEPT = r"""
+class Registry:
+    ITEMS = [bytes(200001)]
+def make_counter():
+    data = bytes(200002)
+    def get():
+        return data
+    return get
+counter = make_counter()
+import sys, types
+m = types.ModuleType("plugin")
+m.blob = bytes(200003)
+sys.modules["plugin"] = m
+del m
 """
 
 
@@ -222,6 +241,28 @@ class PythonObjectsTest(unittest.TestCase):
                 self.assertEqual(rows["python"]["expression"], "rows[0]")
                 self.assertTrue(rows["python"]["holder"].startswith(
                     "local variable in worker (held.py:5), thread "), rows["python"])
+
+    def test_kept(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "kept", KEPT)
+                holders = [(self.kept_by(proc, 3, 200001), "class attribute",
+                            "Registry.ITEMS[0]"),
+                           (self.kept_by(proc, 5, 200002), "module global",
+                            "__main__.counter.__closure__[0].cell_contents"),
+                           (self.kept_by(proc, 12, 200003), "module global", "plugin.blob")]
+                for by, holder, expression in holders:
+                    self.assertEqual(by["kind"], "global")
+                    self.assertEqual(by["python"], {"holder": holder, "expression": expression})
+
+    @staticmethod
+    def kept_by(proc, line, n):
+        """What holds the bytes object of n bytes (a block of n + 33) made at kept.py:line."""
+        found = [e for e in proc["leaks"] if e["kind"] == "reachable" and e["stack"] and
+                 os.path.basename(e["stack"][0]["file"] or "") == "kept.py" and
+                 e["stack"][0]["line"] == line and e["bytes"] == n + 33]
+        assert len(found) == 1, found
+        return found[0]["retained_by"]
 
 
 if __name__ == "__main__":
