@@ -200,7 +200,7 @@ static void record_alloc(struct capture *c, const void *p, size_t size, uint32_t
     int how = rt_pub_begin(1 + (c->id ? 0 : RT_STACK_SLOTS(all_frames(c))));
     if (how == RT_PUB_NONE)
         return;
-    write_alloc(how, c, p, size, flags, rt_event_time());
+    write_alloc(how, c, p, size, flags, rt_alloc_time());
     rt_pub_end(how);
 }
 
@@ -370,7 +370,7 @@ static void *realloc_pair(void *old, size_t n, struct capture *c)
     int how = rt_pub_begin(2 + RT_STACK_SLOTS(all_frames(c)));
     uint64_t t1 = rt_free_time();
     void *p = real.realloc(old, n);
-    uint64_t t2 = rt_event_time();
+    uint64_t t2 = rt_alloc_time();
     if (how == RT_PUB_NONE)
         return p;
     if (p || n == 0) {
@@ -482,7 +482,7 @@ static void *py_realloc(void *ctx, void *old, size_t n)
         int how = rt_pub_begin(2 + RT_STACK_SLOTS(all_frames(&c)));
         uint64_t t1 = rt_free_time();
         p = PYMEM_INNER(in->realloc(in->ctx, old, n));
-        uint64_t t2 = rt_event_time();
+        uint64_t t2 = rt_alloc_time();
         if (how != RT_PUB_NONE) {
             if (p) {
                 rt_pub_rec(how, RT_REC_FREE | RT_F_REALLOC, 0, t1, (uintptr_t)old, 0);

@@ -61,6 +61,21 @@ uint64_t rt_now_ns(void)
 }
 
 static int tsc_clock; /* rt_shm.clock is RT_CLOCK_TSC */
+static int locked_fence = 1; /* rt_shm.fence is RT_FENCE_LOCKED */
+static _Atomic uint32_t rings_claimed; /* by the threads of this image */
+
+struct rt_clock_plain rt_clock_plain;
+
+/* Which event times may skip the lfence (rt_rec.h): all of them need the
+ * TSC and membarrier; an allocation's also a process where no second
+ * thread claimed a ring. Set while the image has one thread (its start, a
+ * fork child); rt_rec_claim only ever clears alloc_time. */
+static void plain_update(void)
+{
+    int plain = tsc_clock && !locked_fence;
+    atomic_store(&rt_clock_plain.free_time, plain);
+    atomic_store(&rt_clock_plain.alloc_time, plain && atomic_load(&rings_claimed) < 2);
+}
 
 uint64_t rt_event_time(void)
 {
@@ -74,23 +89,6 @@ uint64_t rt_event_time(void)
     }
 #endif
     return rt_now_ns();
-}
-
-static int locked_fence = 1; /* rt_shm.fence is RT_FENCE_LOCKED */
-
-uint64_t rt_free_time(void)
-{
-#if defined(__x86_64__)
-    /* A free's time only has to come before its own stores, which no CPU
-     * sees before the read retires; and under membarrier the busy flag needs
-     * no lfence either (ring.h). */
-    if (RT_LIKELY(tsc_clock && !locked_fence)) {
-        uint32_t lo, hi;
-        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
-        return (uint64_t)hi << 32 | lo;
-    }
-#endif
-    return rt_event_time();
 }
 
 /* 1 when the kernel keeps time with the TSC: it does so only while the TSC
@@ -124,6 +122,7 @@ uint32_t rt_clock_choose(void)
         tsc_clock = 1;
 #endif
     chosen = 1;
+    plain_update();
     return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
 }
 
@@ -137,6 +136,7 @@ uint32_t rt_fence_choose(void)
     long r = want && strcmp(want, "locked") == 0
                  ? -1 : syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
     locked_fence = r != 0;
+    plain_update();
     return locked_fence ? RT_FENCE_LOCKED : RT_FENCE_MEMBARRIER;
 }
 
@@ -188,6 +188,10 @@ struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *go
                 continue;
             r->thread_index = thread_index;
             r->tid = tid;
+            /* before this thread's first free: another thread that gets
+             * the block back then sees the count in its allocation time */
+            if (atomic_fetch_add(&rings_claimed, 1) > 0)
+                atomic_store(&rt_clock_plain.alloc_time, 0);
             uint32_t used = atomic_load(&shm->rings_used);
             while (used < k + 1 && !atomic_compare_exchange_weak(&shm->rings_used, &used, k + 1))
                 ;
@@ -218,6 +222,8 @@ void rt_rec_close(void)
 void rt_rec_forget(void)
 {
     shm = NULL;
+    atomic_store(&rings_claimed, 0);
+    plain_update();
     rt_tls.ring = NULL;
     rt_tls.pub = 0;
     rt_tls.room_end = 0;

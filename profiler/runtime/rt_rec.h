@@ -110,10 +110,42 @@ static inline uint32_t rt_blob_slots(uint32_t len)
  * else CLOCK_MONOTONIC. rt_event_time reads it from then on. */
 uint32_t rt_clock_choose(void);
 
-/* The event time of a free (or of the free half of a realloc): taken
- * before the block is released, so it can skip the lfence that an
- * allocation's time needs where the fence is the collector's. */
-uint64_t rt_free_time(void);
+/* Which event times may be a bare rdtsc (ring.h, "Ordering across
+ * threads"). A free's time only has to come before its own stores, which
+ * no CPU sees before the read retires, and under membarrier busy = 1 needs
+ * no lfence either: free_time. An allocation's lfence makes its read wait
+ * for the loads through which its allocator saw another thread's free:
+ * alloc_time while no other thread of the process ever claimed a ring,
+ * which a thread does before its first free (the count is read after the
+ * real allocator returned, and x86 keeps loads in order). */
+struct rt_clock_plain {
+    _Atomic int free_time, alloc_time;
+};
+extern struct rt_clock_plain rt_clock_plain;
+
+static inline uint64_t rt_rdtsc(void)
+{
+    uint32_t lo = 0, hi = 0;
+#if defined(__x86_64__)
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+#endif
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* The event time of a free (or of the free half of a realloc), taken
+ * before the block is released. */
+static inline uint64_t rt_free_time(void)
+{
+    return RT_LIKELY(atomic_load_explicit(&rt_clock_plain.free_time, memory_order_relaxed))
+               ? rt_rdtsc() : rt_event_time();
+}
+
+/* The event time of an allocation, taken after the real allocator returned. */
+static inline uint64_t rt_alloc_time(void)
+{
+    return RT_LIKELY(atomic_load_explicit(&rt_clock_plain.alloc_time, memory_order_relaxed))
+               ? rt_rdtsc() : rt_event_time();
+}
 
 /* Picks how busy = 1 is made visible for a new shared memory (enum
  * rt_fence, for rt_shm.fence): registers the process for membarrier where
