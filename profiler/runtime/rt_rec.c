@@ -64,17 +64,15 @@ static int tsc_clock; /* rt_shm.clock is RT_CLOCK_TSC */
 static int locked_fence = 1; /* rt_shm.fence is RT_FENCE_LOCKED */
 static _Atomic uint32_t rings_claimed; /* by the threads of this image */
 
-struct rt_clock_plain rt_clock_plain;
+struct rt_rec_fast rt_rec_fast;
 
-/* Which event times may skip the lfence (rt_rec.h): all of them need the
- * TSC and membarrier; an allocation's also a process where no second
- * thread claimed a ring. Set while the image has one thread (its start, a
- * fork child); rt_rec_claim only ever clears alloc_time. */
+/* Set while the image has one thread (its start, a fork child). */
 static void plain_update(void)
 {
     int plain = tsc_clock && !locked_fence;
-    atomic_store(&rt_clock_plain.free_time, plain);
-    atomic_store(&rt_clock_plain.alloc_time, plain && atomic_load(&rings_claimed) < 2);
+    atomic_store(&rt_rec_fast.free_time, plain);
+    atomic_store(&rt_rec_fast.alloc_time, plain && atomic_load(&rings_claimed) < 2);
+    atomic_store(&rt_rec_fast.plain_busy, !locked_fence);
 }
 
 uint64_t rt_event_time(void)
@@ -191,7 +189,7 @@ struct rt_ring *rt_rec_claim(uint32_t thread_index, pid_t tid, int wait, int *go
             /* before this thread's first free: another thread that gets
              * the block back then sees the count in its allocation time */
             if (atomic_fetch_add(&rings_claimed, 1) > 0)
-                atomic_store(&rt_clock_plain.alloc_time, 0);
+                atomic_store(&rt_rec_fast.alloc_time, 0);
             uint32_t used = atomic_load(&shm->rings_used);
             while (used < k + 1 && !atomic_compare_exchange_weak(&shm->rings_used, &used, k + 1))
                 ;
@@ -242,7 +240,7 @@ static void set_busy(struct rt_ring *r)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-int rt_pub_begin(uint32_t need)
+int rt_pub_begin_slow(uint32_t need)
 {
     struct rt_tls *t = &rt_tls;
     if (t->pub) {
@@ -335,13 +333,18 @@ static void drain_queue(struct rt_tls *t)
     t->dq_tail = h;
 }
 
-void rt_pub_end(int how)
+/* The rest of rt_pub_end: the publication is still open, or it was closed
+ * and a signal handler queued records meanwhile, or the thread ended. */
+void rt_pub_end_slow(void)
 {
-    if (how != RT_PUB_DIRECT)
-        return;
     struct rt_tls *t = &rt_tls;
     struct rt_ring *r = t->ring;
-    for (;;) {
+    if (!t->pub && t->dq_head != t->dq_tail) {
+        t->pub = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        set_busy(r);
+    }
+    while (t->pub) {
         drain_queue(t);
         atomic_store_explicit(&r->head, t->wpos, memory_order_release);
         if (t->dq_head != t->dq_tail)
@@ -355,9 +358,7 @@ void rt_pub_end(int how)
         atomic_signal_fence(memory_order_seq_cst);
         set_busy(r);
     }
-    /* The next record's line was last read by the collector: asking for it
-     * now hides the cross-core transfer behind the program's own work. */
-    __builtin_prefetch(&r->slots[t->wpos & SLOT_MASK], 1);
+    __builtin_prefetch(&r->slots[t->wpos & SLOT_MASK], 1); /* as rt_pub_end */
     if (t->ended)
         rt_rec_close();
 }

@@ -15,6 +15,7 @@
 #define HG_RT_REC_H
 
 #include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_proc.h"
 
 #include <stdint.h>
 
@@ -53,8 +54,53 @@ enum rt_pub_how {
     RT_PUB_DEFERRED = 1,
 };
 
-/* Opens a publication of at most `need` slots (at most RT_RING_SLOTS / 2). */
-int rt_pub_begin(uint32_t need);
+/* What the inline paths below may take for granted, set when the clock
+ * and the fence are chosen (ring.h, "Ordering across threads"):
+ * - free_time: a free's time may be a bare rdtsc (the TSC and membarrier).
+ *   It only has to come before the free's own stores, which no CPU sees
+ *   before the read retires, and under membarrier busy = 1 needs no lfence.
+ * - alloc_time: an allocation's too, while no second thread of the process
+ *   claimed a ring. Its lfence makes the read wait for the loads through
+ *   which its allocator saw another thread's free; a thread claims a ring
+ *   before its first free, and the flag is read after the real allocator
+ *   returned (x86 keeps loads in order). rt_rec_claim only ever clears it.
+ * - plain_busy: busy = 1 is a plain store (membarrier). */
+struct rt_rec_fast {
+    _Atomic int free_time, alloc_time, plain_busy;
+};
+extern struct rt_rec_fast rt_rec_fast;
+
+int rt_pub_begin_slow(uint32_t need);
+void rt_pub_end_slow(void);
+
+/* Opens a publication of at most `need` slots (at most RT_RING_SLOTS / 2).
+ * Inline for the usual case (a ring with room, no signal handler inside a
+ * publication, membarrier), which is every event's cost. */
+static inline int rt_pub_begin(uint32_t need)
+{
+    struct rt_tls *t = &rt_tls;
+    struct rt_ring *r = t->ring;
+    if (RT_LIKELY(r && !t->pub &&
+                  atomic_load_explicit(&rt_image.connected, memory_order_relaxed) &&
+                  atomic_load_explicit(&rt_rec_fast.plain_busy, memory_order_relaxed))) {
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+        if (RT_LIKELY(head + need + RT_DQ_SLOTS <= t->room_end)) {
+            t->pub = 1;
+            atomic_signal_fence(memory_order_seq_cst);
+            /* a signal handler published before pub was set: the slow way */
+            if (RT_LIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) == head)) {
+                atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+                atomic_signal_fence(memory_order_seq_cst);
+                t->wpos = head;
+                return RT_PUB_DIRECT;
+            }
+            t->pub = 0;
+            atomic_signal_fence(memory_order_seq_cst);
+        }
+    }
+    return rt_pub_begin_slow(need);
+}
+
 void rt_pub_write(int how, const struct rt_rec *recs, uint32_t n);
 
 /* Writes one record from its fields. Inline and straight into the ring: a
@@ -90,7 +136,32 @@ struct rt_blob_part {
 /* Publishes one RT_REC_BLOB of `kind` whose payload is the n parts in order
  * (at most RT_RING_SLOTS / 2 slots in all). */
 void rt_ring_push_parts(uint32_t kind, const struct rt_blob_part *parts, unsigned n);
-void rt_pub_end(int how);
+
+/* Ends a publication: publishes head and clears busy. Inline while no
+ * signal handler queued records and the thread goes on. */
+static inline void rt_pub_end(int how)
+{
+    if (how != RT_PUB_DIRECT)
+        return;
+    struct rt_tls *t = &rt_tls;
+    struct rt_ring *r = t->ring;
+    if (RT_LIKELY(t->dq_head == t->dq_tail)) {
+        atomic_store_explicit(&r->head, t->wpos, memory_order_release);
+        if (RT_LIKELY(t->dq_head == t->dq_tail)) {
+            atomic_store_explicit(&r->busy, 0, memory_order_release);
+            t->pub = 0;
+            atomic_signal_fence(memory_order_seq_cst);
+            if (RT_LIKELY(t->dq_head == t->dq_tail && !t->ended)) {
+                /* The next record's line was last read by the collector:
+                 * asking for it now hides the cross-core transfer behind
+                 * the program's own work. */
+                __builtin_prefetch(&r->slots[t->wpos & (RT_RING_SLOTS - 1)], 1);
+                return;
+            }
+        }
+    }
+    rt_pub_end_slow();
+}
 
 /* The process ends here (_exit, or exit from a signal handler): if the
  * calling thread interrupted its own publication, that publication will
@@ -110,18 +181,6 @@ static inline uint32_t rt_blob_slots(uint32_t len)
  * else CLOCK_MONOTONIC. rt_event_time reads it from then on. */
 uint32_t rt_clock_choose(void);
 
-/* Which event times may be a bare rdtsc (ring.h, "Ordering across
- * threads"). A free's time only has to come before its own stores, which
- * no CPU sees before the read retires, and under membarrier busy = 1 needs
- * no lfence either: free_time. An allocation's lfence makes its read wait
- * for the loads through which its allocator saw another thread's free:
- * alloc_time while no other thread of the process ever claimed a ring,
- * which a thread does before its first free (the count is read after the
- * real allocator returned, and x86 keeps loads in order). */
-struct rt_clock_plain {
-    _Atomic int free_time, alloc_time;
-};
-extern struct rt_clock_plain rt_clock_plain;
 
 static inline uint64_t rt_rdtsc(void)
 {
@@ -133,17 +192,17 @@ static inline uint64_t rt_rdtsc(void)
 }
 
 /* The event time of a free (or of the free half of a realloc), taken
- * before the block is released. */
+ * before the block is released (rt_rec_fast). */
 static inline uint64_t rt_free_time(void)
 {
-    return RT_LIKELY(atomic_load_explicit(&rt_clock_plain.free_time, memory_order_relaxed))
+    return RT_LIKELY(atomic_load_explicit(&rt_rec_fast.free_time, memory_order_relaxed))
                ? rt_rdtsc() : rt_event_time();
 }
 
 /* The event time of an allocation, taken after the real allocator returned. */
 static inline uint64_t rt_alloc_time(void)
 {
-    return RT_LIKELY(atomic_load_explicit(&rt_clock_plain.alloc_time, memory_order_relaxed))
+    return RT_LIKELY(atomic_load_explicit(&rt_rec_fast.alloc_time, memory_order_relaxed))
                ? rt_rdtsc() : rt_event_time();
 }
 
