@@ -28,8 +28,9 @@
  * address thread A freed, A's free time <= B's allocation time; at equal time
  * frees sort first. (For the TSC: A's read executes before its free's stores
  * retire, so before B can see them; B's lfence lets its read execute only
- * after the loads through which its allocator saw them; the counters of all
- * CPUs agree.) The collector merges the rings of a process by time and
+ * after the loads through which its allocator saw them, and B skips it only
+ * while no second thread of its process claimed a ring, which A did before
+ * its free; the counters of all CPUs agree.) The collector merges the rings of a process by time and
  * needs a watermark: it reads the clock (T), then for each ring waits while
  * `busy` is 1, then drains it. A producer sets busy = 1 before it reads the
  * clock and clears it after publishing; so any event with time < T is either
