@@ -111,8 +111,13 @@ size_t rt_peek(void *dst, uintptr_t src, size_t len)
     return g_pipe[1] >= 0 ? through_pipe(dst, src, len) : through_vm(dst, src, len);
 }
 
+int rt_peek_all(void *dst, uintptr_t src, size_t len)
+{
+    return src && rt_peek(dst, src, len) == len;
+}
+
 uintptr_t rt_peek_word(uintptr_t addr)
 {
     uintptr_t v = 0;
-    return addr && rt_peek(&v, addr, sizeof v) == sizeof v ? v : 0;
+    return rt_peek_all(&v, addr, sizeof v) ? v : 0;
 }

@@ -25,6 +25,9 @@ void rt_peek_end(void);
  * returns how many bytes it copied. */
 size_t rt_peek(void *dst, uintptr_t src, size_t len);
 
+/* 1 when all of [src, src + len) was copied to dst (never from address 0). */
+int rt_peek_all(void *dst, uintptr_t src, size_t len);
+
 /* The word at addr, or 0 when it cannot be read. */
 uintptr_t rt_peek_word(uintptr_t addr);
 

@@ -28,6 +28,7 @@
 #include "profiler/runtime/rt_pyobj.h"
 
 #include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_peek.h"
 #include "profiler/runtime/rt_python.h"
 #include "profiler/runtime/rt_pytype.h"
 
@@ -81,18 +82,12 @@ static struct {
 
 /* ---------------------------------------------------------------- helpers */
 
-static uintptr_t word(uintptr_t addr)
-{
-    uintptr_t w = 0;
-    return rt_pytype_read(addr, &w, sizeof w) ? w : 0;
-}
-
 /* Reads len bytes at addr: directly below `end` (a live block's end), or
  * safely when end is 0. */
 static int read_obj(uintptr_t addr, uintptr_t end, void *out, size_t len)
 {
     if (!end)
-        return rt_pytype_read(addr, out, len);
+        return rt_peek_all(out, addr, len);
     if (addr + len > end)
         return 0;
     memcpy(out, (const void *)addr, len);
@@ -166,7 +161,7 @@ static int gc_header(uintptr_t head)
     int64_t j = block_of(g[0]);
     if (j >= 0 && g[0] + 16 <= S.scan->live[j].addr + S.scan->live[j].size)
         memcpy(&back, (const void *)(g[0] + 8), sizeof back);
-    else if (!rt_pytype_read(g[0] + 8, &back, sizeof back))
+    else if (!rt_peek_all(&back, g[0] + 8, sizeof back))
         return 0;
     return (back & ~(uintptr_t)3) == head;
 }
@@ -376,10 +371,10 @@ static void find_parts(void)
 static void dead_keys(void)
 {
     int32_t n = 0;
-    if (!S.ol->is_keys_free || !rt_pytype_read(S.interp + S.ol->is_keys_numfree, &n, sizeof n))
+    if (!S.ol->is_keys_free || !rt_peek_all(&n, S.interp + S.ol->is_keys_numfree, sizeof n))
         return;
     for (int32_t k = 0; k < n && k < 256; k++) {
-        uintptr_t p = word(S.interp + S.ol->is_keys_free + 8u * (uint32_t)k);
+        uintptr_t p = rt_peek_word(S.interp + S.ol->is_keys_free + 8u * (uint32_t)k);
         int64_t j = block_of(p);
         if (j >= 0 && S.scan->live[j].addr == p && !S.blk[j].type)
             S.blk[j].dead = 1;
@@ -395,7 +390,7 @@ size_t rt_pyobj_holes(struct rt_pyhole *out, size_t max)
         int32_t used = 0;
         uintptr_t a = S.interp + S.ol->free_arrays[k].array;
         if (!S.ol->free_arrays[k].count ||
-            !rt_pytype_read(S.interp + S.ol->free_arrays[k].numfree, &used, sizeof used) ||
+            !rt_peek_all(&used, S.interp + S.ol->free_arrays[k].numfree, sizeof used) ||
             used < 0 || used >= S.ol->free_arrays[k].count)
             continue;
         out[n++] = (struct rt_pyhole){a + 8u * (uint32_t)used, a + 8u * S.ol->free_arrays[k].count, 0, 0};
@@ -419,19 +414,19 @@ static void find_frames(void)
     S.frames = rt_arena_alloc(MAX_FRAMES * sizeof *S.frames);
     if (!S.interp || !S.frames)
         return;
-    uintptr_t ts = word(S.interp + l->is_threads_head);
-    for (int nts = 0; ts && nts < MAX_THREADS; nts++, ts = word(ts + l->ts_next)) {
-        int32_t tid = (int32_t)word(ts + S.ol->ts_native_id);
+    uintptr_t ts = rt_peek_word(S.interp + l->is_threads_head);
+    for (int nts = 0; ts && nts < MAX_THREADS; nts++, ts = rt_peek_word(ts + l->ts_next)) {
+        int32_t tid = (int32_t)rt_peek_word(ts + S.ol->ts_native_id);
         uint32_t thread = S.scan->thread_index(S.scan->ctx, tid);
-        uintptr_t f = word(ts + l->ts_frame);
+        uintptr_t f = rt_peek_word(ts + l->ts_frame);
         if (l->ts_cframe_frame >= 0)
-            f = word(f + (uint32_t)l->ts_cframe_frame);
+            f = rt_peek_word(f + (uint32_t)l->ts_cframe_frame);
         for (int depth = 0; f && depth < MAX_DEPTH && S.nframes < MAX_FRAMES; depth++) {
             uint8_t owner = 0xff;
-            rt_pytype_read(f + S.ol->fr_owner, &owner, 1);
+            rt_peek_all(&owner, f + S.ol->fr_owner, 1);
             if (owner == FRAME_OWNED_BY_THREAD)
-                S.frames[S.nframes++] = (struct frame){f, word(f + l->fr_code), thread, UINT32_MAX};
-            f = word(f + l->fr_previous);
+                S.frames[S.nframes++] = (struct frame){f, rt_peek_word(f + l->fr_code), thread, UINT32_MAX};
+            f = rt_peek_word(f + l->fr_previous);
         }
     }
 }
@@ -447,9 +442,9 @@ void rt_pyobj_roots(uint32_t (*add)(void *ctx, uintptr_t start, uintptr_t size, 
     for (size_t i = 0; i < S.nframes; i++) {
         struct frame *f = &S.frames[i];
         int32_t top = 0, nlocals = 0, depth = 0;
-        if (!rt_pytype_read(f->frame + S.ol->fr_stacktop, &top, sizeof top) ||
-            !rt_pytype_read(f->code + S.ol->co_nlocalsplus, &nlocals, sizeof nlocals) ||
-            !rt_pytype_read(f->code + S.ol->co_stacksize, &depth, sizeof depth))
+        if (!rt_peek_all(&top, f->frame + S.ol->fr_stacktop, sizeof top) ||
+            !rt_peek_all(&nlocals, f->code + S.ol->co_nlocalsplus, sizeof nlocals) ||
+            !rt_peek_all(&depth, f->code + S.ol->co_stacksize, sizeof depth))
             continue;
         /* a frame that is running (or called C that runs Python) keeps its
          * stack pointer in the eval loop (stacktop -1): take its locals and
@@ -481,7 +476,7 @@ void rt_pyobj_begin(const struct rt_pyobj_scan *scan)
     find_headers();
     if (!S.ol)
         return;
-    S.interp = word(S.py->runtime + S.py->layout->rt_interp_main);
+    S.interp = rt_peek_word(S.py->runtime + S.py->layout->rt_interp_main);
     find_parts();
     if (S.interp)
         dead_keys();
@@ -743,16 +738,16 @@ static void well_known(void)
         {gc + ol->gc_callbacks, "gc.callbacks"},
     };
     for (size_t k = 0; k < sizeof wk / sizeof wk[0]; k++) {
-        int64_t j = object_at(word(wk[k].at));
+        int64_t j = object_at(rt_peek_word(wk[k].at));
         if (j >= 0)
             name(j, RT_PYN_WELL_KNOWN, wk[k].name, strlen(wk[k].name));
     }
     int32_t enabled = 0;
-    rt_pytype_read(gc + ol->gc_enabled, &enabled, sizeof enabled);
-    uintptr_t garbage = word(gc + ol->gc_garbage);
+    rt_peek_all(&enabled, gc + ol->gc_enabled, sizeof enabled);
+    uintptr_t garbage = rt_peek_word(gc + ol->gc_garbage);
     struct rt_blob_pygc g = {.kind = RT_GC_STATE, .generation = S.scan->snapshot_id,
                              .collections = enabled != 0,
-                             .collected = garbage ? word(garbage + S.py->layout->var_size) : 0};
+                             .collected = garbage ? rt_peek_word(garbage + S.py->layout->var_size) : 0};
     rt_ring_push_blob(RT_BLOB_PYGC, &g, sizeof g);
 }
 
@@ -764,21 +759,21 @@ static void emit_frame(const struct frame *f)
     struct rt_blob_pyframeroot h = {S.scan->snapshot_id, f->root_id, f->thread, 0, 0, 0, 0, 0};
     char fn[TEXT_MAX * 2], file[256];
     int32_t first = 0, nlocals = 0;
-    rt_pytype_read(f->code + l->co_firstlineno, &first, sizeof first);
-    rt_pytype_read(f->code + S.ol->co_nlocalsplus, &nlocals, sizeof nlocals);
+    rt_peek_all(&first, f->code + l->co_firstlineno, sizeof first);
+    rt_peek_all(&nlocals, f->code + S.ol->co_nlocalsplus, sizeof nlocals);
     h.line = first > 0 ? (uint32_t)first : 0;
-    h.func_len = (uint32_t)rt_pytype_str(word(f->code + (l->co_qualname ? l->co_qualname : l->co_name)),
+    h.func_len = (uint32_t)rt_pytype_str(rt_peek_word(f->code + (l->co_qualname ? l->co_qualname : l->co_name)),
                                          0, fn, sizeof fn);
-    h.file_len = (uint32_t)rt_pytype_str(word(f->code + l->co_filename), 0, file, sizeof file);
+    h.file_len = (uint32_t)rt_pytype_str(rt_peek_word(f->code + l->co_filename), 0, file, sizeof file);
     size_t n = sizeof h;
     memcpy(buf + n, fn, h.func_len);
     n += h.func_len;
     memcpy(buf + n, file, h.file_len);
     n += h.file_len;
-    uintptr_t names = word(f->code + S.ol->co_localsplusnames);
+    uintptr_t names = rt_peek_word(f->code + S.ol->co_localsplusnames);
     for (int32_t k = 0; names && k < nlocals && k < MAX_NAMES; k++) {
         char text[TEXT_MAX];
-        uint32_t len = (uint32_t)rt_pytype_str(word(names + S.ol->tuple_items + 8u * (uint32_t)k),
+        uint32_t len = (uint32_t)rt_pytype_str(rt_peek_word(names + S.ol->tuple_items + 8u * (uint32_t)k),
                                                0, text, sizeof text);
         if (n + sizeof len + len > sizeof buf)
             break;
@@ -835,8 +830,7 @@ uint32_t rt_pyobj_gc_free(const void *p, size_t size)
     if (n)
         memcpy(w, p, n < sizeof w ? n : sizeof w);
     else  /* pymalloc: no size to trust, but a block is at least 16 bytes */
-        for (n = sizeof w; n >= 16 && !rt_pytype_read((uintptr_t)p, w, n); n -= 16)
-            ;
+        n = rt_peek(w, (uintptr_t)p, sizeof w) & ~(size_t)15;
     /* A tracked object's GC header is unlinked and its count 0 when freed.
      * Untracked objects are not counted: two words (a count of 0, a type)
      * are what a pymalloc block's unwritten start keeps of an object freed

@@ -6,8 +6,7 @@
  * ready and its own type (the word at 8) has Py_TPFLAGS_TYPE_SUBCLASS: it
  * is `type` or a metaclass. The first 168 bytes of PyTypeObject, up to
  * tp_flags, are the same from 3.0 to 3.13. Every read goes through
- * process_vm_readv, so an address that is not mapped is a "no", never a
- * fault. Verdicts live in an open-addressing table in the runtime's arena,
+ * rt_peek, so an address that is not mapped is a "no", never a fault. Verdicts live in an open-addressing table in the runtime's arena,
  * keyed by address; it grows, and it is shared by every snapshot of the
  * process image (a type keeps its capture id while its address holds it).
  *
@@ -20,10 +19,9 @@
 #include "profiler/runtime/rt_pytype.h"
 
 #include "profiler/runtime/rt_core.h"
+#include "profiler/runtime/rt_peek.h"
 
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #define TP_FLAGS_OFF 168  /* tp_flags, the same in every supported version */
 #define MAX_BASES 32      /* tp_base chain followed to find a kind */
@@ -64,19 +62,6 @@ static uintptr_t traceback_type;
 
 /* ---------------------------------------------------------------- reads */
 
-int rt_pytype_read(uintptr_t addr, void *out, size_t len)
-{
-    struct iovec local = {out, len};
-    struct iovec remote = {(void *)addr, len};
-    return addr && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
-
-static uintptr_t word(uintptr_t addr)
-{
-    uintptr_t w = 0;
-    return rt_pytype_read(addr, &w, sizeof w) ? w : 0;
-}
-
 /* Appends code point c as UTF-8 if it fits before end - 1. */
 static char *put_utf8(char *o, char *end, uint32_t c)
 {
@@ -100,7 +85,7 @@ static char *put_utf8(char *o, char *end, uint32_t c)
 static int read_in(uintptr_t addr, uintptr_t end, void *out, size_t len)
 {
     if (!end)
-        return rt_pytype_read(addr, out, len);
+        return rt_peek_all(out, addr, len);
     if (addr + len > end || addr + len < addr)
         return 0;
     memcpy(out, (const void *)addr, len);
@@ -147,7 +132,7 @@ static size_t c_string(uintptr_t p, char *buf, size_t cap)
         char chunk[32];
         size_t want = cap - 1 - n < sizeof chunk ? cap - 1 - n : sizeof chunk;
         /* a read across an unmapped page fails: fall back to byte reads */
-        if (!rt_pytype_read(p + n, chunk, want) && !(want = 1, rt_pytype_read(p + n, chunk, 1)))
+        if (!rt_peek_all(chunk, p + n, want) && !(want = 1, rt_peek_all(chunk, p + n, 1)))
             break;
         for (size_t i = 0; i < want; i++) {
             if (!chunk[i]) {
@@ -218,7 +203,7 @@ static uint8_t kind_of(uintptr_t t, unsigned long flags)
         for (size_t i = 0; i < NSTATICS; i++)
             if (static_addr[i] == t)
                 return statics[i].kind;
-        t = word(t + py->layout->objects->tp_base);
+        t = rt_peek_word(t + py->layout->objects->tp_base);
     }
     return RT_PYK_OTHER;
 }
@@ -235,9 +220,9 @@ static int plausible_flags(unsigned long flags)
 static int is_metatype(uintptr_t meta)
 {
     unsigned long f1 = 0, f2 = 0;
-    uintptr_t mm = word(meta + 8);
-    return rt_pytype_read(meta + TP_FLAGS_OFF, &f1, sizeof f1) && plausible_flags(f1) &&
-           (f1 & RT_TPF_TYPE_SUBCLASS) && rt_pytype_read(mm + TP_FLAGS_OFF, &f2, sizeof f2) &&
+    uintptr_t mm = rt_peek_word(meta + 8);
+    return rt_peek_all(&f1, meta + TP_FLAGS_OFF, sizeof f1) && plausible_flags(f1) &&
+           (f1 & RT_TPF_TYPE_SUBCLASS) && rt_peek_all(&f2, mm + TP_FLAGS_OFF, sizeof f2) &&
            plausible_flags(f2) && (f2 & RT_TPF_TYPE_SUBCLASS);
 }
 
@@ -249,11 +234,11 @@ static void validate(struct rt_pytype *e, uintptr_t t)
     e->is_type = 0;
     if (!ol) {
         /* no object layout: only the flags, which every version agrees on */
-        e->is_type = rt_pytype_read(t + TP_FLAGS_OFF, &e->flags, sizeof e->flags) &&
-                     plausible_flags(e->flags) && is_metatype(word(t + 8));
+        e->is_type = rt_peek_all(&e->flags, t + TP_FLAGS_OFF, sizeof e->flags) &&
+                     plausible_flags(e->flags) && is_metatype(rt_peek_word(t + 8));
         return;
     }
-    if (ol->tp_end > sizeof h || !rt_pytype_read(t, h, ol->tp_end))
+    if (ol->tp_end > sizeof h || !rt_peek_all(h, t, ol->tp_end))
         return;
     unsigned long flags;
     uintptr_t meta;
@@ -278,7 +263,7 @@ static void validate(struct rt_pytype *e, uintptr_t t)
         return;
     }
     if ((flags & RT_TPF_HEAPTYPE) && ol->ht_cached_keys)
-        v.cached_keys = word(t + ol->ht_cached_keys);
+        v.cached_keys = rt_peek_word(t + ol->ht_cached_keys);
     v.kind = kind_of(t, flags);
     /* the same type as before, unless its address now holds another one
      * (the valid-version-tag bit comes and goes with the attribute cache) */
@@ -407,7 +392,7 @@ static void member_fields(struct blob *o, const struct rt_pytype *t)
         uintptr_t name;
         int type;
         int64_t off;
-        if (ol->md_size > sizeof m || !rt_pytype_read(t->members + (uintptr_t)i * ol->md_size, m, ol->md_size))
+        if (ol->md_size > sizeof m || !rt_peek_all(m, t->members + (uintptr_t)i * ol->md_size, ol->md_size))
             break;
         memcpy(&name, m, 8);
         memcpy(&type, m + ol->md_type, sizeof type);
@@ -426,7 +411,7 @@ static size_t type_name(const struct rt_pytype *t, char *buf, size_t cap)
     const struct rt_py_objlayout *ol = py->layout->objects;
     size_t n = 0;
     if (t->flags & RT_TPF_HEAPTYPE)
-        n = rt_pytype_str(word(t->addr + ol->ht_qualname), 0, buf, cap);
+        n = rt_pytype_str(rt_peek_word(t->addr + ol->ht_qualname), 0, buf, cap);
     return n ? n : c_string(t->name_ptr, buf, cap);
 }
 

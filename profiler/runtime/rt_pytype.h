@@ -55,10 +55,6 @@ const struct rt_pytype *rt_pytype_get(uintptr_t t, int revalidate);
 /* The type's capture id; publishes its RT_BLOB_PYTYPE the first time. */
 uint32_t rt_pytype_id(const struct rt_pytype *t);
 
-/* Reads len bytes at addr into out with process_vm_readv, which fails
- * instead of faulting on unmapped memory. 1 when all were read. */
-int rt_pytype_read(uintptr_t addr, void *out, size_t len);
-
 /* The text of the str object at `str` as UTF-8, at most cap - 1 bytes and
  * NUL-terminated; returns its length, 0 when it is not a compact str or
  * cannot be read. With `end` 0 every read is safe; otherwise the caller
