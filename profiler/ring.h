@@ -100,6 +100,10 @@ enum rt_rec_type {
     RT_REC_PYPART,    /* a block that belongs to a Python object: a = block index,
                          b = owner block index, u32 = role (enum hg_py_part),
                          time_ns = role's a | role's b << 32 */
+    RT_REC_SPAWN,     /* a = pid of a program started with posix_spawn, or exec'd
+                         by a vfork child (which writes it into the ring of the
+                         thread its parent suspended); b = 0 started, 1 the vfork
+                         child's exec failed */
 };
 
 /* Slots a record takes: RT_REC_STACK and RT_REC_BLOB continue in the

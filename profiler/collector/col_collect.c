@@ -337,7 +337,8 @@ static int exec_recorded(const struct col *c, const struct col_stream *s)
  * child that never reached the collector (killed at once, or out of
  * descriptors), and the program an image exec'd when no new image of that
  * process said HELLO (the runtime cannot load into a static, setuid or
- * 32-bit program, nor reach the collector's socket from another user). */
+ * 32-bit program, nor reach the collector's socket from another user), and
+ * so a program started with posix_spawn or from a vfork child. */
 static void note_unrecorded(struct col *c)
 {
     for (size_t i = 0; i < c->ns; i++) {
@@ -352,6 +353,10 @@ static void note_unrecorded(struct col *c)
                      "not load into it (static, setuid or 32-bit) or reach the collector (it "
                      "runs as another user)", (int)s->pid);
     }
+    for (size_t i = 0; i < c->nspawns; i++)
+        col_loss(c, NULL, "process %d (started by %d with posix_spawn or vfork) was not "
+                 "recorded: the runtime could not load into it (static, setuid or 32-bit) or "
+                 "reach the collector", (int)c->spawns[i].pid, (int)c->spawns[i].ppid);
 }
 
 /* Ends whatever is still open: held fork children, streams whose status
@@ -396,6 +401,7 @@ int col_run(const struct col_config *cfg, struct col_summary *sum, char *err, si
     }
     free(c.s);
     free(c.reaped);
+    free(c.spawns);
     free(c.blob);
     free(c.hello_buf);
     if (c.ep >= 0)

@@ -110,7 +110,7 @@ static int is_event(uint32_t type)
 {
     type &= RT_REC_TYPE_MASK;
     return type == RT_REC_ALLOC || type == RT_REC_FREE || type == RT_REC_FORK ||
-           type == RT_REC_EXEC || type == RT_REC_EXIT;
+           type == RT_REC_EXEC || type == RT_REC_EXIT || type == RT_REC_SPAWN;
 }
 
 /* Moves everything published in ring i into its queue (events) or the
@@ -169,6 +169,9 @@ static void apply_other(struct col *c, struct col_stream *s, struct col_queue *q
     case RT_REC_EXEC:
         col_emit_mark(c, s, q->thread, t, HG_MARK_EXEC, r->a);
         s->exec_pending = r->a == 0;
+        break;
+    case RT_REC_SPAWN:
+        col_on_spawn(c, s, (pid_t)r->a, r->b != 0);
         break;
     case RT_REC_EXIT:
         s->have_exit = 1;

@@ -112,6 +112,12 @@ struct col_reaped {
     int status;
 };
 
+/* A program started with posix_spawn or from a vfork child (RT_REC_SPAWN)
+ * that has not said HELLO. */
+struct col_spawn {
+    pid_t pid, ppid;
+};
+
 /* The session: every stream ever seen (freed at the end), the statuses
  * reaped before their stream ended, the timers. */
 struct col {
@@ -124,6 +130,8 @@ struct col {
     uint64_t events;
     struct col_reaped *reaped;
     size_t nreaped, reaped_cap;
+    struct col_spawn *spawns;
+    size_t nspawns, spawns_cap;
     int child_done, child_status, no_children;
     size_t open_conns;
     uint64_t next_sample, next_flush, next_merge;
@@ -256,6 +264,9 @@ void col_drain(struct col *c, struct col_stream *s, enum col_drain_mode mode);
 
 /* The parent's RT_REC_FORK, merged at time t: starts the child's stream. */
 void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint64_t t, pid_t pid);
+/* RT_REC_SPAWN: parent started program `pid` (failed: its vfork child's
+ * exec failed). A program that never says HELLO is a loss at the end. */
+void col_on_spawn(struct col *c, const struct col_stream *parent, pid_t pid, int failed);
 /* A HELLO on the connection of s, with the ring memfd it passed (closed
  * here). Returns the stream that owns the connection afterwards. */
 struct col_stream *col_on_hello(struct col *c, struct col_stream *s, const struct rt_msg *m,

@@ -60,6 +60,41 @@ void col_on_fork(struct col *c, struct col_stream *parent, uint32_t thread, uint
     col_after_hold(c, ch);
 }
 
+/* Drops the spawned program `pid` from those awaited. */
+static void forget_spawn(struct col *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->nspawns; i++)
+        if (c->spawns[i].pid == pid)
+            c->spawns[i--] = c->spawns[--c->nspawns];
+}
+
+/* 1 when program `pid` said HELLO as a program started some other way. */
+static int spawn_said_hello(const struct col *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->ns; i++)
+        if (c->s[i]->pid == pid && c->s[i]->origin == HG_ORIGIN_SPAWN && c->s[i]->hello_ns)
+            return 1;
+    return 0;
+}
+
+void col_on_spawn(struct col *c, const struct col_stream *parent, pid_t pid, int failed)
+{
+    forget_spawn(c, pid);
+    if (failed || spawn_said_hello(c, pid))
+        return;
+    if (c->nspawns == c->spawns_cap) {
+        size_t n = c->spawns_cap ? c->spawns_cap * 2 : 8;
+        struct col_spawn *v = realloc(c->spawns, n * sizeof *v);
+        if (!v) {
+            col_note(c, NULL, "out of memory noting the program process %d started", (int)pid);
+            return;
+        }
+        c->spawns = v;
+        c->spawns_cap = n;
+    }
+    c->spawns[c->nspawns++] = (struct col_spawn){pid, parent->pid};
+}
+
 static int map_rings(struct col *c, struct col_stream *s, int memfd)
 {
     /* sealed against shrinking: a peer cutting the memfd short under the
@@ -139,6 +174,7 @@ static struct col_stream *hello_fork(struct col *c, struct col_stream *s)
  * program, or a program started some other way (posix_spawn, vfork). */
 static void hello_image(struct col *c, struct col_stream *s)
 {
+    forget_spawn(c, s->pid);
     struct col_stream *old = col_find_pid(c, s->pid, 1u << COL_ST_LIVE | 1u << COL_ST_HELD);
     if (old == s)
         old = NULL;

@@ -15,7 +15,9 @@
  * parent's state and starts over as a new image (origin FORK). Exec: EXEC
  * before (and after a failed exec), with LD_PRELOAD and RT_ENV_SOCK put back
  * into the new environment when the program dropped them; the new image
- * learns that it came from an exec through HEAPGRAPH_EXEC_PID.
+ * learns that it came from an exec through HEAPGRAPH_EXEC_PID. A program
+ * started with posix_spawn, or exec'd by a vfork child, is announced with
+ * RT_REC_SPAWN, so that the collector notes it if it never says HELLO.
  */
 #include "profiler/runtime/rt_proc.h"
 
@@ -36,6 +38,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -115,6 +118,17 @@ static uintptr_t stack_pointer(void)
 static int active(void)
 {
     return rt_proc_recording() && !rt_tls.guard && getpid() == my_pid;
+}
+
+/* A vfork child: it runs on its parent's memory, in the thread its parent
+ * suspended until the child execs or ends, so the thread's ring is its own
+ * for that while, if it has one: registering the thread from the child
+ * would put the child's tid in the parent's registry. (A clone sharing
+ * memory without CLONE_VFORK would share a running thread's TLS, which
+ * libc itself does not survive.) */
+static int vfork_child(void)
+{
+    return rt_proc_recording() && !rt_tls.guard && rt_tls.ring && getpid() != my_pid;
 }
 
 /* 1 while sock is still the runtime's connection: a program that closes
@@ -733,7 +747,7 @@ static int do_exec(enum exec_kind kind, const char *path, int fd, char *const ar
         real_fd = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
         real_ve = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execve");
     }
-    int rec = active();
+    int rec = active(), spawn = !rec && vfork_child();
     size_t size = 0;
     char **env = NULL;
     if (rec) {
@@ -742,6 +756,8 @@ static int do_exec(enum exec_kind kind, const char *path, int fd, char *const ar
         rt_guard_leave(g);
         push_simple(RT_REC_EXEC, 0, 0);
     }
+    if (spawn) /* the collector awaits the program's HELLO */
+        push_simple(RT_REC_SPAWN, (uint64_t)getpid(), 0);
     char *const *use = env ? env : envp;
     int r = kind == EXEC_VE ? real_ve(path, argv, use)
           : kind == EXEC_VPE ? real_vpe(path, argv, use)
@@ -751,6 +767,8 @@ static int do_exec(enum exec_kind kind, const char *path, int fd, char *const ar
         push_simple(RT_REC_EXEC, 1, 0);
         rt_arena_free(env, size);
     }
+    if (spawn)
+        push_simple(RT_REC_SPAWN, (uint64_t)getpid(), 1);
     errno = e;
     return r;
 }
@@ -778,6 +796,45 @@ RT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 RT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     return do_exec(EXEC_FD, NULL, fd, argv, envp);
+}
+
+/* ---- posix_spawn -------------------------------------------------------- */
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* glibc's posix_spawn execs in a clone that runs no hook and returns only
+ * once the exec succeeded: the collector then awaits the program's HELLO,
+ * and notes a loss if the runtime could not load into it. */
+static int do_spawn(spawn_fn real, pid_t *pid, const char *path,
+                    const posix_spawn_file_actions_t *actions, const posix_spawnattr_t *attr,
+                    char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int r = real(&child, path, actions, attr, argv, envp);
+    if (pid)
+        *pid = child;
+    if (r == 0 && active())
+        push_simple(RT_REC_SPAWN, (uint64_t)child, 0);
+    return r;
+}
+
+RT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    static spawn_fn real;
+    if (!real)
+        real = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawn");
+    return do_spawn(real, pid, path, actions, attr, argv, envp);
+}
+
+RT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    static spawn_fn real;
+    if (!real)
+        real = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawnp");
+    return do_spawn(real, pid, file, actions, attr, argv, envp);
 }
 
 /* Counts the arguments after arg0 up to the terminating NULL. */

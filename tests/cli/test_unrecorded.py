@@ -8,8 +8,11 @@ the capture said "complete yes" and its leaks were simply missing:
   runtime cannot reach the collector's private socket from there;
 - a forked child that cannot reach the collector (no descriptor left for
   the connection);
-and a program that execs a program the runtime can record has no loss.
-Each loss names the process. Standard library only."""
+- a static program started with posix_spawn, and one exec'd by a vfork
+  child (after another vfork child's exec failed): no trace at all before;
+and a program that execs, spawns or vforks and execs a program the runtime
+can record has no loss. Each loss names the process. Standard library
+only."""
 import json
 import os
 import sys
@@ -19,9 +22,13 @@ from ci_helpers import compile_c, hg
 
 # argv[1]: "static" or "dynamic" exec that program; "nobody": a child drops
 # to the user nobody and execs argv[2]; "nofd": a child is forked while no
-# descriptor is free. The program exec'd leaks 7 blocks of 40 bytes.
+# descriptor is free; "spawn": posix_spawn argv[2]; "vfork": a vfork child
+# execs a missing program, then another argv[2]. The program exec'd leaks 7
+# blocks of 40 bytes. "spawn" and "vfork" print the pid of argv[2].
 PROG = r"""
 #include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -32,6 +39,31 @@ static int wait_child(pid_t pid)
 {
     int st;
     return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 9;
+}
+extern char **environ;
+static int spawned(const char *how, char *path)
+{
+    char *args[] = {path, NULL};
+    pid_t pid = -1;
+    if (!strcmp(how, "spawn")) {
+        if (posix_spawn(&pid, path, NULL, NULL, args, environ))
+            return 6;
+    } else {
+        pid_t bad = vfork();
+        if (bad == 0) {
+            execl("/nonexistent/heapgraph-test", "x", (char *)0);
+            _exit(7);
+        }
+        if (wait_child(bad) != 7)
+            return 6;
+        pid = vfork();
+        if (pid == 0) {
+            execv(path, args);
+            _exit(4);
+        }
+    }
+    printf("%d\n", (int)pid);
+    return wait_child(pid);
 }
 static int forked_without_fds(void)
 {
@@ -56,6 +88,8 @@ int main(int argc, char **argv)
         return 2;
     if (!strcmp(argv[1], "nofd"))
         return forked_without_fds();
+    if (!strcmp(argv[1], "spawn") || !strcmp(argv[1], "vfork"))
+        return spawned(argv[1], argv[2]);
     if (!strcmp(argv[1], "nobody")) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -97,6 +131,7 @@ def run(d, name, *args):
     r = hg("run", "-q", "-o", cap, "--", *args, cwd=d)
     check(r.returncode == 0, "%s: the run exits 0, got %d: %s" % (name, r.returncode, r.stderr[-300:]))
     rep = json.loads(hg("report", "-f", "json", cap).stdout)
+    rep["stdout"] = r.stdout
     return cap, rep
 
 
@@ -112,6 +147,21 @@ def lost(d, name, expect, *args):
     check(c.returncode == 1 and "1 loss: not everything was recorded" in c.stdout,
           "%s: check fails its capture gate, got %d: %s" % (name, c.returncode, c.stdout[-300:]))
     return rep
+
+
+def spawned(d, prog, how, dynamic, static):
+    """posix_spawn or vfork+exec: of a program the runtime records, no loss
+    and its 7 blocks; of a static one, a loss naming the program's pid."""
+    _, rep = run(d, how + "_dynamic", prog, how, dynamic)
+    check(rep["losses"] == [], "%s of a program it can record: no loss, got %s" % (how, rep["losses"]))
+    images = [(p["origin"], p["summary"]["definite"]) for p in rep["processes"]]
+    check(len(images) == 2 and images[1] == ("spawn", {"blocks": 7, "bytes": 280}),
+          "%s of a program it can record: its 7 blocks of 40 bytes lost, got %s" % (how, images))
+    rep = lost(d, how + "_static", "with posix_spawn or vfork) was not recorded", prog, how, static)
+    parent = rep["processes"][0]["pid"] if rep["processes"] else -1
+    child = rep["stdout"].strip()
+    check(rep["losses"] and ("process %s (started by %d " % (child, parent)) in rep["losses"][0],
+          "%s: the loss names process %s started by %d: %s" % (how, child, parent, rep["losses"]))
 
 
 def main():
@@ -133,6 +183,8 @@ def main():
         forked = [p["pid"] for p in rep["processes"] if p["origin"] == "fork"]
         check(len(forked) == 1 and rep["losses"] and ("process %d (forked by" % forked[0]) in rep["losses"][0],
               "nofd: the loss names the child: %s %s" % (forked, rep["losses"]))
+        for how in ("spawn", "vfork"):
+            spawned(d, prog, how, dynamic, static)
         if os.geteuid() == 0:
             lost(d, "nobody", "exec'd was not recorded", prog, "nobody", dynamic)
         else:
