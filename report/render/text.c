@@ -473,6 +473,8 @@ static void offsets_text(char *buf, size_t len, const struct member_edge *e, siz
             i++;
         }
     }
+    if (o >= len && len > 4)
+        memcpy(buf + len - 4, "...", 4);   /* the line says how many pointers */
 }
 
 static void more_members(const struct tx *t, const struct rep_cycle *c)
@@ -748,6 +750,8 @@ static int cycle_edges(const struct tx *t, const struct rep_snapshot *s, const s
         char from[200], to[200], offs[200], line[700], n[32];
         member_name(t, s, c->members[me[i].src], from, sizeof from, me[i].src);
         member_name(t, s, c->members[me[i].dst], to, sizeof to, me[i].dst);
+        clip(from, (t->width - 20) / 2);
+        clip(to, (t->width - 20) / 2);
         offsets_text(offs, sizeof offs, me + i, j - i);
         snprintf(line, sizeof line, "%s%s -> %s%s%s%s", from, offs, to, j - i > 1 ? " (" : "",
                  j - i > 1 ? rep_fmt_count(n, sizeof n, j - i) : "", j - i > 1 ? " pointers)" : "");
