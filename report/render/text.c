@@ -88,6 +88,14 @@ static const char *user_function(const struct rep_stack *st)
     return top && top->function ? top->function : "block";
 }
 
+/* The frame after frame i of s in a site line: the innermost Python frame
+ * py when i is native above it (what lies between is the glue that called a
+ * C extension: libffi, ctypes), else i + 1. */
+static uint32_t next_shown(const struct rep_stack *s, uint32_t i, uint32_t py)
+{
+    return i < py && py < s->nframes ? py : i + 1;
+}
+
 /* One line for a site, shorter than width: the first frame outside the
  * allocation wrappers and the C library (rep_stack_site) with file:line, then
  * its callers while whole ones fit, up to main; the full stack is where the
@@ -100,13 +108,16 @@ static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site
         snprintf(buf, width, "stack %" PRIu32 " (%s)", s->id, s->defined ? "empty" : "not recorded");
         return;
     }
-    uint32_t first = rep_stack_site(s);
+    uint32_t first = rep_stack_site(s), py = first;
+    while (py < s->nframes && !s->frames[py].python)
+        py++;
     size_t o = 0;
-    for (uint32_t i = first; i < s->nframes; i++) {
+    for (uint32_t i = first; i < s->nframes; i = next_shown(s, i, py)) {
         char one[512];
         frame_label(one, sizeof one, &s->frames[i], i == first);
         /* what runs main says nothing about the site */
-        int last = i + 1 == s->nframes || (s->frames[i].function && !strcmp(s->frames[i].function, "main"));
+        int last = next_shown(s, i, py) == s->nframes ||
+                   (s->frames[i].function && !strcmp(s->frames[i].function, "main"));
         if (i > first && o + 3 + strlen(one) + (last ? 0 : 6) >= width) {
             if (o + 6 < width)
                 memcpy(buf + o, " < ...", 7);

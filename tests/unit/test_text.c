@@ -3,8 +3,9 @@
  * test_text.c - where a site starts (rep_stack_site, report/model/symbols.c)
  * and the text report's site lines and cycle listings (report/render/text.c)
  * on a model built by hand: stacks shaped like sqlite's, git's, a libc
- * function's, a stripped program's, a wrapper alone and Python's; a cycle of
- * a hub holding 42 pointers to a spoke, and a ring of six blocks. Exact lines.
+ * function's, a stripped program's, a wrapper alone, Python's and a C
+ * extension's called through ctypes; a cycle of a hub holding 42 pointers to
+ * a spoke, and a ring of six blocks. Exact lines.
  */
 #include "report/render/render.h"
 
@@ -61,10 +62,18 @@ static const struct rep_frame f_spoke[] = {
     { "spoke_new", "app.c", 35, "/tmp/app", 0, 0x1500, 0, 0 },
     { "main", "app.c", 41, "/tmp/app", 0, 0x1000, 0, 0 },
 };
+static const struct rep_frame f_ctypes[] = {
+    { "leak", "libleak.c", 6, "/tmp/libleak.so", 0, 0x1100, 0, 0 },
+    { NULL, NULL, 0, "/usr/lib/x86_64-linux-gnu/libffi.so.8", 0, 0x6f7a, 0, 0 },
+    { "ffi_call", NULL, 0, "/usr/lib/x86_64-linux-gnu/libffi.so.8", 0, 0x6f00, 0, 0 },
+    { "work", "ct.py", 4, "python", 0, 10, 0, 1 },
+    { "<module>", "ct.py", 5, "python", 0, 20, 0, 1 },
+};
 #define STACK(i, f) { .id = i, .defined = 1, .nframes = sizeof f / sizeof f[0], .frames = f }
 static const struct rep_stack stacks[] = {
     STACK(1, f_sqlite), STACK(2, f_git), STACK(3, f_libc), STACK(4, f_stripped),
     STACK(5, f_alone), STACK(6, f_python), STACK(7, f_hub), STACK(8, f_spoke),
+    STACK(9, f_ctypes),
 };
 #define NSTACKS (sizeof stacks / sizeof stacks[0])
 
@@ -144,7 +153,7 @@ static int has_line(const char *text, const char *line)
 
 static void test_site_start(void)
 {
-    static const uint32_t want[NSTACKS] = {3, 2, 2, 0, 0, 1, 1, 2};
+    static const uint32_t want[NSTACKS] = {3, 2, 2, 0, 0, 1, 1, 2, 0};
     for (size_t i = 0; i < NSTACKS; i++)
         CHECK_EQ(rep_stack_site(&stacks[i]), want[i]);
 }
@@ -161,6 +170,8 @@ static void test_site_lines(void)
                       "__libc_start_call_main"));
     CHECK(has_line(t, "       960 B            1            0  g_malloc0 (gmem.c:5)"));
     CHECK(has_line(t, "       950 B            1            0  allocate_rows (app.py:5) < <module>"));
+    /* a C extension's function, then the Python line that called it */
+    CHECK(has_line(t, "       920 B            1            0  leak (libleak.c:6) < work < <module>"));
     free(t);
     /* 90 columns leave 48 for the site: whole frames, then " < ..." */
     t = render(10, 90);
