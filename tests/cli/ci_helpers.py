@@ -179,6 +179,33 @@ def python_interpreters():
     return found
 
 
+class PythonCase(unittest.TestCase):
+    """A test case run under each interpreter of python_interpreters()
+    (skipped when there is none), with a fresh folder, cls.dir, removed after
+    its tests, and the class's SCRIPT written there as cls.script (named
+    script_name). cls.env leaves PYTHONMALLOC to `run --python-allocator`.
+    HOME is left as it is: pyenv's shim finds its versions through it."""
+    prefix = "hg-py-"
+    script_name = "script.py"
+    SCRIPT = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pythons = python_interpreters()
+        if not cls.pythons:
+            raise unittest.SkipTest("no CPython here")
+        cls.dir = tempfile.mkdtemp(prefix=cls.prefix)
+        cls.env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
+        if cls.SCRIPT is not None:
+            cls.script = os.path.join(cls.dir, cls.script_name)
+            with open(cls.script, "w") as f:
+                f.write(cls.SCRIPT)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+
 def inline_stacks(doc):
     """A heapgraph-report/2 document with each "stack" (the id of its
     innermost entry in doc["stacks"], [frame, caller]) replaced by its frames,

@@ -18,11 +18,10 @@ Standard library only."""
 import json
 import os
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import hg, python_interpreters, report_json  # noqa: E402
+from ci_helpers import PythonCase, hg, report_json  # noqa: E402
 
 # Line numbers matter: BOX_LINE and PAIR_LINE name them.
 SCRIPT = """import gc, json, sys
@@ -50,22 +49,10 @@ with open(sys.argv[1], "w") as f:
 BOX_LINE, PAIR_LINE = 7, 13
 
 
-class PythonGcTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pythons = python_interpreters()
-        if not cls.pythons:
-            raise unittest.SkipTest("no CPython here")
-        cls.tmp = tempfile.TemporaryDirectory(prefix="hg_pygc_")
-        cls.dir = cls.tmp.name
-        cls.script = os.path.join(cls.dir, "gcwork.py")
-        with open(cls.script, "w") as f:
-            f.write(SCRIPT)
-        cls.env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class PythonGcTest(PythonCase):
+    prefix = "hg_pygc_"
+    script_name = "gcwork.py"
+    SCRIPT = SCRIPT
 
     def record(self, python, mode):
         tag = "%s-%s" % (os.path.basename(os.path.dirname(os.path.dirname(python))), mode)

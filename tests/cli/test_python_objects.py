@@ -13,9 +13,9 @@ its own block (PYTHONMALLOC=malloc), with exact values:
 - a class with __del__ in a cycle is a pending cycle whose members have a
   finalizer; with the collector enabled it is freed before the exit
   snapshot (no cycle left);
-- 5 pairs that the collector found but kept in gc.garbage
-  (gc.DEBUG_SAVEALL) are no cycle: the snapshot counts 10 objects in
-  gc.garbage and their 20 blocks are reachable, each held through it;
+- the 50 pairs and the list, found by the collector but kept in gc.garbage
+  (gc.DEBUG_SAVEALL), are no cycle: the snapshot counts 101 objects in
+  gc.garbage and the pairs' 200 blocks are reachable, each held through it;
 - the 50 pairs are made at make_pair (pairs.py:8);
 - a module global holds its object as `__main__.CACHE[1]`, a local of a
   thread blocked at exit as `rows[0]` in its function; a class attribute,
@@ -25,11 +25,10 @@ its own block (PYTHONMALLOC=malloc), with exact values:
 Standard library only."""
 import os
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import hg, python_interpreters, report_json  # noqa: E402
+from ci_helpers import PythonCase, hg, report_json  # noqa: E402
 
 PAIRS = r"""
 import gc
@@ -79,20 +78,8 @@ for i in range(7):
     make()
 """
 
-SAVED = r"""
-import gc
-gc.disable()
-gc.set_debug(gc.DEBUG_SAVEALL)
-class Node:
-    def __init__(self):
-        self.peer = None
-def make_pair():
-    a = Node(); b = Node()
-    a.peer = b; b.peer = a
-for i in range(5):
-    make_pair()
-gc.collect()
-"""
+# the pairs and the list above, found by the collector and kept in gc.garbage
+SAVED = PAIRS.replace("gc.disable()", "gc.disable()\ngc.set_debug(gc.DEBUG_SAVEALL)") + "gc.collect()\n"
 
 HELD = r"""
 import threading
@@ -123,19 +110,13 @@ del m
 """
 
 
-class PythonObjectsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pythons = python_interpreters()
-        if not cls.pythons:
-            raise unittest.SkipTest("no CPython here")
-        cls.tmp = tempfile.TemporaryDirectory(prefix="hg_pyobj_")
-        cls.dir = cls.tmp.name
-        cls.env = dict(os.environ, PYTHONMALLOC="malloc")
+class PythonObjectsTest(PythonCase):
+    prefix = "hg_pyobj_"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["PYTHONMALLOC"] = "malloc"
 
     def record(self, python, name, source, *args):
         script = os.path.join(self.dir, name + ".py")
@@ -211,10 +192,10 @@ class PythonObjectsTest(unittest.TestCase):
             with self.subTest(python=py):
                 proc = self.record(py, "saved", SAVED)
                 self.assertEqual(proc["python_cycles"], [])
-                self.assertEqual(proc["snapshots"][-1]["python"]["gc_garbage"], 10)
+                self.assertEqual(proc["snapshots"][-1]["python"]["gc_garbage"], 101)
                 made = [e for e in proc["leaks"]
                         if e["stack"] and e["stack"][0]["function"] == "make_pair"]
-                self.assertEqual(sum(e["blocks"] for e in made), 20)
+                self.assertEqual(sum(e["blocks"] for e in made), 200)
                 self.assertEqual({e["kind"] for e in made}, {"reachable"})
                 self.assertEqual({e["retained_by"]["python"]["holder"] for e in made},
                                  {"gc.garbage"})

@@ -10,11 +10,10 @@ library only."""
 import os
 import re
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ci_helpers import hg, python_interpreters, report_json  # noqa: E402
+from ci_helpers import PythonCase, hg, report_json  # noqa: E402
 
 SCRIPT = """import gc, os, signal
 gc.disable()
@@ -26,22 +25,10 @@ KEEP += [Tracked() for i in range(250)]
 """
 
 
-class PythonTypesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pythons = python_interpreters()
-        if not cls.pythons:
-            raise unittest.SkipTest("no CPython here")
-        cls.tmp = tempfile.TemporaryDirectory(prefix="hg_pytypes_")
-        cls.dir = cls.tmp.name
-        cls.script = os.path.join(cls.dir, "grow.py")
-        with open(cls.script, "w") as f:
-            f.write(SCRIPT)
-        cls.env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class PythonTypesTest(PythonCase):
+    prefix = "hg_pytypes_"
+    script_name = "grow.py"
+    SCRIPT = SCRIPT
 
     @staticmethod
     def tracked(snapshot):
