@@ -18,7 +18,7 @@
 #include "profiler/runtime/rt_thread.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
+#include <sys/platform/x86.h>
 #endif
 #include <fcntl.h>
 #include <linux/membarrier.h>
@@ -103,9 +103,8 @@ static int kernel_uses_tsc(void)
     return n == 4 && memcmp(buf, "tsc\n", 4) == 0;
 }
 
-/* Chosen once per image: a fork child keeps its parent's choice (the
- * CPUID below traps to the hypervisor in a VM, and the file costs three
- * system calls, on every fork otherwise). */
+/* Chosen once per image: a fork child keeps its parent's choice (the file
+ * costs three system calls, on every fork otherwise). */
 uint32_t rt_clock_choose(void)
 {
     static int chosen;
@@ -113,10 +112,11 @@ uint32_t rt_clock_choose(void)
         return tsc_clock ? RT_CLOCK_TSC : RT_CLOCK_MONOTONIC;
     tsc_clock = 0;
 #if defined(__x86_64__)
-    unsigned a, b, c, d;
     /* CPUID 0x80000007 EDX bit 8: invariant TSC (Linux's constant_tsc and
-     * nonstop_tsc). */
-    if (__get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)) && kernel_uses_tsc())
+     * nonstop_tsc), as the dynamic linker read it at start: a CPUID of our
+     * own traps to the hypervisor in a VM (two of them were 30 us of every
+     * recorded process's start-up here). */
+    if (CPU_FEATURE_PRESENT(INVARIANT_TSC) && kernel_uses_tsc())
         tsc_clock = 1;
 #endif
     chosen = 1;
