@@ -92,6 +92,10 @@ uint32_t rt_modules_self(void);
 /* 1 when this process image is connected to a collector and recording. */
 int rt_proc_recording(void);
 
+/* 1 when this process image can hold no recorded block: it made none and
+ * inherited none (it is not a fork child). */
+int rt_proc_no_blocks(void);
+
 /* Asks the collector for the process's live blocks (RT_MSG_SNAP_REQ, answered
  * by RT_MSG_SNAP_LIVE). Every other thread must be stopped outside a hook. On
  * success maps the blocks read-only into *out and returns their count; the

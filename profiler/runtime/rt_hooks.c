@@ -190,6 +190,8 @@ static void write_alloc(int how, struct capture *c, const void *p, size_t size,
 {
     if (!c->id)
         c->id = rt_stack_intern(how, c->hash, c->frames, all_frames(c), time);
+    if (RT_UNLIKELY(!atomic_load_explicit(&rt_image.made, memory_order_relaxed)))
+        atomic_store_explicit(&rt_image.made, 1, memory_order_relaxed);
     rt_pub_rec(how, RT_REC_ALLOC | flags, c->id, time, (uintptr_t)p, size);
     rt_pyf_born(p, size);
 }

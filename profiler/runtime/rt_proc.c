@@ -66,6 +66,7 @@ static uintptr_t clean_sp, exit_sp;
 static pid_t exit_tid;
 static int main_returned, exit_called;
 static _Atomic int exit_snapshot_taken;
+static int forked_image; /* this image began as a fork child: it inherited blocks */
 
 static void exit_handler(int status, void *arg);
 static void fork_prepare(void);
@@ -84,6 +85,11 @@ static _Atomic int forking;
 int rt_proc_recording(void)
 {
     return atomic_load_explicit(&rt_image.connected, memory_order_relaxed);
+}
+
+int rt_proc_no_blocks(void)
+{
+    return !forked_image && !atomic_load(&rt_image.made);
 }
 
 struct rt_shm *rt_proc_shm(void)
@@ -651,6 +657,7 @@ static void fork_child(void)
     sock = -1;
     exit_called = 0;
     atomic_store(&exit_snapshot_taken, 0);
+    forked_image = 1;
     rt_pyf_reset();
     if (rt_stack_reset() < 0 || connect_collector(RT_ORIGIN_FORK) < 0) {
         atomic_store(&rt_image.mode, RT_MODE_PASSIVE);

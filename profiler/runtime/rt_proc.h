@@ -28,7 +28,8 @@ enum rt_mode {
 struct rt_image {
     _Atomic int mode;      /* enum rt_mode; read by every hook with one relaxed load */
     _Atomic int connected; /* connected to the collector: recording */
-    char pad[4096 - 2 * sizeof(int)];
+    _Atomic int made;      /* 1 once this image recorded an allocation */
+    char pad[4096 - 3 * sizeof(int)];
 } __attribute__((aligned(4096)));
 
 extern struct rt_image rt_image;
