@@ -603,8 +603,10 @@ RT_EXPORT void _Exit(int status)
  * the runtime did not see, should a hook run in it before fork_child. */
 static void fork_prepare(void)
 {
-    if (rt_proc_recording())
-        atomic_store(&forking, 1);
+    if (!rt_proc_recording())
+        return;
+    rt_unwind_fork_prepare();
+    atomic_store(&forking, 1);
 }
 
 static void fork_parent(void)
@@ -642,6 +644,7 @@ static void fork_child(void)
 {
     if (!atomic_exchange(&forking, 0))
         return;
+    rt_unwind_fork_child();
     int e = errno;
     int is_main = rt_tls.is_main;
     rt_said_forget();

@@ -309,32 +309,55 @@ static unsigned filter(void *const *buf, int n, uint64_t *out)
     return k;
 }
 
-enum { UNW_UNSET, UNW_SETTING, UNW_READY };
+enum { UNW_UNSET, UNW_SETTING, UNW_READY, UNW_OFF };
 static _Atomic int unw_state;
+static __thread int unw_setting __attribute__((tls_model("initial-exec")));
 
-/* Sets libunwind up once per process, at its first use. A thread that
- * finds another setting it up waits: that takes microseconds, and a
- * handler interrupting the setting thread itself unwinds with libgcc. */
-static void libunwind_ready(void)
+/* Sets libunwind up once per process, at its first use, with a first walk
+ * (libunwind's own global set-up, under its lock). A thread that finds
+ * another setting it up waits: that takes microseconds, and a handler
+ * interrupting the setting thread itself unwinds with libgcc. Returns 0
+ * when libunwind cannot be used (rt_unwind_fork_child). */
+static int libunwind_ready(void)
 {
     int s = atomic_load_explicit(&unw_state, memory_order_acquire);
     if (RT_LIKELY(s == UNW_READY))
-        return;
+        return 1;
     if (s == UNW_UNSET && atomic_compare_exchange_strong(&unw_state, &s, UNW_SETTING)) {
+        void *buf[2];
+        unw_setting = 1;
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
         unw_set_cache_size(unw_local_addr_space, 4096, 0);
+        unw_backtrace(buf, 2);
+        unw_setting = 0;
         atomic_store_explicit(&unw_state, UNW_READY, memory_order_release);
-        return;
+        return 1;
     }
-    while (atomic_load_explicit(&unw_state, memory_order_acquire) != UNW_READY)
+    while ((s = atomic_load_explicit(&unw_state, memory_order_acquire)) == UNW_SETTING)
+        sched_yield();
+    return s == UNW_READY;
+}
+
+void rt_unwind_fork_prepare(void)
+{
+    while (!unw_setting && atomic_load_explicit(&unw_state, memory_order_acquire) == UNW_SETTING)
         sched_yield();
 }
+
+void rt_unwind_fork_child(void)
+{
+    int s = UNW_SETTING;
+    atomic_compare_exchange_strong(&unw_state, &s, UNW_OFF);
+}
+
+static unsigned by_libgcc(uint64_t *out);
 
 static unsigned by_libunwind(uint64_t *out)
 {
     enum { SLACK = 8 };
     void *buf[RT_MAX_FRAMES + SLACK];
-    libunwind_ready();
+    if (!libunwind_ready())
+        return by_libgcc(out);
     return filter(buf, unw_backtrace(buf, RT_MAX_FRAMES + SLACK), out);
 }
 

@@ -49,6 +49,13 @@ void rt_unwind_thread_init(void);
  * the runtime's). */
 int rt_unwind_in_libunwind(uintptr_t ip);
 
+/* Fork handlers. Before a fork: waits while another thread sets libunwind
+ * up (a child copied in the middle would find its lock held forever). In
+ * the child: a set-up the fork interrupted (a handler of the setting
+ * thread forked) leaves libunwind unused there; libgcc unwinds instead. */
+void rt_unwind_fork_prepare(void);
+void rt_unwind_fork_child(void);
+
 /* The calling thread's stack mapping; the walker starts only once it is
  * known and never reads outside it. rt_unwind_thread_end releases the
  * thread's walker when the thread ends (libunwind serves what follows). */
