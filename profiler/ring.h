@@ -30,7 +30,10 @@
  * retire, so before B can see them; B's lfence lets its read execute only
  * after the loads through which its allocator saw them, and B skips it only
  * while no second thread of its process claimed a ring, which A did before
- * its free; the counters of all CPUs agree.) The collector merges the rings of a process by time and
+ * its free; the counters of all CPUs agree.)
+ * A process whose only thread with a ring is the one producer may stamp up
+ * to 7 allocations in a row with the time of its last free, within one
+ * collector tick (rt_shm.tick): never older than a free before them. The collector merges the rings of a process by time and
  * needs a watermark: it reads the clock (T), then for each ring waits while
  * `busy` is 1, then drains it. A producer sets busy = 1 before it reads the
  * clock and clears it after publishing; so any event with time < T is either
@@ -57,7 +60,7 @@
 #include <stdint.h>
 
 #define RT_SHM_MAGIC 0x48475348u /* "HGSH" */
-#define RT_PROTO_VERSION 5u
+#define RT_PROTO_VERSION 6u
 #define RT_SHM_RINGS 128u        /* threads alive at once; more wait for a ring */
 #define RT_RING_SLOTS 32768u     /* power of two: 1 MiB of slots per ring */
 
@@ -316,7 +319,10 @@ struct rt_shm {
      * first busy = 1, so a collector that reads it after its watermark's
      * fence sees every ring an event older than the watermark can be in. */
     _Atomic uint32_t rings_used;
-    char pad[28];
+    /* Raised by the collector at every drain (its tick, 1 ms): a producer
+     * reuses an event time only within one tick (rt_rec.h). */
+    _Atomic uint32_t tick;
+    char pad[24];
     struct rt_ring rings[]; /* nrings */
 };
 

@@ -254,6 +254,7 @@ void col_drain(struct col *c, struct col_stream *s, enum col_drain_mode mode)
 {
     if (s->state != COL_ST_LIVE || !s->shm)
         return;
+    atomic_fetch_add_explicit(&s->shm->tick, 1, memory_order_relaxed);
     if (mode == COL_DRAIN_READ) {
         for (unsigned i = 0, n = rings_used(s); i < n; i++)
             read_ring(c, s, i, atomic_load_explicit(&s->shm->rings[i].head, memory_order_acquire));

@@ -64,7 +64,8 @@ static int tsc_clock; /* rt_shm.clock is RT_CLOCK_TSC */
 static int locked_fence = 1; /* rt_shm.fence is RT_FENCE_LOCKED */
 static _Atomic uint32_t rings_claimed; /* by the threads of this image */
 
-struct rt_rec_fast rt_rec_fast;
+static const _Atomic uint32_t no_tick;
+struct rt_rec_fast rt_rec_fast = { .tick = &no_tick };
 
 /* Set while the image has one thread (its start, a fork child). */
 static void plain_update(void)
@@ -77,6 +78,7 @@ static void plain_update(void)
 
 uint64_t rt_event_time(void)
 {
+    rt_tls.time_reuse = 0;
 #if defined(__x86_64__)
     if (RT_LIKELY(tsc_clock)) {
         uint32_t lo, hi;
@@ -141,6 +143,7 @@ uint32_t rt_fence_choose(void)
 void rt_rec_bind(struct rt_shm *s)
 {
     shm = s;
+    rt_rec_fast.tick = s ? &s->tick : &no_tick;
 }
 
 static void backoff(unsigned i)
@@ -220,6 +223,8 @@ void rt_rec_close(void)
 void rt_rec_forget(void)
 {
     shm = NULL;
+    rt_rec_fast.tick = &no_tick;
+    rt_tls.time_reuse = 0;
     atomic_store(&rings_claimed, 0);
     plain_update();
     rt_tls.ring = NULL;
