@@ -611,6 +611,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+    rt_unwind_fork_parent();
     atomic_store(&forking, 0);
 }
 

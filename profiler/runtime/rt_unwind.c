@@ -311,13 +311,46 @@ static unsigned filter(void *const *buf, int n, uint64_t *out)
 
 enum { UNW_UNSET, UNW_SETTING, UNW_READY, UNW_OFF };
 static _Atomic int unw_state;
-static __thread int unw_setting __attribute__((tls_model("initial-exec")));
+
+/* Threads inside libunwind, and a fork waiting for them to leave: every
+ * walk takes libunwind's cache lock, a mutex (Debian's build has no
+ * per-thread caches: UNW_CACHE_PER_THREAD is taken as UNW_CACHE_GLOBAL),
+ * and a child copied while another thread held it waited for it forever
+ * at its first walk (rec_fork_jemalloc, 1 run in 60 under load). */
+static _Atomic int unw_users, unw_forking;
+static __thread int unw_busy __attribute__((tls_model("initial-exec"))); /* in enter..leave */
+
+/* Enters libunwind, after the fork under way if there is one. Returns
+ * what unw_leave restores (a signal handler's walk may nest). */
+static int unw_enter(void)
+{
+    int prev = unw_busy;
+    unw_busy = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    for (;;) {
+        atomic_fetch_add(&unw_users, 1);
+        if (!atomic_load(&unw_forking))
+            break;
+        atomic_fetch_sub(&unw_users, 1);
+        while (atomic_load(&unw_forking))
+            sched_yield();
+    }
+    return prev;
+}
+
+static void unw_leave(int prev)
+{
+    atomic_fetch_sub(&unw_users, 1);
+    atomic_signal_fence(memory_order_seq_cst);
+    unw_busy = prev;
+}
 
 /* Sets libunwind up once per process, at its first use, with a first walk
  * (libunwind's own global set-up, under its lock). A thread that finds
  * another setting it up waits: that takes microseconds, and a handler
  * interrupting the setting thread itself unwinds with libgcc. Returns 0
- * when libunwind cannot be used (rt_unwind_fork_child). */
+ * when libunwind cannot be used (rt_unwind_fork_child). Called inside
+ * unw_enter. */
 static int libunwind_ready(void)
 {
     int s = atomic_load_explicit(&unw_state, memory_order_acquire);
@@ -325,11 +358,9 @@ static int libunwind_ready(void)
         return 1;
     if (s == UNW_UNSET && atomic_compare_exchange_strong(&unw_state, &s, UNW_SETTING)) {
         void *buf[2];
-        unw_setting = 1;
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
         unw_set_cache_size(unw_local_addr_space, 4096, 0);
         unw_backtrace(buf, 2);
-        unw_setting = 0;
         atomic_store_explicit(&unw_state, UNW_READY, memory_order_release);
         return 1;
     }
@@ -338,16 +369,29 @@ static int libunwind_ready(void)
     return s == UNW_READY;
 }
 
+/* A fork from a signal handler that interrupted its thread's own walk
+ * cannot wait for it: the child leaves libunwind unused instead. */
 void rt_unwind_fork_prepare(void)
 {
-    while (!unw_setting && atomic_load_explicit(&unw_state, memory_order_acquire) == UNW_SETTING)
+    atomic_store(&unw_forking, 1);
+    if (unw_busy || atomic_load(&unw_state) == UNW_OFF)
+        return;
+    while (atomic_load(&unw_users) > 0)
         sched_yield();
+}
+
+void rt_unwind_fork_parent(void)
+{
+    atomic_store(&unw_forking, 0);
 }
 
 void rt_unwind_fork_child(void)
 {
-    int s = UNW_SETTING;
-    atomic_compare_exchange_strong(&unw_state, &s, UNW_OFF);
+    atomic_store(&unw_forking, 0);
+    if (unw_busy)
+        atomic_store(&unw_state, UNW_OFF);
+    else
+        atomic_store(&unw_users, 0);
 }
 
 static unsigned by_libgcc(uint64_t *out);
@@ -356,9 +400,10 @@ static unsigned by_libunwind(uint64_t *out)
 {
     enum { SLACK = 8 };
     void *buf[RT_MAX_FRAMES + SLACK];
-    if (!libunwind_ready())
-        return by_libgcc(out);
-    return filter(buf, unw_backtrace(buf, RT_MAX_FRAMES + SLACK), out);
+    int prev = unw_enter();
+    int n = libunwind_ready() ? unw_backtrace(buf, RT_MAX_FRAMES + SLACK) : -1;
+    unw_leave(prev);
+    return n < 0 ? by_libgcc(out) : filter(buf, n, out);
 }
 
 /* libgcc's entry points, taken from libgcc_s itself: libunwind exports
@@ -472,8 +517,10 @@ void rt_unwind_init(void)
 void rt_unwind_thread_init(void)
 {
     void *buf[4];
+    int prev = unw_enter();
     if (atomic_load_explicit(&unw_state, memory_order_acquire) == UNW_READY)
         unw_backtrace(buf, 4);
+    unw_leave(prev);
 }
 
 int rt_unwind_in_libunwind(uintptr_t ip)

@@ -49,11 +49,13 @@ void rt_unwind_thread_init(void);
  * the runtime's). */
 int rt_unwind_in_libunwind(uintptr_t ip);
 
-/* Fork handlers. Before a fork: waits while another thread sets libunwind
- * up (a child copied in the middle would find its lock held forever). In
- * the child: a set-up the fork interrupted (a handler of the setting
- * thread forked) leaves libunwind unused there; libgcc unwinds instead. */
+/* Fork handlers. Before a fork: waits while another thread is inside
+ * libunwind (a child copied then would find libunwind's lock held forever)
+ * and keeps the others out until the fork is done. In the child: a walk
+ * the fork interrupted (a signal handler of the walking thread forked)
+ * leaves libunwind unused there; libgcc unwinds instead. */
 void rt_unwind_fork_prepare(void);
+void rt_unwind_fork_parent(void);
 void rt_unwind_fork_child(void);
 
 /* The calling thread's stack mapping; the walker starts only once it is
