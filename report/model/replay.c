@@ -61,12 +61,10 @@ static int direct_ok(struct rep_stream *s, uint64_t id)
     return 1;
 }
 
-int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
+/* A new stack entry (and its site) with id `id`, in no id index; -1 when out
+ * of memory. */
+static int64_t new_stack(struct rep_stream *s, uint64_t id)
 {
-    int direct = direct_ok(s, id);
-    uint32_t i = direct ? s->direct[id] : rep_index_get(&s->stack_index, id);
-    if (i != REP_INDEX_NONE)
-        return i;
     if (s->nstacks >= UINT32_MAX - 1)
         return -1;
     size_t old_cap = s->stacks_cap;
@@ -79,14 +77,26 @@ int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
             return -1;
         s->sites = sites;
     }
-    if (direct)
-        s->direct[id] = (uint32_t)s->nstacks;
-    else if (rep_index_put(&s->stack_index, id, (uint32_t)s->nstacks) < 0)
-        return -1;
     memset(&s->stacks[s->nstacks], 0, sizeof s->stacks[0]);
     memset(&s->sites[s->nstacks], 0, sizeof s->sites[0]);
     s->stacks[s->nstacks].id = (uint32_t)id;
     return (int64_t)s->nstacks++;
+}
+
+int64_t rep_stream_stack(struct rep_stream *s, uint64_t id)
+{
+    int direct = direct_ok(s, id);
+    uint32_t i = direct ? s->direct[id] : rep_index_get(&s->stack_index, id);
+    if (i != REP_INDEX_NONE)
+        return i;
+    int64_t n = new_stack(s, id);
+    if (n < 0)
+        return -1;
+    if (direct)
+        s->direct[id] = (uint32_t)n;
+    else if (rep_index_put(&s->stack_index, id, (uint32_t)n) < 0)
+        return -1;
+    return n;
 }
 
 static struct rep_thread_rt *thread_rt(struct rep_stream *s, uint64_t index)
@@ -377,23 +387,49 @@ static int mark_snapshot(struct rep_replay *r, struct rep_stream *s, uint64_t id
     return 0;
 }
 
+/* The child's site for the blocks of parent site `ps`: a site of its own,
+ * reached by no stack id. A child's stack ids go on from its parent's
+ * next id at the fork, but a thread of the parent that read its allocation's
+ * time before the fork and took the stack's id after it gives a block
+ * inherited by the child an id that the child's first new stack takes too
+ * (rt_stack.c): looked up by id, that block went to the child's site. */
+static int64_t inherited_site(struct rep_stream *s, struct rep_stream *c, uint32_t ps,
+                              struct rep_index *sites)
+{
+    uint32_t cs = rep_index_get(sites, ps);
+    if (cs != REP_INDEX_NONE)
+        return cs;
+    int64_t n = new_stack(c, s->stacks[ps].id);
+    if (n < 0 || rep_index_put(sites, ps, (uint32_t)n) < 0 ||
+        rep_index_put(&c->inherited_from, (uint64_t)n, ps) < 0)
+        return -1;
+    return n;
+}
+
 /* The blocks live in parent s at its fork mark become the child's, with
- * their numbers and at the child's sites of the same stack ids (a fork
- * child's runtime keeps its parent's ids). */
+ * their numbers and stacks, at sites of the child that stand for the
+ * parent's (inherited_site). */
 static int give_blocks(struct rep_stream *s, struct rep_stream *c, const char **why)
 {
     if (c->p.events)
         return *why = "a fork mark after its child's first events", -1;
-    for (size_t i = 0; s->live.slots && i <= s->live.mask; i++) {
+    struct rep_index sites = {0};
+    int rc = 0;
+    for (size_t i = 0; s->live.slots && i <= s->live.mask && rc == 0; i++) {
         struct rep_live b = s->live.slots[i];
         if (b.number == REP_LIVE_EMPTY)
             continue;
-        int64_t site = rep_stream_stack(c, s->stacks[b.site].id);
-        if (site < 0 || add_block(c, b.number, b.addr, b.size, (uint32_t)site) < 0)
-            return *why = "out of memory", -1;
+        int64_t site = inherited_site(s, c, b.site, &sites);
+        if (site < 0 || add_block(c, b.number, b.addr, b.size, (uint32_t)site) < 0) {
+            rc = -1;
+            break;
+        }
         c->p.inherited_blocks++;
         c->p.inherited_bytes += b.size;
     }
+    rep_index_release(&sites);
+    if (rc < 0)
+        return *why = "out of memory", -1;
     c->nalloc = c->p.own_from = s->nalloc;
     c->fork_from = 0;
     return 0;
@@ -557,12 +593,35 @@ static void *copy_array(struct rep_arena *a, const void *src, size_t n, size_t s
     return rep_arena_dup(a, src, n * size);
 }
 
-/* A forked child's runtime may keep its parent's stack ids: a stack the child
- * used but never defined takes the parent's definition of the same id. */
+/* The parent's stack that site i of s stands for, following forks up; i
+ * itself when it is no inherited site. */
+static const struct rep_stack *origin_stack(struct rep_replay *r, const struct rep_stream *s,
+                                            size_t i)
+{
+    uint32_t ps;
+    while (s->parent_stream && s->parent_stream < s->p.stream &&
+           (ps = rep_index_get(&s->inherited_from, i)) != REP_INDEX_NONE) {
+        s = r->streams[s->parent_stream - 1];
+        i = ps;
+    }
+    return &s->stacks[i];
+}
+
+/* The stacks of inherited sites are the parent's. A forked child's runtime
+ * may keep its parent's stack ids (format versions 1 and 2 gave inherited
+ * blocks by stack id): a stack the child used but never defined takes the
+ * parent's definition of the same id. */
 static void inherit_parent_stacks(struct rep_replay *r, struct rep_stream *s)
 {
     for (size_t i = 0; i < s->nstacks; i++) {
         struct rep_stack *st = &s->stacks[i];
+        const struct rep_stack *o = origin_stack(r, s, i);
+        if (o != st && o->defined) {
+            st->generation = o->generation;
+            st->nraw = o->nraw;
+            st->raw = o->raw;
+            st->defined = 1;
+        }
         const struct rep_stream *p = s;
         while (!st->defined && p->p.origin == HG_ORIGIN_FORK && p->parent_stream &&
                p->parent_stream < p->p.stream) {
@@ -805,6 +864,7 @@ static void stream_free(struct rep_stream *s)
     free(s->sites);
     free(s->direct);
     rep_index_release(&s->stack_index);
+    rep_index_release(&s->inherited_from);
     free(s->modules);
     free(s->threads);
     free(s->samples);

@@ -154,6 +154,8 @@ struct rep_stream {
     uint32_t *direct;                /* stack id -> index, for small ids */
     size_t direct_cap;
     struct rep_index stack_index;    /* stack id -> index, for the others */
+    struct rep_index inherited_from; /* index of a site standing for a parent's
+                                        (a fork's) -> the parent's site index */
 
     struct rep_module *modules;
     size_t nmodules, modules_cap;

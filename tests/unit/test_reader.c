@@ -28,12 +28,31 @@ static struct rep_capture *open_tw(const struct tw *w, size_t len)
     return rep_capture_open(tmp_path, NULL, err, sizeof err);
 }
 
+/* The last site of stack id stack_id: a fork child's own site comes after
+ * the one that stands for its parent's stack of the same id. */
 static const struct rep_site *site_of(const struct rep_process *p, uint32_t stack_id)
 {
+    const struct rep_site *s = NULL;
     for (size_t i = 0; i < p->nstacks; i++)
         if (p->stacks[i].id == stack_id)
-            return &p->sites[i];
-    return NULL;
+            s = &p->sites[i];
+    return s;
+}
+
+/* The figures of p's sites whose stacks start at frame, summed. */
+static struct rep_site sites_at(const struct rep_process *p, uint64_t frame)
+{
+    struct rep_site sum = {0};
+    for (size_t i = 0; i < p->nstacks; i++) {
+        const struct rep_stack *st = &p->stacks[i];
+        if (!st->defined || !st->nraw || st->raw[0] != frame)
+            continue;
+        sum.allocations += p->sites[i].allocations;
+        sum.live_blocks += p->sites[i].live_blocks;
+        sum.live_bytes += p->sites[i].live_bytes;
+        sum.peak_bytes += p->sites[i].peak_bytes;
+    }
+    return sum;
 }
 
 static const char *const argv1[] = {"./app", "--flag"};
@@ -323,6 +342,76 @@ static void test_fork_numbers(void)
         CHECK(c->nleaks == 1 && c->leaks[0].bytes == 5 && c->leaks[0].blocks == 1);
         CHECK_EQ(c->unjudged_blocks, 2);
         CHECK_EQ(c->unjudged_bytes, 50);
+    }
+    rep_capture_close(cap);
+    tw_release(&w);
+}
+
+/* A thread of the parent read its allocation's time before the fork and
+ * took the stack's id (2) after it, so the child's first stack took id 2
+ * too (rt_stack.c). Block X, made at the parent's stack 2 and freed by the
+ * parent after the fork, stays at that stack in the child and in its own
+ * child, though the child defines id 2 before the fork mark, allocates at
+ * X's address while X is live, and the parent names its stack 2 only after
+ * the mark. */
+static const uint64_t frames_b[] = {0x501000};
+static const uint64_t frames_c[] = {0x601000, 0x602000};
+
+static void write_fork_same_id(struct tw *w)
+{
+    tw_begin(w, HG_CAP_VERSION);
+    tw_process(w, 1, 50, 1, 0, HG_ORIGIN_ROOT, "/bin/p", 0, NULL);
+    tw_stack(w, 1, 1, 2, frames1);
+    tw_alloc(w, 1, 0, 1, 1, 100, 0x1000);
+    uint64_t x = tw_alloc(w, 1, 1, 1, 2, 16, 0x8000);
+    tw_process(w, 2, 51, 50, 1, HG_ORIGIN_FORK, "/bin/p", 0, NULL);
+    tw_forked(w, 2, 1);
+    tw_stack(w, 2, 2, 2, frames_c);
+    tw_mark(w, 1, 0, HG_MARK_FORK, 2);
+    tw_stack(w, 1, 2, 1, frames_b);
+    tw_free(w, 1, 1, 1, x);
+    uint64_t own = tw_alloc(w, 2, 0, 1, 2, 32, 0x8000);
+    tw_alloc(w, 2, 0, 1, 2, 32, 0x9000);
+    tw_free(w, 2, 0, 1, own);
+    tw_process(w, 3, 52, 51, 2, HG_ORIGIN_FORK, "/bin/p", 0, NULL);
+    tw_forked(w, 3, 2);
+    tw_mark(w, 2, 0, HG_MARK_FORK, 3);
+    tw_end_process(w, 3, HG_END_EXIT, 0, 0);
+    tw_end_process(w, 2, HG_END_EXIT, 0, 0);
+    tw_end_process(w, 1, HG_END_EXIT, 0, 0);
+    tw_end(w);
+}
+
+static void test_fork_same_stack_id(void)
+{
+    struct tw w;
+    write_fork_same_id(&w);
+    struct rep_capture *cap = open_tw(&w, SIZE_MAX);
+    CHECK(cap != NULL);
+    if (cap && cap->nprocesses == 3) {
+        const struct rep_process *c = &cap->processes[1], *g = &cap->processes[2];
+        CHECK_EQ(c->inherited_blocks, 2);
+        CHECK_EQ(c->allocations, 2);
+        CHECK_EQ(c->frees, 1);
+        CHECK_EQ(c->live_bytes, 148);
+        CHECK_EQ(c->peak_bytes, 180);
+        struct rep_site own = sites_at(c, frames_c[0]), x = sites_at(c, frames_b[0]);
+        CHECK_EQ(own.allocations, 2);
+        CHECK_EQ(own.live_blocks, 1);
+        CHECK_EQ(own.live_bytes, 32);
+        CHECK_EQ(own.peak_bytes, 64);
+        CHECK_EQ(x.allocations, 0);
+        CHECK_EQ(x.live_blocks, 1);
+        CHECK_EQ(x.live_bytes, 16);
+        CHECK_EQ(x.peak_bytes, 16);
+        CHECK_EQ(g->inherited_blocks, 3);
+        CHECK_EQ(sites_at(g, frames_c[0]).live_bytes, 32);
+        CHECK_EQ(sites_at(g, frames_b[0]).live_bytes, 16);
+        CHECK_EQ(sites_at(g, frames1[0]).live_bytes, 100);
+        CHECK_EQ(sites_at(&cap->processes[0], frames_b[0]).allocations, 1);
+        CHECK_EQ(sites_at(&cap->processes[0], frames_b[0]).live_bytes, 0);
+    } else {
+        CHECK(0);
     }
     rep_capture_close(cap);
     tw_release(&w);
@@ -626,6 +715,7 @@ int main(int argc, char **argv)
     RUN(test_backrefs);
     RUN(test_inherit);
     RUN(test_fork_numbers);
+    RUN(test_fork_same_stack_id);
     RUN(test_thread_varint);
     RUN(test_reuse);
     RUN(test_snapshots);
