@@ -1,6 +1,7 @@
 /* rec_fork_jemalloc: a program linked with jemalloc forks 10 times from a thread
  * while four others allocate (fork_under_load.h): every child ends and is
- * recorded, with its own 5 blocks of 32 bytes left.
+ * recorded, with its own 5 blocks of 32 bytes left (and a first one that a
+ * global holds: see HOLD_FIRST_BLOCK in fork_under_load.h).
  *
  * build: -ljemalloc
  * expect: len(processes) == 11
@@ -10,4 +11,5 @@
  */
 #include <jemalloc/jemalloc.h>
 #define EMPTY_THREAD_CACHE() mallctl("thread.tcache.flush", NULL, NULL, NULL, 0)
+#define HOLD_FIRST_BLOCK
 #include "fork_under_load.h"
