@@ -205,6 +205,14 @@ class PythonCase(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
+    def each_python_and_allocator(self, check):
+        """Runs check(python, allocator) under each interpreter, with each
+        value of `run --python-allocator`, as a subtest."""
+        for py in self.pythons:
+            for mode in ("malloc", "pymalloc"):
+                with self.subTest(python=py, mode=mode):
+                    check(py, mode)
+
 
 def inline_stacks(doc):
     """A heapgraph-report/2 document with each "stack" (the id of its

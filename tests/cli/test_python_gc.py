@@ -101,10 +101,7 @@ class PythonGcTest(PythonCase):
                          % PAIR_LINE)
 
     def test_collections(self):
-        for py in self.pythons:
-            for mode in ("malloc", "pymalloc"):
-                with self.subTest(python=py, mode=mode):
-                    self.check(py, mode)
+        self.each_python_and_allocator(self.check)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,7 @@ class PythonTypesTest(PythonCase):
                                r"+\+\S+ \S+ +Tracked\n")
 
     def test_growth(self):
-        for py in self.pythons:
-            for mode in ("malloc", "pymalloc"):
-                with self.subTest(python=py, mode=mode):
-                    self.check(py, mode)
+        self.each_python_and_allocator(self.check)
 
 
 if __name__ == "__main__":
