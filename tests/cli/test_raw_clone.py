@@ -10,8 +10,9 @@ checks that a ring never holds more than its size. The program's three
 children each allocate and free 200,000 blocks: the launcher's peak
 resident size (and the program's) stays under 100 MB, the parent is
 recorded exactly (1,010 allocations, 10 blocks of 24 bytes definitely
-lost, 1,000 of 48 reachable), the capture names the three children in its losses, and `check` fails its
-capture gate because of them. Standard library only."""
+lost, 1,000 of 48 reachable), the capture names the three children in
+its losses, and `check` fails its capture gate because of them. Standard
+library only."""
 import json
 import os
 import subprocess
@@ -100,7 +101,7 @@ def run_measured(args, cwd):
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         err.seek(0)
         return p.returncode, usage.ru_maxrss, err.read().decode(errors="replace")
 
