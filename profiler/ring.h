@@ -32,8 +32,11 @@
  * while no second thread of its process claimed a ring, which A did before
  * its free; the counters of all CPUs agree.)
  * A process whose only thread with a ring is the one producer may stamp up
- * to 7 allocations in a row with the time of its last free, within one
- * collector tick (rt_shm.tick): never older than a free before them. The collector merges the rings of a process by time and
+ * to 7 events in a row with the time of its last clock read, within one
+ * collector tick (rt_shm.tick): a ring's times never step back, and at
+ * equal times its own order is the program's. So the collector merges the
+ * rings of a process by time, keeping each ring's order and sorting frees
+ * first only between rings. It
  * needs a watermark: it reads the clock (T), then for each ring waits while
  * `busy` is 1, then drains it. A producer sets busy = 1 before it reads the
  * clock and clears it after publishing; so any event with time < T is either

@@ -44,6 +44,7 @@
 #define MAX_REFCNT (1ull << 48)
 #define MAX_NAMES 256        /* local names sent per frame */
 #define BATCH 256
+#define PAGE_BYTES 4096u
 #define FRAME_OWNED_BY_THREAD 0
 #define DICT_KEYS_GENERAL 0
 
@@ -829,7 +830,13 @@ uint32_t rt_pyobj_gc_free(const void *p, size_t size)
     }
     if (n)
         memcpy(w, p, n < sizeof w ? n : sizeof w);
-    else  /* pymalloc: no size to trust, but a block is at least 16 bytes */
+    else if (((uintptr_t)p & (PAGE_BYTES - 1)) <= PAGE_BYTES - sizeof w)
+        /* pymalloc: no size to trust, but a block is at least 16 bytes, and
+         * the page of a block being freed is mapped: only a read that
+         * crosses into the next page needs the kernel's copy (a collection
+         * frees tens of thousands of objects, two syscalls each). */
+        memcpy(w, p, n = sizeof w);
+    else
         n = rt_peek(w, (uintptr_t)p, sizeof w) & ~(size_t)15;
     /* A tracked object's GC header is unlinked and its count 0 when freed.
      * Untracked objects are not counted: two words (a count of 0, a type)

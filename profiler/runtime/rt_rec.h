@@ -200,16 +200,19 @@ static inline uint64_t rt_rdtsc(void)
 #define RT_TIME_REUSE 7u
 
 /* Event times in a process whose one thread with a ring is the caller
- * (rt_rec_fast.alloc_time). A free reads the clock and notes the time; an
- * allocation takes the noted time again, for up to RT_TIME_REUSE events
- * within one collector tick (rt_shm.tick), else reads the clock: the TSC
- * read was 5-8% of such a program's CPU (docs/benchmarks.md, "Python").
- * An allocation's time is then never older than a free before it in the
- * ring, so records sorted by time with frees first at equal times keep a
- * valid order (ring.h); rt_event_time ends the reuse, so an allocation is
- * not older than a record stamped by it either (a collection, a snapshot,
- * a fork). A signal handler that runs in between can only give an
- * allocation a newer time, that of the handler's free. */
+ * (rt_rec_fast.alloc_time). An event takes the thread's last clock read
+ * again, for up to RT_TIME_REUSE events within one collector tick
+ * (rt_shm.tick), else reads the clock and notes it: the TSC read was 5-8%
+ * of such a program's CPU (docs/benchmarks.md, "Python"), and after
+ * allocations stopped reading it, a free's read was still 40% of the free's
+ * hook. The ring's times then never step back, and its order is the
+ * program's: the collector keeps a ring's order and compares times only
+ * between rings (ring.h). An older time is safe across threads: another
+ * thread's allocation of a block freed here reads the clock, since that
+ * thread claimed a ring before, which ended the reuse; rt_event_time ends
+ * it too, so no event is older than a record stamped by it (a collection,
+ * a snapshot, a fork). A signal handler that runs in between can only give
+ * an event a newer time, that of its own read. */
 static inline uint64_t rt_time_noted(struct rt_tls *t, uint32_t tick)
 {
     uint64_t v = rt_rdtsc();
@@ -235,7 +238,7 @@ static inline uint64_t rt_time_reused(void)
 static inline uint64_t rt_free_time(void)
 {
     if (RT_LIKELY(atomic_load_explicit(&rt_rec_fast.alloc_time, memory_order_relaxed)))
-        return rt_time_noted(&rt_tls, atomic_load_explicit(rt_rec_fast.tick, memory_order_relaxed));
+        return rt_time_reused();
     return RT_LIKELY(atomic_load_explicit(&rt_rec_fast.free_time, memory_order_relaxed))
                ? rt_rdtsc() : rt_event_time();
 }

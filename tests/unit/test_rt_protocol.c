@@ -74,6 +74,7 @@ struct ev {
     uint32_t type, stack;
     int is_free;
     struct image *im;
+    uint32_t ring, seq; /* seq: the order records were read in */
 };
 #define MAX_EVENTS 400000
 static struct ev events[MAX_EVENTS];
@@ -159,10 +160,10 @@ static void take_blob(struct image *im, uint64_t kind, const uint8_t *p, uint32_
 static void take_event(struct image *im, const struct rt_rec *r, uint32_t ring)
 {
     uint32_t type = r->type & RT_REC_TYPE_MASK;
-    (void)ring;
     if ((type == RT_REC_ALLOC || type == RT_REC_FREE) && nevents < MAX_EVENTS)
-        events[nevents++] = (struct ev){ r->time_ns, r->a, r->b, r->type, r->u32,
-                                         type == RT_REC_FREE, im };
+        events[nevents] = (struct ev){ r->time_ns, r->a, r->b, r->type, r->u32,
+                                       type == RT_REC_FREE, im, ring, (uint32_t)nevents },
+        nevents++;
     if (type == RT_REC_EXIT) {
         im->exits++;
         im->exit_status = r->a;
@@ -379,23 +380,57 @@ static int build(const char *name, const char *src, const char *flags)
 
 static int violations;
 
-static int ev_cmp(const void *a, const void *b)
+/* Groups the events by ring, each ring's in the order they were read. */
+static int by_ring(const void *a, const void *b)
 {
     const struct ev *x = a, *y = b;
-    if (x->time != y->time)
-        return x->time < y->time ? -1 : 1;
-    return y->is_free - x->is_free; /* at equal time frees first */
+    if (x->im != y->im)
+        return x->im < y->im ? -1 : 1;
+    if (x->ring != y->ring)
+        return x->ring < y->ring ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Replays every event in time order: an address is never allocated twice
- * without a free in between, nor freed when not allocated. Returns the
- * number of violations. */
+/* At the heads of two rings: by time, a free first at equal times. */
+static int merges_before(const struct ev *x, const struct ev *y)
+{
+    if (x->time != y->time)
+        return x->time < y->time;
+    return x->is_free && !y->is_free;
+}
+
+/* Puts the events in the order the collector merges them (ring.h): each
+ * ring's own order kept, the earliest head of all rings taken next. */
+static void merge_rings(void)
+{
+    enum { MAX_RUNS = 4 * RT_SHM_RINGS }; /* ims[] holds 4 images */
+    static struct ev sorted[MAX_EVENTS];
+    int start[MAX_RUNS + 1], head[MAX_RUNS], nruns = 0;
+    qsort(events, (size_t)nevents, sizeof events[0], by_ring);
+    for (int i = 0; i < nevents; i++)
+        if (i == 0 || events[i].im != events[i - 1].im || events[i].ring != events[i - 1].ring)
+            start[nruns] = head[nruns] = i, nruns++;
+    start[nruns] = nevents;
+    for (int k = 0; k < nevents; k++) {
+        int best = -1;
+        for (int r = 0; r < nruns; r++)
+            if (head[r] < start[r + 1] &&
+                (best < 0 || merges_before(&events[head[r]], &events[head[best]])))
+                best = r;
+        sorted[k] = events[head[best]++];
+    }
+    memcpy(events, sorted, (size_t)nevents * sizeof events[0]);
+}
+
+/* Replays every event in the collector's order: an address is never
+ * allocated twice without a free in between, nor freed when not
+ * allocated. Returns the number of violations. */
 static int order_violations(void)
 {
     enum { BITS = 20 };
     static uint64_t live[1u << BITS];
     memset(live, 0, sizeof live);
-    qsort(events, (size_t)nevents, sizeof events[0], ev_cmp);
+    merge_rings();
     int bad = 0;
     for (int i = 0; i < nevents; i++) {
         tally(&events[i]);
