@@ -31,18 +31,18 @@
  * after the loads through which its allocator saw them, and B skips it only
  * while no second thread of its process claimed a ring, which A did before
  * its free; the counters of all CPUs agree.)
- * A process whose only thread with a ring is the one producer may stamp up
- * to 7 events in a row with the time of its last clock read, within one
- * collector tick (rt_shm.tick): a ring's times never step back, and at
- * equal times its own order is the program's. So the collector merges the
- * rings of a process by time, keeping each ring's order and sorting frees
- * first only between rings. It
- * needs a watermark: it reads the clock (T), then for each ring waits while
- * `busy` is 1, then drains it. A producer sets busy = 1 before it reads the
- * clock and clears it after publishing; so any event with time < T is either
- * published when the collector looks, or its ring was busy. That needs the
- * store of busy to be visible before the collector reads it, although the
- * producer's CPU may still hold it in its store buffer after reading the clock.
+ * A process whose only thread with a ring is the one producer may stamp up to
+ * 7 events in a row with the time of its last clock read, within one
+ * collector tick (rt_shm.tick): a ring's times never step back, and at equal
+ * times its own order is the program's. So the collector merges the rings of
+ * a process by time, keeping each ring's order and sorting frees first only
+ * between rings. It needs a watermark: it reads the clock (T), then for each
+ * ring waits while `busy` is 1, then drains it. A producer sets busy = 1
+ * before it reads the clock and clears it after publishing; so any event with
+ * time < T is either published when the collector looks, or its ring was
+ * busy. That needs the store of busy to be visible before the collector reads
+ * it, although the producer's CPU may still hold it in its store buffer after
+ * reading the clock.
  * rt_shm.fence says who pays for that: RT_FENCE_LOCKED, every publication
  * (a locked exchange, about 20 cycles that also stall the clock read's
  * lfence); RT_FENCE_MEMBARRIER, the collector, once per drain: the runtime

@@ -160,10 +160,11 @@ static void take_blob(struct image *im, uint64_t kind, const uint8_t *p, uint32_
 static void take_event(struct image *im, const struct rt_rec *r, uint32_t ring)
 {
     uint32_t type = r->type & RT_REC_TYPE_MASK;
-    if ((type == RT_REC_ALLOC || type == RT_REC_FREE) && nevents < MAX_EVENTS)
+    if ((type == RT_REC_ALLOC || type == RT_REC_FREE) && nevents < MAX_EVENTS) {
         events[nevents] = (struct ev){ r->time_ns, r->a, r->b, r->type, r->u32,
-                                       type == RT_REC_FREE, im, ring, (uint32_t)nevents },
+                                       type == RT_REC_FREE, im, ring, (uint32_t)nevents };
         nevents++;
+    }
     if (type == RT_REC_EXIT) {
         im->exits++;
         im->exit_status = r->a;
