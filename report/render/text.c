@@ -98,9 +98,9 @@ static uint32_t next_shown(const struct rep_stack *s, uint32_t i, uint32_t py)
 
 /* One line for a site, shorter than width: the first frame outside the
  * allocation wrappers and the C library (rep_stack_site) with file:line, then
- * its callers while whole ones fit, up to main; the full stack is where the
- * entry prints it (print_stack). */
-static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site)
+ * its callers (with theirs up to frame `files`) while whole ones fit, up to
+ * main; the full stack is where the entry prints it (print_stack). */
+static void site_line_as(const struct tx *t, char *buf, size_t width, uint32_t site, uint32_t files)
 {
     const struct rep_stack *s = t->p->sites[site].stack;
     buf[0] = 0;
@@ -114,7 +114,7 @@ static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site
     size_t o = 0;
     for (uint32_t i = first; i < s->nframes; i = next_shown(s, i, py)) {
         char one[512];
-        frame_label(one, sizeof one, &s->frames[i], i == first);
+        frame_label(one, sizeof one, &s->frames[i], i == first || i <= files);
         /* what runs main says nothing about the site */
         int last = next_shown(s, i, py) == s->nframes ||
                    (s->frames[i].function && !strcmp(s->frames[i].function, "main"));
@@ -129,6 +129,106 @@ static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site
     }
     if (o >= width - 1 && width > 4)
         memcpy(buf + width - 4, "...", 4);
+}
+
+static void site_line(const struct tx *t, char *buf, size_t width, uint32_t site)
+{
+    site_line_as(t, buf, width, site, 0);
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+static int same_frame(const struct rep_frame *a, const struct rep_frame *b)
+{
+    return a->line == b->line && same_text(a->function, b->function) && same_text(a->file, b->file) &&
+           (a->function || (a->offset == b->offset && !strcmp(a->module, b->module)));
+}
+
+/* The first frame of a, from its site frame outward, that is not b's at
+ * the same depth below theirs; a->nframes when none is. */
+static uint32_t first_difference(const struct rep_stack *a, const struct rep_stack *b)
+{
+    uint32_t i = rep_stack_site(a), j = rep_stack_site(b);
+    for (; i < a->nframes; i++, j++)
+        if (j >= b->nframes || !same_frame(&a->frames[i], &b->frames[j]))
+            return i;
+    return a->nframes;
+}
+
+/* Makes line k of a list, which reads as line `other`, say where its
+ * stack parts from other's: " (via caller (file:line))", or " (another
+ * stack)" when no frame shown differs; fewer callers make room for it. */
+static void tell_apart(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
+                       size_t k, size_t other, size_t width)
+{
+    const struct rep_stack *s = t->p->sites[sites[k]].stack;
+    uint32_t d = first_difference(s, t->p->sites[sites[other]].stack);
+    char tail[600] = " (another stack)";
+    if (d < s->nframes) {
+        char one[512];
+        frame_label(one, sizeof one, &s->frames[d], 1);
+        snprintf(tail, sizeof tail, " (via %s)", one);
+    }
+    size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
+    site_line_as(t, lines[k], room, sites[k], d);
+    strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
+    clip(lines[k], width - 1);
+}
+
+static int by_line(const void *x, const void *y, void *lines)
+{
+    const char(*l)[MAX_WIDTH] = lines;
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    int c = strcmp(l[i], l[j]);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* For each line, another line of the list it reads the same as, or itself:
+ * found by sorting, since --top may list thousands. 1 when there is any. */
+static int find_twins(char (*lines)[MAX_WIDTH], size_t n, size_t *twin, size_t *order)
+{
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        order[i] = twin[i] = i;
+    qsort_r(order, n, sizeof *order, by_line, lines);
+    for (size_t k = 1; k < n; k++)
+        if (!strcmp(lines[order[k - 1]], lines[order[k]])) {
+            twin[order[k]] = order[k - 1];
+            if (twin[order[k - 1]] == order[k - 1])
+                twin[order[k - 1]] = order[k];
+            any = 1;
+        }
+    return any;
+}
+
+/* The site lines of a list of n sites, no two alike where the sites are
+ * not: sites that read the same get file:line up to the frame where their
+ * stacks part, and those whose lines cannot show it say it at the end. */
+static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
+                      size_t n, size_t width)
+{
+    for (size_t i = 0; i < n; i++)
+        site_line(t, lines[i], width, sites[i]);
+    size_t *twin = malloc(2 * (n ? n : 1) * sizeof *twin);
+    if (!twin)
+        return -1;
+    size_t *order = twin + n;
+    if (find_twins(lines, n, twin, order)) {
+        for (size_t i = 0; i < n; i++)
+            if (twin[i] != i)
+                site_line_as(t, lines[i], width, sites[i],
+                             first_difference(t->p->sites[sites[i]].stack,
+                                              t->p->sites[sites[twin[i]]].stack));
+        if (find_twins(lines, n, twin, order))
+            for (size_t i = 0; i < n; i++)
+                if (twin[i] != i)
+                    tell_apart(t, lines, sites, i, twin[i], width);
+    }
+    free(twin);
+    return 0;
 }
 
 static void print_stack(const struct tx *t, uint32_t site, const char *indent)
@@ -280,13 +380,15 @@ static void totals(const struct tx *t)
     fprintf(t->f, "  peak       %s in %s blocks, %s after the start\n",
             rep_fmt_bytes(a, sizeof a, p->peak_bytes), rep_fmt_count(b, sizeof b, p->peak_blocks),
             rep_fmt_duration(c, sizeof c, p->peak_time_us > p->start_us ? p->peak_time_us - p->start_us : 0));
-    for (size_t i = 0; i < p->npeak_sites && i < t->top; i++) {
-        const struct rep_site *s = &p->sites[p->peak_sites[i]];
-        char line[MAX_WIDTH];
-        site_line(t, line, t->width - 36, p->peak_sites[i]);
-        fprintf(t->f, "    %10s %10s blocks  %s\n", rep_fmt_bytes(a, sizeof a, s->peak_bytes),
-                rep_fmt_count(b, sizeof b, s->peak_blocks), line);
-    }
+    size_t n = p->npeak_sites < t->top ? p->npeak_sites : t->top;
+    char (*lines)[MAX_WIDTH] = malloc((n ? n : 1) * sizeof *lines);
+    if (lines && site_lines(t, lines, p->peak_sites, n, t->width - 36) == 0)
+        for (size_t i = 0; i < n; i++) {
+            const struct rep_site *s = &p->sites[p->peak_sites[i]];
+            fprintf(t->f, "    %10s %10s blocks  %s\n", rep_fmt_bytes(a, sizeof a, s->peak_bytes),
+                    rep_fmt_count(b, sizeof b, s->peak_blocks), lines[i]);
+        }
+    free(lines);
     fprintf(t->f, "  at exit    %s in %s blocks still in use\n",
             rep_fmt_bytes(c, sizeof c, p->live_bytes), rep_fmt_count(d, sizeof d, p->live_blocks));
 }
@@ -301,14 +403,20 @@ static int site_table(const struct tx *t, const char *title, int key)
         fprintf(t->f, "\n  %sTop sites by %s%s\n", on(t, C_BOLD), title, off(t));
         fprintf(t->f, "  %10s %12s %12s  %s\n", "bytes", "allocations", "temporary", "site");
     }
+    char (*lines)[MAX_WIDTH] = malloc((n ? n : 1) * sizeof *lines);
+    if (!lines || site_lines(t, lines, idx, n, t->width - 42) < 0) {
+        free(lines);
+        free(idx);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct rep_site *s = &t->p->sites[idx[i]];
-        char a[32], b[32], c[32], line[MAX_WIDTH];
-        site_line(t, line, t->width - 42, idx[i]);
+        char a[32], b[32], c[32];
         fprintf(t->f, "  %10s %12s %12s  %s\n", rep_fmt_bytes(a, sizeof a, s->bytes),
                 rep_fmt_count(b, sizeof b, s->allocations), rep_fmt_count(c, sizeof c, s->temporary),
-                line);
+                lines[i]);
     }
+    free(lines);
     free(idx);
     return 0;
 }

@@ -18,7 +18,9 @@ from ci_helpers import FolderCase, compile_c, hg, record  # noqa: E402
 # calloc) and xstrdup around strdup, each called from distinct functions;
 # fopen allocates inside the C library. A hub holds 40 pointers to a spoke
 # that points back; a ring of 30 nodes points both ways. deep_1 .. deep_8
-# make a stack deeper than a line. The LINE_ markers give expected lines.
+# make a stack deeper than a line. twin_make is called from two lines of
+# main, and so is far_5, whose stacks part deeper than a line shows. The
+# LINE_ markers give expected lines.
 PROG = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +81,9 @@ NOINLINE void open_log(void)
 }
 NOINLINE void ring(int n)
 {
-    struct node *first = node_new(), *last = first;
+    struct node *first = node_new(), *last = first;   /* LINE_RING_FIRST */
     for (int i = 1; i < n; i++) {
-        struct node *x = node_new();
+        struct node *x = node_new();   /* LINE_RING_LOOP */
         x->prev = last;
         last->next = x;
         last = x;
@@ -98,6 +100,12 @@ NOINLINE void deep_5(void) { deep_4(); sink = 0; }
 NOINLINE void deep_6(void) { deep_5(); sink = 0; }
 NOINLINE void deep_7(void) { deep_6(); sink = 0; }
 NOINLINE void deep_8(void) { deep_7(); sink = 0; }
+NOINLINE void *twin_make(void) { void *p = xmalloc(48); sink = p; return p; }   /* LINE_TWIN */
+NOINLINE void far_1(void) { sink = xmalloc(3000); sink = 0; }   /* LINE_FAR */
+NOINLINE void far_2(void) { far_1(); sink = 0; }
+NOINLINE void far_3(void) { far_2(); sink = 0; }
+NOINLINE void far_4(void) { far_3(); sink = 0; }
+NOINLINE void far_5(void) { far_4(); sink = 0; }
 int main(void)
 {
     struct hub *h = hub_new();
@@ -110,6 +118,10 @@ int main(void)
     ring(30);
     open_log();
     deep_8();
+    sink = twin_make();   /* LINE_TWIN_A */
+    sink = twin_make();   /* LINE_TWIN_B */
+    far_5();   /* LINE_FAR_A */
+    far_5();   /* LINE_FAR_B */
     sink = 0;
     return 0;
 }
@@ -146,10 +158,27 @@ class TextSites(FolderCase):
         want = ["hub_new (sites.c:%d) < main" % line_of("LINE_HUB"),
                 "spoke_new (sites.c:%d) < main" % line_of("LINE_SPOKE"),
                 "name_copy (sites.c:%d) < main" % line_of("LINE_NAME"),
-                "node_new (sites.c:%d) < ring < main" % line_of("LINE_NODE"),
                 "open_log (sites.c:%d) < main" % line_of("LINE_FOPEN")]
         for w in want:
             self.assertIn(w, sites)
+
+    def test_sites_that_read_alike_are_told_apart(self):
+        sites = self.sites(self.text("--width", "100", "--top", "20"))
+        self.assertEqual(len(sites), len(set(sites)), sites)
+        # the callers' file:line up to the frame where the stacks part
+        for caller in ("LINE_RING_FIRST", "LINE_RING_LOOP"):
+            self.assertIn("node_new (sites.c:%d) < ring (sites.c:%d) < main"
+                          % (line_of("LINE_NODE"), line_of(caller)), sites)
+        for caller in ("LINE_TWIN_A", "LINE_TWIN_B"):
+            self.assertIn("twin_make (sites.c:%d) < main (sites.c:%d)"
+                          % (line_of("LINE_TWIN"), line_of(caller)), sites)
+        # parting deeper than the line reaches: said at its end
+        far = sorted(s for s in sites if s.startswith("far_1"))
+        self.assertEqual(far, sorted("far_1 (sites.c:%d) < ... (via main (sites.c:%d))"
+                                     % (line_of("LINE_FAR"), line_of(c))
+                                     for c in ("LINE_FAR_A", "LINE_FAR_B")))
+        # a site alone keeps its short line
+        self.assertIn("hub_new (sites.c:%d) < main" % line_of("LINE_HUB"), sites)
 
     def test_site_line_fills_the_width(self):
         deep = "deep_1 (sites.c:%d)" % line_of("LINE_DEEP")
