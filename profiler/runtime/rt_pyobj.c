@@ -535,7 +535,7 @@ int rt_pyobj_ref(int64_t b, uint64_t off)
         if (p->type)
             return off == p->off ? RT_PYREF_START : RT_PYREF_DROP;
         if (p->role)
-            return off == p->ptr ? RT_PYREF_START : RT_PYREF_ASIS;
+            return off == p->ptr ? RT_PYREF_START : RT_PYREF_DROP;
     }
     return off && fallback(b, off) ? RT_PYREF_START : RT_PYREF_ASIS;
 }

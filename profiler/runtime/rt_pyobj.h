@@ -32,7 +32,8 @@
 enum rt_pyref {
     RT_PYREF_ASIS = 0,   /* as for any block: start or interior by its offset */
     RT_PYREF_START,      /* how CPython refers to the block: a start pointer */
-    RT_PYREF_DROP,       /* no reference (a GC header link, the inside of an object) */
+    RT_PYREF_DROP,       /* no reference (a GC header link, the inside of an object
+                            or of a block an object owns) */
 };
 
 /* What the snapshot lends rt_pyobj: the live blocks (sorted by address),

@@ -270,7 +270,11 @@ static void scan_range(struct scan *s, uint64_t src, uintptr_t origin, uintptr_t
         if (b < 0 || is_chunk_header(p, &s->live[b]))
             continue;
         uint64_t off = p - s->live[b].addr;
-        int how = whole ? RT_PYREF_START : rt_pyobj_ref(b, off);
+        /* the loader holds whole blocks, but no Python object: its numbers
+         * (tunable_list's cache sizes) may fall inside one */
+        int how = rt_pyobj_ref(b, off);
+        if (whole && how == RT_PYREF_ASIS)
+            how = RT_PYREF_START;
         if (how == RT_PYREF_DROP)
             continue;
         emit_edge(s, src, at - origin, (uint64_t)b, how == RT_PYREF_START ? 0 : off);

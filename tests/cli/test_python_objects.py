@@ -7,6 +7,9 @@ its own block (PYTHONMALLOC=malloc), with exact values:
   reference count 1, all from the cycle; a list that contains itself is a
   cycle of 1 list closed by list[3]; both pending (the collector would
   free them) and nothing else is lost;
+- a pointer 3 bytes into a pair's inline values, from memory the program
+  mapped, leaves the pair a cycle (it is no reference CPython has), not
+  "possible";
 - a tree of 13 nodes whose children point at their parent, dropped whole,
   is one cycle of its 13 nodes and its 4 non-empty child lists, the 9 empty
   lists of the leaves indirect;
@@ -44,6 +47,25 @@ for i in range(50):
 l = [1, 2, 3]
 l.append(l)
 del l
+"""
+
+# A pointer 3 bytes into a Node's inline values, from memory the program
+# mapped, points at no reference CPython has: the pair stays a cycle.
+INTERIOR = r"""
+import ctypes, gc, mmap
+gc.disable()
+class Node:
+    def __init__(self):
+        self.peer = None
+def make_pair():
+    a = Node(); b = Node()
+    a.peer = b; b.peer = a
+    return a
+a = make_pair()
+values = ctypes.c_void_p.from_address(id(a) - 32).value  # 3.11: four words before
+page = mmap.mmap(-1, 4096)
+ctypes.c_void_p.from_buffer(page).value = values + 3
+del a
 """
 
 TREE = r"""
@@ -158,6 +180,16 @@ class PythonObjectsTest(PythonCase):
                 self.assertTrue(all(n["refcount"] == 1 and n["refs_from_cycle"] == 1 and
                                     not n["finalizer"] for n in nodes))
 
+    def test_pointer_inside_owned_block(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "interior", INTERIOR)
+                self.assertEqual(self.groups(proc), [
+                    {"cycles": 1, "objects": 2, "types": "Node", "labels": "Node.peer",
+                     "state": "pending"}])
+                s = proc["summary"]
+                self.assertEqual((s["cycle"]["blocks"], s["possible"]["blocks"]), (4, 0))
+
     def test_tree(self):
         for py in self.pythons:
             with self.subTest(python=py):
@@ -215,8 +247,9 @@ class PythonObjectsTest(PythonCase):
                 proc = self.record(py, "held", HELD)
                 # a bytes object of n bytes is a block of n + 33
                 cache = self.reachable_at(proc, 3, 123457 + 33)
+                # the whole entry on failure: a C global's symbol and module
                 self.assertEqual(cache["python"], {"holder": "module global",
-                                                   "expression": "__main__.CACHE[1]"})
+                                                   "expression": "__main__.CACHE[1]"}, cache)
                 rows = self.reachable_at(proc, 6, 123458 + 33)
                 self.assertEqual(rows["kind"], "python_frame")
                 self.assertEqual(rows["python"]["expression"], "rows[0]")
@@ -234,7 +267,7 @@ class PythonObjectsTest(PythonCase):
                            (self.kept_by(proc, 12, 200003), "module global", "plugin.blob")]
                 for by, holder, expression in holders:
                     self.assertEqual(by["kind"], "global")
-                    self.assertEqual(by["python"], {"holder": holder, "expression": expression})
+                    self.assertEqual(by["python"], {"holder": holder, "expression": expression}, by)
 
     @staticmethod
     def kept_by(proc, line, n):
