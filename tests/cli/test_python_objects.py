@@ -33,7 +33,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ci_helpers import PythonCase, hg, report_json  # noqa: E402
 
-PAIRS = r"""
+NODES = r"""
 import gc
 gc.disable()
 class Node:
@@ -42,7 +42,9 @@ class Node:
 def make_pair():
     a = Node(); b = Node()
     a.peer = b; b.peer = a
-for i in range(50):
+"""
+
+PAIRS = NODES + r"""for i in range(50):
     make_pair()
 l = [1, 2, 3]
 l.append(l)
@@ -51,17 +53,9 @@ del l
 
 # A pointer 3 bytes into a Node's inline values, from memory the program
 # mapped, points at no reference CPython has: the pair stays a cycle.
-INTERIOR = r"""
-import ctypes, gc, mmap
-gc.disable()
-class Node:
-    def __init__(self):
-        self.peer = None
-def make_pair():
-    a = Node(); b = Node()
-    a.peer = b; b.peer = a
-    return a
-a = make_pair()
+INTERIOR = NODES + r"""import ctypes, mmap
+make_pair()
+a = next(o for o in gc.get_objects() if type(o) is Node)
 values = ctypes.c_void_p.from_address(id(a) - 32).value  # 3.11: four words before
 page = mmap.mmap(-1, 4096)
 ctypes.c_void_p.from_buffer(page).value = values + 3
