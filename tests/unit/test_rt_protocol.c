@@ -591,6 +591,46 @@ static void test_threads(void)
     CHECK_EQ(violations, 0);
 }
 
+/* A thread starts while the main thread churns with reused clock reads
+ * (rt_rec.h): it frees the main thread's blocks, whose chunks go back to the
+ * main arena's bins and to the main thread's next allocations, and
+ * allocates again. Every event must stay in a valid order. */
+static const char *handover_src =
+    "#include <pthread.h>\n"
+    "#include <stdlib.h>\n"
+    "static void *volatile keep[2000];\n"
+    "static void *volatile sink;\n"
+    "__attribute__((noinline)) static void *make(void) { return malloc(40); }\n"
+    "__attribute__((noinline)) static void *work(void *arg) {\n"
+    "    for (int i = 0; i < 2000; i++) free(keep[i]);\n"
+    "    for (int i = 0; i < 2000; i++) keep[i] = make();\n"
+    "    return arg;\n"
+    "}\n"
+    "int main(void) {\n"
+    "    for (int i = 0; i < 2000; i++) keep[i] = make();\n"
+    "    for (int r = 0; r < 1000; r++) { sink = make(); free(sink); }\n"
+    "    pthread_t t;\n"
+    "    if (pthread_create(&t, NULL, work, NULL)) return 1;\n"
+    "    for (int r = 0; r < 5000; r++) { sink = make(); free(sink); }\n"
+    "    pthread_join(t, NULL);\n"
+    "    for (int i = 0; i < 2000; i++) free(keep[i]);\n"
+    "    return 0;\n"
+    "}\n";
+
+static void test_thread_after_one(void)
+{
+    int status = -1;
+    CHECK(build("handover", handover_src, "") == 0);
+    int n = run("handover", ims, 4, &status);
+    CHECK_EQ(n, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct image *im = &ims[0];
+    CHECK_EQ(im->allocs, 10000);
+    CHECK_EQ(im->frees, 10000);
+    CHECK_EQ(im->unknown_stack, 0);
+    CHECK_EQ(violations, 0);
+}
+
 static const char *fork_src =
     "#include <stdlib.h>\n"
     "#include <sys/wait.h>\n"
@@ -767,6 +807,7 @@ int main(void)
     mkdir(workdir, 0755);
     RUN(test_counts);
     RUN(test_threads);
+    RUN(test_thread_after_one);
     RUN(test_fork);
     RUN(test_dlopen_runpath);
     RUN(test_more_threads_than_rings);
