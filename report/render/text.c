@@ -158,24 +158,29 @@ static uint32_t first_difference(const struct rep_stack *a, const struct rep_sta
     return a->nframes;
 }
 
-/* Makes line k of a list, which reads as line `other`, say where its
- * stack parts from other's: " (via caller (file:line))", or " (another
- * stack)" when no frame shown differs; fewer callers make room for it. */
+/* Makes line k of a list end with " (via caller (file:line))", frame d of
+ * its stack, where it parts from a stack whose line reads the same; fewer
+ * callers make room for it. */
 static void tell_apart(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
-                       size_t k, size_t other, size_t width)
+                       size_t k, uint32_t d, size_t width)
 {
     const struct rep_stack *s = t->p->sites[sites[k]].stack;
-    uint32_t d = first_difference(s, t->p->sites[sites[other]].stack);
-    char tail[600] = " (another stack)";
-    if (d < s->nframes) {
-        char one[512];
-        frame_label(one, sizeof one, &s->frames[d], 1);
-        snprintf(tail, sizeof tail, " (via %s)", one);
-    }
+    char one[512], tail[600];
+    frame_label(one, sizeof one, &s->frames[d], 1);
+    snprintf(tail, sizeof tail, " (via %s)", one);
     size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
     site_line_as(t, lines[k], room, sites[k], d);
     strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
     clip(lines[k], width - 1);
+}
+
+/* Where site a's stack parts from site b's (first_difference), or
+ * UINT32_MAX when every frame of a is b's. */
+static uint32_t part(const struct tx *t, uint32_t a, uint32_t b)
+{
+    const struct rep_stack *s = t->p->sites[a].stack;
+    uint32_t d = first_difference(s, t->p->sites[b].stack);
+    return d < s->nframes ? d : UINT32_MAX;
 }
 
 static int by_line(const void *x, const void *y, void *lines)
@@ -204,9 +209,11 @@ static int find_twins(char (*lines)[MAX_WIDTH], size_t n, size_t *twin, size_t *
     return any;
 }
 
-/* The site lines of a list of n sites, no two alike where the sites are
- * not: sites that read the same get file:line up to the frame where their
- * stacks part, and those whose lines cannot show it say it at the end. */
+/* The site lines of a list of n sites, no two alike where their frames
+ * differ: sites that read the same get file:line up to the frame where
+ * their stacks part, and those whose lines cannot show it say it at the
+ * end. Stacks that differ only in frames the report hides (a Python
+ * stack's interpreter frames) keep one line. */
 static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
                       size_t n, size_t width)
 {
@@ -218,14 +225,12 @@ static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32
     size_t *order = twin + n;
     if (find_twins(lines, n, twin, order)) {
         for (size_t i = 0; i < n; i++)
-            if (twin[i] != i)
-                site_line_as(t, lines[i], width, sites[i],
-                             first_difference(t->p->sites[sites[i]].stack,
-                                              t->p->sites[sites[twin[i]]].stack));
+            if (twin[i] != i && part(t, sites[i], sites[twin[i]]) < UINT32_MAX)
+                site_line_as(t, lines[i], width, sites[i], part(t, sites[i], sites[twin[i]]));
         if (find_twins(lines, n, twin, order))
             for (size_t i = 0; i < n; i++)
-                if (twin[i] != i)
-                    tell_apart(t, lines, sites, i, twin[i], width);
+                if (twin[i] != i && part(t, sites[i], sites[twin[i]]) < UINT32_MAX)
+                    tell_apart(t, lines, sites, i, part(t, sites[i], sites[twin[i]]), width);
     }
     free(twin);
     return 0;
