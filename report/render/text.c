@@ -223,15 +223,16 @@ static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32
     if (!twin)
         return -1;
     size_t *order = twin + n;
-    if (find_twins(lines, n, twin, order)) {
-        for (size_t i = 0; i < n; i++)
-            if (twin[i] != i && part(t, sites[i], sites[twin[i]]) < UINT32_MAX)
-                site_line_as(t, lines[i], width, sites[i], part(t, sites[i], sites[twin[i]]));
-        if (find_twins(lines, n, twin, order))
-            for (size_t i = 0; i < n; i++)
-                if (twin[i] != i && part(t, sites[i], sites[twin[i]]) < UINT32_MAX)
-                    tell_apart(t, lines, sites, i, part(t, sites[i], sites[twin[i]]), width);
-    }
+    for (int pass = 0; pass < 2 && find_twins(lines, n, twin, order); pass++)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t d = twin[i] == i ? UINT32_MAX : part(t, sites[i], sites[twin[i]]);
+            if (d == UINT32_MAX)
+                continue;
+            if (pass == 0)
+                site_line_as(t, lines[i], width, sites[i], d);
+            else
+                tell_apart(t, lines, sites, i, d, width);
+        }
     free(twin);
     return 0;
 }
