@@ -88,6 +88,8 @@ static struct {
     struct frame *frames;
     size_t nframes;
     struct static_text *texts;   /* STATIC_TEXTS, direct-mapped by address */
+    struct rt_pyhole *holes;     /* rt_pyobj_holes */
+    size_t holes_bytes;
     uintptr_t interp;
     struct rt_rec batch[BATCH];
     uint32_t nbatch;
@@ -394,7 +396,9 @@ static void dead_keys(void)
     }
 }
 
-size_t rt_pyobj_holes(struct rt_pyhole *out, size_t max)
+/* The interpreter's own holes: its free lists' stale entries and its
+ * attribute cache's values; up to max, sorted. */
+static size_t state_holes(struct rt_pyhole *out, size_t max)
 {
     size_t n = 0;
     if (!S.ol || !S.interp)
@@ -413,7 +417,80 @@ size_t rt_pyobj_holes(struct rt_pyhole *out, size_t max)
         uintptr_t c = S.interp + S.ol->type_cache;
         out[n++] = (struct rt_pyhole){c + 16, c + S.ol->type_cache_size, 24, 8};
     }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && out[j].start < out[j - 1].start; j--) {
+            struct rt_pyhole t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
     return n;
+}
+
+/* 3.11 and 3.12 build the code objects of their frozen modules into the
+ * interpreter's data (deepfreeze), and the specializing interpreter
+ * rewrites their code units as they run: a word of opcodes, arguments,
+ * counters and versions can read as the address of a live block, which the
+ * scan of the module's data took for a reference from a C global. Debian's
+ * python3.11 is a static binary not built as PIE, whose heap lies at
+ * addresses such words reach: an object made by a run of 1,000 pairs was
+ * "reachable from unnamed data" in one run of 17. Code units are never
+ * references; the rest of a code object (its cached line table and bytes)
+ * is, so only co_code_adaptive is left out. Found once per process by the
+ * objects' type, &PyCode_Type, in the module's writable data. */
+static struct rt_pyhole *code_holes;
+static size_t ncode_holes;
+static int code_holes_known;
+
+static size_t find_code_objects(const struct rt_py *py, struct rt_pyhole *out)
+{
+    const struct rt_py_layout *l = py->layout;
+    size_t n = 0;
+    uintptr_t lo = (py->data_lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t a = lo; a + 3 * 8 <= py->data_hi; a += 8) {
+        if (*(const uintptr_t *)(a + 8) != py->code_type)
+            continue;
+        int64_t units = *(const int64_t *)(a + l->var_size);
+        uintptr_t start = a + l->co_code, end = start + 2 * (uint64_t)units;
+        if (units <= 0 || units >= (1 << 24) || end > py->data_hi)
+            continue;
+        if (out)
+            out[n] = (struct rt_pyhole){start, end, 0, 0};
+        n++;
+        a = ((end + 7) & ~(uintptr_t)7) - 8;
+    }
+    return n;
+}
+
+static void find_code_holes(void)
+{
+    const struct rt_py *py = S.py;
+    code_holes_known = 1;
+    if (!py->code_type || !py->data_hi || py->layout->frames == RT_PY_FRAMEOBJ)
+        return;
+    size_t n = find_code_objects(py, NULL);
+    code_holes = n ? rt_arena_alloc(n * sizeof *code_holes) : NULL;
+    if (code_holes)
+        ncode_holes = find_code_objects(py, code_holes);
+}
+
+const struct rt_pyhole *rt_pyobj_holes(size_t *n)
+{
+    struct rt_pyhole mine[8];
+    size_t nmine = state_holes(mine, 8);
+    *n = 0;
+    if (!S.py)
+        return NULL;
+    if (!code_holes_known)
+        find_code_holes();
+    S.holes_bytes = (ncode_holes + nmine + 1) * sizeof *S.holes;
+    S.holes = rt_arena_alloc(S.holes_bytes);
+    if (!S.holes)
+        return NULL;
+    size_t i = 0, j = 0;
+    while (i < ncode_holes || j < nmine)
+        S.holes[(*n)++] = j == nmine || (i < ncode_holes && code_holes[i].start < mine[j].start)
+                        ? code_holes[i++] : mine[j++];
+    return S.holes;
 }
 
 /* ---------------------------------------------------------------- frames */
@@ -504,6 +581,8 @@ void rt_pyobj_end(void)
         rt_arena_free(S.frames, MAX_FRAMES * sizeof *S.frames);
     if (S.texts)
         rt_arena_free(S.texts, STATIC_TEXTS * sizeof *S.texts);
+    if (S.holes)
+        rt_arena_free(S.holes, S.holes_bytes);
     memset(&S, 0, sizeof S);
 }
 

@@ -73,17 +73,19 @@ size_t rt_pyobj_nframes(void);
 void rt_pyobj_roots(uint32_t (*add)(void *ctx, uintptr_t start, uintptr_t size, uint32_t thread),
                     void *ctx);
 
-/* Memory inside the roots that holds no references although it holds
- * pointers: the stale entries of the interpreter's free lists, the
- * borrowed values of its attribute cache. In [start, end), the `width`
+/* Memory inside the roots that holds no references although it may read
+ * as pointers: the stale entries of the interpreter's free lists, the
+ * borrowed values of its attribute cache, the code units of the code
+ * objects built into the interpreter's data. In [start, end), the `width`
  * bytes at each multiple of `stride` (stride 0: all of it). */
 struct rt_pyhole {
     uintptr_t start, end;
     uint32_t stride, width;
 };
 
-/* Up to max holes into out, sorted and apart; returns how many. */
-size_t rt_pyobj_holes(struct rt_pyhole *out, size_t max);
+/* The holes of this snapshot, sorted and apart, *n of them; valid until
+ * rt_pyobj_end. */
+const struct rt_pyhole *rt_pyobj_holes(size_t *n);
 
 /* Publishes the snapshot's Python records (after its roots and edges). */
 void rt_pyobj_emit(void);

@@ -342,6 +342,20 @@ static struct rt_py_layout *layout_for(uintptr_t runtime, uint32_t version, cons
     }
 }
 
+/* The module's largest writable segment: its data (one segment in every
+ * build seen). */
+static void writable_data(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum,
+                          struct rt_py *py)
+{
+    for (uint16_t i = 0; i < phnum; i++) {
+        if (phdr[i].p_type != PT_LOAD || !(phdr[i].p_flags & PF_W) ||
+            phdr[i].p_memsz <= py->data_hi - py->data_lo)
+            continue;
+        py->data_lo = bias + phdr[i].p_vaddr;
+        py->data_hi = py->data_lo + phdr[i].p_memsz;
+    }
+}
+
 void rt_py_consider(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum, uint32_t module_id)
 {
     struct dynsyms d;
@@ -371,6 +385,7 @@ void rt_py_consider(uintptr_t bias, const ElfW(Phdr) *phdr, uint16_t phnum, uint
     }
     found = (struct rt_py){ .runtime = runtime, .bias = bias, .module_id = module_id, .layout = l,
                             .code_type = lookup(&d, "PyCode_Type") };
+    writable_data(bias, phdr, phnum, &found);
     memcpy(found.version, vs, sizeof vs);
     l->version = version;
     found_syms = d;

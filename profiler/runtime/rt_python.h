@@ -155,6 +155,7 @@ struct rt_py {
     uintptr_t runtime;           /* &_PyRuntime */
     uintptr_t bias;              /* load bias of the interpreter's module */
     uintptr_t code_type;         /* &PyCode_Type, 0 if not exported */
+    uintptr_t data_lo, data_hi;  /* the module's data (its largest writable PT_LOAD) */
     uint32_t module_id;          /* as sent in RT_BLOB_MODULE */
     const struct rt_py_layout *layout;
     char version[16];            /* "3.11.7" */

@@ -494,8 +494,8 @@ static void scan_root(struct scan *s, uint64_t src, const struct root *r,
  * docs/reachability.md. */
 static void scan_all(struct scan *s)
 {
-    struct rt_pyhole holes[8];
-    size_t nholes = rt_pyobj_holes(holes, 8);
+    size_t nholes;
+    const struct rt_pyhole *holes = rt_pyobj_holes(&nholes);
     for (size_t i = 0; i < s->nroots; i++) {
         const struct root *r = &s->roots[i];
         uint64_t src = (uint64_t)i | RT_EDGE_ROOT;

@@ -10,6 +10,10 @@ its own block (PYTHONMALLOC=malloc), with exact values:
 - a pointer 3 bytes into a pair's inline values, from memory the program
   mapped, leaves the pair a cycle (it is no reference CPython has), not
   "possible";
+- the address of a pair's Node written into the code units of a code object
+  built into the interpreter's data leaves the pair a cycle (code units are
+  no reference; as bytecode they read as heap addresses in Debian's
+  non-PIE python3.11);
 - a tree of 13 nodes whose children point at their parent, dropped whole,
   is one cycle of its 13 nodes and its 4 non-empty child lists, the 9 empty
   lists of the leaves indirect;
@@ -59,6 +63,20 @@ a = next(o for o in gc.get_objects() if type(o) is Node)
 values = ctypes.c_void_p.from_address(id(a) - 32).value  # 3.11: four words before
 page = mmap.mmap(-1, 4096)
 ctypes.c_void_p.from_buffer(page).value = values + 3
+del a
+"""
+
+# The address of a pair's Node written into the code units of a code
+# object built into the interpreter's data (__hello__.main, frozen and never
+# run): code units are no references, so the pair stays a cycle.
+FROZEN = NODES + r"""import ctypes, __hello__
+make_pair()
+a = next(o for o in gc.get_objects() if type(o) is Node)
+code = __hello__.main.__code__
+units = id(code) + ctypes.string_at(id(code), 512).find(code.co_code)
+word = units + (-units % 8)
+assert units > id(code) and word + 8 <= units + len(code.co_code)
+ctypes.c_void_p.from_address(word).value = id(a)
 del a
 """
 
@@ -178,6 +196,16 @@ class PythonObjectsTest(PythonCase):
         for py in self.pythons:
             with self.subTest(python=py):
                 proc = self.record(py, "interior", INTERIOR)
+                self.assertEqual(self.groups(proc), [
+                    {"cycles": 1, "objects": 2, "types": "Node", "labels": "Node.peer",
+                     "state": "pending"}])
+                s = proc["summary"]
+                self.assertEqual((s["cycle"]["blocks"], s["possible"]["blocks"]), (4, 0))
+
+    def test_pointer_in_frozen_code(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                proc = self.record(py, "frozen", FROZEN)
                 self.assertEqual(self.groups(proc), [
                     {"cycles": 1, "objects": 2, "types": "Node", "labels": "Node.peer",
                      "state": "pending"}])
