@@ -149,13 +149,26 @@ static struct rep_retention *retention(struct job *j, uint32_t b)
     return r;
 }
 
-/* The entry a leak group counts under: its kind, the site of its lowest
- * member. */
+/* The block whose site a leak group counts under: its lowest member, or
+ * in a Python snapshot its lowest Python object. A cycle of objects is
+ * made where its objects were; by address alone, the same line's cycles
+ * went to whichever block came first, an object or the memory of its
+ * attributes, and read as two entries of one line. */
+static uint32_t group_lead(const struct job *j, const struct rep_graph_group *gr)
+{
+    const struct rep_pyblock *py = j->snap->py;
+    for (uint32_t m = 0; py && m < gr->nmembers; m++)
+        if (py[gr->members[m]].type)
+            return gr->members[m];
+    return gr->members[0];
+}
+
+/* The entry a leak group counts under: its kind and its lead's site. */
 static struct acc *group_acc(struct job *j, struct acc *acc, size_t nsites,
                              const struct rep_graph_group *gr)
 {
     int k = gr->kind == REP_KIND_CYCLE ? REP_LEAK_CYCLE : REP_LEAK_DEFINITE;
-    return &acc[k * nsites + j->snap->blocks[gr->members[0]].site];
+    return &acc[k * nsites + j->snap->blocks[group_lead(j, gr)].site];
 }
 
 static void count_group(struct job *j, struct acc *a, const struct rep_graph_group *gr)

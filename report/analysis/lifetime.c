@@ -325,13 +325,18 @@ struct rep_life_lost {
     uint64_t size;
 };
 
+/* A cell of the stream under the site its figures count under. */
+struct rep_life_ref {
+    uint32_t site;
+    const struct rep_life_cell *cell;
+};
+
 static int cell_cmp(const void *a, const void *b)
 {
-    const struct rep_life_cell *x = *(const struct rep_life_cell *const *)a;
-    const struct rep_life_cell *y = *(const struct rep_life_cell *const *)b;
+    const struct rep_life_ref *x = a, *y = b;
     if (x->site != y->site)
         return x->site < y->site ? -1 : 1;
-    return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
+    return x->cell->bucket < y->cell->bucket ? -1 : x->cell->bucket > y->cell->bucket;
 }
 
 static int lost_cmp(const void *a, const void *b)
@@ -350,9 +355,12 @@ static int view_lifetimes(struct rep_life_view *v, const struct life_stream *s,
     v->cells = malloc((s->ncells ? s->ncells : 1) * sizeof *v->cells);
     if (!v->cells)
         return -1;
-    for (size_t i = 0; i <= s->mask; i++)
-        if (s->cells[i].site != UINT32_MAX)
-            v->cells[v->ncells++] = &s->cells[i];
+    for (size_t i = 0; i <= s->mask; i++) {
+        uint32_t site = s->cells[i].site;
+        if (site != UINT32_MAX)
+            v->cells[v->ncells++] = (struct rep_life_ref){
+                p->site_canon && site < p->nstacks ? p->site_canon[site] : site, &s->cells[i]};
+    }
     qsort(v->cells, v->ncells, sizeof *v->cells, cell_cmp);
     const struct rep_snapshot *snap = p->exit_snapshot;
     if (!snap || !snap->classified || !snap->kind)
@@ -389,7 +397,7 @@ int rep_life_view_init(struct rep_life_view *v, const struct rep_life *life,
 
 static uint64_t cell_site(const void *e)
 {
-    return (*(const struct rep_life_cell *const *)e)->site;
+    return ((const struct rep_life_ref *)e)->site;
 }
 
 static uint64_t lost_site(const void *e)
@@ -400,8 +408,8 @@ static uint64_t lost_site(const void *e)
 void rep_life_view_add_site(const struct rep_life_view *v, uint32_t site, uint64_t *rows)
 {
     size_t i = count_below(v->cells, v->ncells, sizeof *v->cells, cell_site, site);
-    for (; i < v->ncells && v->cells[i]->site == site; i++) {
-        const struct rep_life_cell *c = v->cells[i];
+    for (; i < v->ncells && v->cells[i].site == site; i++) {
+        const struct rep_life_cell *c = v->cells[i].cell;
         uint64_t *r = &rows[(size_t)c->bucket * REP_LIFE_NCOLS];
         r[REP_LIFE_MADE_N] += c->a_n;
         r[REP_LIFE_MADE_B] += c->a_b;

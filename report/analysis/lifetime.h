@@ -51,7 +51,7 @@ enum {
     REP_LIFE_TEMP_N, REP_LIFE_LEAKED_N, REP_LIFE_LEAKED_B, REP_LIFE_NCOLS
 };
 
-struct rep_life_cell;
+struct rep_life_ref;
 struct rep_life_lost;
 
 /* One process's lifetimes. */
@@ -65,7 +65,8 @@ struct rep_life_view {
     uint64_t heap_width;
     uint32_t heap_n;
     /* private */
-    const struct rep_life_cell **cells;   /* of this stream, by (site, bucket) */
+    struct rep_life_ref *cells;      /* of this stream, by (site, bucket); the site is
+                                        the one its figures count under (site_canon) */
     size_t ncells;
     struct rep_life_lost *z;         /* lost blocks by (site, bucket), snapshot case */
     size_t nz;

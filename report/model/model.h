@@ -140,6 +140,11 @@ struct rep_stack {
                                frames (capture.h HG_PYF_*) */
     uint32_t nframes;       /* 0 until symbolized (or when nothing is left) */
     const struct rep_frame *frames;
+    /* The innermost frame left out in front of the first frame shown, other
+     * than an allocation wrapper's: in a Python stack, the interpreter's
+     * function that made the block (list_resize, object_new, new_values);
+     * NULL when the stack shows where it starts. */
+    const struct rep_frame *made_by;
 };
 
 /* An allocation site: everything allocated from one stack. sites[i] of a
@@ -327,7 +332,8 @@ struct rep_retention {
  * array has them. For DEFINITE and CYCLE, blocks/bytes count the group roots
  * (the definite block, the members of the root cycle) allocated at the site
  * and indirect_* the blocks those groups hold; a cycle group counts under the
- * site of its first (lowest-address) member. For POSSIBLE, REACHABLE and
+ * site of its first (lowest-address) Python object, or member when it has no
+ * Python object. For POSSIBLE, REACHABLE and
  * NOT_FREED, blocks/bytes are the blocks of that class allocated at the site
  * and indirect_* are 0. */
 struct rep_leak {
@@ -485,6 +491,12 @@ struct rep_process {
     size_t npeak_sites;
     const uint32_t *peak_sites;            /* site indexes with bytes at the peak, by
                                               peak_bytes desc */
+    /* Once symbolized, sites that read alike (a Python process's stacks that
+     * differ only in hidden interpreter frames or in the instruction within
+     * a line) count under the first of them, site_canon[i] (alike.c): the
+     * others' figures are zero and no block or entry names them. NULL when
+     * every site is its own. */
+    const uint32_t *site_canon;
     size_t nmodules;
     const struct rep_module *modules;      /* in order of loading */
     size_t nthreads;

@@ -638,13 +638,32 @@ static void inherit_parent_stacks(struct rep_replay *r, struct rep_stream *s)
     }
 }
 
+struct peak_ctx {
+    const struct rep_site *sites;
+};
+
 static int cmp_peak(const void *a, const void *b, void *ctx)
 {
-    const struct rep_site *sites = ctx;
+    const struct rep_site *sites = ((const struct peak_ctx *)ctx)->sites;
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     if (sites[x].peak_bytes != sites[y].peak_bytes)
         return sites[x].peak_bytes > sites[y].peak_bytes ? -1 : 1;
     return x < y ? -1 : x > y;
+}
+
+uint32_t *rep_peak_sites(struct rep_arena *a, const struct rep_site *sites, size_t n,
+                         size_t *npeak)
+{
+    uint32_t *peak = rep_arena_alloc(a, (n + 1) * sizeof *peak);
+    if (!peak)
+        return NULL;
+    *npeak = 0;
+    for (size_t i = 0; i < n; i++)
+        if (sites[i].peak_bytes)
+            peak[(*npeak)++] = (uint32_t)i;
+    struct peak_ctx c = {sites};
+    qsort_r(peak, *npeak, sizeof *peak, cmp_peak, &c);
+    return peak;
 }
 
 static int cmp_leak_bytes(const void *a, const void *b, void *ctx)
@@ -722,10 +741,8 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
     size_t n = s->nstacks;
     struct rep_stack *stacks = copy_array(a, s->stacks, n, sizeof *stacks);
     struct rep_site *sites = rep_arena_alloc(a, (n + 1) * sizeof *sites);
-    uint32_t *peak = rep_arena_alloc(a, (n + 1) * sizeof *peak);
-    if (!stacks || !sites || !peak)
+    if (!stacks || !sites)
         return -1;
-    size_t npeak = 0;
     for (size_t i = 0; i < n; i++) {
         struct rep_site_rt *rt = &s->sites[i];
         site_touch(s, rt);
@@ -733,10 +750,11 @@ static int publish_sites(struct rep_arena *a, struct rep_stream *s, struct rep_p
                                      rt->live_blocks, rt->live_bytes, rt->peak_blocks,
                                      rt->peak_bytes, rt->gc_freed, rt->gc_freed_bytes,
                                      rt->gc_freed_objects};
-        if (rt->peak_bytes)
-            peak[npeak++] = (uint32_t)i;
     }
-    qsort_r(peak, npeak, sizeof *peak, cmp_peak, sites);
+    size_t npeak;
+    uint32_t *peak = rep_peak_sites(a, sites, n, &npeak);
+    if (!peak)
+        return -1;
     p->nstacks = n;
     p->stacks = s->pub_stacks = stacks;
     p->sites = sites;

@@ -268,6 +268,17 @@ void rep_snap_py_free(struct rep_snap_py *py);
  * classified capture (symbols.c); needs cap->sym for symbol names. */
 void rep_retention_symbols(struct rep_capture *cap);
 
+/* The indexes of the n sites with bytes at the peak, by peak_bytes desc,
+ * in the arena (*npeak of them); NULL when out of memory. */
+uint32_t *rep_peak_sites(struct rep_arena *a, const struct rep_site *sites, size_t n,
+                         size_t *npeak);
+
+/* Makes the sites of each Python process that read alike count under the
+ * first of them (alike.c; rep_process.site_canon), once symbolized and
+ * before classification; nothing with interpreter_frames. 0, or -1 when
+ * out of memory. */
+int rep_capture_merge_alike(struct rep_capture *cap);
+
 /* Process i of a published capture, writable: for the passes that finish
  * the model, which say so by taking a non-const capture. */
 static inline struct rep_process *rep_rw_process(struct rep_capture *cap, size_t i)

@@ -220,10 +220,22 @@ static int internal(const struct merge *mg, const struct rep_module *m)
     return m == mg->interp || (mg->next == mg->npy && is_startup(m, mg->p));
 }
 
+/* The first of k hidden frames, innermost first, that is not an allocation
+ * wrapper's, while no frame is shown yet (rep_stack.made_by). */
+static int note_made_by(struct rep_arena *a, struct rep_stack *st, const struct rep_frame *fr,
+                       size_t k)
+{
+    for (size_t j = 0; j < k && !st->made_by; j++)
+        if (!is_wrapper(&fr[j]) && !(st->made_by = rep_arena_dup(a, &fr[j], sizeof *fr)))
+            return -1;
+    return 0;
+}
+
 static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
                            const struct rep_stream *rs, struct rep_index *cache,
                            struct scratch *sc, struct rep_stack *st)
 {
+    st->made_by = NULL;
     if (!st->nraw)
         return 0;
     if (rep_grow((void **)&sc->fr, &sc->cap, (size_t)st->nraw * MAX_INLINE, sizeof *sc->fr) < 0)
@@ -257,6 +269,8 @@ static int symbolize_stack(struct rep_capture *cap, const struct rep_process *p,
         }
         if (!internal(&mg, m))
             n += k;
+        else if (!n && note_made_by(cap->arena, st, fr, k) < 0)
+            return -1;
     }
     while (mg.next < mg.npy)    /* the native stack was cut before its outer eval loops */
         n += next_run(&mg, fr + n);
@@ -313,6 +327,8 @@ int rep_capture_symbolize(struct rep_capture *cap, char *err, size_t errlen)
         w[i] = sym_warning(cap->sym, i);
     cap->warnings = w;
     cap->nwarnings = nw;
+    if (rep_capture_merge_alike(cap) < 0)
+        return snprintf(err, errlen, "out of memory"), -1;
     cap->symbolized = 1;
     if (cap->classified)
         rep_retention_symbols(cap);

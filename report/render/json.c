@@ -70,6 +70,19 @@ static void stack(struct jw *w, uint32_t site)
         fputs("null", w->f);
 }
 
+/* ',"made_by":N', the frame the site's stack hides in front of those shown
+ * (rep_stack.made_by): what tells apart sites whose stacks read the same. */
+static void made_by(struct jw *w, uint32_t site)
+{
+    const struct rep_frame *o = w->p->sites[site].stack->made_by;
+    if (!o)
+        return;
+    int64_t id = rep_stacktab_frame(w->stacks, o);
+    w->oom |= id < 0;
+    if (id >= 0)
+        fprintf(w->f, ",\"made_by\":%" PRId64, id);
+}
+
 static void counts(FILE *f, const char *k, const struct rep_class_count *c, int comma)
 {
     key(f, k);
@@ -107,6 +120,7 @@ static void site_entry(struct jw *w, uint32_t i)
     putc('{', f);
     key(f, "stack");
     stack(w, i);
+    made_by(w, i);
     putc(',', f);
     num(f, "allocations", s->allocations, 1);
     num(f, "bytes", s->bytes, 1);
@@ -230,6 +244,7 @@ static void leaks(struct jw *w)
         num(f, "groups", l->ngroups, 1);
         key(f, "stack");
         stack(w, l->site);
+        made_by(w, l->site);
         if (l->retained_by)
             retained_by(w, l->retained_by);
         putc('}', f);

@@ -174,6 +174,35 @@ static void tell_apart(const struct tx *t, char (*lines)[MAX_WIDTH], const uint3
     clip(lines[k], width - 1);
 }
 
+/* Makes line k of a list end with " [list_resize]", the frame its stack
+ * hides in front of those shown (rep_stack.made_by), when a stack that
+ * shows the same frames has another there: the interpreter's function that
+ * made the block is then what tells the two apart. */
+static void tell_made_by(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
+                        size_t k, size_t width)
+{
+    const struct rep_stack *s = t->p->sites[sites[k]].stack;
+    char one[512], tail[600];
+    frame_label(one, sizeof one, s->made_by, 0);
+    snprintf(tail, sizeof tail, " [%s]", one);
+    size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
+    site_line(t, lines[k], room, sites[k]);
+    strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
+    clip(lines[k], width - 1);
+}
+
+/* 1 when sites a and b show the same frames and a was made by another function (rep_stack.made_by). */
+static int other_made_by(const struct tx *t, uint32_t a, uint32_t b)
+{
+    const struct rep_stack *s = t->p->sites[a].stack, *u = t->p->sites[b].stack;
+    if (!s->made_by || (u->made_by && same_frame(s->made_by, u->made_by)) || s->nframes != u->nframes)
+        return 0;
+    for (uint32_t i = 0; i < s->nframes; i++)
+        if (!same_frame(&s->frames[i], &u->frames[i]))
+            return 0;
+    return 1;
+}
+
 /* Where site a's stack parts from site b's (first_difference), or
  * UINT32_MAX when every frame of a is b's. */
 static uint32_t part(const struct tx *t, uint32_t a, uint32_t b)
@@ -212,8 +241,9 @@ static int find_twins(char (*lines)[MAX_WIDTH], size_t n, size_t *twin, size_t *
 /* The site lines of a list of n sites, no two alike where their frames
  * differ: sites that read the same get file:line up to the frame where
  * their stacks part, and those whose lines cannot show it say it at the
- * end. Stacks that differ only in frames the report hides (a Python
- * stack's interpreter frames) keep one line. */
+ * end. Python stacks that show the same frames differ in the hidden
+ * function that made the block (sites that read alike in full are one site,
+ * alike.c), which ends the line. */
 static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
                       size_t n, size_t width)
 {
@@ -225,9 +255,14 @@ static int site_lines(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32
     size_t *order = twin + n;
     for (int pass = 0; pass < 2 && find_twins(lines, n, twin, order); pass++)
         for (size_t i = 0; i < n; i++) {
-            uint32_t d = twin[i] == i ? UINT32_MAX : part(t, sites[i], sites[twin[i]]);
-            if (d == UINT32_MAX)
+            if (twin[i] == i)
                 continue;
+            uint32_t d = part(t, sites[i], sites[twin[i]]);
+            if (d == UINT32_MAX) {
+                if (pass == 0 && other_made_by(t, sites[i], sites[twin[i]]))
+                    tell_made_by(t, lines, sites, i, width);
+                continue;
+            }
             if (pass == 0)
                 site_line_as(t, lines[i], width, sites[i], d);
             else
