@@ -12,14 +12,17 @@ usage: paired.py [--runs N] NAME=HEAPGRAPH... -- PROGRAM [ARGS...]
 PROGRAM may be a C source file (built here with -O2 -g -pthread). The
 heapgraph rows run `HEAPGRAPH run -q -o <tmp> -- PROGRAM ARGS` with the
 launcher's defaults (PYTHONMALLOC=malloc for Python); the native row runs
-PROGRAM as it is. Needs perf.
+PROGRAM as it is. A row given as NAME=env:VAR=VALUE[,VAR=VALUE...] runs
+PROGRAM without heapgraph in that environment (PYTHONMALLOC=malloc alone,
+or LD_PRELOAD of tests/bench/floor_hooks.c). Needs perf.
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 
-def run_once(cmd, cwd):
+def run_once(cmd, cwd, env=None):
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
+                         env=env)
     _, status, ru = os.wait4(p.pid, 0)
     return time.perf_counter() - t0, ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(status)
 
@@ -52,12 +55,15 @@ def main():
         subprocess.run(["cc", "-O2", "-g", "-pthread", prog[0], "-o", exe], check=True)
         prog = [exe] + prog[1:]
     rows = {"native": None}
-    rows.update({name: os.path.abspath(hg) for name, hg in tools})
+    rows.update({name: hg if hg.startswith("env:") else os.path.abspath(hg) for name, hg in tools})
     results = {name: [] for name in rows}
     for r in range(a.runs + 1):  # the first round warms up
         for name, hg in rows.items():
-            if hg is None:
-                wall, cpu, code = run_once(prog, work)
+            if hg is None or hg.startswith("env:"):
+                env = dict(os.environ)
+                if hg:
+                    env.update(kv.split("=", 1) for kv in hg[4:].split(","))
+                wall, cpu, code = run_once(prog, work, env)
                 got = (wall, cpu, 0.0)
             else:
                 wall, cpu, col, code = recorded(hg, prog, work)
