@@ -24,7 +24,8 @@ extern __thread int rt_pygc_collecting __attribute__((tls_model("initial-exec"))
 void rt_pygc_install(void);
 
 /* For a free on the collecting thread: the record's flags (RT_F_GC and
- * RT_F_PYOBJ), 0 for the objects the callbacks themselves were handed.
+ * RT_F_PYOBJ), 0 for the first free of a block that begins where one of the
+ * objects the callbacks themselves were handed does (its GC header first).
  * `size` is the block's usable size, 0 when not known (pymalloc). */
 uint32_t rt_pygc_free_flags(const void *p, size_t size);
 

@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GC_HEAD 16u
 #define PRE_HEADER 16u
 #define TEXT_MAX 65          /* str texts sent: 64 bytes and the NUL */
 #define MAX_FRAMES 4096
@@ -122,7 +121,7 @@ static uint32_t header_offset(const struct rt_pytype *t)
 {
     if (!(t->flags & RT_TPF_HAVE_GC))
         return 0;
-    return GC_HEAD + ((t->flags & S.preheader) ? PRE_HEADER : 0);
+    return RT_PY_GC_HEAD + ((t->flags & S.preheader) ? PRE_HEADER : 0);
 }
 
 static uintptr_t obj_addr(int64_t i)
@@ -189,8 +188,8 @@ static int type_candidate(uintptr_t t)
 {
     int64_t j = block_of(t);
     if (j >= 0)
-        return t == S.scan->live[j].addr + GC_HEAD &&
-               S.scan->live[j].size >= GC_HEAD + (S.ol ? S.ol->tp_end : 176u);
+        return t == S.scan->live[j].addr + RT_PY_GC_HEAD &&
+               S.scan->live[j].size >= RT_PY_GC_HEAD + (S.ol ? S.ol->tp_end : 176u);
     size_t lo = 0, hi = S.scan->ndata;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -216,7 +215,7 @@ static int header_at(int64_t i, uint32_t off)
     if (!off && !w[0])
         return 0;
     const struct rt_pytype *t = rt_pytype_get(w[1], 1);
-    if (!t || header_offset(t) != off || (off && !gc_header(b->addr + off - GC_HEAD)))
+    if (!t || header_offset(t) != off || (off && !gc_header(b->addr + off - RT_PY_GC_HEAD)))
         return 0;
     /* a fixed-size tracked object fills its block (a str does not: its
      * basic size is that of the largest layout) */
@@ -246,7 +245,7 @@ static void find_headers(void)
         /* right after a GC header first: a tuple's items after its header
          * could pass for the header of an instance with a pre-header, while
          * an instance's GC header never passes for an object's */
-        if (!header_at(i, GC_HEAD) && !(S.preheader && header_at(i, GC_HEAD + PRE_HEADER)))
+        if (!header_at(i, RT_PY_GC_HEAD) && !(S.preheader && header_at(i, RT_PY_GC_HEAD + PRE_HEADER)))
             header_at(i, 0);
     }
 }
@@ -593,7 +592,7 @@ void rt_pyobj_end(void)
 static int fallback(int64_t b, uint64_t off)
 {
     const struct rt_live *l = &S.scan->live[b];
-    if ((off == GC_HEAD || off == GC_HEAD + PRE_HEADER) && l->size >= off + 16) {
+    if ((off == RT_PY_GC_HEAD || off == RT_PY_GC_HEAD + PRE_HEADER) && l->size >= off + 16) {
         const uintptr_t *w = (const uintptr_t *)(l->addr + off);
         const struct rt_pytype *t = w[0] <= MAX_REFCNT ? rt_pytype_get(w[1], 1) : NULL;
         if (t && header_offset(t) == off)
@@ -957,7 +956,7 @@ uint32_t rt_pyobj_gc_free(const void *p, size_t size)
      * are what a pymalloc block's unwritten start keeps of an object freed
      * before (its free-list link 0 at the end of the list). */
     int object = (S.preheader && n >= 48 && w[2] == 0 && w[3] <= 1 && w[4] == 0 &&
-                  freed_header(w[5], GC_HEAD + PRE_HEADER)) ||
-                 (n >= 32 && w[0] == 0 && w[1] <= 1 && w[2] == 0 && freed_header(w[3], GC_HEAD));
+                  freed_header(w[5], RT_PY_GC_HEAD + PRE_HEADER)) ||
+                 (n >= 32 && w[0] == 0 && w[1] <= 1 && w[2] == 0 && freed_header(w[3], RT_PY_GC_HEAD));
     return RT_F_GC | (object ? RT_F_PYOBJ : 0);
 }

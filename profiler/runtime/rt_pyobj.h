@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The GC header before every object the collector tracks (PyGC_Head, 3.8+). */
+#define RT_PY_GC_HEAD 16u
+
 /* How the scanner takes a pointer into a live block. */
 enum rt_pyref {
     RT_PYREF_ASIS = 0,   /* as for any block: start or interior by its offset */
