@@ -619,7 +619,9 @@ int rep_is_allocator(const char *function);
  * new" in it, je_ and tc_ functions, rep_is_allocator's), frames of libc,
  * ld.so, libstdc++ or libpython before the first kept frame, or frames
  * without a name that a wrapper follows (its static helpers). A Python frame
- * ends the skip. 0 when nothing would be left. */
+ * ends the skip. libpython's frames stay when skipping them would leave the
+ * process's or thread's entry first (main, _start, start_thread). 0 when
+ * nothing would be left. */
 uint32_t rep_stack_site(const struct rep_stack *s);
 
 /* Frees the capture and everything it owns. NULL is fine. */

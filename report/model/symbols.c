@@ -74,22 +74,60 @@ static int in_system_module(const struct rep_frame *f)
     return 0;
 }
 
-uint32_t rep_stack_site(const struct rep_stack *s)
+static int is_libpython(const struct rep_frame *f)
+{
+    const char *base = strrchr(f->module, '/');
+    return !strncmp(base ? base + 1 : f->module, "libpython", 9);
+}
+
+/* Where a process or a thread starts: nothing of a site. */
+static int is_entry(const struct rep_frame *f)
+{
+    static const char *const names[] = {"main", "_start", "__libc_start_main",
+                                        "__libc_start_call_main", "start_thread", "clone3"};
+    for (size_t i = 0; f->function && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(f->function, names[i]))
+            return 1;
+    return 0;
+}
+
+/* The first frame after the wrappers and, with `system`, the system
+ * modules' frames in front of the first kept one. */
+static uint32_t site_after(const struct rep_stack *s, int system, int *skipped_python)
 {
     uint32_t start = 0;
     for (uint32_t i = 0; i < s->nframes; i++) {
         const struct rep_frame *f = &s->frames[i];
         if (f->python)
             break;
-        if (f->function && wrapper_name(f->function))
+        if (f->function && wrapper_name(f->function)) {
             start = i + 1;
-        else if (i == start && in_system_module(f))
+        } else if (system && i == start && in_system_module(f)) {
+            *skipped_python |= is_libpython(f);
             start = i + 1;
-        else if (f->function)
+        } else if (f->function) {
             break;
+        }
         /* a frame without a name is the wrapper's own when a wrapper follows */
     }
     return start < s->nframes ? start : 0;
+}
+
+/* A stack of the interpreter's own, with no Python frame (start-up, a
+ * collection, a thread that never ran Python), would start at the entry
+ * of the process once libpython's frames are skipped: "_start" says
+ * nothing; the interpreter's innermost function does. */
+uint32_t rep_stack_site(const struct rep_stack *s)
+{
+    int skipped_python = 0;
+    uint32_t start = site_after(s, 1, &skipped_python);
+    uint32_t entry = start;
+    while (entry + 1 < s->nframes && !s->frames[entry].function &&
+           !s->frames[entry].python)
+        entry++;
+    if (skipped_python && start < s->nframes && is_entry(&s->frames[entry]))
+        return site_after(s, 0, &skipped_python);
+    return start;
 }
 
 static int is_wrapper(const struct rep_frame *f)

@@ -14,7 +14,11 @@ interpreter here, every object its own block, with exact values:
   split them by address between the objects and their values, and the
   instructions split them again);
 - `out.append(bytes(1000))` run 1,500 times keeps its 1,500 bytes objects of
-  1,033 bytes apart from the list's storage, which the same line grows.
+  1,033 bytes apart from the list's storage, which the same line grows;
+- no site line of the text report starts at the process's entry (`_start`,
+  `main`): the interpreter's own allocations, with no Python frame, name
+  the interpreter's function that made them (with a shared libpython, whose
+  frames the line otherwise skips as a library's).
 Standard library only."""
 import os
 import sys
@@ -130,6 +134,18 @@ class PythonSitesTest(PythonCase):
                 self.assertEqual(len(pair_lines), 2, table)
                 self.assertEqual(len(set(pair_lines)), 2, table)
                 self.assertTrue(all(l.rstrip().endswith("]") for l in pair_lines), table)
+
+    def test_interpreter_sites_name_the_interpreter(self):
+        for py in self.pythons:
+            with self.subTest(python=py):
+                cap = self.record(py)
+                r = hg("report", "-p", "python3.11", "--width", "120", "-n", "30", cap)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                sites = [l[40:].strip() for l in r.stdout.splitlines()
+                         if l.startswith("  ") and l[2:12].strip().endswith(("B", "KiB", "MiB"))]
+                self.assertGreater(len(sites), 60)
+                entries = [l for l in sites if l.split(" ")[0] in ("_start", "main", "start_thread")]
+                self.assertEqual(entries, [])
 
 
 if __name__ == "__main__":
