@@ -885,11 +885,16 @@ static void py_gc(const struct tx *t)
     size_t shown = lines ? gc_lines(t, lines, t->top) : 0;
     qsort(lines, shown, sizeof *lines, cmp_gc_line);
     for (size_t i = 0; i < shown; i++) {
-        snprintf(line, sizeof line, "%s made %s objects (%s blocks, %s) that only the garbage "
-                 "collector freed: cycles you could break, or make weak", lines[i].where,
-                 rep_fmt_count(a, sizeof a, lines[i].objects),
-                 rep_fmt_count(b, sizeof b, lines[i].blocks),
-                 rep_fmt_bytes(c, sizeof c, lines[i].bytes));
+        rep_fmt_count(b, sizeof b, lines[i].blocks);
+        rep_fmt_bytes(c, sizeof c, lines[i].bytes);
+        /* a line that made only objects' parts (a list's items) */
+        if (!lines[i].objects)
+            snprintf(line, sizeof line, "%s made %s blocks (%s) of objects that only the garbage "
+                     "collector freed", lines[i].where, b, c);
+        else
+            snprintf(line, sizeof line, "%s made %s objects (%s blocks, %s) that only the "
+                     "garbage collector freed: cycles you could break, or make weak",
+                     lines[i].where, rep_fmt_count(a, sizeof a, lines[i].objects), b, c);
         wrapped(t, "    ", line);
     }
     free(lines);

@@ -15,6 +15,8 @@ interpreter here, every object its own block, with exact values:
   instructions split them again);
 - `out.append(bytes(1000))` run 1,500 times keeps its 1,500 bytes objects of
   1,033 bytes apart from the list's storage, which the same line grows;
+- the garbage collector's lines of the text report say "made 300 blocks of
+  objects" for the line that grew the objects' lists and made no object;
 - no site line of the text report starts at the process's entry (`_start`,
   `main`): the interpreter's own allocations, with no Python frame, name
   the interpreter's function that made them (with a shared libpython, whose
@@ -46,6 +48,23 @@ def make_blocks(count):
 make_pairs(1000)
 KEPT = make_blocks(1500)
 """
+# 300 objects that refer to themselves through a list, made at one line;
+# the list's storage is made at the next, which makes no object; then a
+# collection frees them all.
+GROW = r"""
+import gc
+gc.disable()
+class T:
+    def __init__(self):
+        self.kids = []
+def grow(count):
+    for _ in range(count):
+        t = T()
+        t.kids.append(t)
+grow(300)
+gc.collect()
+"""
+
 LINES = SCRIPT.splitlines()
 PAIR_LINE = 1 + next(i for i, l in enumerate(LINES) if "a, b = Node(i)" in l)
 BLOCKS_LINE = 1 + next(i for i, l in enumerate(LINES) if "out.append" in l)
@@ -146,6 +165,24 @@ class PythonSitesTest(PythonCase):
                 self.assertGreater(len(sites), 60)
                 entries = [l for l in sites if l.split(" ")[0] in ("_start", "main", "start_thread")]
                 self.assertEqual(entries, [])
+
+
+    def test_gc_lines_of_parts(self):
+        grow = os.path.join(self.dir, "grow.py")
+        with open(grow, "w") as f:
+            f.write(GROW)
+        line = 1 + next(i for i, l in enumerate(GROW.splitlines()) if "t.kids.append" in l)
+        for py in self.pythons:
+            with self.subTest(python=py):
+                cap = os.path.join(self.dir, "grow.hgcap")
+                r = hg("run", "-q", "-o", cap, "--", py, grow, cwd=self.dir, env=self.env)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                text = hg("report", "-p", "python3.11", "--width", "200", cap).stdout
+                self.assertRegex(text, r"grow \(grow\.py:%d\) < <module> made 300 blocks \([^)]*\) "
+                                       r"of objects that only the garbage collector freed\n" % line)
+                self.assertRegex(text, r"grow \(grow\.py:%d\) < <module> made 300 objects \(600 "
+                                       r"blocks, [^)]*\) that only the garbage collector freed: "
+                                       % (line - 1))
 
 
 if __name__ == "__main__":
