@@ -191,11 +191,13 @@ static void tell_made_by(const struct tx *t, char (*lines)[MAX_WIDTH], const uin
     clip(lines[k], width - 1);
 }
 
-/* 1 when sites a and b show the same frames and a was made by another function (rep_stack.made_by). */
+/* 1 when sites a and b show the same frames and another function made a's
+ * blocks (rep_stack.made_by). */
 static int other_made_by(const struct tx *t, uint32_t a, uint32_t b)
 {
     const struct rep_stack *s = t->p->sites[a].stack, *u = t->p->sites[b].stack;
-    if (!s->made_by || (u->made_by && same_frame(s->made_by, u->made_by)) || s->nframes != u->nframes)
+    if (!s->made_by || (u->made_by && same_frame(s->made_by, u->made_by)) ||
+        s->nframes != u->nframes)
         return 0;
     for (uint32_t i = 0; i < s->nframes; i++)
         if (!same_frame(&s->frames[i], &u->frames[i]))

@@ -138,8 +138,9 @@ static void py_free(void *ctx, void *p)
 
 static void wrap_pymem(void)
 {
-    void (*get)(int, struct pyalloc *) = (void (*)(int, struct pyalloc *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
-    void (*set)(int, struct pyalloc *) = (void (*)(int, struct pyalloc *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
+    typedef void (*domain_fn)(int, struct pyalloc *);
+    domain_fn get = (domain_fn)dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
+    domain_fn set = (domain_fn)dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
     if (!get || !set) {
         fputs("floor_hooks: no PyMem_SetAllocator in this program\n", stderr);
         return;
