@@ -23,11 +23,16 @@
 
 #define MAX_INLINE 16
 
+/* The file name of a module's path. */
+static const char *base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 static int is_runtime(const struct rep_frame *f)
 {
-    const char *base = strrchr(f->module, '/');
-    base = base ? base + 1 : f->module;
-    return !strncmp(base, "libheapgraph-rt", 15);
+    return !strncmp(base_of(f->module), "libheapgraph-rt", 15);
 }
 
 int rep_is_allocator(const char *fn)
@@ -66,8 +71,7 @@ static int in_system_module(const struct rep_frame *f)
 {
     static const char *const libs[] = {"libc.", "libc-", "ld-", "ld64.", "libstdc++",
                                        "libgcc_s", "libpython"};
-    const char *base = strrchr(f->module, '/');
-    base = base ? base + 1 : f->module;
+    const char *base = base_of(f->module);
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
         if (!strncmp(base, libs[i], strlen(libs[i])))
             return 1;
@@ -76,8 +80,7 @@ static int in_system_module(const struct rep_frame *f)
 
 static int is_libpython(const struct rep_frame *f)
 {
-    const char *base = strrchr(f->module, '/');
-    return !strncmp(base ? base + 1 : f->module, "libpython", 9);
+    return !strncmp(base_of(f->module), "libpython", 9);
 }
 
 /* Where a process or a thread starts: nothing of a site. */
@@ -207,8 +210,7 @@ static int is_eval_loop(const struct rep_frame *outer)
  * interpreter is a shared libpython. */
 static int is_startup(const struct rep_module *m, const struct rep_process *p)
 {
-    const char *base = strrchr(m->path, '/');
-    base = base ? base + 1 : m->path;
+    const char *base = base_of(m->path);
     if (m == &p->modules[0] && !strncmp(base, "python", 6))
         return 1;
     return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||

@@ -158,20 +158,26 @@ static uint32_t first_difference(const struct rep_stack *a, const struct rep_sta
     return a->nframes;
 }
 
+/* Makes line k of a list end with `tail`, its callers with file:line up to
+ * frame `files`, as many as fit before it. */
+static void end_with(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
+                     size_t k, uint32_t files, const char *tail, size_t width)
+{
+    size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
+    site_line_as(t, lines[k], room, sites[k], files);
+    strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
+    clip(lines[k], width - 1);
+}
+
 /* Makes line k of a list end with " (via caller (file:line))", frame d of
- * its stack, where it parts from a stack whose line reads the same; fewer
- * callers make room for it. */
+ * its stack, where it parts from a stack whose line reads the same. */
 static void tell_apart(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
                        size_t k, uint32_t d, size_t width)
 {
-    const struct rep_stack *s = t->p->sites[sites[k]].stack;
     char one[512], tail[600];
-    frame_label(one, sizeof one, &s->frames[d], 1);
+    frame_label(one, sizeof one, &t->p->sites[sites[k]].stack->frames[d], 1);
     snprintf(tail, sizeof tail, " (via %s)", one);
-    size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
-    site_line_as(t, lines[k], room, sites[k], d);
-    strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
-    clip(lines[k], width - 1);
+    end_with(t, lines, sites, k, d, tail, width);
 }
 
 /* Makes line k of a list end with " [list_resize]", the frame its stack
@@ -179,16 +185,12 @@ static void tell_apart(const struct tx *t, char (*lines)[MAX_WIDTH], const uint3
  * shows the same frames has another there: the interpreter's function that
  * made the block is then what tells the two apart. */
 static void tell_made_by(const struct tx *t, char (*lines)[MAX_WIDTH], const uint32_t *sites,
-                        size_t k, size_t width)
+                         size_t k, size_t width)
 {
-    const struct rep_stack *s = t->p->sites[sites[k]].stack;
     char one[512], tail[600];
-    frame_label(one, sizeof one, s->made_by, 0);
+    frame_label(one, sizeof one, t->p->sites[sites[k]].stack->made_by, 0);
     snprintf(tail, sizeof tail, " [%s]", one);
-    size_t room = strlen(tail) + 20 < width ? width - strlen(tail) : 20;
-    site_line(t, lines[k], room, sites[k]);
-    strncat(lines[k], tail, MAX_WIDTH - strlen(lines[k]) - 1);
-    clip(lines[k], width - 1);
+    end_with(t, lines, sites, k, 0, tail, width);
 }
 
 /* 1 when sites a and b show the same frames and another function made a's
